@@ -1,0 +1,32 @@
+# lemlist_fdw: PostgreSQL foreign data wrapper for lemlist campaign statistics
+#
+# Build and install with PGXS:  make && make install   (PG_CONFIG=... to pick a server)
+
+MODULE_big = lemlist_fdw
+OBJS = \
+	src/lemlist_fdw.o \
+	src/scan.o \
+	src/option.o \
+	src/pushdown.o \
+	src/resources.o \
+	src/http.o \
+	src/json.o
+
+EXTENSION = lemlist_fdw
+DATA = lemlist_fdw--1.0.sql
+PGFILEDESC = "lemlist_fdw - foreign data wrapper for lemlist campaign statistics"
+
+REGRESS = setup options import scan pushdown fanout errors cancel security
+REGRESS_OPTS = --inputdir=. --outputdir=results
+
+SHLIB_LINK = -lcurl -ljansson
+PG_CPPFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+ifdef WERROR
+PG_CPPFLAGS += -Werror
+endif
+
+EXTRA_CLEAN = results regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

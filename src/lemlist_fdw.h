@@ -1,0 +1,337 @@
+/*-------------------------------------------------------------------------
+ *
+ * lemlist_fdw.h
+ *		  Shared types and prototypes of lemlist_fdw
+ *
+ * Each .c file owns one concern; this header is the only thing they share.
+ * It must never include curl.h or jansson.h: the transport (http.c) and the
+ * JSON layer (json.c) keep their libraries to themselves, so that the rest of
+ * the extension only sees palloc'd C strings and PostgreSQL types.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LEMLIST_FDW_H
+#define LEMLIST_FDW_H
+
+#include "postgres.h"
+
+#include "access/attnum.h"
+#include "commands/explain.h"
+#include "datatype/timestamp.h"
+#include "nodes/execnodes.h"
+#include "nodes/parsenodes.h"
+#include "nodes/pathnodes.h"
+#include "nodes/pg_list.h"
+
+/*
+ * Version differences (PostgreSQL 13 to 17) live here and nowhere else.
+ */
+#if PG_VERSION_NUM < 130000
+#error "lemlist_fdw requires PostgreSQL 13 or later"
+#endif
+
+#if PG_VERSION_NUM >= 160000
+#define LEMLIST_CHECK_AS_USER(fsplan, estate) \
+	((fsplan)->checkAsUser != InvalidOid ? (fsplan)->checkAsUser : GetUserId())
+#else
+#define LEMLIST_CHECK_AS_USER(fsplan, estate) \
+	(exec_rt_fetch((fsplan)->scan.scanrelid, (estate))->checkAsUser != InvalidOid ? \
+	 exec_rt_fetch((fsplan)->scan.scanrelid, (estate))->checkAsUser : GetUserId())
+#endif
+
+#if PG_VERSION_NUM >= 170000
+#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, pathkeys, outer, private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), 0, (startup), (total), (pathkeys), (outer), NULL, NIL, (private))
+#elif PG_VERSION_NUM >= 120000
+#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, pathkeys, outer, private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), (pathkeys), (outer), NULL, (private))
+#endif
+
+/* The API's hard limit on campaign IDs per batch request. */
+#define LEMLIST_BATCH_SIZE			100
+/* Page size used when listing the team's campaigns. */
+#define LEMLIST_PAGE_SIZE			100
+/* At most this many filter combinations (sendUser x ABSelected x channel) per scan. */
+#define LEMLIST_MAX_COMBINATIONS	32
+/* Routes, relative to api_url. */
+#define LEMLIST_STATS_ROUTE			"/v2/campaigns/stats/batch"
+#define LEMLIST_CAMPAIGNS_ROUTE		"/campaigns"
+
+/* ---------------------------------------------------------------------
+ * Resources and their columns (resources.c)
+ * ---------------------------------------------------------------------
+ */
+typedef enum LemlistResourceKind
+{
+	LEMLIST_RES_CAMPAIGN_STATS,
+	LEMLIST_RES_CAMPAIGN_STEP_STATS,
+	LEMLIST_RES_CAMPAIGNS
+} LemlistResourceKind;
+
+/* Filters a query can push into a request; also what an echo column shows. */
+typedef enum LemlistFilterKind
+{
+	LEMLIST_FILTER_NONE = 0,	/* not a filter column */
+	LEMLIST_FILTER_CAMPAIGN_ID,	/* campaignIds (stats); _id (campaigns) */
+	LEMLIST_FILTER_START_DATE,	/* startDate */
+	LEMLIST_FILTER_END_DATE,	/* endDate */
+	LEMLIST_FILTER_SEND_USER,	/* sendUser */
+	LEMLIST_FILTER_AB_SELECTED, /* ABSelected */
+	LEMLIST_FILTER_CHANNEL,		/* channels: [x] */
+	LEMLIST_FILTER_STATUS,		/* campaigns list: ?status= */
+	LEMLIST_FILTER_CREATED_BY	/* campaigns list: ?createdBy= */
+} LemlistFilterKind;
+
+#define LEMLIST_NUM_FILTERS (LEMLIST_FILTER_CREATED_BY + 1)
+
+/* The JSON type the API documents for a field. */
+typedef enum LemlistJsonType
+{
+	LEMLIST_JSON_ANY,			/* not documented: any scalar, arrays/objects as JSON text */
+	LEMLIST_JSON_STRING,
+	LEMLIST_JSON_COUNTER,		/* non-negative integer */
+	LEMLIST_JSON_INTEGER,		/* any integer */
+	LEMLIST_JSON_BOOLEAN,
+	LEMLIST_JSON_STRING_ARRAY	/* array of strings, rendered as a text[] literal */
+} LemlistJsonType;
+
+/* Where a column's value comes from. */
+typedef enum LemlistColumnSource
+{
+	LEMLIST_SRC_RESULT,			/* a field of the result (or campaign) object */
+	LEMLIST_SRC_STEP,			/* a field of the step object (step stats) */
+	LEMLIST_SRC_FILTER,			/* echo of the request's filter (filter_kind) */
+	LEMLIST_SRC_RAW				/* the whole JSON object, as json text */
+} LemlistColumnSource;
+
+typedef struct LemlistColumnDef
+{
+	const char *name;			/* column name */
+	const char *sqltype;		/* type IMPORT FOREIGN SCHEMA declares */
+	const char *json_key;		/* JSON field, NULL for pure echo columns */
+	LemlistJsonType json_type;
+	LemlistColumnSource source;
+	LemlistFilterKind filter;	/* which filter it echoes / receives */
+} LemlistColumnDef;
+
+typedef struct LemlistResourceDef
+{
+	LemlistResourceKind kind;
+	const char *name;			/* resource option value and table name */
+	const char *description;
+	const LemlistColumnDef *columns;
+	int			ncolumns;
+} LemlistResourceDef;
+
+/* in resources.c */
+extern const LemlistResourceDef *lemlist_resource_by_kind(LemlistResourceKind kind);
+extern const LemlistResourceDef *lemlist_resource_by_name(const char *name);
+extern const char *lemlist_resource_names(void);	/* "campaign_stats, ..." for hints */
+extern const LemlistColumnDef *lemlist_resource_column(const LemlistResourceDef *res,
+													   const char *colname);
+extern char *lemlist_default_json_key(const char *colname);
+extern List *lemlist_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid);
+
+/* ---------------------------------------------------------------------
+ * Options (option.c)
+ * ---------------------------------------------------------------------
+ */
+typedef enum LemlistCampaignErrors
+{
+	LEMLIST_ERRORS_NOTICE,
+	LEMLIST_ERRORS_WARNING,
+	LEMLIST_ERRORS_ERROR
+} LemlistCampaignErrors;
+
+/* Server options merged with table options (the table wins). */
+typedef struct LemlistOptions
+{
+	Oid			serverid;
+	char	   *server_name;
+	char	   *api_url;		/* without trailing slash */
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	int			max_retries;
+	int			max_parallel;
+	int			rate_limit;
+	int			rate_window_ms;
+	int64		max_response_bytes;
+	char	   *ca_file;		/* NULL: system CAs */
+	bool		verify_tls;
+	LemlistCampaignErrors campaign_errors;
+	TimestampTz default_start_date;
+	LemlistResourceKind resource;
+} LemlistOptions;
+
+/* in option.c */
+extern void lemlist_get_options(Oid foreigntableid, LemlistOptions *opts);
+extern char *lemlist_get_api_key(Oid serverid, Oid userid);
+extern char *lemlist_get_column_key(Oid foreigntableid, AttrNumber attnum);
+
+/* ---------------------------------------------------------------------
+ * Pushdown (pushdown.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* How a pushed-down clause constrains its filter. */
+typedef enum LemlistCondOp
+{
+	LEMLIST_OP_EQ,				/* col = scalar */
+	LEMLIST_OP_IN,				/* col = ANY(array) / IN (...) */
+	LEMLIST_OP_GE,				/* col >= scalar */
+	LEMLIST_OP_GT,				/* col > scalar */
+	LEMLIST_OP_LE,				/* col <= scalar */
+	LEMLIST_OP_LT				/* col < scalar */
+} LemlistCondOp;
+
+/*
+ * One pushed-down clause: "filter op expr".  expr is evaluated at run time
+ * (a Const, a Param, an initplan output, a stable expression); for the text
+ * filters it yields text or text[], for the date filters timestamptz.
+ */
+typedef struct LemlistCond
+{
+	LemlistFilterKind filter;
+	LemlistCondOp op;
+	Expr	   *expr;
+} LemlistCond;
+
+/*
+ * The evaluated filters of one scan: what the requests will carry.  A value
+ * list holding a single NULL pointer means "not filtered".
+ */
+typedef struct LemlistFilterValues
+{
+	bool		empty;			/* contradiction: no request, no rows */
+	bool		all_campaigns;	/* no campaign_id condition: list the team's */
+	List	   *campaign_ids;	/* de-duplicated char *, NULLs dropped */
+	TimestampTz start_date;
+	TimestampTz end_date;
+	List	   *send_users;		/* char * or a single NULL */
+	List	   *ab_selected;	/* char * or a single NULL */
+	List	   *channels;		/* char * or a single NULL */
+	char	   *status;			/* campaigns list filters, NULL if none */
+	char	   *created_by;
+} LemlistFilterValues;
+
+/* One combination of sendUser x ABSelected x channel (NULL: not filtered). */
+typedef struct LemlistCombo
+{
+	char	   *send_user;
+	char	   *ab_selected;
+	char	   *channel;
+} LemlistCombo;
+
+/* in pushdown.c */
+extern List *lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
+								   const LemlistFilterKind *attr_filters, int natts,
+								   List *clauses);
+extern void lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
+							   TimestampTz default_start, TimestampTz default_end,
+							   LemlistFilterValues *out);
+extern bool lemlist_conds_are_constant(List *conds);
+extern List *lemlist_combinations(const LemlistFilterValues *fv);
+extern void lemlist_check_filter_value(LemlistFilterKind filter, const char *value);
+extern char *lemlist_format_timestamp(TimestampTz ts);
+extern const char *lemlist_filter_name(LemlistFilterKind filter);
+
+/* ---------------------------------------------------------------------
+ * Transport (http.c): the only file that includes curl.h
+ * ---------------------------------------------------------------------
+ */
+
+/* What the transport did, for EXPLAIN ANALYZE. */
+typedef struct LemlistHttpStats
+{
+	int64		requests;		/* HTTP requests sent, retries included */
+	int64		retries;
+	int64		rate_limited;	/* 429 answers */
+	double		pacing_ms;		/* time waiting for the client-side rate limit */
+	double		backoff_ms;		/* time waiting before retries */
+	double		api_ms;			/* time with requests in flight */
+} LemlistHttpStats;
+
+typedef struct LemlistHttpRequest
+{
+	/* set by the caller */
+	const char *method;			/* "GET" or "POST" */
+	char	   *path;			/* relative to api_url, may carry a query string */
+	char	   *body;			/* request body (JSON) or NULL */
+	void	   *arg;			/* the caller's, untouched */
+	/* set by the transport when lemlist_http_next returns the request */
+	long		status;			/* HTTP status, 2xx */
+	char	   *response;		/* NUL-terminated body, palloc'd in the connection's context */
+	size_t		response_len;
+} LemlistHttpRequest;
+
+typedef struct LemlistConnection LemlistConnection;
+
+/* in http.c */
+extern LemlistConnection *lemlist_http_open(const LemlistOptions *opts, const char *api_key,
+											LemlistHttpStats *stats, MemoryContext cxt);
+extern void lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req);
+extern LemlistHttpRequest *lemlist_http_next(LemlistConnection *conn);
+extern int	lemlist_http_pending(LemlistConnection *conn);
+
+/* ---------------------------------------------------------------------
+ * JSON (json.c): the only file that includes jansson.h
+ * ---------------------------------------------------------------------
+ */
+
+/* One column to extract: where from, which key, which documented type. */
+typedef struct LemlistJsonColumn
+{
+	LemlistColumnSource source; /* RESULT, STEP or RAW (FILTER columns are skipped) */
+	const char *key;
+	LemlistJsonType json_type;
+} LemlistJsonColumn;
+
+/* A per-campaign entry of errors[]. */
+typedef struct LemlistCampaignError
+{
+	char	   *campaign_id;
+	char	   *message;
+} LemlistCampaignError;
+
+/*
+ * A parsed response: rows of text values, one per requested column (NULL for
+ * JSON null, missing fields and FILTER columns), and what the caller needs
+ * to check that the answer is whole.
+ */
+typedef struct LemlistParsed
+{
+	List	   *rows;			/* of char ** (ncolumns entries each) */
+	List	   *row_campaign_ids;	/* char *, parallel to rows */
+	List	   *result_ids;		/* campaignId of each element of results[] */
+	List	   *errors;			/* of LemlistCampaignError * */
+	/* campaigns list only */
+	int			page_count;		/* objects on this page */
+	bool		has_pagination; /* the {"campaigns", "pagination"} shape */
+	int			current_page;
+	int			next_page;
+	int			total_pages;
+} LemlistParsed;
+
+/* in json.c */
+extern char *lemlist_json_stats_request(List *campaign_ids, const char *start_date,
+										const char *end_date, const LemlistCombo *combo);
+extern void lemlist_json_parse_stats(const char *body, size_t len, bool steps,
+									 const LemlistJsonColumn *columns, int ncolumns,
+									 LemlistParsed *out);
+extern void lemlist_json_parse_campaigns(const char *body, size_t len,
+										 const LemlistJsonColumn *columns, int ncolumns,
+										 LemlistParsed *out);
+
+/* ---------------------------------------------------------------------
+ * Executor (scan.c) and callbacks (lemlist_fdw.c)
+ * ---------------------------------------------------------------------
+ */
+typedef struct LemlistScanState LemlistScanState;
+
+/* in scan.c */
+extern LemlistScanState *lemlist_scan_begin(ForeignScanState *node, int eflags);
+extern TupleTableSlot *lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot);
+extern void lemlist_scan_rescan(LemlistScanState *ss);
+extern void lemlist_scan_explain(LemlistScanState *ss, ExplainState *es);
+
+#endif							/* LEMLIST_FDW_H */
