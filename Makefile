@@ -6,6 +6,7 @@ MODULE_big = lemlist_fdw
 OBJS = \
 	src/lemlist_fdw.o \
 	src/scan.o \
+	src/columns.o \
 	src/option.o \
 	src/pushdown.o \
 	src/resources.o \

@@ -39,12 +39,15 @@
 	 exec_rt_fetch((fsplan)->scan.scanrelid, (estate))->checkAsUser : GetUserId())
 #endif
 
-#if PG_VERSION_NUM >= 170000
-#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, pathkeys, outer, private) \
-	create_foreignscan_path((root), (rel), NULL, (rows), 0, (startup), (total), (pathkeys), (outer), NULL, NIL, (private))
-#elif PG_VERSION_NUM >= 120000
-#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, pathkeys, outer, private) \
-	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), (pathkeys), (outer), NULL, (private))
+#if PG_VERSION_NUM >= 180000
+#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, required_outer, private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), 0, (startup), (total), NIL, (required_outer), NULL, NIL, (private))
+#elif PG_VERSION_NUM >= 170000
+#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, required_outer, private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), NIL, (required_outer), NULL, NIL, (private))
+#else
+#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, required_outer, private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), NIL, (required_outer), NULL, (private))
 #endif
 
 /* The API's hard limit on campaign IDs per batch request. */
@@ -323,9 +326,43 @@ extern void lemlist_json_parse_campaigns(const char *body, size_t len,
 										 LemlistParsed *out);
 
 /* ---------------------------------------------------------------------
+ * Columns of one foreign table (columns.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* How one attribute of a foreign table is filled, and what it can push down. */
+typedef struct LemlistColumn
+{
+	bool		dropped;
+	char	   *name;
+	Oid			typid;
+	int32		typmod;
+	LemlistColumnSource source;
+	LemlistFilterKind filter;	/* FILTER source: which filter it echoes */
+	LemlistFilterKind pushdown; /* clauses on it become this filter, or NONE */
+	char	   *key;			/* JSON field (RESULT/STEP) */
+	LemlistJsonType json_type;
+} LemlistColumn;
+
+/* in columns.c */
+extern LemlistColumn *lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind,
+										  int *natts);
+
+/* ---------------------------------------------------------------------
  * Executor (scan.c) and callbacks (lemlist_fdw.c)
  * ---------------------------------------------------------------------
  */
+/*
+ * ForeignScan->fdw_private, a List indexed by this enum.  fdw_exprs holds
+ * the expression of each pushed-down condition, in the same order.
+ */
+enum FdwScanPrivateIndex
+{
+	FdwScanPrivateFilters,		/* Integer list: LemlistFilterKind of each condition */
+	FdwScanPrivateOps,			/* Integer list: LemlistCondOp of each condition */
+	FdwScanPrivateRetrievedAttrs	/* Integer list: attnums the plan reads */
+};
+
 typedef struct LemlistScanState LemlistScanState;
 
 /* in scan.c */

@@ -1,0 +1,319 @@
+/*-------------------------------------------------------------------------
+ *
+ * lemlist_fdw.c
+ *		  Foreign data wrapper handler, planner callbacks and costs
+ *
+ * The planner side of lemlist_fdw.  GetForeignRelSize works out which WHERE
+ * clauses become request fields (pushdown.c) and, when their values are
+ * constants, how many requests the scan will send; costs follow from that,
+ * because a request costs far more than a row.  Every clause also stays a
+ * local qual: each row echoes the filters it was computed under, so the
+ * recheck is always true for what the API returned, and a clause we do not
+ * understand can never widen an answer.
+ *
+ * The plan carries only copyable nodes (FdwScanPrivateIndex) and the
+ * run-time expressions in fdw_exprs; the API key never enters a plan.
+ * Execution lives in scan.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/sysattr.h"
+#include "access/xact.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+
+#include "lemlist_fdw.h"
+
+PG_MODULE_MAGIC;
+
+/*
+ * Cost model.  One request is a network round trip (about 100 ms against
+ * lemlist), worth far more than any amount of local tuple processing; the
+ * startup cost is the first response, which is when the first row can flow.
+ */
+#define LEMLIST_REQUEST_COST		10000.0
+#define LEMLIST_ROW_COST			0.01
+/* Guesses used when the values are only known at run time. */
+#define LEMLIST_GUESS_CAMPAIGNS		100
+#define LEMLIST_GUESS_STEPS			4
+
+/*
+ * Planner facts about one foreign table, kept in baserel->fdw_private.
+ */
+typedef struct LemlistRelInfo
+{
+	LemlistOptions opts;
+	LemlistColumn *columns;
+	int			natts;
+	List	   *conds;			/* pushed-down LemlistCond * */
+	List	   *retrieved_attrs;	/* attnums the query reads */
+	double		requests;		/* estimated HTTP requests */
+	double		rows;
+} LemlistRelInfo;
+
+PG_FUNCTION_INFO_V1(lemlist_fdw_handler);
+
+static void lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+									 Oid foreigntableid);
+static void lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
+								   Oid foreigntableid);
+static ForeignScan *lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+										  Oid foreigntableid, ForeignPath *best_path,
+										  List *tlist, List *scan_clauses,
+										  Plan *outer_plan);
+static void lemlistBeginForeignScan(ForeignScanState *node, int eflags);
+static TupleTableSlot *lemlistIterateForeignScan(ForeignScanState *node);
+static void lemlistReScanForeignScan(ForeignScanState *node);
+static void lemlistEndForeignScan(ForeignScanState *node);
+static void lemlistExplainForeignScan(ForeignScanState *node, ExplainState *es);
+static List *lemlistImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
+
+/*
+ * lemlist_fdw_handler
+ *		The FdwRoutine: lemlist is read-only.
+ */
+Datum
+lemlist_fdw_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	routine->GetForeignRelSize = lemlistGetForeignRelSize;
+	routine->GetForeignPaths = lemlistGetForeignPaths;
+	routine->GetForeignPlan = lemlistGetForeignPlan;
+	routine->BeginForeignScan = lemlistBeginForeignScan;
+	routine->IterateForeignScan = lemlistIterateForeignScan;
+	routine->ReScanForeignScan = lemlistReScanForeignScan;
+	routine->EndForeignScan = lemlistEndForeignScan;
+	routine->ExplainForeignScan = lemlistExplainForeignScan;
+	routine->ImportForeignSchema = lemlistImportForeignSchema;
+
+	PG_RETURN_POINTER(routine);
+}
+
+/*
+ * estimate_size
+ *		Rows and requests of a scan, from the filter values when they are
+ *		constants, from guesses otherwise.
+ */
+static void
+estimate_size(LemlistRelInfo *info)
+{
+	double		ncampaigns = LEMLIST_GUESS_CAMPAIGNS;
+	double		ncombos = 1;
+	double		list_pages = 0;
+
+	if (lemlist_conds_are_constant(info->conds))
+	{
+		LemlistFilterValues fv;
+
+		/*
+		 * Evaluating constants here also rejects impossible literals and
+		 * oversized fan-outs at plan time, before anything is sent.
+		 */
+		lemlist_eval_conds(info->conds, NIL, NULL,
+						   info->opts.default_start_date,
+						   GetCurrentStatementStartTimestamp(), &fv);
+		ncombos = list_length(lemlist_combinations(&fv));
+		if (fv.empty)
+		{
+			info->rows = 0;
+			info->requests = 0;
+			return;
+		}
+		if (!fv.all_campaigns)
+			ncampaigns = list_length(fv.campaign_ids);
+		else
+			list_pages = 1;
+	}
+	else if (info->opts.resource != LEMLIST_RES_CAMPAIGNS)
+	{
+		/* list pages are needed unless some campaign_id clause is pushed */
+		ListCell   *lc;
+
+		list_pages = 1;
+		foreach(lc, info->conds)
+		{
+			if (((LemlistCond *) lfirst(lc))->filter == LEMLIST_FILTER_CAMPAIGN_ID)
+				list_pages = 0;
+		}
+	}
+
+	if (info->opts.resource == LEMLIST_RES_CAMPAIGNS)
+	{
+		info->rows = LEMLIST_GUESS_CAMPAIGNS;
+		info->requests = 1;
+		return;
+	}
+
+	info->rows = ncampaigns * ncombos;
+	if (info->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS)
+		info->rows *= LEMLIST_GUESS_STEPS;
+	info->requests = list_pages +
+		ncombos * ceil(ncampaigns / LEMLIST_BATCH_SIZE);
+}
+
+/*
+ * retrieved_attrs
+ *		The attribute numbers the query needs, so that the scan converts no
+ *		JSON value nobody reads.  A whole-row reference needs them all.
+ */
+static List *
+retrieved_attrs(RelOptInfo *baserel, int natts)
+{
+	Bitmapset  *attrs_used = NULL;
+	List	   *result = NIL;
+	ListCell   *lc;
+	bool		whole_row;
+
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs_used);
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		pull_varattnos((Node *) rinfo->clause, baserel->relid, &attrs_used);
+	}
+
+	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs_used);
+	for (int attno = 1; attno <= natts; attno++)
+	{
+		if (whole_row ||
+			bms_is_member(attno - FirstLowInvalidHeapAttributeNumber, attrs_used))
+			result = lappend_int(result, attno);
+	}
+	return result;
+}
+
+/*
+ * lemlistGetForeignRelSize
+ *		Options, column roles, pushed-down conditions and the size estimate.
+ */
+static void
+lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+						 Oid foreigntableid)
+{
+	LemlistRelInfo *info = palloc0(sizeof(LemlistRelInfo));
+	LemlistFilterKind *attr_filters;
+
+	lemlist_get_options(foreigntableid, &info->opts);
+	info->columns = lemlist_map_columns(foreigntableid, info->opts.resource,
+										&info->natts);
+
+	attr_filters = palloc0(sizeof(LemlistFilterKind) * Max(info->natts, 1));
+	for (int i = 0; i < info->natts; i++)
+		attr_filters[i] = info->columns[i].dropped ?
+			LEMLIST_FILTER_NONE : info->columns[i].pushdown;
+
+	info->conds = lemlist_extract_conds(root, baserel, attr_filters, info->natts,
+										baserel->baserestrictinfo);
+	info->retrieved_attrs = retrieved_attrs(baserel, info->natts);
+	estimate_size(info);
+
+	/* the local recheck keeps every row the API returns, so no selectivity */
+	baserel->rows = Max(info->rows, 1);
+	baserel->fdw_private = info;
+}
+
+/*
+ * lemlistGetForeignPaths
+ *		One unparameterized path, costed by its requests.
+ */
+static void
+lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
+					   Oid foreigntableid)
+{
+	LemlistRelInfo *info = baserel->fdw_private;
+	Cost		startup_cost;
+	Cost		total_cost;
+	double		parallel = Max(info->opts.max_parallel, 1);
+
+	startup_cost = info->requests > 0 ? LEMLIST_REQUEST_COST : 0;
+	total_cost = startup_cost +
+		Max(info->requests - 1, 0) * LEMLIST_REQUEST_COST / parallel +
+		baserel->rows * (LEMLIST_ROW_COST + cpu_tuple_cost);
+
+	add_path(baserel, (Path *)
+			 lemlist_create_foreignscan_path(root, baserel, baserel->rows,
+											 startup_cost, total_cost,
+											 NULL, NIL));
+}
+
+/*
+ * lemlistGetForeignPlan
+ *		The pushed-down expressions go to fdw_exprs; every clause stays local.
+ */
+static ForeignScan *
+lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+					  Oid foreigntableid, ForeignPath *best_path,
+					  List *tlist, List *scan_clauses, Plan *outer_plan)
+{
+	LemlistRelInfo *info = baserel->fdw_private;
+	List	   *fdw_exprs = NIL;
+	List	   *filters = NIL;
+	List	   *ops = NIL;
+	ListCell   *lc;
+
+	foreach(lc, info->conds)
+	{
+		LemlistCond *cond = lfirst(lc);
+
+		fdw_exprs = lappend(fdw_exprs, cond->expr);
+		filters = lappend_int(filters, cond->filter);
+		ops = lappend_int(ops, cond->op);
+	}
+
+	scan_clauses = extract_actual_clauses(scan_clauses, false);
+
+	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
+							list_make3(filters, ops, info->retrieved_attrs),
+							NIL, NIL, outer_plan);
+}
+
+static void
+lemlistBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	node->fdw_state = lemlist_scan_begin(node, eflags);
+}
+
+static TupleTableSlot *
+lemlistIterateForeignScan(ForeignScanState *node)
+{
+	return lemlist_scan_next(node->fdw_state, node->ss.ss_ScanTupleSlot);
+}
+
+static void
+lemlistReScanForeignScan(ForeignScanState *node)
+{
+	lemlist_scan_rescan(node->fdw_state);
+}
+
+/*
+ * lemlistEndForeignScan
+ *		Nothing to do: the scan's memory context owns everything, curl handles
+ *		included, and goes away with the query.
+ */
+static void
+lemlistEndForeignScan(ForeignScanState *node)
+{
+}
+
+static void
+lemlistExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	lemlist_scan_explain(node->fdw_state, es);
+}
+
+static List *
+lemlistImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	return lemlist_import_schema(stmt, serverOid);
+}

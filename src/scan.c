@@ -1,0 +1,904 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *		  Executing a lemlist foreign scan: requests, responses, rows, EXPLAIN
+ *
+ * A scan evaluates its pushed-down conditions once (at the first row, so
+ * that parameters and initplan outputs are known), then sends, for every
+ * filter combination, one batch request per 100 campaign IDs; without a
+ * campaign_id condition it first lists the team's campaigns page by page.
+ * Rows flow to the executor one response at a time.
+ *
+ * Nothing is ever silently partial: each batch's answer must account for
+ * every campaign it asked for, either in results[] or in errors[], and must
+ * not bring campaigns nobody asked for; any transport failure that survives
+ * the retries is an ERROR.  errors[] entries surface as "campaign_errors"
+ * says.
+ *
+ * Memory: scan_cxt (whole scan: options, columns, key), run_cxt (one
+ * execution: filter values, IDs, the connection and its curl handles, reset
+ * on rescan) and batch_cxt (one response and the rows built from it, reset
+ * before the next response), so memory is bounded by a response.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "lemlist_fdw.h"
+
+/* Hard stop for campaign listing: more pages than this is a broken API. */
+#define LEMLIST_MAX_LIST_PAGES		100000
+
+typedef enum ScanRequestKind
+{
+	SCAN_REQ_LIST_PAGE,			/* GET /campaigns page */
+	SCAN_REQ_STATS_BATCH		/* POST /v2/campaigns/stats/batch */
+} ScanRequestKind;
+
+/* One request of the scan, with what is needed to check its answer. */
+typedef struct ScanRequest
+{
+	LemlistHttpRequest http;
+	ScanRequestKind kind;
+	int			offset;			/* list page */
+	LemlistCombo *combo;		/* stats batch */
+	char	  **ids;			/* stats batch: requested IDs */
+	int			nids;
+} ScanRequest;
+
+struct LemlistScanState
+{
+	ForeignScanState *node;
+	Relation	rel;
+	MemoryContext scan_cxt;
+	MemoryContext run_cxt;
+	MemoryContext batch_cxt;
+
+	LemlistOptions opts;
+	bool		explain_only;
+	char	   *api_key;
+
+	/* columns */
+	int			natts;
+	LemlistColumn *columns;
+	bool	   *retrieved;
+	LemlistJsonColumn *jcols;
+	FmgrInfo   *in_funcs;
+	Oid		   *typioparams;
+
+	/* pushed-down conditions */
+	List	   *conds;
+	List	   *exprstates;
+
+	/* one execution (run_cxt) */
+	bool		started;
+	bool		done;
+	LemlistFilterValues fv;
+	List	   *combos;
+	char	   *start_str;
+	char	   *end_str;
+	LemlistConnection *conn;
+	List	   *listed_ids;		/* stats without campaign_id: the team's */
+	char	   *prev_first_id;	/* listing: first ID of the previous page */
+	int			list_pages;
+
+	/* the response being returned (batch_cxt) */
+	List	   *rows;
+	List	   *row_ids;
+	int			next_row;
+	LemlistCombo *row_combo;
+
+	/* for EXPLAIN ANALYZE */
+	LemlistHttpStats stats;
+	int64		batches;
+	int64		list_requests;
+
+	/* error context while converting a value */
+	const char *cur_value;
+	int			cur_att;
+};
+
+static void start_scan(LemlistScanState *ss);
+static void submit_list_page(LemlistScanState *ss, int offset);
+static void submit_batches(LemlistScanState *ss, List *ids);
+static void handle_response(LemlistScanState *ss, ScanRequest *req);
+static void handle_list_page(LemlistScanState *ss, ScanRequest *req);
+static void handle_stats_batch(LemlistScanState *ss, ScanRequest *req);
+static void check_batch_complete(LemlistScanState *ss, ScanRequest *req,
+								 LemlistParsed *parsed);
+static void report_campaign_errors(LemlistScanState *ss, List *errors);
+static void store_row(LemlistScanState *ss, TupleTableSlot *slot, char **values,
+					  LemlistCombo *combo);
+static void conversion_error_callback(void *arg);
+
+/*
+ * lemlist_scan_begin
+ *		Set up a scan.  Nothing is sent here; plain EXPLAIN sends nothing and
+ *		does not even look up the API key.
+ */
+LemlistScanState *
+lemlist_scan_begin(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	Oid			relid = RelationGetRelid(node->ss.ss_currentRelation);
+	LemlistScanState *ss;
+	MemoryContext oldcxt;
+	List	   *filters = list_nth(fsplan->fdw_private, FdwScanPrivateFilters);
+	List	   *ops = list_nth(fsplan->fdw_private, FdwScanPrivateOps);
+	List	   *attrs = list_nth(fsplan->fdw_private, FdwScanPrivateRetrievedAttrs);
+	ListCell   *lc1,
+			   *lc2,
+			   *lc3;
+
+	ss = palloc0(sizeof(LemlistScanState));
+	ss->node = node;
+	ss->rel = node->ss.ss_currentRelation;
+	ss->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
+										 "lemlist_fdw scan",
+										 ALLOCSET_DEFAULT_SIZES);
+	ss->run_cxt = AllocSetContextCreate(ss->scan_cxt,
+										"lemlist_fdw run",
+										ALLOCSET_DEFAULT_SIZES);
+	ss->batch_cxt = AllocSetContextCreate(ss->scan_cxt,
+										  "lemlist_fdw response",
+										  ALLOCSET_DEFAULT_SIZES);
+	ss->explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
+
+	oldcxt = MemoryContextSwitchTo(ss->scan_cxt);
+
+	lemlist_get_options(relid, &ss->opts);
+	ss->columns = lemlist_map_columns(relid, ss->opts.resource, &ss->natts);
+
+	/* conditions: rebuild them from the plan */
+	forthree(lc1, filters, lc2, ops, lc3, fsplan->fdw_exprs)
+	{
+		LemlistCond *cond = palloc(sizeof(LemlistCond));
+
+		cond->filter = (LemlistFilterKind) lfirst_int(lc1);
+		cond->op = (LemlistCondOp) lfirst_int(lc2);
+		cond->expr = (Expr *) lfirst(lc3);
+		ss->conds = lappend(ss->conds, cond);
+	}
+
+	/* columns: what to extract, and how to convert it */
+	ss->retrieved = palloc0(sizeof(bool) * Max(ss->natts, 1));
+	foreach(lc1, attrs)
+		ss->retrieved[lfirst_int(lc1) - 1] = true;
+	ss->jcols = palloc0(sizeof(LemlistJsonColumn) * Max(ss->natts, 1));
+	ss->in_funcs = palloc0(sizeof(FmgrInfo) * Max(ss->natts, 1));
+	ss->typioparams = palloc0(sizeof(Oid) * Max(ss->natts, 1));
+	for (int i = 0; i < ss->natts; i++)
+	{
+		LemlistColumn *col = &ss->columns[i];
+		Oid			infunc;
+
+		/* a column nobody reads is extracted as nothing */
+		if (col->dropped || !ss->retrieved[i])
+		{
+			ss->retrieved[i] = false;
+			ss->jcols[i].source = LEMLIST_SRC_FILTER;
+			continue;
+		}
+		ss->jcols[i].source = col->source;
+		ss->jcols[i].key = col->key;
+		ss->jcols[i].json_type = col->json_type;
+		getTypeInputInfo(col->typid, &infunc, &ss->typioparams[i]);
+		fmgr_info_cxt(infunc, &ss->in_funcs[i], ss->scan_cxt);
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+
+	if (ss->explain_only)
+		return ss;
+
+	ss->exprstates = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
+
+	/* the key is read with the permissions of the query's checkAsUser */
+	MemoryContextSwitchTo(ss->scan_cxt);
+	ss->api_key = lemlist_get_api_key(ss->opts.serverid,
+									  LEMLIST_CHECK_AS_USER(fsplan, estate));
+	MemoryContextSwitchTo(oldcxt);
+
+	return ss;
+}
+
+/*
+ * start_scan
+ *		Evaluate the conditions, and send the first requests.
+ */
+static void
+start_scan(LemlistScanState *ss)
+{
+	ExprContext *econtext = ss->node->ss.ps.ps_ExprContext;
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+
+	ss->started = true;
+	lemlist_eval_conds(ss->conds, ss->exprstates, econtext,
+					   ss->opts.default_start_date,
+					   GetCurrentStatementStartTimestamp(), &ss->fv);
+	ss->combos = lemlist_combinations(&ss->fv);
+	ss->start_str = lemlist_format_timestamp(ss->fv.start_date);
+	ss->end_str = lemlist_format_timestamp(ss->fv.end_date);
+
+	if (ss->fv.empty)
+	{
+		/* a contradiction or an empty set: no request, no rows */
+		ss->done = true;
+		MemoryContextSwitchTo(oldcxt);
+		return;
+	}
+
+	ss->conn = lemlist_http_open(&ss->opts, ss->api_key, &ss->stats, ss->run_cxt);
+
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS || ss->fv.all_campaigns)
+		submit_list_page(ss, 0);
+	else
+		submit_batches(ss, ss->fv.campaign_ids);
+
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * append_query_param
+ *		Add "&name=value" to a query string, percent-encoding the value.
+ */
+static void
+append_query_param(StringInfo buf, const char *name, const char *value)
+{
+	appendStringInfo(buf, "&%s=", name);
+	for (const unsigned char *p = (const unsigned char *) value; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+			*p == '.' || *p == '~')
+			appendStringInfoChar(buf, (char) *p);
+		else
+			appendStringInfo(buf, "%%%02X", *p);
+	}
+}
+
+/*
+ * list_page_path
+ *		The path of one page of the campaign list.
+ */
+static char *
+list_page_path(LemlistScanState *ss, int offset)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s?version=v2&limit=%d&offset=%d",
+					 LEMLIST_CAMPAIGNS_ROUTE, LEMLIST_PAGE_SIZE, offset);
+	/* the list filters only narrow the campaigns resource itself */
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+	{
+		if (ss->fv.status)
+			append_query_param(&buf, "status", ss->fv.status);
+		if (ss->fv.created_by)
+			append_query_param(&buf, "createdBy", ss->fv.created_by);
+	}
+	return buf.data;
+}
+
+static void
+submit_list_page(LemlistScanState *ss, int offset)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+	ScanRequest *req = palloc0(sizeof(ScanRequest));
+
+	if (++ss->list_pages > LEMLIST_MAX_LIST_PAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("lemlist campaign list does not end"),
+				 errdetail("More than %d pages were listed.", LEMLIST_MAX_LIST_PAGES)));
+
+	req->kind = SCAN_REQ_LIST_PAGE;
+	req->offset = offset;
+	req->http.method = "GET";
+	req->http.path = list_page_path(ss, offset);
+	req->http.arg = req;
+	ss->list_requests++;
+	lemlist_http_submit(ss->conn, &req->http);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * submit_batches
+ *		One request per combination per 100 IDs; every chunk carries the same
+ *		dates and filters.
+ */
+static void
+submit_batches(LemlistScanState *ss, List *ids)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+	int			nids = list_length(ids);
+	ListCell   *lc;
+
+	foreach(lc, ss->combos)
+	{
+		LemlistCombo *combo = lfirst(lc);
+
+		for (int first = 0; first < nids; first += LEMLIST_BATCH_SIZE)
+		{
+			ScanRequest *req = palloc0(sizeof(ScanRequest));
+			List	   *chunk = NIL;
+
+			req->kind = SCAN_REQ_STATS_BATCH;
+			req->combo = combo;
+			req->nids = Min(LEMLIST_BATCH_SIZE, nids - first);
+			req->ids = palloc(sizeof(char *) * req->nids);
+			for (int i = 0; i < req->nids; i++)
+			{
+				req->ids[i] = list_nth(ids, first + i);
+				chunk = lappend(chunk, req->ids[i]);
+			}
+			req->http.method = "POST";
+			req->http.path = LEMLIST_STATS_ROUTE;
+			req->http.body = lemlist_json_stats_request(chunk, ss->start_str,
+														ss->end_str, combo);
+			req->http.arg = req;
+			list_free(chunk);
+			ss->batches++;
+			lemlist_http_submit(ss->conn, &req->http);
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * handle_response
+ *		Turn one completed request into rows (or into more requests).
+ */
+static void
+handle_response(LemlistScanState *ss, ScanRequest *req)
+{
+	if (req->kind == SCAN_REQ_LIST_PAGE)
+		handle_list_page(ss, req);
+	else
+		handle_stats_batch(ss, req);
+
+	/* the body has been parsed into batch_cxt; drop it now */
+	if (req->http.response)
+		pfree(req->http.response);
+	req->http.response = NULL;
+}
+
+/*
+ * list_page_is_last
+ *		Paging always terminates: on an empty or short page, on the last page
+ *		the pagination object announces (nextPage equal to the current page),
+ *		and, should a server ignore the offset, when a page starts like the
+ *		previous one.
+ */
+static bool
+list_page_is_last(LemlistScanState *ss, LemlistParsed *parsed)
+{
+	char	   *first_id;
+	bool		repeated;
+
+	if (parsed->page_count < LEMLIST_PAGE_SIZE)
+		return true;
+	if (parsed->has_pagination &&
+		(parsed->next_page <= parsed->current_page ||
+		 (parsed->total_pages > 0 && parsed->current_page >= parsed->total_pages)))
+		return true;
+
+	first_id = linitial(parsed->row_campaign_ids);
+	repeated = ss->prev_first_id && strcmp(ss->prev_first_id, first_id) == 0;
+	if (repeated)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("lemlist returned the same page of campaigns twice"),
+				 errdetail("The page at offset %d starts with the same campaign as the page before it.",
+						   (ss->list_pages - 1) * LEMLIST_PAGE_SIZE)));
+	ss->prev_first_id = MemoryContextStrdup(ss->run_cxt, first_id);
+	return false;
+}
+
+static int
+cmp_id_cells(const ListCell *a, const ListCell *b)
+{
+	return strcmp(lfirst(a), lfirst(b));
+}
+
+static void
+handle_list_page(LemlistScanState *ss, ScanRequest *req)
+{
+	LemlistParsed parsed;
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
+
+	/* listing for a stats table only needs the IDs, not its columns */
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+		lemlist_json_parse_campaigns(req->http.response, req->http.response_len,
+									 ss->jcols, ss->natts, &parsed);
+	else
+		lemlist_json_parse_campaigns(req->http.response, req->http.response_len,
+									 NULL, 0, &parsed);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (!list_page_is_last(ss, &parsed))
+		submit_list_page(ss, req->offset + parsed.page_count);
+
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+	{
+		ss->rows = parsed.rows;
+		ss->row_ids = parsed.row_campaign_ids;
+		ss->next_row = 0;
+		ss->row_combo = NULL;
+		return;
+	}
+
+	/* stats without campaign_id: collect the team's IDs, then batch them */
+	oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+	{
+		ListCell   *lc;
+
+		foreach(lc, parsed.row_campaign_ids)
+			ss->listed_ids = lappend(ss->listed_ids, pstrdup(lfirst(lc)));
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	if (lemlist_http_pending(ss->conn) == 0)
+	{
+		List	   *ids = ss->listed_ids;
+
+		/* a campaign can move between pages while listing: count it once */
+		if (list_length(ids) > 1)
+		{
+			List	   *unique = NIL;
+
+			list_sort(ids, cmp_id_cells);
+			oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+			for (int i = 0; i < list_length(ids); i++)
+			{
+				if (i == 0 || strcmp(list_nth(ids, i), list_nth(ids, i - 1)) != 0)
+					unique = lappend(unique, list_nth(ids, i));
+			}
+			MemoryContextSwitchTo(oldcxt);
+			ids = unique;
+		}
+		submit_batches(ss, ids);
+	}
+}
+
+static void
+handle_stats_batch(LemlistScanState *ss, ScanRequest *req)
+{
+	LemlistParsed parsed;
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
+
+	lemlist_json_parse_stats(req->http.response, req->http.response_len,
+							 ss->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS,
+							 ss->jcols, ss->natts, &parsed);
+	check_batch_complete(ss, req, &parsed);
+	MemoryContextSwitchTo(oldcxt);
+
+	report_campaign_errors(ss, parsed.errors);
+
+	ss->rows = parsed.rows;
+	ss->row_ids = parsed.row_campaign_ids;
+	ss->next_row = 0;
+	ss->row_combo = req->combo;
+}
+
+/*
+ * find_id
+ *		Position of an ID in an array, or -1.  Batches hold at most 100 IDs.
+ */
+static int
+find_id(char **ids, int nids, const char *id)
+{
+	for (int i = 0; i < nids; i++)
+	{
+		if (strcmp(ids[i], id) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * check_batch_complete
+ *		A batch's answer must cover exactly what it asked for: each requested
+ *		campaign once, in results[] or in errors[], and nothing else.
+ */
+static void
+check_batch_complete(LemlistScanState *ss, ScanRequest *req, LemlistParsed *parsed)
+{
+	int		   *seen = palloc0(sizeof(int) * req->nids);
+	ListCell   *lc;
+
+	foreach(lc, parsed->result_ids)
+	{
+		const char *id = lfirst(lc);
+		int			pos = find_id(req->ids, req->nids, id);
+
+		if (pos < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("invalid response from lemlist"),
+					 errdetail("Campaign \"%s\" is in the response but was not requested.", id)));
+		if (seen[pos]++)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("invalid response from lemlist"),
+					 errdetail("Campaign \"%s\" appears more than once in the results.", id)));
+	}
+	foreach(lc, parsed->errors)
+	{
+		LemlistCampaignError *err = lfirst(lc);
+		int			pos = find_id(req->ids, req->nids, err->campaign_id);
+
+		if (pos >= 0)
+			seen[pos]++;
+	}
+	for (int i = 0; i < req->nids; i++)
+	{
+		if (!seen[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("incomplete response from lemlist"),
+					 errdetail("Campaign \"%s\" was requested but is neither in the results nor in the errors.",
+							   req->ids[i])));
+	}
+}
+
+/*
+ * report_campaign_errors
+ *		Surface errors[] as the "campaign_errors" option says.
+ */
+static void
+report_campaign_errors(LemlistScanState *ss, List *errors)
+{
+	ListCell   *lc;
+	int			level;
+
+	switch (ss->opts.campaign_errors)
+	{
+		case LEMLIST_ERRORS_WARNING:
+			level = WARNING;
+			break;
+		case LEMLIST_ERRORS_ERROR:
+			level = ERROR;
+			break;
+		default:
+			level = NOTICE;
+			break;
+	}
+
+	foreach(lc, errors)
+	{
+		LemlistCampaignError *err = lfirst(lc);
+
+		ereport(level,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("lemlist returned no statistics for campaign \"%s\"",
+						err->campaign_id),
+				 errdetail_internal("%s", err->message),
+				 level == ERROR ?
+				 errhint("Set the option \"campaign_errors\" to \"notice\" or \"warning\" to skip such campaigns.") : 0));
+	}
+}
+
+/*
+ * lemlist_scan_next
+ *		The next row, fetching the next response when the current one is used up.
+ */
+TupleTableSlot *
+lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
+{
+	ExecClearTuple(slot);
+
+	if (!ss->started)
+		start_scan(ss);
+
+	for (;;)
+	{
+		LemlistHttpRequest *http;
+
+		if (ss->next_row < list_length(ss->rows))
+		{
+			char	  **values = list_nth(ss->rows, ss->next_row);
+
+			ss->next_row++;
+			store_row(ss, slot, values, ss->row_combo);
+			return slot;
+		}
+		if (ss->done)
+			return slot;
+
+		/* the previous response and its rows are no longer referenced */
+		ss->rows = NIL;
+		ss->row_ids = NIL;
+		MemoryContextReset(ss->batch_cxt);
+
+		http = lemlist_http_next(ss->conn);
+		if (http == NULL)
+		{
+			ss->done = true;
+			return slot;
+		}
+		handle_response(ss, (ScanRequest *) http->arg);
+	}
+}
+
+/*
+ * filter_echo
+ *		The text an echo column shows: the filter its row was computed under.
+ */
+static const char *
+filter_echo(LemlistScanState *ss, LemlistFilterKind filter, LemlistCombo *combo)
+{
+	switch (filter)
+	{
+		case LEMLIST_FILTER_START_DATE:
+			return ss->start_str;
+		case LEMLIST_FILTER_END_DATE:
+			return ss->end_str;
+		case LEMLIST_FILTER_SEND_USER:
+			return combo ? combo->send_user : NULL;
+		case LEMLIST_FILTER_AB_SELECTED:
+			return combo ? combo->ab_selected : NULL;
+		case LEMLIST_FILTER_CHANNEL:
+			return combo ? combo->channel : NULL;
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * store_row
+ *		Convert one row's texts with the columns' input functions.
+ */
+static void
+store_row(LemlistScanState *ss, TupleTableSlot *slot, char **values,
+		  LemlistCombo *combo)
+{
+	ErrorContextCallback errcallback;
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
+
+	errcallback.callback = conversion_error_callback;
+	errcallback.arg = ss;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	for (int i = 0; i < ss->natts; i++)
+	{
+		LemlistColumn *col = &ss->columns[i];
+		const char *text;
+
+		slot->tts_isnull[i] = true;
+		slot->tts_values[i] = (Datum) 0;
+		if (!ss->retrieved[i])
+			continue;
+
+		text = (col->source == LEMLIST_SRC_FILTER) ?
+			filter_echo(ss, col->filter, combo) : values[i];
+		if (text == NULL)
+			continue;
+
+		ss->cur_att = i;
+		ss->cur_value = text;
+		slot->tts_values[i] = InputFunctionCall(&ss->in_funcs[i], (char *) text,
+												ss->typioparams[i], col->typmod);
+		slot->tts_isnull[i] = false;
+	}
+	ss->cur_value = NULL;
+
+	error_context_stack = errcallback.previous;
+	MemoryContextSwitchTo(oldcxt);
+	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * conversion_error_callback
+ *		Name the column, the table and the value a conversion failed on.
+ */
+static void
+conversion_error_callback(void *arg)
+{
+	LemlistScanState *ss = arg;
+	char	   *value;
+
+	if (ss->cur_value == NULL)
+		return;
+	value = pnstrdup(ss->cur_value, 100);
+	errcontext("column \"%s\" of foreign table \"%s\", value from lemlist: \"%s\"%s",
+			   ss->columns[ss->cur_att].name,
+			   RelationGetRelationName(ss->rel), value,
+			   strlen(ss->cur_value) > 100 ? "..." : "");
+}
+
+/*
+ * lemlist_scan_rescan
+ *		Start over: a new execution with possibly new parameter values.
+ */
+void
+lemlist_scan_rescan(LemlistScanState *ss)
+{
+	ss->started = false;
+	ss->done = false;
+	ss->rows = NIL;
+	ss->row_ids = NIL;
+	ss->next_row = 0;
+	ss->conn = NULL;
+	ss->listed_ids = NIL;
+	ss->prev_first_id = NULL;
+	ss->list_pages = 0;
+	memset(&ss->fv, 0, sizeof(ss->fv));
+	ss->combos = NIL;
+	MemoryContextReset(ss->batch_cxt);
+	/* closes the connection's curl handles through its reset callback */
+	MemoryContextReset(ss->run_cxt);
+}
+
+/*
+ * describe_filters
+ *		"startDate=..., endDate=..., ABSelected in (A, B)" for EXPLAIN.
+ */
+static char *
+describe_filters(LemlistScanState *ss, LemlistFilterValues *fv, bool known)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	bool		run_time_end = true;
+	struct
+	{
+		const char *field;
+		List	   *values;
+	}			sets[3];
+
+	initStringInfo(&buf);
+	if (!known)
+	{
+		foreach(lc, ss->conds)
+		{
+			LemlistCond *cond = lfirst(lc);
+
+			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
+							 lemlist_filter_name(cond->filter));
+		}
+		return psprintf("computed at run time from %s", buf.data);
+	}
+
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+	{
+		if (fv->status)
+			appendStringInfo(&buf, "status=%s", fv->status);
+		if (fv->created_by)
+			appendStringInfo(&buf, "%screatedBy=%s", buf.len ? ", " : "",
+							 fv->created_by);
+		return buf.len ? buf.data : NULL;
+	}
+
+	foreach(lc, ss->conds)
+	{
+		if (((LemlistCond *) lfirst(lc))->filter == LEMLIST_FILTER_END_DATE)
+			run_time_end = false;
+	}
+	appendStringInfo(&buf, "startDate=%s, endDate=%s",
+					 lemlist_format_timestamp(fv->start_date),
+					 (run_time_end && !ss->started) ? "statement start" :
+					 lemlist_format_timestamp(fv->end_date));
+
+	sets[0].field = "sendUser";
+	sets[0].values = fv->send_users;
+	sets[1].field = "ABSelected";
+	sets[1].values = fv->ab_selected;
+	sets[2].field = "channels";
+	sets[2].values = fv->channels;
+	for (int i = 0; i < 3; i++)
+	{
+		if (sets[i].values == NIL || linitial(sets[i].values) == NULL)
+			continue;
+		appendStringInfo(&buf, ", %s%s", sets[i].field,
+						 list_length(sets[i].values) > 1 ? " in (" : "=");
+		foreach(lc, sets[i].values)
+			appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+							 (char *) lfirst(lc));
+		if (list_length(sets[i].values) > 1)
+			appendStringInfoChar(&buf, ')');
+	}
+	return buf.data;
+}
+
+/*
+ * lemlist_scan_explain
+ *		What will be (or was) requested; VERBOSE adds the first body, ANALYZE
+ *		what the transport did.
+ */
+void
+lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
+{
+	LemlistFilterValues fv;
+	bool		known;
+	bool		campaigns = ss->opts.resource == LEMLIST_RES_CAMPAIGNS;
+	char	   *filters;
+
+	memset(&fv, 0, sizeof(fv));
+	known = ss->started || lemlist_conds_are_constant(ss->conds);
+	if (ss->started)
+		fv = ss->fv;
+	else if (known)
+		lemlist_eval_conds(ss->conds, NIL, NULL, ss->opts.default_start_date,
+						   GetCurrentStatementStartTimestamp(), &fv);
+
+	ExplainPropertyText("lemlist Request",
+						campaigns ? "GET /campaigns?version=v2" :
+						"POST " LEMLIST_STATS_ROUTE, es);
+
+	if (!campaigns)
+	{
+		char	   *what;
+
+		if (!known)
+			what = pstrdup("computed at run time");
+		else if (fv.empty)
+			what = pstrdup("none (the filters exclude every row)");
+		else if (fv.all_campaigns)
+			what = pstrdup("all (listed with GET /campaigns?version=v2)");
+		else
+		{
+			int			n = list_length(fv.campaign_ids);
+			int			ncombos = list_length(lemlist_combinations(&fv));
+			int			nbatches = ncombos * ((n + LEMLIST_BATCH_SIZE - 1) / LEMLIST_BATCH_SIZE);
+
+			what = psprintf("%d in %d batch%s", n, nbatches,
+							nbatches == 1 ? "" : "es");
+		}
+		ExplainPropertyText("lemlist Campaigns", what, es);
+	}
+
+	filters = describe_filters(ss, &fv, known);
+	if (filters)
+		ExplainPropertyText("lemlist Filters", filters, es);
+
+	if (es->verbose && known && !fv.empty && !campaigns)
+	{
+		List	   *ids = NIL;
+		List	   *combos = lemlist_combinations(&fv);
+
+		if (!fv.all_campaigns)
+		{
+			ListCell   *lc;
+
+			foreach(lc, fv.campaign_ids)
+			{
+				if (foreach_current_index(lc) >= LEMLIST_BATCH_SIZE)
+					break;
+				ids = lappend(ids, lfirst(lc));
+			}
+		}
+		if (ids != NIL)
+			ExplainPropertyText("lemlist Body",
+								lemlist_json_stats_request(ids,
+														   lemlist_format_timestamp(fv.start_date),
+														   lemlist_format_timestamp(fv.end_date),
+														   linitial(combos)),
+								es);
+	}
+
+	if (es->analyze)
+	{
+		ExplainPropertyInteger("lemlist Requests", NULL, ss->stats.requests, es);
+		ExplainPropertyInteger("lemlist Retries", NULL, ss->stats.retries, es);
+		ExplainPropertyInteger("lemlist Rate Limited", NULL, ss->stats.rate_limited, es);
+		if (es->timing)
+		{
+			ExplainPropertyFloat("lemlist API Time", "ms", ss->stats.api_ms, 3, es);
+			ExplainPropertyFloat("lemlist Pacing Wait", "ms", ss->stats.pacing_ms, 3, es);
+			ExplainPropertyFloat("lemlist Backoff Wait", "ms", ss->stats.backoff_ms, 3, es);
+		}
+	}
+}
