@@ -1,0 +1,396 @@
+/*-------------------------------------------------------------------------
+ *
+ * resources.c
+ *		  The lemlist resources lemlist_fdw exposes, and IMPORT FOREIGN SCHEMA
+ *
+ * A resource is what a foreign table's "resource" option names: a lemlist
+ * route seen as a table.  Each one is described here, once, by a static
+ * table of columns saying which JSON field a column reads, what JSON type
+ * the API documents for it, whether it comes from the result object, from a
+ * step of it or from the request's own filters, and which filter a WHERE
+ * clause on it may be pushed into.  The planner, the executor, the JSON
+ * layer and IMPORT FOREIGN SCHEMA all read these tables; nothing else in the
+ * extension spells a column name or a JSON key.
+ *
+ * The tables list exactly the columns of the user-facing contract, in its
+ * order, because IMPORT FOREIGN SCHEMA declares them in that order.  A
+ * hand-written foreign table may use any subset of them; a column that is
+ * not listed reads the camelCase of its name (lemlist_default_json_key).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "foreign/foreign.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "lemlist_fdw.h"
+
+/* The only remote schema there is. */
+#define LEMLIST_REMOTE_SCHEMA "lemlist"
+
+/* Shorthands to keep the column tables readable. */
+#define FILTER_COLUMN(name, type, filter) \
+	{(name), (type), NULL, LEMLIST_JSON_STRING, LEMLIST_SRC_FILTER, (filter)}
+#define RESULT_COLUMN(name, type, key, jtype, filter) \
+	{(name), (type), (key), (jtype), LEMLIST_SRC_RESULT, (filter)}
+#define RESULT_COUNTER(name, key) \
+	{(name), "integer", (key), LEMLIST_JSON_COUNTER, LEMLIST_SRC_RESULT, LEMLIST_FILTER_NONE}
+#define STEP_COLUMN(name, type, key, jtype) \
+	{(name), (type), (key), (jtype), LEMLIST_SRC_STEP, LEMLIST_FILTER_NONE}
+#define STEP_COUNTER(name, key) \
+	STEP_COLUMN((name), "integer", (key), LEMLIST_JSON_COUNTER)
+
+/*
+ * The filter columns shared by both stats resources: the campaign, read back
+ * from the result's campaignId, and the echoes of the request's filters.
+ */
+#define STATS_FILTER_COLUMNS \
+	RESULT_COLUMN("campaign_id", "text", "campaignId", LEMLIST_JSON_STRING, \
+				  LEMLIST_FILTER_CAMPAIGN_ID), \
+	FILTER_COLUMN("start_date", "timestamptz", LEMLIST_FILTER_START_DATE), \
+	FILTER_COLUMN("end_date", "timestamptz", LEMLIST_FILTER_END_DATE), \
+	FILTER_COLUMN("send_user", "text", LEMLIST_FILTER_SEND_USER), \
+	FILTER_COLUMN("ab_selected", "text", LEMLIST_FILTER_AB_SELECTED), \
+	FILTER_COLUMN("channel", "text", LEMLIST_FILTER_CHANNEL)
+
+/* campaign_stats: one row per campaign per filter combination */
+static const LemlistColumnDef campaign_stats_columns[] = {
+	STATS_FILTER_COLUMNS,
+	RESULT_COUNTER("nb_leads", "nbLeads"),
+	RESULT_COUNTER("nb_leads_launched", "nbLeadsLaunched"),
+	RESULT_COUNTER("nb_leads_reached", "nbLeadsReached"),
+	RESULT_COUNTER("nb_leads_opened", "nbLeadsOpened"),
+	RESULT_COUNTER("nb_leads_interacted", "nbLeadsInteracted"),
+	RESULT_COUNTER("nb_leads_answered", "nbLeadsAnswered"),
+	RESULT_COUNTER("nb_leads_interested", "nbLeadsInterested"),
+	RESULT_COUNTER("nb_leads_not_interested", "nbLeadsNotInterested"),
+	RESULT_COUNTER("nb_leads_unsubscribed", "nbLeadsUnsubscribed"),
+	RESULT_COUNTER("nb_leads_interrupted", "nbLeadsInterrupted"),
+	RESULT_COUNTER("messages_sent", "messagesSent"),
+	RESULT_COUNTER("messages_not_sent", "messagesNotSent"),
+	RESULT_COUNTER("messages_bounced", "messagesBounced"),
+	RESULT_COUNTER("delivered", "delivered"),
+	RESULT_COUNTER("opened", "opened"),
+	RESULT_COUNTER("clicked", "clicked"),
+	RESULT_COUNTER("replied", "replied"),
+	RESULT_COUNTER("invitation_accepted", "invitationAccepted"),
+	RESULT_COUNTER("meeting_booked", "meetingBooked")
+};
+
+/* campaign_step_stats: one row per element of steps[] of each result */
+static const LemlistColumnDef campaign_step_stats_columns[] = {
+	STATS_FILTER_COLUMNS,
+	STEP_COLUMN("step_index", "integer", "index", LEMLIST_JSON_INTEGER),
+	STEP_COLUMN("sequence_id", "text", "sequenceId", LEMLIST_JSON_STRING),
+	STEP_COLUMN("sequence_step", "integer", "sequenceStep", LEMLIST_JSON_INTEGER),
+	STEP_COLUMN("ab_test", "text", "abTest", LEMLIST_JSON_STRING),
+	STEP_COLUMN("task_type", "text", "taskType", LEMLIST_JSON_STRING),
+	STEP_COLUMN("condition_label", "text", "conditionLabel", LEMLIST_JSON_STRING),
+	STEP_COUNTER("invited", "invited"),
+	STEP_COUNTER("sent", "sent"),
+	STEP_COUNTER("delivered", "delivered"),
+	STEP_COUNTER("opened", "opened"),
+	STEP_COUNTER("clicked", "clicked"),
+	STEP_COUNTER("replied", "replied"),
+	STEP_COUNTER("not_delivered", "notDelivered"),
+	STEP_COUNTER("bounced", "bounced"),
+	STEP_COUNTER("unsubscribed", "unsubscribed")
+};
+
+/* campaigns: one row per campaign of the team */
+static const LemlistColumnDef campaigns_columns[] = {
+	RESULT_COLUMN("campaign_id", "text", "_id", LEMLIST_JSON_STRING,
+				  LEMLIST_FILTER_CAMPAIGN_ID),
+	RESULT_COLUMN("name", "text", "name", LEMLIST_JSON_STRING,
+				  LEMLIST_FILTER_NONE),
+	RESULT_COLUMN("status", "text", "status", LEMLIST_JSON_STRING,
+				  LEMLIST_FILTER_STATUS),
+	RESULT_COLUMN("labels", "text[]", "labels", LEMLIST_JSON_STRING_ARRAY,
+				  LEMLIST_FILTER_NONE),
+	RESULT_COLUMN("created_at", "timestamptz", "createdAt", LEMLIST_JSON_STRING,
+				  LEMLIST_FILTER_NONE),
+	RESULT_COLUMN("created_by", "text", "createdBy", LEMLIST_JSON_STRING,
+				  LEMLIST_FILTER_CREATED_BY),
+	RESULT_COLUMN("sequence_id", "text", "sequenceId", LEMLIST_JSON_STRING,
+				  LEMLIST_FILTER_NONE),
+	RESULT_COLUMN("team_id", "text", "teamId", LEMLIST_JSON_STRING,
+				  LEMLIST_FILTER_NONE),
+	RESULT_COLUMN("has_error", "boolean", "hasError", LEMLIST_JSON_BOOLEAN,
+				  LEMLIST_FILTER_NONE)
+};
+
+/* In LemlistResourceKind order, so that kind indexes the array. */
+static const LemlistResourceDef resources[] = {
+	{
+		LEMLIST_RES_CAMPAIGN_STATS,
+		"campaign_stats",
+		"statistics of each campaign, one row per campaign per filter combination",
+		campaign_stats_columns,
+		lengthof(campaign_stats_columns)
+	},
+	{
+		LEMLIST_RES_CAMPAIGN_STEP_STATS,
+		"campaign_step_stats",
+		"statistics of each step of each campaign, one row per step per filter combination",
+		campaign_step_stats_columns,
+		lengthof(campaign_step_stats_columns)
+	},
+	{
+		LEMLIST_RES_CAMPAIGNS,
+		"campaigns",
+		"the team's campaigns, one row per campaign",
+		campaigns_columns,
+		lengthof(campaigns_columns)
+	}
+};
+
+static bool table_is_wanted(ImportForeignSchemaStmt *stmt, const char *name);
+static char *create_table_command(const LemlistResourceDef *res,
+								  const char *local_schema,
+								  const char *server_name);
+
+
+/*
+ * lemlist_resource_by_kind
+ *		The description of a resource
+ */
+const LemlistResourceDef *
+lemlist_resource_by_kind(LemlistResourceKind kind)
+{
+	if ((int) kind < 0 || (int) kind >= (int) lengthof(resources) ||
+		resources[kind].kind != kind)
+		elog(ERROR, "unrecognized lemlist resource kind: %d", (int) kind);
+
+	return &resources[kind];
+}
+
+/*
+ * lemlist_resource_by_name
+ *		The resource a "resource" option value names, or NULL
+ */
+const LemlistResourceDef *
+lemlist_resource_by_name(const char *name)
+{
+	int			i;
+
+	if (name == NULL)
+		return NULL;
+
+	for (i = 0; i < (int) lengthof(resources); i++)
+	{
+		if (strcmp(resources[i].name, name) == 0)
+			return &resources[i];
+	}
+	return NULL;
+}
+
+/*
+ * lemlist_resource_names
+ *		The valid "resource" values, comma-separated, for hints
+ */
+const char *
+lemlist_resource_names(void)
+{
+	static char *names = NULL;
+
+	if (names == NULL)
+	{
+		StringInfoData buf;
+		int			i;
+
+		/* Built once per backend, so it lives in TopMemoryContext. */
+		initStringInfo(&buf);
+		for (i = 0; i < (int) lengthof(resources); i++)
+		{
+			if (i > 0)
+				appendStringInfoString(&buf, ", ");
+			appendStringInfoString(&buf, resources[i].name);
+		}
+		names = MemoryContextStrdup(TopMemoryContext, buf.data);
+		pfree(buf.data);
+	}
+	return names;
+}
+
+/*
+ * lemlist_resource_column
+ *		The column of a resource with this name, or NULL if it has none
+ */
+const LemlistColumnDef *
+lemlist_resource_column(const LemlistResourceDef *res, const char *colname)
+{
+	int			i;
+
+	if (res == NULL || colname == NULL)
+		return NULL;
+
+	for (i = 0; i < res->ncolumns; i++)
+	{
+		if (strcmp(res->columns[i].name, colname) == 0)
+			return &res->columns[i];
+	}
+	return NULL;
+}
+
+/*
+ * lemlist_default_json_key
+ *		The JSON key a column reads when nothing else says: its camelCase
+ *
+ * "nb_leads_launched" becomes "nbLeadsLaunched".  Leading and trailing
+ * underscores are kept ("_id" stays "_id"), a run of inner underscores
+ * counts as one, and only ASCII lower-case letters change case, so digits
+ * and upper-case letters are left alone ("step_2_sent" is "step2Sent").
+ */
+char *
+lemlist_default_json_key(const char *colname)
+{
+	size_t		len = strlen(colname);
+	char	   *result = palloc(len + 1);
+	char	   *out = result;
+	const char *p = colname;
+	const char *end = colname + len;
+
+	/* leading underscores are part of the key */
+	while (p < end && *p == '_')
+		*out++ = *p++;
+
+	while (p < end)
+	{
+		if (*p == '_')
+		{
+			const char *q = p;
+
+			while (q < end && *q == '_')
+				q++;
+
+			if (q == end)
+			{
+				/* trailing underscores are kept as they are */
+				while (p < end)
+					*out++ = *p++;
+				break;
+			}
+
+			/* inner underscores go, and the next letter is capitalised */
+			p = q;
+			if (*p >= 'a' && *p <= 'z')
+				*out++ = *p++ - 'a' + 'A';
+			else
+				*out++ = *p++;
+		}
+		else
+			*out++ = *p++;
+	}
+	*out = '\0';
+
+	return result;
+}
+
+/*
+ * lemlist_import_schema
+ *		The CREATE FOREIGN TABLE commands of IMPORT FOREIGN SCHEMA
+ *
+ * lemlist has one remote schema, "lemlist", holding one table per resource.
+ * No IMPORT option is accepted.  LIMIT TO and EXCEPT are applied here, and
+ * PostgreSQL applies them again to what we return.
+ */
+List *
+lemlist_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ForeignServer *server = GetForeignServer(serverOid);
+	List	   *commands = NIL;
+	ListCell   *lc;
+	int			i;
+
+	if (strcmp(stmt->remote_schema, LEMLIST_REMOTE_SCHEMA) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
+				 errmsg("schema \"%s\" is not available on lemlist",
+						stmt->remote_schema),
+				 errhint("The only remote schema is \"%s\".",
+						 LEMLIST_REMOTE_SCHEMA)));
+
+	foreach(lc, stmt->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid option \"%s\"", def->defname),
+				 errhint("IMPORT FOREIGN SCHEMA accepts no options for lemlist_fdw.")));
+	}
+
+	for (i = 0; i < (int) lengthof(resources); i++)
+	{
+		if (!table_is_wanted(stmt, resources[i].name))
+			continue;
+
+		commands = lappend(commands,
+						   create_table_command(&resources[i],
+												stmt->local_schema,
+												server->servername));
+	}
+
+	return commands;
+}
+
+/*
+ * table_is_wanted
+ *		Whether LIMIT TO / EXCEPT lets a remote table through
+ */
+static bool
+table_is_wanted(ImportForeignSchemaStmt *stmt, const char *name)
+{
+	bool		listed = false;
+	ListCell   *lc;
+
+	if (stmt->list_type == FDW_IMPORT_SCHEMA_ALL)
+		return true;
+
+	foreach(lc, stmt->table_list)
+	{
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+
+		if (strcmp(rv->relname, name) == 0)
+		{
+			listed = true;
+			break;
+		}
+	}
+
+	if (stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO)
+		return listed;
+	return !listed;
+}
+
+/*
+ * create_table_command
+ *		CREATE FOREIGN TABLE for one resource, every identifier quoted
+ */
+static char *
+create_table_command(const LemlistResourceDef *res, const char *local_schema,
+					 const char *server_name)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "CREATE FOREIGN TABLE %s.%s (\n",
+					 quote_identifier(local_schema),
+					 quote_identifier(res->name));
+
+	for (i = 0; i < res->ncolumns; i++)
+		appendStringInfo(&buf, "  %s %s%s\n",
+						 quote_identifier(res->columns[i].name),
+						 res->columns[i].sqltype,
+						 i < res->ncolumns - 1 ? "," : "");
+
+	appendStringInfo(&buf, ") SERVER %s OPTIONS (resource %s)",
+					 quote_identifier(server_name),
+					 quote_literal_cstr(res->name));
+
+	return buf.data;
+}
