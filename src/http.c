@@ -1,0 +1,1433 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		  Transport of lemlist_fdw: HTTP requests to the lemlist API
+ *
+ * This is the only file that includes curl.h.  The rest of the extension
+ * submits LemlistHttpRequests to a LemlistConnection and gets them back,
+ * in completion order, with a 2xx status and a palloc'd body; every other
+ * outcome becomes an ERROR here, and nowhere else.
+ *
+ * Design rules:
+ *
+ * - One CURLM multi handle per backend, created lazily and kept for the life
+ *	 of the backend, so that its connection cache gives keep-alive across
+ *	 scans.  Easy handles live for one attempt of one request and are always
+ *	 removed from the multi handle and cleaned up, whether the attempt ends
+ *	 well, badly, or by an ERROR thrown elsewhere: a reset callback on the
+ *	 connection's memory context releases every curl resource still held.
+ *	 curl allocates with malloc; nothing of curl's goes through palloc.
+ *
+ * - curl callbacks (body, headers) never ereport nor palloc: they set flags
+ *	 in the transfer and the outcome is acted upon once curl has returned.
+ *
+ * - Nothing blocks for more than HTTP_SLICE_MS without CHECK_FOR_INTERRUPTS:
+ *	 transfers are driven with curl_multi_poll, and waits (pacing, back-off,
+ *	 Retry-After) sleep on the latch, in slices.  A request waiting to be
+ *	 retried has its own "not before" time and never holds up the others.
+ *
+ * - Client-side pacing per API key and backend: at most rate_limit request
+ *	 starts in any rate_window_ms (a sliding window of start times), plus a
+ *	 hold when lemlist answers 429 or "X-RateLimit-Remaining: 0".  The table
+ *	 of keys holds a hash of each key, never the key.
+ *
+ * - One function, http_report_failure, maps a transport outcome to an
+ *	 SQLSTATE and a message.  The API key never appears in a message, and
+ *	 text from the network is only ever passed as a %s argument.
+ *
+ * IDENTIFICATION
+ *		  src/http.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <stdlib.h>
+
+#include <curl/curl.h>
+
+#include "common/hashfn.h"
+#include "lib/ilist.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "lemlist_fdw.h"
+
+/* Longest time between two interrupt checks while driving or waiting. */
+#define HTTP_SLICE_MS			50
+/* Exponential back-off: base * 2^retry, capped, then randomized +-50%. */
+#define HTTP_BACKOFF_BASE_MS	200
+#define HTTP_BACKOFF_MAX_MS		5000
+/* Longest Retry-After we accept, in seconds. */
+#define HTTP_MAX_RETRY_AFTER_S	3600
+/* How much of a response body goes into an error's DETAIL. */
+#define HTTP_DETAIL_BYTES		500
+#define HTTP_REJECT_BYTES		4000
+/* Connections the multi handle keeps open for reuse. */
+#define HTTP_MAX_CONNECTS		16
+/* Pacing state: API keys remembered per backend, start times per key. */
+#define HTTP_NUM_BUCKETS		8
+#define HTTP_MAX_WINDOW_STARTS	100000
+#define HTTP_KEY_HASH_SEED		UINT64CONST(0x6c656d6c69737466)
+
+#define HTTP_USER_AGENT			"lemlist_fdw/1.0"
+
+/* How an attempt ended, as far as choosing a retry or an error goes. */
+typedef enum HttpOutcome
+{
+	HTTP_OK,					/* 2xx */
+	HTTP_STATUS,				/* any other HTTP status */
+	HTTP_CONNECT_FAILED,		/* could not connect, or the connection broke */
+	HTTP_TIMED_OUT,				/* connect_timeout_ms or timeout_ms elapsed */
+	HTTP_TLS_FAILED,			/* certificate or TLS handshake problem */
+	HTTP_TOO_LARGE,				/* body exceeded max_response_bytes */
+	HTTP_NO_MEMORY,				/* malloc failed while buffering the body */
+	HTTP_FAILED					/* any other curl failure */
+} HttpOutcome;
+
+/* Where a transfer is; each state but the last has a list in the connection. */
+typedef enum HttpState
+{
+	HTTP_QUEUED,				/* waiting to start, FIFO */
+	HTTP_INFLIGHT,				/* attached to http_multi */
+	HTTP_FINISHED,				/* done by curl, outcome not yet handled */
+	HTTP_DETACHED				/* being handled, or handed back */
+} HttpState;
+
+#define HTTP_NUM_LISTS	HTTP_DETACHED
+
+/*
+ * One submitted request.  Allocated in the connection's context; the curl
+ * resources of the current attempt are malloc'd, and released by
+ * http_release_transfer.
+ */
+typedef struct HttpTransfer
+{
+	dlist_node	all_node;		/* in conn->all until handed back */
+	dlist_node	state_node;		/* in conn->lists[state] */
+	HttpState	state;
+	LemlistConnection *conn;
+	LemlistHttpRequest *req;
+	char	   *url;			/* api_url + path */
+	int			attempts;		/* attempts started so far */
+	TimestampTz not_before;		/* earliest start of the next attempt */
+	TimestampTz started;		/* start of the current attempt */
+
+	/* curl resources of the current attempt */
+	CURL	   *easy;
+	bool		in_multi;		/* easy is attached to http_multi */
+	struct curl_slist *headers;
+	char	   *body;			/* response body so far, NUL-terminated */
+	size_t		body_len;
+	size_t		body_cap;
+
+	/* written by the callbacks, and when the attempt completes */
+	CURLcode	result;
+	bool		too_large;
+	bool		no_memory;
+	long		retry_after_s;	/* Retry-After, -1 if none */
+	long		rl_remaining;	/* X-RateLimit-Remaining, -1 if none */
+	char		rl_reset[128];	/* X-RateLimit-Reset, as sent */
+	char		errbuf[CURL_ERROR_SIZE];
+} HttpTransfer;
+
+struct LemlistConnection
+{
+	MemoryContext cxt;
+	LemlistHttpStats *stats;
+	LemlistHttpStats own_stats; /* used when the caller passes none */
+
+	/* copies of the options */
+	char	   *server_name;
+	char	   *api_url;		/* without trailing slash */
+	char	   *api_key;		/* wiped when the context goes away */
+	uint64		key_hash;
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	int			max_retries;
+	int			max_parallel;
+	int			rate_limit;
+	int			rate_window_ms;
+	int64		max_response_bytes;
+	char	   *ca_file;
+	bool		verify_tls;
+
+	dlist_head	all;			/* every transfer not yet handed back */
+	dlist_head	lists[HTTP_NUM_LISTS];	/* transfers by state */
+	int			counts[HTTP_NUM_LISTS];
+
+	MemoryContextCallback cleanup;
+};
+
+/*
+ * Pacing state of one API key: a ring of the last rate_limit start times,
+ * and a hold (429, X-RateLimit-Remaining: 0) until which nothing starts.
+ * A zero start time is an unused slot.
+ */
+typedef struct HttpRateBucket
+{
+	bool		used;
+	uint64		key_hash;
+	int			nstarts;
+	int			oldest;			/* ring index of the oldest start */
+	TimestampTz *starts;		/* in TopMemoryContext */
+	TimestampTz hold_until;
+	TimestampTz last_used;
+} HttpRateBucket;
+
+static bool http_curl_initialized = false;
+static CURLM *http_multi = NULL;
+static HttpRateBucket http_buckets[HTTP_NUM_BUCKETS];
+
+static void http_init_curl(void);
+static void http_cleanup_callback(void *arg);
+static void http_release_transfer(HttpTransfer *t);
+static void http_set_state(HttpTransfer *t, HttpState state);
+static bool http_start_due(LemlistConnection *conn, TimestampTz now,
+						   TimestampTz *wake);
+static void http_start_transfer(LemlistConnection *conn, HttpTransfer *t,
+								TimestampTz now);
+static CURLcode http_setup_easy(LemlistConnection *conn, HttpTransfer *t);
+static void http_drive(long timeout_ms);
+static int	http_collect_finished(void);
+static void http_sleep(long ms);
+static bool http_finish_transfer(LemlistConnection *conn, HttpTransfer *t,
+								 TimestampTz now);
+static HttpOutcome http_classify(const HttpTransfer *t, long status);
+static bool http_is_retryable(HttpOutcome outcome, long status);
+static void http_schedule_retry(LemlistConnection *conn, HttpTransfer *t,
+								long status, TimestampTz now);
+static long http_retry_after_ms(const LemlistConnection *conn,
+								const HttpTransfer *t);
+static long http_backoff_ms(int retry);
+static void http_report_failure(LemlistConnection *conn, HttpTransfer *t,
+								HttpOutcome outcome, long status) pg_attribute_noreturn();
+static int	http_errcontext(const LemlistHttpRequest *req);
+static char *http_clean_text(const char *s, size_t len, size_t max);
+static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *arg);
+static size_t http_header_cb(char *data, size_t size, size_t nitems, void *arg);
+static bool http_header_value(const char *line, size_t len, const char *name,
+							  char *value, size_t valuesize);
+static long http_parse_long(const char *s, long max);
+static HttpRateBucket *http_bucket(LemlistConnection *conn, TimestampTz now);
+static TimestampTz http_bucket_ready(LemlistConnection *conn, TimestampTz now);
+static void http_bucket_take(LemlistConnection *conn, TimestampTz now);
+static void http_bucket_hold(LemlistConnection *conn, TimestampTz now,
+							 TimestampTz until);
+
+
+/* ---------------------------------------------------------------------
+ * The interface
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * lemlist_http_open
+ *		Create a connection that lives as long as the memory context cxt
+ *
+ * Nothing is sent before lemlist_http_next.  The options and the key are
+ * copied; the copy of the key is wiped when cxt is reset or deleted.
+ */
+LemlistConnection *
+lemlist_http_open(const LemlistOptions *opts, const char *api_key,
+				  LemlistHttpStats *stats, MemoryContext cxt)
+{
+	LemlistConnection *conn;
+	size_t		len;
+	int			i;
+
+	http_init_curl();
+
+	if (api_key == NULL)
+		api_key = "";
+
+	conn = MemoryContextAllocZero(cxt, sizeof(LemlistConnection));
+	conn->cxt = cxt;
+	conn->stats = stats ? stats : &conn->own_stats;
+
+	conn->server_name = MemoryContextStrdup(cxt, opts->server_name ? opts->server_name : "");
+	conn->api_url = MemoryContextStrdup(cxt, opts->api_url ? opts->api_url : "");
+	len = strlen(conn->api_url);
+	while (len > 0 && conn->api_url[len - 1] == '/')
+		conn->api_url[--len] = '\0';
+	conn->api_key = MemoryContextStrdup(cxt, api_key);
+	conn->key_hash = hash_bytes_extended((const unsigned char *) api_key,
+										 strlen(api_key), HTTP_KEY_HASH_SEED);
+	conn->connect_timeout_ms = Max(opts->connect_timeout_ms, 0);
+	conn->timeout_ms = Max(opts->timeout_ms, 0);
+	conn->max_retries = Max(opts->max_retries, 0);
+	conn->max_parallel = Max(opts->max_parallel, 1);
+	conn->rate_limit = Max(opts->rate_limit, 0);
+	conn->rate_window_ms = Max(opts->rate_window_ms, 0);
+	conn->max_response_bytes = opts->max_response_bytes;
+	conn->ca_file = opts->ca_file ? MemoryContextStrdup(cxt, opts->ca_file) : NULL;
+	conn->verify_tls = opts->verify_tls;
+
+	dlist_init(&conn->all);
+	for (i = 0; i < HTTP_NUM_LISTS; i++)
+		dlist_init(&conn->lists[i]);
+
+	conn->cleanup.func = http_cleanup_callback;
+	conn->cleanup.arg = conn;
+	MemoryContextRegisterResetCallback(cxt, &conn->cleanup);
+
+	return conn;
+}
+
+/*
+ * lemlist_http_submit
+ *		Queue a request; a later lemlist_http_next sends it
+ */
+void
+lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req)
+{
+	HttpTransfer *t;
+
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
+		elog(ERROR, "unsupported HTTP method \"%s\"", req->method);
+
+	t = MemoryContextAllocZero(conn->cxt, sizeof(HttpTransfer));
+	t->conn = conn;
+	t->req = req;
+	t->url = MemoryContextAlloc(conn->cxt,
+								strlen(conn->api_url) + strlen(req->path) + 1);
+	strcpy(t->url, conn->api_url);
+	strcat(t->url, req->path);
+	t->state = HTTP_DETACHED;
+	t->retry_after_s = -1;
+	t->rl_remaining = -1;
+
+	req->status = 0;
+	req->response = NULL;
+	req->response_len = 0;
+
+	dlist_push_tail(&conn->all, &t->all_node);
+	http_set_state(t, HTTP_QUEUED);
+}
+
+/*
+ * lemlist_http_next
+ *		Drive transfers until a request succeeds, and return it
+ *
+ * Requests come back in completion order.  Returns NULL when nothing is
+ * queued or in flight.  A failure that survives its retries is an ERROR.
+ */
+LemlistHttpRequest *
+lemlist_http_next(LemlistConnection *conn)
+{
+	TimestampTz last = GetCurrentTimestamp();
+	bool		was_inflight = false;
+	bool		was_paced = false;
+
+	for (;;)
+	{
+		TimestampTz now;
+		TimestampTz wake;
+		double		ms;
+
+		CHECK_FOR_INTERRUPTS();
+
+		/* Account for the slice that just ended. */
+		now = GetCurrentTimestamp();
+		ms = (double) (now - last) / 1000.0;
+		if (was_inflight)
+			conn->stats->api_ms += ms;
+		if (was_paced)
+			conn->stats->pacing_ms += ms;
+		last = now;
+
+		/* Handle what curl has finished; a success is handed back at once. */
+		while (!dlist_is_empty(&conn->lists[HTTP_FINISHED]))
+		{
+			HttpTransfer *t = dlist_head_element(HttpTransfer, state_node,
+												 &conn->lists[HTTP_FINISHED]);
+
+			http_set_state(t, HTTP_DETACHED);
+			if (http_finish_transfer(conn, t, now))
+			{
+				LemlistHttpRequest *req = t->req;
+
+				dlist_delete(&t->all_node);
+				pfree(t->url);
+				pfree(t);
+
+				/* Fill the freed slot while the caller handles the answer. */
+				wake = now;
+				(void) http_start_due(conn, now, &wake);
+				if (conn->counts[HTTP_INFLIGHT] > 0)
+					http_drive(0);
+				return req;
+			}
+		}
+
+		if (lemlist_http_pending(conn) == 0)
+			return NULL;
+
+		/* Start what may start, and learn when to look again. */
+		wake = TimestampTzPlusMilliseconds(now, HTTP_SLICE_MS);
+		was_paced = http_start_due(conn, now, &wake);
+		was_inflight = conn->counts[HTTP_INFLIGHT] > 0;
+
+		if (was_inflight)
+			http_drive(Max(TimestampDifferenceMilliseconds(now, wake), 1));
+		else
+			http_sleep(TimestampDifferenceMilliseconds(now, wake));
+	}
+}
+
+/*
+ * lemlist_http_pending
+ *		Number of requests queued or in flight
+ */
+int
+lemlist_http_pending(LemlistConnection *conn)
+{
+	return conn->counts[HTTP_QUEUED] + conn->counts[HTTP_INFLIGHT] +
+		conn->counts[HTTP_FINISHED];
+}
+
+
+/* ---------------------------------------------------------------------
+ * curl handles and their life cycle
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * http_init_curl
+ *		Initialize libcurl and the backend's multi handle, once
+ */
+static void
+http_init_curl(void)
+{
+	if (!http_curl_initialized)
+	{
+		if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("could not initialize libcurl")));
+		http_curl_initialized = true;
+	}
+
+	if (http_multi == NULL)
+	{
+		http_multi = curl_multi_init();
+		if (http_multi == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("Could not create a curl multi handle.")));
+		/* Keep idle connections for later scans, whatever is attached. */
+		curl_multi_setopt(http_multi, CURLMOPT_MAXCONNECTS, (long) HTTP_MAX_CONNECTS);
+	}
+}
+
+/*
+ * http_cleanup_callback
+ *		Release every curl resource of a connection whose context goes away
+ *
+ * Runs at the end of a scan and after an ERROR alike, so it must not throw.
+ * The transfers themselves go with the context.
+ */
+static void
+http_cleanup_callback(void *arg)
+{
+	LemlistConnection *conn = (LemlistConnection *) arg;
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &conn->all)
+		http_release_transfer(dlist_container(HttpTransfer, all_node, iter.cur));
+
+	explicit_bzero(conn->api_key, strlen(conn->api_key));
+}
+
+/*
+ * http_release_transfer
+ *		Give back the curl resources of a transfer's current attempt
+ *
+ * Idempotent, and never throws.
+ */
+static void
+http_release_transfer(HttpTransfer *t)
+{
+	if (t->easy != NULL)
+	{
+		if (t->in_multi)
+			curl_multi_remove_handle(http_multi, t->easy);
+		t->in_multi = false;
+		curl_easy_cleanup(t->easy);
+		t->easy = NULL;
+	}
+	if (t->headers != NULL)
+	{
+		curl_slist_free_all(t->headers);
+		t->headers = NULL;
+	}
+	free(t->body);
+	t->body = NULL;
+	t->body_len = 0;
+	t->body_cap = 0;
+}
+
+/*
+ * http_set_state
+ *		Move a transfer to another of its connection's lists
+ */
+static void
+http_set_state(HttpTransfer *t, HttpState state)
+{
+	LemlistConnection *conn = t->conn;
+
+	if (t->state != HTTP_DETACHED)
+	{
+		dlist_delete(&t->state_node);
+		conn->counts[t->state]--;
+	}
+	t->state = state;
+	if (state != HTTP_DETACHED)
+	{
+		dlist_push_tail(&conn->lists[state], &t->state_node);
+		conn->counts[state]++;
+	}
+}
+
+/*
+ * http_start_due
+ *		Start queued requests while a slot is free and pacing allows
+ *
+ * Requests start in FIFO order among those whose "not before" time has come;
+ * one waiting for its retry does not hold up the others.  *wake is lowered
+ * to when something now waiting could start.  Returns true if pacing kept a
+ * due request from starting.
+ */
+static bool
+http_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &conn->lists[HTTP_QUEUED])
+	{
+		HttpTransfer *t = dlist_container(HttpTransfer, state_node, iter.cur);
+		TimestampTz ready;
+
+		if (conn->counts[HTTP_INFLIGHT] >= conn->max_parallel)
+			break;
+
+		if (t->not_before > now)
+		{
+			*wake = Min(*wake, t->not_before);
+			continue;
+		}
+
+		ready = http_bucket_ready(conn, now);
+		if (ready > now)
+		{
+			*wake = Min(*wake, ready);
+			return true;
+		}
+
+		http_start_transfer(conn, t, now);
+	}
+
+	return false;
+}
+
+/*
+ * http_start_transfer
+ *		Start one attempt of a request: a new easy handle on the multi handle
+ */
+static void
+http_start_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now)
+{
+	CURLcode	rc;
+	CURLMcode	mrc;
+
+	Assert(t->easy == NULL);
+
+	t->result = CURLE_OK;
+	t->too_large = false;
+	t->no_memory = false;
+	t->retry_after_s = -1;
+	t->rl_remaining = -1;
+	t->rl_reset[0] = '\0';
+	t->errbuf[0] = '\0';
+
+	/*
+	 * From here on, t holds curl resources; it is on conn->all, so the reset
+	 * callback frees them if anything below throws.
+	 */
+	t->easy = curl_easy_init();
+	if (t->easy == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a curl handle.")));
+
+	rc = http_setup_easy(conn, t);
+	if (rc != CURLE_OK)
+	{
+		http_release_transfer(t);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not prepare a request to lemlist"),
+				 errdetail_internal("%s", curl_easy_strerror(rc)),
+				 http_errcontext(t->req)));
+	}
+
+	mrc = curl_multi_add_handle(http_multi, t->easy);
+	if (mrc != CURLM_OK)
+	{
+		http_release_transfer(t);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not start a request to lemlist"),
+				 errdetail_internal("%s", curl_multi_strerror(mrc)),
+				 http_errcontext(t->req)));
+	}
+	t->in_multi = true;
+
+	http_set_state(t, HTTP_INFLIGHT);
+	t->attempts++;
+	t->started = now;
+	conn->stats->requests++;
+	http_bucket_take(conn, now);
+}
+
+/* Set a curl option, unless an earlier one failed. */
+#define HTTP_SETOPT(easy, rc, opt, val) \
+	do { \
+		if ((rc) == CURLE_OK) \
+			(rc) = curl_easy_setopt((easy), (opt), (val)); \
+	} while (0)
+
+/*
+ * http_setup_easy
+ *		Set every option of an attempt on its fresh easy handle
+ */
+static CURLcode
+http_setup_easy(LemlistConnection *conn, HttpTransfer *t)
+{
+	CURL	   *easy = t->easy;
+	CURLcode	rc = CURLE_OK;
+	bool		post = strcmp(t->req->method, "POST") == 0;
+	const char *hdrs[] = {
+		"Accept: application/json",
+		post ? "Content-Type: application/json" : NULL,
+		"Expect:",				/* no 100-continue round trip */
+	};
+	int			i;
+
+	for (i = 0; i < (int) lengthof(hdrs); i++)
+	{
+		struct curl_slist *h;
+
+		if (hdrs[i] == NULL)
+			continue;
+		h = curl_slist_append(t->headers, hdrs[i]);
+		if (h == NULL)
+			return CURLE_OUT_OF_MEMORY;
+		t->headers = h;
+	}
+
+	HTTP_SETOPT(easy, rc, CURLOPT_PRIVATE, (void *) t);
+	HTTP_SETOPT(easy, rc, CURLOPT_ERRORBUFFER, t->errbuf);
+	HTTP_SETOPT(easy, rc, CURLOPT_URL, t->url);
+	HTTP_SETOPT(easy, rc, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	HTTP_SETOPT(easy, rc, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	HTTP_SETOPT(easy, rc, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	HTTP_SETOPT(easy, rc, CURLOPT_FOLLOWLOCATION, 0L);
+	HTTP_SETOPT(easy, rc, CURLOPT_CONNECTTIMEOUT_MS, (long) conn->connect_timeout_ms);
+	HTTP_SETOPT(easy, rc, CURLOPT_TIMEOUT_MS, (long) conn->timeout_ms);
+	HTTP_SETOPT(easy, rc, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+	HTTP_SETOPT(easy, rc, CURLOPT_USERNAME, "");
+	HTTP_SETOPT(easy, rc, CURLOPT_PASSWORD, conn->api_key);
+	HTTP_SETOPT(easy, rc, CURLOPT_USERAGENT, HTTP_USER_AGENT);
+	HTTP_SETOPT(easy, rc, CURLOPT_HTTPHEADER, t->headers);
+	HTTP_SETOPT(easy, rc, CURLOPT_ACCEPT_ENCODING, "");
+	HTTP_SETOPT(easy, rc, CURLOPT_SSL_VERIFYPEER, conn->verify_tls ? 1L : 0L);
+	HTTP_SETOPT(easy, rc, CURLOPT_SSL_VERIFYHOST, conn->verify_tls ? 2L : 0L);
+	if (conn->ca_file != NULL)
+		HTTP_SETOPT(easy, rc, CURLOPT_CAINFO, conn->ca_file);
+	HTTP_SETOPT(easy, rc, CURLOPT_WRITEFUNCTION, http_write_cb);
+	HTTP_SETOPT(easy, rc, CURLOPT_WRITEDATA, (void *) t);
+	HTTP_SETOPT(easy, rc, CURLOPT_HEADERFUNCTION, http_header_cb);
+	HTTP_SETOPT(easy, rc, CURLOPT_HEADERDATA, (void *) t);
+
+	if (post)
+	{
+		const char *body = t->req->body ? t->req->body : "";
+
+		HTTP_SETOPT(easy, rc, CURLOPT_POST, 1L);
+		HTTP_SETOPT(easy, rc, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+		/* curl keeps its own copy: the caller's body may go away. */
+		HTTP_SETOPT(easy, rc, CURLOPT_COPYPOSTFIELDS, body);
+	}
+	else
+		HTTP_SETOPT(easy, rc, CURLOPT_HTTPGET, 1L);
+
+	return rc;
+}
+
+#undef HTTP_SETOPT
+
+
+/* ---------------------------------------------------------------------
+ * Driving transfers and waiting
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * http_drive
+ *		Let curl move every transfer on, then wait at most timeout_ms for more
+ *		(not at all if timeout_ms is 0, or if a transfer has finished)
+ *
+ * The multi handle is shared by all scans of the backend: a completed
+ * transfer goes to its own connection's finished list, whichever scan is
+ * driving.
+ */
+static void
+http_drive(long timeout_ms)
+{
+	CURLMcode	mrc;
+	int			running;
+
+	mrc = curl_multi_perform(http_multi, &running);
+	if (mrc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not drive requests to lemlist"),
+				 errdetail_internal("%s", curl_multi_strerror(mrc))));
+
+	/* Whatever finished is handled before waiting for anything else. */
+	if (http_collect_finished() > 0 || running == 0 || timeout_ms <= 0)
+		return;
+
+#if LIBCURL_VERSION_NUM >= 0x074200
+	mrc = curl_multi_poll(http_multi, NULL, 0, (int) Min(timeout_ms, HTTP_SLICE_MS), NULL);
+#else
+	mrc = curl_multi_wait(http_multi, NULL, 0, (int) Min(timeout_ms, HTTP_SLICE_MS), NULL);
+#endif
+	if (mrc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not wait for lemlist"),
+				 errdetail_internal("%s", curl_multi_strerror(mrc))));
+}
+
+/*
+ * http_collect_finished
+ *		Detach the transfers curl has completed, file them as finished, and
+ *		return how many there were
+ */
+static int
+http_collect_finished(void)
+{
+	CURLMsg    *msg;
+	int			left;
+	int			count = 0;
+
+	while ((msg = curl_multi_info_read(http_multi, &left)) != NULL)
+	{
+		CURL	   *easy = msg->easy_handle;
+		CURLcode	result = msg->data.result;
+		char	   *priv = NULL;
+		HttpTransfer *t;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+
+		/* msg is invalid once its handle is removed */
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+		t = (HttpTransfer *) priv;
+		if (t == NULL || t->easy != easy)
+		{
+			/* not ours: cannot happen, but never leave it attached */
+			curl_multi_remove_handle(http_multi, easy);
+			continue;
+		}
+
+		curl_multi_remove_handle(http_multi, easy);
+		t->in_multi = false;
+		t->result = result;
+		http_set_state(t, HTTP_FINISHED);
+		count++;
+	}
+
+	return count;
+}
+
+/*
+ * http_sleep
+ *		Wait on the latch for at most one slice, then check for interrupts
+ */
+static void
+http_sleep(long ms)
+{
+	ms = Min(Max(ms, 1), HTTP_SLICE_MS);
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+
+/* ---------------------------------------------------------------------
+ * Outcomes: success, retry or error
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * http_finish_transfer
+ *		Act on the outcome of a completed attempt
+ *
+ * Returns true when the request succeeded: its status and body are then set.
+ * Returns false when it was queued again for a retry.  Throws otherwise.
+ */
+static bool
+http_finish_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now)
+{
+	LemlistHttpRequest *req = t->req;
+	long		status = 0;
+	HttpOutcome outcome;
+	const char *path = req->path;
+	int			pathlen = strcspn(path, "?");
+
+	if (t->result == CURLE_OK)
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	outcome = http_classify(t, status);
+
+	if (t->result == CURLE_OK)
+		elog(DEBUG2, "lemlist_fdw: %s %.*s: HTTP %ld, %zu bytes in %.1f ms (attempt %d)",
+			 req->method, pathlen, path, status, t->body_len,
+			 (double) (now - t->started) / 1000.0, t->attempts);
+	else
+		elog(DEBUG2, "lemlist_fdw: %s %.*s: failed after %.1f ms (attempt %d): %s",
+			 req->method, pathlen, path,
+			 (double) (now - t->started) / 1000.0, t->attempts,
+			 t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
+
+	/* lemlist says the key's window is used up: hold the key until it resets */
+	if (t->rl_remaining == 0)
+	{
+		long		hold_ms = http_retry_after_ms(conn, t);
+
+		elog(DEBUG2, "lemlist_fdw: rate limit window used up, holding for %ld ms (reset \"%s\")",
+			 hold_ms, t->rl_reset);
+		http_bucket_hold(conn, now, TimestampTzPlusMilliseconds(now, hold_ms));
+	}
+	if (outcome == HTTP_STATUS && status == 429)
+		conn->stats->rate_limited++;
+
+	if (outcome == HTTP_OK)
+	{
+		req->response = MemoryContextAllocExtended(conn->cxt, t->body_len + 1,
+												   MCXT_ALLOC_HUGE);
+		if (t->body_len > 0)
+			memcpy(req->response, t->body, t->body_len);
+		req->response[t->body_len] = '\0';
+		req->response_len = t->body_len;
+		req->status = status;
+		http_release_transfer(t);
+		return true;
+	}
+
+	if (http_is_retryable(outcome, status) && t->attempts <= conn->max_retries)
+	{
+		http_schedule_retry(conn, t, status, now);
+		return false;
+	}
+
+	http_report_failure(conn, t, outcome, status);
+}
+
+/*
+ * http_classify
+ *		Sort the result of an attempt into the outcomes we act upon
+ */
+static HttpOutcome
+http_classify(const HttpTransfer *t, long status)
+{
+	switch (t->result)
+	{
+		case CURLE_OK:
+			return (status >= 200 && status <= 299) ? HTTP_OK : HTTP_STATUS;
+
+		case CURLE_WRITE_ERROR:
+			if (t->too_large)
+				return HTTP_TOO_LARGE;
+			if (t->no_memory)
+				return HTTP_NO_MEMORY;
+			return HTTP_FAILED;
+
+		case CURLE_OPERATION_TIMEDOUT:
+			return HTTP_TIMED_OUT;
+
+		case CURLE_COULDNT_RESOLVE_PROXY:
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+		case CURLE_GOT_NOTHING:
+		case CURLE_PARTIAL_FILE:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+			return HTTP_CONNECT_FAILED;
+
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CIPHER:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CRL_BADFILE:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		case CURLE_SSL_INVALIDCERTSTATUS:
+		case CURLE_SSL_ENGINE_NOTFOUND:
+		case CURLE_SSL_ENGINE_SETFAILED:
+		case CURLE_SSL_ENGINE_INITFAILED:
+		case CURLE_USE_SSL_FAILED:
+			return HTTP_TLS_FAILED;
+
+		default:
+			return HTTP_FAILED;
+	}
+}
+
+/*
+ * http_is_retryable
+ *		Whether an outcome is worth another attempt: 429, 5xx, network trouble
+ */
+static bool
+http_is_retryable(HttpOutcome outcome, long status)
+{
+	switch (outcome)
+	{
+		case HTTP_STATUS:
+			return status == 429 || (status >= 500 && status <= 599);
+		case HTTP_CONNECT_FAILED:
+		case HTTP_TIMED_OUT:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * http_schedule_retry
+ *		Queue a request again, not to start before its wait is over
+ *
+ * After a 429 the wait is Retry-After (or the window), and the whole key is
+ * held as long; otherwise it is an exponential back-off with jitter, at least
+ * as long as a Retry-After that came with the answer.
+ */
+static void
+http_schedule_retry(LemlistConnection *conn, HttpTransfer *t, long status,
+					TimestampTz now)
+{
+	long		wait_ms;
+
+	if (status == 429)
+	{
+		wait_ms = http_retry_after_ms(conn, t);
+		http_bucket_hold(conn, now, TimestampTzPlusMilliseconds(now, wait_ms));
+	}
+	else
+	{
+		wait_ms = http_backoff_ms(t->attempts - 1);
+		if (t->retry_after_s >= 0)
+			wait_ms = Max(wait_ms, t->retry_after_s * 1000L);
+	}
+
+	elog(DEBUG2, "lemlist_fdw: retrying %s %.*s in %ld ms",
+		 t->req->method, (int) strcspn(t->req->path, "?"), t->req->path, wait_ms);
+
+	conn->stats->retries++;
+	conn->stats->backoff_ms += wait_ms;
+	t->not_before = TimestampTzPlusMilliseconds(now, wait_ms);
+	http_release_transfer(t);
+	http_set_state(t, HTTP_QUEUED);
+}
+
+/*
+ * http_retry_after_ms
+ *		The wait lemlist asked for: Retry-After, or else the whole window
+ */
+static long
+http_retry_after_ms(const LemlistConnection *conn, const HttpTransfer *t)
+{
+	return t->retry_after_s >= 0 ? t->retry_after_s * 1000L : conn->rate_window_ms;
+}
+
+/*
+ * http_backoff_ms
+ *		Back-off before retry number retry (from 0): 200 ms * 2^retry, at most
+ *		5 s, randomized by +-50% so that parallel requests spread out
+ */
+static long
+http_backoff_ms(int retry)
+{
+	long		ms = HTTP_BACKOFF_BASE_MS;
+
+	while (retry-- > 0 && ms < HTTP_BACKOFF_MAX_MS)
+		ms *= 2;
+	ms = Min(ms, HTTP_BACKOFF_MAX_MS);
+
+	/* random() yields 0 .. 2^31-1 */
+	return (long) (ms * (0.5 + (double) random() / 2147483648.0));
+}
+
+/*
+ * http_report_failure
+ *		Raise the ERROR for a failed request: the one place that maps a
+ *		transport outcome to an SQLSTATE and a message
+ */
+static void
+http_report_failure(LemlistConnection *conn, HttpTransfer *t,
+					HttpOutcome outcome, long status)
+{
+	const LemlistHttpRequest *req = t->req;
+	int			retries = t->attempts - 1;
+	char		cause[CURL_ERROR_SIZE];
+	char	   *body;
+	bool		sent = false;
+
+	/* A cancel that aborted the transfer wins over the transfer's error. */
+	CHECK_FOR_INTERRUPTS();
+
+	/* Keep what the message needs, then give the curl resources back. */
+	if (t->easy != NULL && t->result == CURLE_OPERATION_TIMEDOUT)
+	{
+		long		request_size = 0;
+
+		curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_size);
+		sent = request_size > 0;
+	}
+	strlcpy(cause, t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result),
+			sizeof(cause));
+	body = http_clean_text(t->body, t->body_len,
+						   status == 400 ? HTTP_REJECT_BYTES : HTTP_DETAIL_BYTES);
+	http_release_transfer(t);
+
+	switch (outcome)
+	{
+		case HTTP_STATUS:
+			if (status == 429)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("lemlist rate limit exceeded"),
+						 errdetail_plural("The request was still rate limited after %d retry.",
+										  "The request was still rate limited after %d retries.",
+										  retries, retries),
+						 errhint("Lower the \"rate_limit\" option or raise the \"max_retries\" option of server \"%s\".",
+								 conn->server_name),
+						 http_errcontext(req)));
+			else if (status >= 500 && status <= 599)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("lemlist request failed with HTTP status %ld", status),
+						 body[0] ? errdetail_internal("%s", body) : 0,
+						 http_errcontext(req)));
+			else if (status == 400)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("lemlist rejected the request"),
+						 body[0] ? errdetail_internal("%s", body) : 0,
+						 http_errcontext(req)));
+			else if (status == 401 || status == 403)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+						 status == 401 ?
+						 errmsg("lemlist rejected the API key") :
+						 errmsg("lemlist denied access"),
+						 errhint("Check the \"api_key\" option of the user mapping for server \"%s\".",
+								 conn->server_name),
+						 http_errcontext(req)));
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("unexpected HTTP status %ld from lemlist", status),
+						 body[0] ? errdetail_internal("%s", body) : 0,
+						 http_errcontext(req)));
+			break;
+
+		case HTTP_CONNECT_FAILED:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not connect to lemlist"),
+					 errdetail_internal("%s", cause),
+					 http_errcontext(req)));
+			break;
+
+		case HTTP_TIMED_OUT:
+			if (sent)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("lemlist request timed out"),
+						 errdetail("No complete response arrived within %d ms.",
+								   conn->timeout_ms),
+						 errhint("The \"timeout_ms\" option of server \"%s\" sets this limit.",
+								 conn->server_name),
+						 http_errcontext(req)));
+			else
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+						 errmsg("lemlist request timed out"),
+						 errdetail("No connection could be established within %d ms.",
+								   conn->connect_timeout_ms),
+						 errhint("The \"connect_timeout_ms\" option of server \"%s\" sets this limit.",
+								 conn->server_name),
+						 http_errcontext(req)));
+			break;
+
+		case HTTP_TLS_FAILED:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not establish a TLS connection to lemlist"),
+					 errdetail_internal("%s", cause),
+					 errhint("Check the \"ca_file\" option of server \"%s\".",
+							 conn->server_name),
+					 http_errcontext(req)));
+			break;
+
+		case HTTP_TOO_LARGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("response from lemlist exceeds \"max_response_bytes\" (%lld bytes)",
+							(long long) conn->max_response_bytes),
+					 errhint("Raise the \"max_response_bytes\" option of server \"%s\".",
+							 conn->server_name),
+					 http_errcontext(req)));
+			break;
+
+		case HTTP_NO_MEMORY:
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("Could not buffer the response from lemlist."),
+					 http_errcontext(req)));
+			break;
+
+		case HTTP_FAILED:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("lemlist request failed"),
+					 errdetail_internal("%s", cause),
+					 http_errcontext(req)));
+			break;
+
+		case HTTP_OK:
+			break;
+	}
+
+	elog(ERROR, "unexpected outcome %d of a lemlist request", (int) outcome);
+}
+
+/*
+ * http_errcontext
+ *		Add "lemlist request METHOD /path" to an error; never the query string
+ */
+static int
+http_errcontext(const LemlistHttpRequest *req)
+{
+	return errcontext("lemlist request %s %.*s", req->method,
+					  (int) strcspn(req->path, "?"), req->path);
+}
+
+/*
+ * http_clean_text
+ *		A palloc'd copy of network text fit for an error message
+ *
+ * At most max bytes (cut at a character boundary, "..." appended), control
+ * characters but newline and tab turned into spaces, bytes that are not
+ * valid in the database encoding turned into '?', trailing white space
+ * trimmed.
+ */
+static char *
+http_clean_text(const char *s, size_t len, size_t max)
+{
+	size_t		n = Min(len, max);
+	bool		cut = n < len;
+	char	   *out;
+	size_t		i;
+
+	out = palloc(n + 4);
+	if (n > 0)
+		memcpy(out, s, n);
+	out[n] = '\0';
+
+	for (i = 0; i < n; i++)
+	{
+		unsigned char c = (unsigned char) out[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			out[i] = ' ';
+	}
+
+	if (cut)
+		n = pg_mbcliplen(out, (int) n, (int) n);	/* no partial character */
+	if (!pg_verifymbstr(out, (int) n, true))
+	{
+		for (i = 0; i < n; i++)
+			if ((unsigned char) out[i] >= 0x80)
+				out[i] = '?';
+	}
+
+	while (n > 0 && isspace((unsigned char) out[n - 1]))
+		n--;
+	out[n] = '\0';
+	if (cut)
+		strcat(out, "...");
+
+	return out;
+}
+
+
+/* ---------------------------------------------------------------------
+ * curl callbacks: no ereport, no palloc
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * http_write_cb
+ *		Append a piece of the response body to the transfer's malloc'd buffer
+ *
+ * Stops the transfer (returns 0) when the body would exceed
+ * max_response_bytes, or when memory runs out; the flags tell why.
+ */
+static size_t
+http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	HttpTransfer *t = (HttpTransfer *) arg;
+	size_t		n = size * nmemb;
+	int64		limit = t->conn->max_response_bytes;
+
+	if (limit > 0 && (uint64) (t->body_len + n) > (uint64) limit)
+	{
+		t->too_large = true;
+		return 0;
+	}
+
+	if (t->body_len + n + 1 > t->body_cap)
+	{
+		size_t		cap = Max(t->body_cap, 16384);
+		char	   *p;
+
+		while (cap < t->body_len + n + 1)
+			cap *= 2;
+		p = realloc(t->body, cap);
+		if (p == NULL)
+		{
+			t->no_memory = true;
+			return 0;
+		}
+		t->body = p;
+		t->body_cap = cap;
+	}
+
+	memcpy(t->body + t->body_len, data, n);
+	t->body_len += n;
+	t->body[t->body_len] = '\0';
+	return n;
+}
+
+/*
+ * http_header_cb
+ *		Note the rate limit headers of the response
+ */
+static size_t
+http_header_cb(char *data, size_t size, size_t nitems, void *arg)
+{
+	HttpTransfer *t = (HttpTransfer *) arg;
+	size_t		n = size * nitems;
+	char		value[64];
+
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+	{
+		/* a new response (after a 100 Continue, say): forget the last one's */
+		t->retry_after_s = -1;
+		t->rl_remaining = -1;
+		t->rl_reset[0] = '\0';
+	}
+	else if (http_header_value(data, n, "Retry-After", value, sizeof(value)))
+		t->retry_after_s = http_parse_long(value, HTTP_MAX_RETRY_AFTER_S);
+	else if (http_header_value(data, n, "X-RateLimit-Remaining", value, sizeof(value)))
+		t->rl_remaining = http_parse_long(value, LONG_MAX);
+	else if (http_header_value(data, n, "X-RateLimit-Reset", value, sizeof(value)))
+		strlcpy(t->rl_reset, value, sizeof(t->rl_reset));
+
+	return n;
+}
+
+/*
+ * http_header_value
+ *		If line is header "name: value", copy its trimmed value and say so
+ */
+static bool
+http_header_value(const char *line, size_t len, const char *name,
+				  char *value, size_t valuesize)
+{
+	size_t		namelen = strlen(name);
+	size_t		i;
+	size_t		n = 0;
+
+	if (len <= namelen || line[namelen] != ':' ||
+		pg_strncasecmp(line, name, namelen) != 0)
+		return false;
+
+	i = namelen + 1;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	while (i < len && n < valuesize - 1)
+		value[n++] = line[i++];
+	while (n > 0 && isspace((unsigned char) value[n - 1]))
+		n--;
+	value[n] = '\0';
+	return true;
+}
+
+/*
+ * http_parse_long
+ *		A non-negative decimal integer, capped at max; -1 if s is not one
+ */
+static long
+http_parse_long(const char *s, long max)
+{
+	char	   *end;
+	long		v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0')
+		return -1;
+	if (errno == ERANGE || v > max)
+		return max;
+	return v;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Client-side pacing, per API key and backend
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * http_bucket
+ *		The pacing state of the connection's key, made or resized as needed
+ *
+ * Keys are told apart by a 64-bit hash.  When the table is full, the key
+ * used least recently is forgotten.
+ */
+static HttpRateBucket *
+http_bucket(LemlistConnection *conn, TimestampTz now)
+{
+	HttpRateBucket *b = NULL;
+	int			want = Min(conn->rate_limit, HTTP_MAX_WINDOW_STARTS);
+	int			i;
+
+	for (i = 0; i < HTTP_NUM_BUCKETS; i++)
+	{
+		if (http_buckets[i].used && http_buckets[i].key_hash == conn->key_hash)
+		{
+			b = &http_buckets[i];
+			break;
+		}
+	}
+
+	if (b == NULL)
+	{
+		b = &http_buckets[0];
+		for (i = 0; i < HTTP_NUM_BUCKETS; i++)
+		{
+			if (!http_buckets[i].used)
+			{
+				b = &http_buckets[i];
+				break;
+			}
+			if (http_buckets[i].last_used < b->last_used)
+				b = &http_buckets[i];
+		}
+		if (b->starts != NULL)
+			pfree(b->starts);
+		memset(b, 0, sizeof(HttpRateBucket));
+		b->used = true;
+		b->key_hash = conn->key_hash;
+	}
+
+	/* Another server may pace the same key differently: keep the latest. */
+	if (b->nstarts != want)
+	{
+		TimestampTz *starts = NULL;
+
+		if (want > 0)
+		{
+			int			keep = Min(want, b->nstarts);
+
+			starts = MemoryContextAllocZero(TopMemoryContext,
+											want * sizeof(TimestampTz));
+			/* the most recent starts, oldest first at index 0 */
+			for (i = 0; i < keep; i++)
+				starts[want - 1 - i] =
+					b->starts[(b->oldest + b->nstarts - 1 - i) % b->nstarts];
+		}
+		if (b->starts != NULL)
+			pfree(b->starts);
+		b->starts = starts;
+		b->nstarts = want;
+		b->oldest = 0;
+	}
+
+	b->last_used = now;
+	return b;
+}
+
+/*
+ * http_bucket_ready
+ *		When the connection's key may start its next request
+ */
+static TimestampTz
+http_bucket_ready(LemlistConnection *conn, TimestampTz now)
+{
+	HttpRateBucket *b = http_bucket(conn, now);
+	TimestampTz ready = b->hold_until;
+
+	if (b->nstarts > 0 && b->starts[b->oldest] != 0)
+		ready = Max(ready, TimestampTzPlusMilliseconds(b->starts[b->oldest],
+													   conn->rate_window_ms));
+	return ready;
+}
+
+/*
+ * http_bucket_take
+ *		Record a request start for the connection's key
+ */
+static void
+http_bucket_take(LemlistConnection *conn, TimestampTz now)
+{
+	HttpRateBucket *b = http_bucket(conn, now);
+
+	if (b->nstarts > 0)
+	{
+		b->starts[b->oldest] = now;
+		b->oldest = (b->oldest + 1) % b->nstarts;
+	}
+}
+
+/*
+ * http_bucket_hold
+ *		Start nothing for the connection's key before until
+ */
+static void
+http_bucket_hold(LemlistConnection *conn, TimestampTz now, TimestampTz until)
+{
+	HttpRateBucket *b = http_bucket(conn, now);
+
+	b->hold_until = Max(b->hold_until, until);
+}
