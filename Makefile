@@ -18,7 +18,7 @@ DATA = lemlist_fdw--1.0.sql
 PGFILEDESC = "lemlist_fdw - foreign data wrapper for lemlist campaign statistics"
 
 REGRESS = setup options import scan pushdown fanout errors cancel security
-REGRESS_OPTS = --inputdir=. --outputdir=results
+REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljansson
 PG_CPPFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers

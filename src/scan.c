@@ -849,15 +849,18 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 		else if (fv.all_campaigns)
 			what = pstrdup("all (listed with GET /campaigns?version=v2)");
 		else
+			what = psprintf("%d", list_length(fv.campaign_ids));
+		ExplainPropertyText("lemlist Campaigns", what, es);
+
+		if (known && !fv.empty && !fv.all_campaigns)
 		{
 			int			n = list_length(fv.campaign_ids);
 			int			ncombos = list_length(lemlist_combinations(&fv));
-			int			nbatches = ncombos * ((n + LEMLIST_BATCH_SIZE - 1) / LEMLIST_BATCH_SIZE);
 
-			what = psprintf("%d in %d batch%s", n, nbatches,
-							nbatches == 1 ? "" : "es");
+			ExplainPropertyInteger("lemlist Batches", NULL,
+								   (int64) ncombos * ((n + LEMLIST_BATCH_SIZE - 1) / LEMLIST_BATCH_SIZE),
+								   es);
 		}
-		ExplainPropertyText("lemlist Campaigns", what, es);
 	}
 
 	filters = describe_filters(ss, &fv, known);
@@ -891,7 +894,7 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 
 	if (es->analyze)
 	{
-		ExplainPropertyInteger("lemlist Requests", NULL, ss->stats.requests, es);
+		ExplainPropertyInteger("lemlist Requests Sent", NULL, ss->stats.requests, es);
 		ExplainPropertyInteger("lemlist Retries", NULL, ss->stats.retries, es);
 		ExplainPropertyInteger("lemlist Rate Limited", NULL, ss->stats.rate_limited, es);
 		if (es->timing)

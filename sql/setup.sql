@@ -1,0 +1,35 @@
+--
+-- setup: the extension, a server on the bundled mock lemlist API, and a
+-- helper that drives the mock (reset it, inject faults, read the requests it
+-- received) through its control CLI.  Later suites share these objects.
+--
+\getenv mock_url LEMLIST_MOCK_URL
+\set api_url :mock_url '/api'
+
+CREATE EXTENSION lemlist_fdw;
+\dx lemlist_fdw
+
+CREATE SERVER lemlist FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url :'api_url', max_retries '2');
+CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist
+  OPTIONS (api_key 'test-key-alpha');
+CREATE SCHEMA lemlist;
+IMPORT FOREIGN SCHEMA lemlist FROM SERVER lemlist INTO lemlist;
+
+-- mock(cmd): run test/mockctl.py with cmd, one row per line it prints
+CREATE TABLE mock_output (line text);
+CREATE FUNCTION mock(cmd text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM mock_output;
+  EXECUTE format('COPY mock_output FROM PROGRAM %L WITH (FORMAT csv, DELIMITER %L, QUOTE %L)',
+                 '"$LEMLIST_PYTHON" "$LEMLIST_MOCKCTL" ' || cmd, E'\x02', E'\x01');
+  RETURN QUERY SELECT line FROM mock_output;
+END
+$$;
+
+-- the requests the mock received since the last reset
+CREATE VIEW mock_requests AS SELECT line FROM mock('requests') AS line;
+
+SELECT * FROM mock('reset');
+SELECT * FROM mock('health');

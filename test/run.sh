@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# test/run.sh: THE test command of lemlist_fdw
+#
+# Installs missing dependencies, builds (warnings are errors) and installs the
+# extension, runs the mock's unit tests, starts the mock lemlist API and a
+# throw-away cluster, and runs the pg_regress suites through PGXS
+# "make installcheck".  Ends with one line "N passed, M failed"; exits 0 only
+# when everything passed.
+#
+#   test/run.sh                          everything
+#   REGRESS="scan pushdown" test/run.sh  only these pg_regress tests
+#   KEEP_TMP=1 test/run.sh               keep the cluster dir and logs
+# See test/lib.sh for PG_CONFIG, PGPORT_TEST, MOCK_PORT, SKIP_DEPS.
+set -euo pipefail
+
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+case "${1:-}" in
+    -h | --help)
+        sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    "") ;;
+    *) die "unexpected argument \"$1\" (try --help)" ;;
+esac
+
+cd "$LEMLIST_ROOT"
+setup_workdir
+install_deps
+build_install
+
+passed=0
+failed=0
+
+# the mock's own unit tests count as one test (test/__init__.py makes
+# "test.test_mock" ours rather than the standard library's "test" package)
+if [ -f test/test_mock.py ]; then
+    say "running the mock's unit tests (test/test_mock.py)"
+    if "$LEMLIST_PYTHON" -m unittest test/test_mock.py >"$WORKDIR/test_mock.log" 2>&1; then
+        passed=$((passed + 1))
+        printf 'test %-28s ... ok\n' test_mock.py
+    else
+        failed=$((failed + 1))
+        printf 'test %-28s ... FAILED\n' test_mock.py
+        tail -n 100 "$WORKDIR/test_mock.log"
+    fi
+fi
+
+start_mock
+start_cluster
+
+say "running pg_regress: make installcheck${REGRESS:+ REGRESS=\"$REGRESS\"}"
+rm -f results/regression.diffs results/regression.out regression.diffs regression.out
+make_args=(PG_CONFIG="$PG_CONFIG" PGHOST="$WORKDIR" PGPORT="$PGPORT_TEST" PGUSER=postgres)
+if [ -n "${REGRESS:-}" ]; then
+    make_args+=(REGRESS="$REGRESS")
+fi
+rc=0
+make -s -C "$LEMLIST_ROOT" installcheck "${make_args[@]}" 2>&1 \
+    | tee "$WORKDIR/installcheck.log" || rc=$?
+
+# count pg_regress's per-test lines ("test x ... ok", "     x ... FAILED")
+ok=$(grep -cE '^(test |     )[^ ]+ +\.\.\. ok( |$)' "$WORKDIR/installcheck.log" || true)
+bad=$(grep -cE '^(test |     )[^ ]+ +\.\.\. FAILED( |$)' "$WORKDIR/installcheck.log" || true)
+if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+    bad=1						# pg_regress itself failed (connection, missing file)
+fi
+passed=$((passed + ok))
+failed=$((failed + bad))
+
+if [ "$rc" -ne 0 ]; then
+    for diffs in results/regression.diffs regression.diffs; do
+        if [ -s "$diffs" ]; then
+            printf -- '----- %s (first 300 lines) -----\n' "$diffs"
+            head -n 300 "$diffs"
+            printf -- '----- end of %s -----\n' "$diffs"
+            break
+        fi
+    done
+    show_logs
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
