@@ -537,6 +537,8 @@ def validate_stats(params):
 FAULT_KINDS = ("status", "latency", "hang", "truncate", "reset", "close",
                "malformed", "body", "mutate")
 REPLACING_FAULTS = ("status", "hang", "close", "malformed", "body")
+FAULT_KEYS = ("route", "kind", "times", "status", "body", "headers", "ms", "op",
+              "bytes", "content_type")
 MUTATE_OPS = ("results_not_array", "counter_string", "counter_float",
               "counter_negative", "counter_huge", "missing_campaign_id",
               "steps_not_array", "extra_id", "drop_id", "duplicate_id", "huge",
@@ -551,6 +553,10 @@ def check_fault(spec):
     """Validate a fault description; return it normalised or raise ValueError."""
     if not isinstance(spec, dict):
         raise ValueError("fault must be a JSON object")
+    unknown = sorted(set(spec) - set(FAULT_KEYS))
+    if unknown:
+        raise ValueError("unknown fault key %r; valid keys: %s"
+                         % (unknown[0], ", ".join(FAULT_KEYS)))
     f = dict(spec)
     f.setdefault("route", "any")
     f.setdefault("times", 1)
@@ -800,6 +806,9 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "mock_lemlist/1.0"
     timeout = 300               # idle keep-alive connections go away
+    # Headers and body leave in two writes: without TCP_NODELAY, Nagle and
+    # the client's delayed ACK would add ~40 ms to every keep-alive answer.
+    disable_nagle_algorithm = True
 
     # -- plumbing ------------------------------------------------------------
 
