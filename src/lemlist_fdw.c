@@ -28,6 +28,7 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
@@ -55,8 +56,8 @@ typedef struct LemlistRelInfo
 	LemlistOptions opts;
 	LemlistColumn *columns;
 	int			natts;
+	LemlistFilterKind *attr_filters;	/* per attribute: filter it pushes into */
 	List	   *conds;			/* pushed-down LemlistCond * */
-	List	   *retrieved_attrs;	/* attnums the query reads */
 	double		requests;		/* estimated HTTP requests */
 	double		rows;
 } LemlistRelInfo;
@@ -164,24 +165,20 @@ estimate_size(LemlistRelInfo *info)
 
 /*
  * retrieved_attrs
- *		The attribute numbers the query needs, so that the scan converts no
- *		JSON value nobody reads.  A whole-row reference needs them all.
+ *		The attribute numbers the query reads (the relation's target, not a
+ *		physical target list, and the quals, join clauses of a parameterized
+ *		path included), so that the scan converts no JSON value nobody reads.
+ *		A whole-row reference needs all.
  */
 static List *
-retrieved_attrs(RelOptInfo *baserel, int natts)
+retrieved_attrs(Index relid, int natts, List *target, List *quals)
 {
 	Bitmapset  *attrs_used = NULL;
 	List	   *result = NIL;
-	ListCell   *lc;
 	bool		whole_row;
 
-	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs_used);
-	foreach(lc, baserel->baserestrictinfo)
-	{
-		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
-
-		pull_varattnos((Node *) rinfo->clause, baserel->relid, &attrs_used);
-	}
+	pull_varattnos((Node *) target, relid, &attrs_used);
+	pull_varattnos((Node *) quals, relid, &attrs_used);
 
 	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs_used);
 	for (int attno = 1; attno <= natts; attno++)
@@ -213,9 +210,9 @@ lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 		attr_filters[i] = info->columns[i].dropped ?
 			LEMLIST_FILTER_NONE : info->columns[i].pushdown;
 
+	info->attr_filters = attr_filters;
 	info->conds = lemlist_extract_conds(root, baserel, attr_filters, info->natts,
 										baserel->baserestrictinfo);
-	info->retrieved_attrs = retrieved_attrs(baserel, info->natts);
 	estimate_size(info);
 
 	/* the local recheck keeps every row the API returns, so no selectivity */
@@ -224,8 +221,65 @@ lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
+ * campaign_id_matches
+ *		generate_implied_equalities_for_column callback: the equivalence member
+ *		is this relation's campaign_id column.
+ */
+static bool
+campaign_id_matches(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					EquivalenceMember *em, void *arg)
+{
+	Expr	   *expr = em->em_expr;
+
+	while (IsA(expr, RelabelType))
+		expr = ((RelabelType *) expr)->arg;
+	return IsA(expr, Var) &&
+		((Var *) expr)->varno == (int) rel->relid &&
+		((Var *) expr)->varlevelsup == 0 &&
+		((Var *) expr)->varattno == *(AttrNumber *) arg;
+}
+
+/*
+ * join_clauses
+ *		Join clauses that can feed campaignIds from another relation: those
+ *		of joininfo, and those implied by equivalence classes (a join clause
+ *		"s.campaign_id = d.campaign_id" lives in an equivalence class).
+ */
+static List *
+join_clauses(PlannerInfo *root, RelOptInfo *baserel, LemlistRelInfo *info)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (join_clause_is_movable_to(rinfo, baserel))
+			result = lappend(result, rinfo);
+	}
+
+	if (baserel->has_eclass_joins)
+	{
+		for (AttrNumber attno = 1; attno <= info->natts; attno++)
+		{
+			if (info->attr_filters[attno - 1] != LEMLIST_FILTER_CAMPAIGN_ID)
+				continue;
+			result = list_concat(result,
+								 generate_implied_equalities_for_column(root, baserel,
+																		campaign_id_matches,
+																		&attno,
+																		baserel->lateral_referencers));
+		}
+	}
+	return result;
+}
+
+/*
  * lemlistGetForeignPaths
- *		One unparameterized path, costed by its requests.
+ *		An unparameterized path costed by its requests, and a parameterized
+ *		path per join clause that feeds campaign_id: for a few outer rows, one
+ *		small request per rescan beats listing every campaign of the team.
  */
 static void
 lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
@@ -235,6 +289,7 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	Cost		startup_cost;
 	Cost		total_cost;
 	double		parallel = Max(info->opts.max_parallel, 1);
+	ListCell   *lc;
 
 	startup_cost = info->requests > 0 ? LEMLIST_REQUEST_COST : 0;
 	total_cost = startup_cost +
@@ -245,6 +300,39 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 			 lemlist_create_foreignscan_path(root, baserel, baserel->rows,
 											 startup_cost, total_cost,
 											 NULL, NIL));
+
+	if (info->opts.resource == LEMLIST_RES_CAMPAIGNS)
+		return;
+
+	foreach(lc, join_clauses(root, baserel, info))
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		List	   *conds;
+		Relids		required_outer;
+		ParamPathInfo *param_info;
+		double		rows;
+
+		conds = lemlist_extract_conds(root, baserel, info->attr_filters,
+									  info->natts, list_make1(rinfo));
+		if (conds == NIL ||
+			((LemlistCond *) linitial(conds))->filter != LEMLIST_FILTER_CAMPAIGN_ID)
+			continue;
+
+		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_members(required_outer, baserel->relids);
+		if (bms_is_empty(required_outer))
+			continue;
+		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
+
+		/* per rescan: one request, a campaign's rows (the outer value may be an array) */
+		rows = Max(info->rows / Max(info->requests, 1), 1);
+		add_path(baserel, (Path *)
+				 lemlist_create_foreignscan_path(root, baserel, rows,
+												 LEMLIST_REQUEST_COST,
+												 LEMLIST_REQUEST_COST +
+												 rows * (LEMLIST_ROW_COST + cpu_tuple_cost),
+												 param_info->ppi_req_outer, NIL));
+	}
 }
 
 /*
@@ -260,9 +348,16 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	List	   *fdw_exprs = NIL;
 	List	   *filters = NIL;
 	List	   *ops = NIL;
+	List	   *conds;
 	ListCell   *lc;
 
-	foreach(lc, info->conds)
+	/*
+	 * scan_clauses holds the restriction clauses and, for a parameterized
+	 * path, the join clauses; their outer Vars in fdw_exprs become Params.
+	 */
+	conds = lemlist_extract_conds(root, baserel, info->attr_filters, info->natts,
+								  scan_clauses);
+	foreach(lc, conds)
 	{
 		LemlistCond *cond = lfirst(lc);
 
@@ -274,7 +369,10 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make3(filters, ops, info->retrieved_attrs),
+							list_make3(filters, ops,
+									   retrieved_attrs(baserel->relid, info->natts,
+													   baserel->reltarget->exprs,
+													   scan_clauses)),
 							NIL, NIL, outer_plan);
 }
 
