@@ -15,6 +15,9 @@
  *	 camelCase of its name, from the result object (the step object for
  *	 campaign_step_stats).
  *
+ * A JSON array reaches an array column (labels text[]) as an array literal,
+ * any other column (json, jsonb, text) as its JSON text.
+ *
  * Only a column of the type the contract gives it (text, or varchar, for
  * the text filters; timestamptz for the dates) has its WHERE clauses pushed
  * down: for any other type the comparison semantics could differ from what
@@ -26,6 +29,7 @@
 
 #include "access/table.h"
 #include "catalog/pg_type.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 #include "lemlist_fdw.h"
@@ -117,6 +121,10 @@ lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
 				col->key = keyopt ? keyopt : pstrdup(def->json_key);
 				/* an overridden key is not the documented field any more */
 				col->json_type = keyopt ? LEMLIST_JSON_ANY : def->json_type;
+				/* an array literal only suits an array column; others get JSON */
+				if (col->json_type == LEMLIST_JSON_STRING_ARRAY &&
+					!OidIsValid(get_element_type(col->typid)))
+					col->json_type = LEMLIST_JSON_ANY;
 			}
 			if (filter_applies(def->filter, kind) &&
 				column_can_push(def->filter, col->typid) &&

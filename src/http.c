@@ -81,7 +81,8 @@ typedef enum HttpOutcome
 {
 	HTTP_OK,					/* 2xx */
 	HTTP_STATUS,				/* any other HTTP status */
-	HTTP_CONNECT_FAILED,		/* could not connect, or the connection broke */
+	HTTP_CONNECT_FAILED,		/* could not connect */
+	HTTP_BROKEN,				/* connected, but the exchange broke off */
 	HTTP_TIMED_OUT,				/* connect_timeout_ms or timeout_ms elapsed */
 	HTTP_TLS_FAILED,			/* certificate or TLS handshake problem */
 	HTTP_TOO_LARGE,				/* body exceeded max_response_bytes */
@@ -871,13 +872,15 @@ http_classify(const HttpTransfer *t, long status)
 		case CURLE_COULDNT_RESOLVE_PROXY:
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_CONNECT:
+			return HTTP_CONNECT_FAILED;
+
 		case CURLE_SEND_ERROR:
 		case CURLE_RECV_ERROR:
 		case CURLE_GOT_NOTHING:
 		case CURLE_PARTIAL_FILE:
 		case CURLE_HTTP2:
 		case CURLE_HTTP2_STREAM:
-			return HTTP_CONNECT_FAILED;
+			return HTTP_BROKEN;
 
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_PEER_FAILED_VERIFICATION:
@@ -911,6 +914,7 @@ http_is_retryable(HttpOutcome outcome, long status)
 		case HTTP_STATUS:
 			return status == 429 || (status >= 500 && status <= 599);
 		case HTTP_CONNECT_FAILED:
+		case HTTP_BROKEN:
 		case HTTP_TIMED_OUT:
 			return true;
 		default:
@@ -1113,6 +1117,7 @@ http_report_failure(LemlistConnection *conn, HttpTransfer *t,
 					 http_errcontext(req)));
 			break;
 
+		case HTTP_BROKEN:
 		case HTTP_FAILED:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),

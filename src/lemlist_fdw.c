@@ -44,8 +44,13 @@ PG_MODULE_MAGIC;
  */
 #define LEMLIST_REQUEST_COST		10000.0
 #define LEMLIST_ROW_COST			0.01
-/* Guesses used when the values are only known at run time. */
+/*
+ * Guesses used when the values are only known at run time: campaigns per
+ * campaign_id condition, campaigns of a team (listed page after page, so
+ * a full listing is costly), steps per campaign.
+ */
 #define LEMLIST_GUESS_CAMPAIGNS		100
+#define LEMLIST_GUESS_TEAM			500
 #define LEMLIST_GUESS_STEPS			4
 
 /*
@@ -58,7 +63,9 @@ typedef struct LemlistRelInfo
 	int			natts;
 	LemlistFilterKind *attr_filters;	/* per attribute: filter it pushes into */
 	List	   *conds;			/* pushed-down LemlistCond * */
-	double		requests;		/* estimated HTTP requests */
+	double		list_pages;		/* estimated campaign list pages */
+	double		batches;		/* estimated stats batch requests */
+	double		combos;			/* filter combinations */
 	double		rows;
 } LemlistRelInfo;
 
@@ -104,14 +111,22 @@ lemlist_fdw_handler(PG_FUNCTION_ARGS)
 /*
  * estimate_size
  *		Rows and requests of a scan, from the filter values when they are
- *		constants, from guesses otherwise.
+ *		constants, from guesses otherwise.  List pages are fetched one after
+ *		the other; batches go out max_parallel at a time.
  */
 static void
 estimate_size(LemlistRelInfo *info)
 {
 	double		ncampaigns = LEMLIST_GUESS_CAMPAIGNS;
-	double		ncombos = 1;
-	double		list_pages = 0;
+	bool		all_campaigns = true;
+	ListCell   *lc;
+
+	info->combos = 1;
+	foreach(lc, info->conds)
+	{
+		if (((LemlistCond *) lfirst(lc))->filter == LEMLIST_FILTER_CAMPAIGN_ID)
+			all_campaigns = false;
+	}
 
 	if (lemlist_conds_are_constant(info->conds))
 	{
@@ -124,43 +139,47 @@ estimate_size(LemlistRelInfo *info)
 		lemlist_eval_conds(info->conds, NIL, NULL,
 						   info->opts.default_start_date,
 						   GetCurrentStatementStartTimestamp(), &fv);
-		ncombos = list_length(lemlist_combinations(&fv));
+		info->combos = list_length(lemlist_combinations(&fv));
 		if (fv.empty)
 		{
 			info->rows = 0;
-			info->requests = 0;
+			info->list_pages = 0;
+			info->batches = 0;
 			return;
 		}
 		if (!fv.all_campaigns)
 			ncampaigns = list_length(fv.campaign_ids);
-		else
-			list_pages = 1;
 	}
-	else if (info->opts.resource != LEMLIST_RES_CAMPAIGNS)
+
+	if (info->opts.resource == LEMLIST_RES_CAMPAIGNS || all_campaigns)
 	{
-		/* list pages are needed unless some campaign_id clause is pushed */
-		ListCell   *lc;
-
-		list_pages = 1;
-		foreach(lc, info->conds)
-		{
-			if (((LemlistCond *) lfirst(lc))->filter == LEMLIST_FILTER_CAMPAIGN_ID)
-				list_pages = 0;
-		}
+		ncampaigns = LEMLIST_GUESS_TEAM;
+		info->list_pages = ceil(ncampaigns / LEMLIST_PAGE_SIZE);
 	}
-
 	if (info->opts.resource == LEMLIST_RES_CAMPAIGNS)
 	{
-		info->rows = LEMLIST_GUESS_CAMPAIGNS;
-		info->requests = 1;
+		info->rows = ncampaigns;
+		info->batches = 0;
 		return;
 	}
 
-	info->rows = ncampaigns * ncombos;
+	info->rows = ncampaigns * info->combos;
 	if (info->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS)
 		info->rows *= LEMLIST_GUESS_STEPS;
-	info->requests = list_pages +
-		ncombos * ceil(ncampaigns / LEMLIST_BATCH_SIZE);
+	info->batches = info->combos * ceil(ncampaigns / LEMLIST_BATCH_SIZE);
+}
+
+/*
+ * request_cost
+ *		What waiting for these requests costs: pages in sequence, then the
+ *		batches in waves of max_parallel.
+ */
+static Cost
+request_cost(LemlistRelInfo *info, double list_pages, double batches)
+{
+	double		parallel = Max(info->opts.max_parallel, 1);
+
+	return (list_pages + ceil(batches / parallel)) * LEMLIST_REQUEST_COST;
 }
 
 /*
@@ -288,12 +307,10 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	LemlistRelInfo *info = baserel->fdw_private;
 	Cost		startup_cost;
 	Cost		total_cost;
-	double		parallel = Max(info->opts.max_parallel, 1);
 	ListCell   *lc;
 
-	startup_cost = info->requests > 0 ? LEMLIST_REQUEST_COST : 0;
-	total_cost = startup_cost +
-		Max(info->requests - 1, 0) * LEMLIST_REQUEST_COST / parallel +
+	startup_cost = (info->list_pages + info->batches > 0) ? LEMLIST_REQUEST_COST : 0;
+	total_cost = request_cost(info, info->list_pages, info->batches) +
 		baserel->rows * (LEMLIST_ROW_COST + cpu_tuple_cost);
 
 	add_path(baserel, (Path *)
@@ -324,12 +341,14 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 			continue;
 		param_info = get_baserel_parampathinfo(root, baserel, required_outer);
 
-		/* per rescan: one request, a campaign's rows (the outer value may be an array) */
-		rows = Max(info->rows / Max(info->requests, 1), 1);
+		/* per rescan: one campaign, one batch per filter combination */
+		rows = info->combos;
+		if (info->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS)
+			rows *= LEMLIST_GUESS_STEPS;
 		add_path(baserel, (Path *)
 				 lemlist_create_foreignscan_path(root, baserel, rows,
 												 LEMLIST_REQUEST_COST,
-												 LEMLIST_REQUEST_COST +
+												 request_cost(info, 0, info->combos) +
 												 rows * (LEMLIST_ROW_COST + cpu_tuple_cost),
 												 param_info->ppi_req_outer, NIL));
 	}

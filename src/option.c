@@ -153,7 +153,7 @@ static void check_option_value(const OptionDef *opt, const char *value,
 							   OptionValue *val);
 static void check_integer(const OptionDef *opt, const char *value, int *result);
 static void check_url(const OptionDef *opt, const char *value);
-static bool parse_timestamptz(const char *value, TimestampTz *result);
+static int	parse_timestamptz(const char *value, TimestampTz *result);
 static bool apply_options(LemlistOptions *opts, List *optlist, int where);
 static void store_option(LemlistOptions *opts, const OptionDef *opt,
 						 const OptionValue *val);
@@ -561,12 +561,23 @@ check_option_value(const OptionDef *opt, const char *value, OptionValue *val)
 			break;
 
 		case VALUE_TIMESTAMPTZ:
-			if (!parse_timestamptz(value, &val->tval))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"%s\": \"%s\"",
-								opt->name, value),
-						 errdetail("The value must be a finite timestamp with time zone, such as \"2025-01-01T00:00:00Z\".")));
+			switch (parse_timestamptz(value, &val->tval))
+			{
+				case 0:
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, value),
+							 errdetail("The value must be a fixed, finite timestamp, such as \"2025-01-01T00:00:00Z\"; without a time zone it is read as UTC.")));
+					break;
+				case -1:
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, value),
+							 errdetail("lemlist dates, in UTC, must fall between the years 1 and 9999.")));
+					break;
+			}
 			break;
 
 		case VALUE_SECRET:
@@ -643,7 +654,9 @@ syntax_error:
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid value for integer option \"%s\": %s",
-					opt->name, value)));
+					opt->name, value),
+			 errhint("Valid values are whole numbers between %d and %d.",
+					 opt->min_value, opt->max_value)));
 }
 
 /*
@@ -704,31 +717,53 @@ check_url(const OptionDef *opt, const char *value)
 
 /*
  * parse_timestamptz
- *		Read a finite timestamptz the way timestamptz_in does
+ *		Read a timestamptz the way timestamptz_in does, in UTC
+ *
+ * A value without a time zone means UTC whatever the session's TimeZone,
+ * so that one option gives one startDate; words that move with the clock
+ * ("now", "today", ...) are refused.  Returns 1 for a good value, 0 for one
+ * that does not parse or is not finite, -1 for one outside the years 1 to
+ * 9999 that lemlist can take.
  *
  * PostgreSQL 15 has no soft input errors, so timestamptz_in's own ERROR is
- * caught and the caller raises ours instead; a false return is always
- * followed by an ERROR, so the transaction never goes on after the catch.
- * Only data exceptions (class 22) are caught: anything else (a cancel, out
- * of memory) is re-thrown as it is.
+ * caught and the caller raises ours instead; a failure is always followed
+ * by an ERROR, so the transaction never goes on after the catch.  Only data
+ * exceptions (class 22) are caught: anything else (a cancel, out of memory)
+ * is re-thrown as it is.
  */
-static bool
+static int
 parse_timestamptz(const char *value, TimestampTz *result)
 {
+	static const char *const moving[] = {"now", "today", "tomorrow", "yesterday"};
 	MemoryContext oldcxt = CurrentMemoryContext;
+	pg_tz	   *save_tz = session_timezone;
 	volatile bool ok = true;
+	char	   *word = pstrdup(value);
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	for (char *p = word; *p; p++)
+		*p = pg_tolower((unsigned char) *p);
+	for (size_t i = 0; i < lengthof(moving); i++)
+	{
+		if (strstr(word, moving[i]) != NULL)
+			return 0;
+	}
 
 	PG_TRY();
 	{
+		session_timezone = pg_tzset("UTC");
 		*result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
 														  CStringGetDatum(value),
 														  ObjectIdGetDatum(InvalidOid),
 														  Int32GetDatum(-1)));
+		session_timezone = save_tz;
 	}
 	PG_CATCH();
 	{
 		ErrorData  *edata;
 
+		session_timezone = save_tz;
 		MemoryContextSwitchTo(oldcxt);
 		edata = CopyErrorData();
 		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
@@ -739,7 +774,12 @@ parse_timestamptz(const char *value, TimestampTz *result)
 	}
 	PG_END_TRY();
 
-	return ok && !TIMESTAMP_NOT_FINITE(*result);
+	if (!ok || TIMESTAMP_NOT_FINITE(*result))
+		return 0;
+	if (timestamp2tm(*result, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+		return -1;
+	return 1;
 }
 
 /*

@@ -1126,7 +1126,7 @@ lemlist_check_filter_value(LemlistFilterKind filter, const char *value)
 				strcmp(value, "others") != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for %s: \"%s\"",
+						 errmsg("invalid value for column \"%s\": \"%s\"",
 								lemlist_filter_name(filter), value),
 						 errhint("Valid values are: email, linkedin, others.")));
 			break;
@@ -1134,7 +1134,7 @@ lemlist_check_filter_value(LemlistFilterKind filter, const char *value)
 			if (strcmp(value, "A") != 0 && strcmp(value, "B") != 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for %s: \"%s\"",
+						 errmsg("invalid value for column \"%s\": \"%s\"",
 								lemlist_filter_name(filter), value),
 						 errhint("Valid values are: A, B.")));
 			break;
@@ -1142,7 +1142,7 @@ lemlist_check_filter_value(LemlistFilterKind filter, const char *value)
 			if (!valid_send_user(value))
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for %s: \"%s\"",
+						 errmsg("invalid value for column \"%s\": \"%s\"",
 								lemlist_filter_name(filter), value),
 						 errhint("send_user must have the form \"usr_<id>|<email>\", for example \"usr_abc123|jane@example.com\".")));
 			break;

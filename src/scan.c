@@ -215,6 +215,20 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 }
 
 /*
+ * default_end_date
+ *		endDate when the query gives none: the statement's start, rounded up
+ *		to the millisecond lemlist takes, so that the echoed end_date is never
+ *		before now() or statement_timestamp().
+ */
+static TimestampTz
+default_end_date(void)
+{
+	TimestampTz ts = GetCurrentStatementStartTimestamp();
+
+	return ts + (1000 - ts % 1000) % 1000;
+}
+
+/*
  * start_scan
  *		Evaluate the conditions, and send the first requests.
  */
@@ -227,7 +241,7 @@ start_scan(LemlistScanState *ss)
 	ss->started = true;
 	lemlist_eval_conds(ss->conds, ss->exprstates, econtext,
 					   ss->opts.default_start_date,
-					   GetCurrentStatementStartTimestamp(), &ss->fv);
+					   default_end_date(), &ss->fv);
 	ss->combos = lemlist_combinations(&ss->fv);
 	ss->start_str = lemlist_format_timestamp(ss->fv.start_date);
 	ss->end_str = lemlist_format_timestamp(ss->fv.end_date);
@@ -526,12 +540,12 @@ check_batch_complete(LemlistScanState *ss, ScanRequest *req, LemlistParsed *pars
 
 		if (pos < 0)
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("invalid response from lemlist"),
 					 errdetail("Campaign \"%s\" is in the response but was not requested.", id)));
 		if (seen[pos]++)
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("invalid response from lemlist"),
 					 errdetail("Campaign \"%s\" appears more than once in the results.", id)));
 	}
@@ -540,14 +554,19 @@ check_batch_complete(LemlistScanState *ss, ScanRequest *req, LemlistParsed *pars
 		LemlistCampaignError *err = lfirst(lc);
 		int			pos = find_id(req->ids, req->nids, err->campaign_id);
 
-		if (pos >= 0)
-			seen[pos]++;
+		if (pos < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid response from lemlist"),
+					 errdetail("Campaign \"%s\" is in the errors but was not requested.",
+							   err->campaign_id)));
+		seen[pos]++;
 	}
 	for (int i = 0; i < req->nids; i++)
 	{
 		if (!seen[i])
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("incomplete response from lemlist"),
 					 errdetail("Campaign \"%s\" was requested but is neither in the results nor in the errors.",
 							   req->ids[i])));
@@ -762,12 +781,17 @@ describe_filters(LemlistScanState *ss, LemlistFilterValues *fv, bool known)
 	initStringInfo(&buf);
 	if (!known)
 	{
-		foreach(lc, ss->conds)
+		/* in the order of the filters, whatever the order of the clauses */
+		for (int filter = LEMLIST_FILTER_NONE + 1; filter < LEMLIST_NUM_FILTERS; filter++)
 		{
-			LemlistCond *cond = lfirst(lc);
-
-			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
-							 lemlist_filter_name(cond->filter));
+			foreach(lc, ss->conds)
+			{
+				if ((int) ((LemlistCond *) lfirst(lc))->filter != filter)
+					continue;
+				appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
+								 lemlist_filter_name(filter));
+				break;
+			}
 		}
 		return psprintf("computed at run time from %s", buf.data);
 	}
@@ -832,7 +856,7 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 		fv = ss->fv;
 	else if (known)
 		lemlist_eval_conds(ss->conds, NIL, NULL, ss->opts.default_start_date,
-						   GetCurrentStatementStartTimestamp(), &fv);
+						   default_end_date(), &fv);
 
 	ExplainPropertyText("lemlist Request",
 						campaigns ? "GET /campaigns?version=v2" :
@@ -894,6 +918,10 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 
 	if (es->analyze)
 	{
+		if (ss->list_requests > 0)
+			ExplainPropertyInteger("lemlist List Pages", NULL, ss->list_requests, es);
+		if (!campaigns)
+			ExplainPropertyInteger("lemlist Batches Sent", NULL, ss->batches, es);
 		ExplainPropertyInteger("lemlist Requests Sent", NULL, ss->stats.requests, es);
 		ExplainPropertyInteger("lemlist Retries", NULL, ss->stats.retries, es);
 		ExplainPropertyInteger("lemlist Rate Limited", NULL, ss->stats.rate_limited, es);
