@@ -69,6 +69,16 @@ fi
 passed=$((passed + ok))
 failed=$((failed + bad))
 
+# the README's cookbook, run verbatim against the mock, must print what the
+# README shows
+say "running the README cookbook (test/cookbook.py)"
+if PGHOST="$WORKDIR" PGPORT="$PGPORT_TEST" PGUSER=postgres LEMLIST_MOCK_URL="$LEMLIST_MOCK_URL" \
+    "$LEMLIST_PYTHON" test/cookbook.py README.md; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+
 if [ "$rc" -ne 0 ]; then
     for diffs in results/regression.diffs regression.diffs; do
         if [ -s "$diffs" ]; then
