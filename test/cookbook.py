@@ -48,6 +48,9 @@ def normalize(text):
 def main():
     mock = os.environ["LEMLIST_MOCK_URL"].rstrip("/")
     db = "lemlist_cookbook"
+    # whatever the suites left configured or queued, start from a clean mock
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "mockctl.py"),
+                    "--url", mock, "reset"], check=True)
     for stmt in ("DROP DATABASE IF EXISTS %s" % db, "CREATE DATABASE %s" % db):
         rc, out = psql("postgres", stmt)
         if rc != 0:
