@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # test/demo.sh: THE demo command of lemlist_fdw
 #
-# Builds and installs the extension, starts a throw-away cluster, sets up the
-# foreign server, user mapping and imported schema, and runs the example
-# queries of test/demo.sql.
+# Builds and installs the extension, starts a throw-away cluster (with
+# pg_cron), sets up the foreign server, user mapping and imported schema, and
+# runs test/demo.sql: the analysts' examples of examples/ (a CRM joined with
+# lemlist, A/B, channels, funnel, month over month, a materialized view
+# refreshed by pg_cron), each with its result.
 #
 #   test/demo.sh            against the mock lemlist API (key test-key-alpha)
 #   LEMLIST_API_KEY=... test/demo.sh
@@ -20,7 +22,7 @@ for arg in "$@"; do
     case "$arg" in
         --keep) keep=1 ;;
         -h | --help)
-            sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *) die "unexpected argument \"$arg\" (try --help)" ;;
@@ -46,10 +48,11 @@ else
     server_options=" OPTIONS (api_url '$LEMLIST_MOCK_URL/api')"
 fi
 server_echo=${server_options//\'/\'\'}	# doubled quotes for psql's \echo '...'
+DEMO_DB=lemlist_demo
+CRON_DATABASE=$DEMO_DB				# pg_cron's jobs run in the demo's database
 start_cluster
 
 PSQL=("$(pg_bin psql)" -X -v ON_ERROR_STOP=1 -P pager=off)
-DEMO_DB=lemlist_demo
 
 say "creating database $DEMO_DB"
 run_quiet "$WORKDIR/createdb.log" "${PSQL[@]}" -q -d postgres -c "CREATE DATABASE $DEMO_DB" \
@@ -82,9 +85,10 @@ then
 fi
 unset demo_key
 
-say "running the example queries of test/demo.sql"
+say "running the examples (test/demo.sql)"
 rc=0
-"${PSQL[@]}" -d "$DEMO_DB" -f "$LEMLIST_ROOT/test/demo.sql" || rc=$?
+"${PSQL[@]}" -d "$DEMO_DB" -v mock="$([ -n "$MOCK_PID" ] && echo on || echo off)" \
+    -f "$LEMLIST_ROOT/test/demo.sql" || rc=$?
 if [ "$rc" -ne 0 ]; then
     show_logs
     die "the demo queries failed"

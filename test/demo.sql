@@ -1,95 +1,130 @@
--- test/demo.sql: example queries over the lemlist foreign tables
+-- test/demo.sql: the analysts' examples of examples/, run and printed
 --
 -- Run by test/demo.sh after CREATE EXTENSION, CREATE SERVER, CREATE USER
--- MAPPING and IMPORT FOREIGN SCHEMA lemlist ... INTO lemlist.  The campaigns
--- used come from the campaigns table itself, so the same queries work against
--- the mock and against a real lemlist team.
+-- MAPPING and IMPORT FOREIGN SCHEMA lemlist ... INTO lemlist, from the
+-- repository's root (the examples are read with \i examples/...), with
+-- -v mock=on against the bundled mock or -v mock=off against a real team.
+-- Against a real team, the CRM's deals are pointed at the team's newest
+-- campaigns, so that the same queries show real numbers.
 
 \set ON_ERROR_STOP on
 \set QUIET on
 \pset pager off
 \pset format aligned
-\pset null '(null)'
+\pset null ''
 SET timezone = 'UTC';
-
--- pick the three newest campaigns that have sent something (not drafts nor
--- archived ones) for the examples below
-SELECT count(*) > 0 AS have_campaigns,
-       array_agg(campaign_id ORDER BY created_at DESC, campaign_id) AS demo_ids,
-       (array_agg(campaign_id ORDER BY created_at DESC, campaign_id))[1] AS demo_id
-  FROM (SELECT campaign_id, created_at
-          FROM lemlist.campaigns
-         WHERE status NOT IN ('draft', 'archived')
-         ORDER BY created_at DESC, campaign_id
-         LIMIT 3) AS c
-\gset
-\set QUIET off
-\if :have_campaigns
-\else
-\echo 'This lemlist team has no active campaigns: nothing to show.'
-\quit
-\endif
-
-\set ECHO queries
+SET client_min_messages = warning;	-- errors[] of archived campaigns: see the README
 
 \echo
-\echo '-- 1. The newest campaigns of the team (GET /campaigns?version=v2)'
-SELECT campaign_id, name, status, labels, created_at::date AS created, has_error
+\echo '== The team''s newest campaigns (GET /campaigns?version=v2)'
+\echo
+SELECT campaign_id, name, status, labels, to_char(created_at, 'YYYY-MM-DD') AS created
   FROM lemlist.campaigns
  ORDER BY created_at DESC, campaign_id
- LIMIT 8;
+ LIMIT 5;
 
 \echo
-\echo '-- 2. Three campaigns over the first half of 2025, named from the campaigns table (stats: one POST /v2/campaigns/stats/batch)'
-SELECT c.name, s.nb_leads AS leads, s.nb_leads_reached AS reached,
-       s.messages_sent AS sent, s.delivered, s.opened, s.clicked, s.replied,
-       round(100.0 * s.replied / nullif(s.delivered, 0), 1) AS reply_pct,
-       s.meeting_booked AS meetings
-  FROM lemlist.campaign_stats AS s
-  JOIN lemlist.campaigns AS c USING (campaign_id)
- WHERE s.campaign_id = ANY (:'demo_ids'::text[])
-   AND s.start_date >= '2025-01-01 00:00:00+00'
-   AND s.end_date <= '2025-06-30 23:59:59.999+00'
- ORDER BY c.name;
+\echo '== A small CRM: accounts, and deals that carry lemlist campaign IDs (examples/00_crm.sql)'
+\echo
+\i examples/00_crm.sql
+\if :mock
+\else
+-- a real team has other campaign IDs: give each deal one of the team's
+-- newest campaigns that have sent something (none left: no campaign)
+WITH team AS (
+    SELECT campaign_id, row_number() OVER (ORDER BY created_at DESC, campaign_id) AS n
+      FROM lemlist.campaigns
+     WHERE status NOT IN ('draft', 'archived')),
+deal AS (
+    SELECT deal_id, row_number() OVER (ORDER BY deal_id) AS n
+      FROM crm.deals
+     WHERE lemlist_campaign_id IS NOT NULL)
+UPDATE crm.deals AS d
+   SET lemlist_campaign_id = team.campaign_id
+  FROM deal LEFT JOIN team USING (n)
+ WHERE d.deal_id = deal.deal_id;
+\endif
+SELECT a.name AS account, a.industry, d.name AS deal, d.stage, d.amount, d.lemlist_campaign_id
+  FROM crm.accounts AS a JOIN crm.deals AS d USING (account_id)
+ ORDER BY d.deal_id;
+
+\set ECHO queries
+\echo
+\echo '== 1. Reply and meeting rates per account (examples/01_rates_per_account.sql)'
+\i examples/01_rates_per_account.sql
 
 \echo
-\echo '-- 3. A/B test, variant A next to variant B (ab_selected IN (...) fans out: one request per variant)'
-SELECT campaign_id,
-       max(messages_sent) FILTER (WHERE ab_selected = 'A') AS sent_a,
-       max(messages_sent) FILTER (WHERE ab_selected = 'B') AS sent_b,
-       max(opened) FILTER (WHERE ab_selected = 'A') AS opened_a,
-       max(opened) FILTER (WHERE ab_selected = 'B') AS opened_b,
-       max(replied) FILTER (WHERE ab_selected = 'A') AS replied_a,
-       max(replied) FILTER (WHERE ab_selected = 'B') AS replied_b
-  FROM lemlist.campaign_stats
- WHERE campaign_id = ANY (:'demo_ids'::text[])
-   AND ab_selected IN ('A', 'B')
- GROUP BY campaign_id
- ORDER BY campaign_id;
+\echo '== 2. A/B tests: variant A next to variant B (examples/02_ab_test.sql)'
+\i examples/02_ab_test.sql
 
 \echo
-\echo '-- 4. Per-channel breakdown (channel IN (...): one request set per channel)'
-SELECT campaign_id, channel, messages_sent AS sent, delivered, opened, replied,
-       invitation_accepted
-  FROM lemlist.campaign_stats
- WHERE campaign_id = ANY (:'demo_ids'::text[])
-   AND channel IN ('email', 'linkedin', 'others')
- ORDER BY campaign_id, channel;
+\echo '== 3. Per-channel breakdown (examples/03_channels.sql)'
+\i examples/03_channels.sql
 
 \echo
-\echo '-- 5. Step funnel of one campaign (campaign_step_stats: one row per step)'
-SELECT step_index, sequence_step, task_type, ab_test, invited, sent, delivered,
-       opened, clicked, replied, bounced, unsubscribed
-  FROM lemlist.campaign_step_stats
- WHERE campaign_id = :'demo_id'
- ORDER BY step_index;
+\echo '== 4. The step funnel of the Acme deal''s sequence (examples/04_step_funnel.sql)'
+\i examples/04_step_funnel.sql
 
 \echo
-\echo '-- 6. What is sent to the API: EXPLAIN VERBOSE shows the route, batches, filters and the first request body'
+\echo '== 5. Last month against the month before: June 2025 vs May 2025 (examples/05_month_over_month.sql)'
+\i examples/05_month_over_month.sql
+
+\set ECHO none
+\echo
+\echo '== 6. What is sent: EXPLAIN VERBOSE shows the route, the batches, the filters, the first body'
+\echo
+SELECT array_agg(lemlist_campaign_id ORDER BY deal_id) AS acme_ids
+  FROM crm.deals WHERE account_id = 1
+\gset
+\set ECHO queries
 EXPLAIN (VERBOSE, COSTS OFF)
-SELECT campaign_id, ab_selected, messages_sent, replied
+SELECT campaign_id, ab_selected, delivered, replied
   FROM lemlist.campaign_stats
- WHERE campaign_id = ANY (:'demo_ids'::text[])
-   AND start_date >= '2025-01-01 00:00:00+00'
-   AND end_date <= '2025-06-30 23:59:59.999+00'
+ WHERE campaign_id = ANY (:'acme_ids'::text[])
+   AND start_date >= '2025-06-01 00:00:00+00' AND end_date < '2025-07-01 00:00:00+00'
    AND ab_selected IN ('A', 'B');
+\set ECHO none
+
+\set ECHO queries
+\echo
+\echo '== 7. A materialized view of every campaign''s totals, refreshed CONCURRENTLY (examples/06_matview.sql)'
+\i examples/06_matview.sql
+SELECT count(*) AS campaigns, sum(messages_sent) AS sent, sum(replied) AS replied,
+       sum(meeting_booked) AS meetings
+  FROM analytics.campaign_totals;
+
+\echo
+\echo '== 8. pg_cron refreshes it on a schedule (examples/07_cron.sql)'
+\i examples/07_cron.sql
+
+\set ECHO none
+-- show one scheduled run: a job every minute (pg_cron 1.4 counts in
+-- minutes), waited for, then removed
+\echo
+\echo '-- a one-off job at the next minute; waiting for its run (a minute at most)...'
+SELECT cron.schedule('demo-refresh-now', '* * * * *',
+                     'REFRESH MATERIALIZED VIEW CONCURRENTLY analytics.campaign_totals') > 0
+       AS scheduled
+\gset
+DO $$
+DECLARE
+  deadline timestamptz := clock_timestamp() + interval '75 seconds';
+BEGIN
+  WHILE NOT EXISTS (SELECT FROM cron.job_run_details AS r
+                      JOIN cron.job AS j USING (jobid)
+                     WHERE j.jobname = 'demo-refresh-now'
+                       AND r.status IN ('succeeded', 'failed')) LOOP
+    IF clock_timestamp() > deadline THEN
+      RAISE EXCEPTION 'pg_cron did not run the job within 75 seconds';
+    END IF;
+    PERFORM pg_sleep(0.5);
+  END LOOP;
+END
+$$;
+SELECT j.jobname, to_char(r.start_time, 'HH24:MI:SS') AS started, r.end_time - r.start_time AS took,
+       r.status, r.return_message
+  FROM cron.job_run_details AS r
+  JOIN cron.job AS j USING (jobid)
+ WHERE j.jobname = 'demo-refresh-now';
+SELECT cron.unschedule('demo-refresh-now') AS unscheduled
+\gset
