@@ -8,6 +8,11 @@ SELECT * FROM mock('reset');
 SET timezone = 'UTC';
 \getenv mock_url LEMLIST_MOCK_URL
 \set api_url :mock_url '/api'
+-- API keys: from the environment (test/run.sh makes them at random and
+-- searches every log and result for them at the end); statements that
+-- carry one are kept out of the server log
+\getenv key_beta LEMLIST_TEST_KEY_BETA
+\getenv key_held LEMLIST_TEST_KEY_HELD
 
 -- queries read the first half of 2025 so that request bodies are fixed
 CREATE VIEW cancel_h1 AS
@@ -68,8 +73,10 @@ SELECT campaign_id, nb_leads FROM cancel_h1 WHERE campaign_id = 'cam_00001';
 --
 CREATE SERVER lemlist_paced FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', rate_limit '1', rate_window_ms '60000');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_paced
-  OPTIONS (api_key 'test-key-beta');
+  OPTIONS (api_key :'key_beta');
+RESET log_statement;
 CREATE FOREIGN TABLE stats_paced (campaign_id text, start_date timestamptz,
                                   end_date timestamptz, nb_leads integer)
   SERVER lemlist_paced OPTIONS (resource 'campaign_stats');
@@ -113,8 +120,10 @@ SELECT line FROM cancel_lines ORDER BY n;
 -- answers before the key is checked).
 CREATE SERVER lemlist_held FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_held
-  OPTIONS (api_key 'regress-held-key');
+  OPTIONS (api_key :'key_held');
+RESET log_statement;
 CREATE FOREIGN TABLE stats_held (campaign_id text, start_date timestamptz,
                                  end_date timestamptz, nb_leads integer)
   SERVER lemlist_held OPTIONS (resource 'campaign_stats');

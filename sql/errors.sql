@@ -9,6 +9,12 @@ SELECT * FROM mock('reset');
 SET timezone = 'UTC';
 \getenv mock_url LEMLIST_MOCK_URL
 \set api_url :mock_url '/api'
+-- API keys: from the environment (test/run.sh makes them at random and
+-- searches every log and result for them at the end); statements that
+-- carry one are kept out of the server log
+\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
+\getenv key_forbidden LEMLIST_TEST_KEY_FORBIDDEN
+\getenv key_wrong LEMLIST_TEST_KEY_WRONG
 
 -- Most queries read the first half of 2025 so that request bodies are fixed.
 CREATE VIEW errors_h1 AS
@@ -33,8 +39,10 @@ SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_99999';
 -- server level: warning
 CREATE SERVER lemlist_warn FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', campaign_errors 'warning');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_warn
-  OPTIONS (api_key 'test-key-alpha');
+  OPTIONS (api_key :'key_alpha');
+RESET log_statement;
 CREATE FOREIGN TABLE stats_warn (campaign_id text, start_date timestamptz,
                                  end_date timestamptz, nb_leads integer)
   SERVER lemlist_warn OPTIONS (resource 'campaign_stats');
@@ -100,8 +108,10 @@ SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
 --
 CREATE SERVER lemlist_badkey FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_badkey
-  OPTIONS (api_key 'regress-wrong-key');
+  OPTIONS (api_key :'key_wrong');
+RESET log_statement;
 CREATE FOREIGN TABLE stats_badkey (campaign_id text, start_date timestamptz,
                                    end_date timestamptz, nb_leads integer)
   SERVER lemlist_badkey OPTIONS (resource 'campaign_stats');
@@ -110,8 +120,10 @@ SELECT nb_leads FROM stats_badkey
  WHERE campaign_id = 'cam_00001'
    AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
 \echo :LAST_ERROR_SQLSTATE
+SET log_statement = 'none';
 ALTER USER MAPPING FOR CURRENT_USER SERVER lemlist_badkey
-  OPTIONS (SET api_key 'test-key-forbidden');
+  OPTIONS (SET api_key :'key_forbidden');
+RESET log_statement;
 SELECT nb_leads FROM stats_badkey
  WHERE campaign_id = 'cam_00001'
    AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
@@ -133,8 +145,10 @@ SELECT line FROM errors_lines ORDER BY n;
 -- a real 404: an api_url that is not lemlist's API root
 CREATE SERVER lemlist_wrongurl FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'mock_url');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_wrongurl
-  OPTIONS (api_key 'test-key-alpha');
+  OPTIONS (api_key :'key_alpha');
+RESET log_statement;
 CREATE FOREIGN TABLE stats_wrongurl (campaign_id text, start_date timestamptz,
                                      end_date timestamptz, nb_leads integer)
   SERVER lemlist_wrongurl OPTIONS (resource 'campaign_stats');
@@ -166,8 +180,10 @@ SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
 -- HTTP 429 without Retry-After: waits for the whole window (rate_window_ms)
 CREATE SERVER lemlist_window FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', rate_window_ms '700');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_window
-  OPTIONS (api_key 'test-key-alpha');
+  OPTIONS (api_key :'key_alpha');
+RESET log_statement;
 CREATE FOREIGN TABLE stats_window (campaign_id text, start_date timestamptz,
                                    end_date timestamptz, nb_leads integer)
   SERVER lemlist_window OPTIONS (resource 'campaign_stats');
@@ -203,8 +219,10 @@ SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
 -- connection refused (nothing listens on port 9): retried, then an ERROR
 CREATE SERVER lemlist_refused FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url 'http://127.0.0.1:9/api', max_retries '1');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_refused
-  OPTIONS (api_key 'test-key-alpha');
+  OPTIONS (api_key :'key_alpha');
+RESET log_statement;
 CREATE FOREIGN TABLE stats_refused (campaign_id text, start_date timestamptz,
                                     end_date timestamptz, nb_leads integer)
   SERVER lemlist_refused OPTIONS (resource 'campaign_stats');
@@ -218,8 +236,10 @@ SELECT nb_leads FROM stats_refused
 -- timeout: timeout_ms 300 against 2 s of latency
 CREATE SERVER lemlist_slow FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', timeout_ms '300', max_retries '1');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_slow
-  OPTIONS (api_key 'test-key-alpha');
+  OPTIONS (api_key :'key_alpha');
+RESET log_statement;
 CREATE FOREIGN TABLE stats_slow (campaign_id text, start_date timestamptz,
                                  end_date timestamptz, nb_leads integer)
   SERVER lemlist_slow OPTIONS (resource 'campaign_stats');
@@ -344,8 +364,10 @@ SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id IN ('cam_00001', '
 --
 CREATE SERVER lemlist_small FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', max_response_bytes '65536');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_small
-  OPTIONS (api_key 'test-key-alpha');
+  OPTIONS (api_key :'key_alpha');
+RESET log_statement;
 CREATE FOREIGN TABLE stats_small (campaign_id text, start_date timestamptz,
                                   end_date timestamptz, nb_leads integer)
   SERVER lemlist_small OPTIONS (resource 'campaign_stats');
@@ -371,8 +393,10 @@ SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
 --
 CREATE SERVER lemlist_serial FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', max_parallel '1', max_retries '1');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_serial
-  OPTIONS (api_key 'test-key-alpha');
+  OPTIONS (api_key :'key_alpha');
+RESET log_statement;
 CREATE FOREIGN TABLE stats_serial (campaign_id text, start_date timestamptz,
                                    end_date timestamptz, nb_leads integer)
   SERVER lemlist_serial OPTIONS (resource 'campaign_stats');

@@ -6,6 +6,13 @@
 SELECT * FROM mock('reset');
 \getenv mock_url LEMLIST_MOCK_URL
 \set api_url :mock_url '/api'
+-- API keys: from the environment (test/run.sh makes them at random and
+-- searches every log and result for them at the end); statements that
+-- carry one are kept out of the server log
+\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
+\getenv key_spare LEMLIST_TEST_KEY_SPARE
+\set url_with_key 'https://:' :key_spare '@api.lemlist.com/api'
+\set url_with_user_key 'https://me:' :key_spare '@api.lemlist.com/api'
 SET timezone = 'UTC';
 
 --
@@ -50,7 +57,11 @@ CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (xyz '1')
 --
 -- Server: options that belong elsewhere
 --
-CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_key 'regress-secret-on-server');
+SET log_statement = 'none';
+SET log_min_error_statement = panic;
+CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_key :'key_spare');
+RESET log_min_error_statement;
+RESET log_statement;
 CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (resource 'campaign_stats');
 CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (key 'nbLeads');
 
@@ -109,8 +120,12 @@ CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url 
 CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url 'https://api.lemlist.com/api#top');
 CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url 'https://api.lemlist.com/my api');
 CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url '');
-CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url 'https://:regress-secret-in-url@api.lemlist.com/api');
-CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url 'https://me:regress-secret-in-url@api.lemlist.com/api');
+SET log_statement = 'none';
+SET log_min_error_statement = panic;
+CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url :'url_with_key');
+CREATE SERVER regress_opt_bad FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url :'url_with_user_key');
+RESET log_min_error_statement;
+RESET log_statement;
 -- nothing was created by the failed commands
 SELECT srvname FROM pg_foreign_server WHERE srvname LIKE 'regress_opt%' ORDER BY 1;
 
@@ -119,7 +134,11 @@ SELECT srvname FROM pg_foreign_server WHERE srvname LIKE 'regress_opt%' ORDER BY
 --
 ALTER SERVER regress_opt_all OPTIONS (SET timeout_ms '-5');
 ALTER SERVER regress_opt_all OPTIONS (SET campaign_errors 'fatal');
-ALTER SERVER regress_opt_all OPTIONS (ADD api_key 'regress-secret-on-server');
+SET log_statement = 'none';
+SET log_min_error_statement = panic;
+ALTER SERVER regress_opt_all OPTIONS (ADD api_key :'key_spare');
+RESET log_min_error_statement;
+RESET log_statement;
 ALTER SERVER regress_opt_all OPTIONS (ADD max_response_bytes 'lots');
 ALTER SERVER regress_opt_all OPTIONS (ADD timeout_ms '100');   -- already set
 ALTER SERVER regress_opt_all OPTIONS (DROP rate_limt);         -- not set
@@ -131,17 +150,27 @@ SELECT unnest(srvoptions) AS option FROM pg_foreign_server
 --
 -- User mapping: api_key only, never empty, never echoed
 --
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (apikey 'regress-secret-um');
+SET log_statement = 'none';
+SET log_min_error_statement = panic;
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (apikey :'key_spare');
+RESET log_min_error_statement;
+RESET log_statement;
 CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key '');
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key 'regress-secret-um', timeout_ms '100');
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key 'regress-secret-um', campaign_errors 'error');
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key 'regress-secret-um', api_url 'https://x.example/api');
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key 'regress-secret-um', key 'x');
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key 'regress-secret-um');
+SET log_statement = 'none';
+SET log_min_error_statement = panic;
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key :'key_spare', timeout_ms '100');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key :'key_spare', campaign_errors 'error');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key :'key_spare', api_url 'https://x.example/api');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key :'key_spare', key 'x');
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (api_key :'key_spare');
+RESET log_min_error_statement;
+RESET log_statement;
 ALTER USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (SET api_key '');
 ALTER USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (ADD resource 'campaigns');
 ALTER USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (DROP api_key);
-ALTER USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (ADD api_key 'regress-secret-um2');
+SET log_statement = 'none';
+ALTER USER MAPPING FOR CURRENT_USER SERVER regress_opt_all OPTIONS (ADD api_key :'key_spare');
+RESET log_statement;
 DROP USER MAPPING FOR CURRENT_USER SERVER regress_opt_all;
 
 --
@@ -159,8 +188,12 @@ CREATE FOREIGN TABLE regress_opt_t (campaign_id text) SERVER regress_opt_all
 CREATE FOREIGN TABLE regress_opt_t (campaign_id text) SERVER regress_opt_all
   OPTIONS (resourse 'campaign_stats');
 -- options of other objects
+SET log_statement = 'none';
+SET log_min_error_statement = panic;
 CREATE FOREIGN TABLE regress_opt_t (campaign_id text) SERVER regress_opt_all
-  OPTIONS (resource 'campaign_stats', api_key 'regress-secret-on-table');
+  OPTIONS (resource 'campaign_stats', api_key :'key_spare');
+RESET log_min_error_statement;
+RESET log_statement;
 CREATE FOREIGN TABLE regress_opt_t (campaign_id text) SERVER regress_opt_all
   OPTIONS (resource 'campaign_stats', key 'campaignId');
 CREATE FOREIGN TABLE regress_opt_t (campaign_id text) SERVER regress_opt_all
@@ -187,7 +220,11 @@ CREATE FOREIGN TABLE regress_opt_t3 (campaign_id text) SERVER regress_opt_all
 ALTER FOREIGN TABLE regress_opt_t1 OPTIONS (DROP resource);
 ALTER FOREIGN TABLE regress_opt_t1 OPTIONS (SET resource 'stats');
 ALTER FOREIGN TABLE regress_opt_t1 OPTIONS (SET campaign_errors 'loud');
-ALTER FOREIGN TABLE regress_opt_t1 OPTIONS (ADD api_key 'regress-secret-on-table');
+SET log_statement = 'none';
+SET log_min_error_statement = panic;
+ALTER FOREIGN TABLE regress_opt_t1 OPTIONS (ADD api_key :'key_spare');
+RESET log_min_error_statement;
+RESET log_statement;
 ALTER FOREIGN TABLE regress_opt_t1 OPTIONS (SET resource 'campaign_step_stats',
   SET campaign_errors 'error', DROP default_start_date);
 SELECT relname, unnest(ftoptions) AS option
@@ -203,8 +240,12 @@ CREATE FOREIGN TABLE regress_opt_c (leads integer OPTIONS (keys 'nbLeads')) SERV
   OPTIONS (resource 'campaign_stats');
 CREATE FOREIGN TABLE regress_opt_c (leads integer OPTIONS (resource 'campaigns')) SERVER regress_opt_all
   OPTIONS (resource 'campaign_stats');
-CREATE FOREIGN TABLE regress_opt_c (leads integer OPTIONS (api_key 'regress-secret-on-column')) SERVER regress_opt_all
+SET log_statement = 'none';
+SET log_min_error_statement = panic;
+CREATE FOREIGN TABLE regress_opt_c (leads integer OPTIONS (api_key :'key_spare')) SERVER regress_opt_all
   OPTIONS (resource 'campaign_stats');
+RESET log_min_error_statement;
+RESET log_statement;
 CREATE FOREIGN TABLE regress_opt_c (leads integer OPTIONS (campaign_errors 'error')) SERVER regress_opt_all
   OPTIONS (resource 'campaign_stats');
 CREATE FOREIGN TABLE regress_opt_c (leads integer OPTIONS (key 'nbLeads')) SERVER regress_opt_all
@@ -222,8 +263,10 @@ DROP SERVER regress_opt_bare;
 --
 CREATE SERVER regress_opt_mock FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', max_retries '0');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER regress_opt_mock
-  OPTIONS (api_key 'test-key-alpha');
+  OPTIONS (api_key :'key_alpha');
+RESET log_statement;
 CREATE FOREIGN TABLE regress_opt_stats (
   campaign_id text, start_date timestamptz, end_date timestamptz,
   nb_leads integer, leads bigint OPTIONS (key 'nbLeads'))

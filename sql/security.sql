@@ -5,6 +5,14 @@
 SELECT * FROM mock('reset');
 \getenv mock_url LEMLIST_MOCK_URL
 \set api_url :mock_url '/api'
+-- API keys: from the environment (test/run.sh makes them at random and
+-- searches every log and result for them at the end); statements that
+-- carry one are kept out of the server log
+\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
+\getenv key_beta LEMLIST_TEST_KEY_BETA
+\getenv key_forbidden LEMLIST_TEST_KEY_FORBIDDEN
+\getenv key_wrong LEMLIST_TEST_KEY_WRONG
+\getenv key_spare LEMLIST_TEST_KEY_SPARE
 SET timezone = 'UTC';
 
 -- the mock's log as JSON, to show the auth outcome it saw for each request
@@ -36,7 +44,9 @@ GRANT USAGE ON FOREIGN DATA WRAPPER lemlist_fdw TO regress_lemlist_user;
 CREATE SERVER regress_sec FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', max_retries '0');
 GRANT USAGE ON FOREIGN SERVER regress_sec TO regress_lemlist_user, regress_lemlist_other;
-CREATE USER MAPPING FOR CURRENT_USER SERVER regress_sec OPTIONS (api_key 'test-key-alpha');
+SET log_statement = 'none';
+CREATE USER MAPPING FOR CURRENT_USER SERVER regress_sec OPTIONS (api_key :'key_alpha');
+RESET log_statement;
 CREATE SCHEMA regress_sec;
 IMPORT FOREIGN SCHEMA lemlist LIMIT TO (campaign_stats) FROM SERVER regress_sec INTO regress_sec;
 GRANT USAGE ON SCHEMA regress_sec TO regress_lemlist_user, regress_lemlist_other;
@@ -62,7 +72,15 @@ ALTER SERVER regress_sec_own OPTIONS (ADD ca_file '/tmp/regress-untrusted-ca.pem
 ALTER SERVER regress_sec_own OPTIONS (ADD verify_tls 'off');
 ALTER SERVER regress_sec_own OPTIONS (SET timeout_ms '2000', ADD max_retries '1');
 -- an api_key belongs on a user mapping, for a non-superuser too
-ALTER SERVER regress_sec_own OPTIONS (ADD api_key 'regress-key-on-server');
+RESET ROLE;
+SET log_statement = 'none';
+SET log_min_error_statement = panic;
+SET ROLE regress_lemlist_user;
+ALTER SERVER regress_sec_own OPTIONS (ADD api_key :'key_spare');
+RESET ROLE;
+RESET log_min_error_statement;
+RESET log_statement;
+SET ROLE regress_lemlist_user;
 -- the superuser's server: PostgreSQL's owner check comes first
 ALTER SERVER regress_sec OPTIONS (SET api_url 'http://127.0.0.1:1/api');
 RESET ROLE;
@@ -106,8 +124,13 @@ SELECT count(*) FROM mock_requests;
 --
 -- With a key of its own the role can query; the mock saw a valid key
 --
+SET log_statement = 'none';
+SET regress.api_key = :'key_beta';
 SET ROLE regress_lemlist_user;
-ALTER USER MAPPING FOR CURRENT_USER SERVER regress_sec OPTIONS (ADD api_key 'test-key-beta');
+ALTER USER MAPPING FOR CURRENT_USER SERVER regress_sec OPTIONS (ADD api_key :'key_beta');
+RESET ROLE;
+RESET log_statement;
+SET ROLE regress_lemlist_user;
 SELECT campaign_id, start_date, end_date, nb_leads FROM regress_sec.campaign_stats
  WHERE campaign_id IN ('cam_00001', 'cam_00013') AND end_date <= '2025-06-30T23:59:59.999Z'
  ORDER BY 1;
@@ -120,15 +143,18 @@ SELECT * FROM pg_temp.mock_auth_log();
 --
 SET ROLE regress_lemlist_user;
 SELECT umoptions FROM pg_user_mapping;
-SELECT usename, umoptions FROM pg_user_mappings
- WHERE srvname = 'regress_sec' ORDER BY 1;
-SELECT authorization_identifier, option_name, option_value
+-- (the role's key, shown to it, is printed as <its key>)
+SELECT usename, replace(umoptions::text, current_setting('regress.api_key'), '<its key>') AS umoptions
+  FROM pg_user_mappings WHERE srvname = 'regress_sec' ORDER BY 1;
+SELECT authorization_identifier, option_name,
+       replace(option_value, current_setting('regress.api_key'), '<its key>') AS option_value
   FROM information_schema.user_mapping_options
  WHERE foreign_server_name = 'regress_sec' ORDER BY 1, 2;
 SET ROLE regress_lemlist_other;
-SELECT usename, umoptions FROM pg_user_mappings
- WHERE srvname = 'regress_sec' ORDER BY 1;
-SELECT authorization_identifier, option_name, option_value
+SELECT usename, replace(umoptions::text, current_setting('regress.api_key'), '<its key>') AS umoptions
+  FROM pg_user_mappings WHERE srvname = 'regress_sec' ORDER BY 1;
+SELECT authorization_identifier, option_name,
+       replace(option_value, current_setting('regress.api_key'), '<its key>') AS option_value
   FROM information_schema.user_mapping_options
  WHERE foreign_server_name = 'regress_sec' ORDER BY 1, 2;
 RESET ROLE;
@@ -154,8 +180,9 @@ BEGIN
         'WHERE campaign_id IN (''cam_00001'', ''cam_00002'') '
         'AND end_date <= ''2025-06-30T23:59:59.999Z''', fmt) LOOP
       nlines := nlines + 1;
-      IF position('test-key-beta' IN line) > 0
-         OR position(encode(':test-key-beta', 'base64') IN line) > 0 THEN
+      IF position(current_setting('regress.api_key') IN line) > 0
+         OR position(encode(convert_to(':' || current_setting('regress.api_key'), 'UTF8'),
+                            'base64') IN line) > 0 THEN
         nleaks := nleaks + 1;
       END IF;
     END LOOP;
@@ -169,10 +196,13 @@ RESET ROLE;
 -- 401: an unknown key is SQLSTATE 28000 with a hint about api_key, and the
 -- key is in no part of the error; 401 is not retried
 --
+SET log_statement = 'none';
+SET regress.api_key = :'key_wrong';
 SET ROLE regress_lemlist_user;
 ALTER USER MAPPING FOR CURRENT_USER SERVER regress_sec
-  OPTIONS (SET api_key 'regress-wrong-key-7Qx9');
+  OPTIONS (SET api_key :'key_wrong');
 RESET ROLE;
+RESET log_statement;
 SELECT * FROM mock('reset');
 SET ROLE regress_lemlist_user;
 SELECT count(*) FROM regress_sec.campaign_stats
@@ -191,8 +221,9 @@ EXCEPTION WHEN OTHERS THEN
   everything := concat_ws(' ', SQLERRM, msg, det, hnt, ctx);
   RAISE NOTICE 'sqlstate %, message "%", hint "%"', st, msg, hnt;
   RAISE NOTICE 'key absent from the error: %',
-    position('regress-wrong-key-7Qx9' IN everything) = 0
-    AND position(encode(':regress-wrong-key-7Qx9', 'base64') IN everything) = 0;
+    position(current_setting('regress.api_key') IN everything) = 0
+    AND position(encode(convert_to(':' || current_setting('regress.api_key'), 'UTF8'),
+                        'base64') IN everything) = 0;
 END
 $$;
 RESET ROLE;
@@ -201,10 +232,13 @@ SELECT * FROM pg_temp.mock_auth_log();
 --
 -- 403: a forbidden key is SQLSTATE 28000 as well
 --
+SET log_statement = 'none';
+SET regress.api_key = :'key_forbidden';
 SET ROLE regress_lemlist_user;
 ALTER USER MAPPING FOR CURRENT_USER SERVER regress_sec
-  OPTIONS (SET api_key 'test-key-forbidden');
+  OPTIONS (SET api_key :'key_forbidden');
 RESET ROLE;
+RESET log_statement;
 SELECT * FROM mock('reset');
 SET ROLE regress_lemlist_user;
 SELECT count(*) FROM regress_sec.campaign_stats
@@ -223,8 +257,9 @@ EXCEPTION WHEN OTHERS THEN
   everything := concat_ws(' ', SQLERRM, msg, det, hnt, ctx);
   RAISE NOTICE 'sqlstate %, message "%", hint "%"', st, msg, hnt;
   RAISE NOTICE 'key absent from the error: %',
-    position('test-key-forbidden' IN everything) = 0
-    AND position(encode(':test-key-forbidden', 'base64') IN everything) = 0;
+    position(current_setting('regress.api_key') IN everything) = 0
+    AND position(encode(convert_to(':' || current_setting('regress.api_key'), 'UTF8'),
+                        'base64') IN everything) = 0;
 END
 $$;
 RESET ROLE;
@@ -280,7 +315,9 @@ SELECT count(*) FROM regress_sec.campaign_stats
  WHERE campaign_id = 'cam_00002' AND end_date <= '2025-06-30T23:59:59.999Z';
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
-ALTER USER MAPPING FOR PUBLIC SERVER regress_sec OPTIONS (ADD api_key 'test-key-beta');
+SET log_statement = 'none';
+ALTER USER MAPPING FOR PUBLIC SERVER regress_sec OPTIONS (ADD api_key :'key_beta');
+RESET log_statement;
 SELECT * FROM mock('reset');
 SET ROLE regress_lemlist_other;
 SELECT campaign_id, nb_leads FROM regress_sec.campaign_stats
@@ -298,17 +335,19 @@ SELECT * FROM pg_temp.mock_auth_log();
 -- None of the keys used above reached the server log, which did record the
 -- errors (checked only when the log is where test/run.sh puts it)
 --
+SET log_statement = 'none';
 SELECT CASE WHEN :log_start < 0 THEN true
             ELSE position('lemlist denied access' IN log) > 0
-             AND position('test-key-beta' IN log) = 0
-             AND position('regress-wrong-key-7Qx9' IN log) = 0
-             AND position('test-key-forbidden' IN log) = 0
-             AND position(encode(':test-key-beta', 'base64') IN log) = 0
+             AND position(:'key_beta' IN log) = 0
+             AND position(:'key_wrong' IN log) = 0
+             AND position(:'key_forbidden' IN log) = 0
+             AND position(encode(convert_to(':' || :'key_beta', 'UTF8'), 'base64') IN log) = 0
        END AS no_key_in_server_log
   FROM (SELECT CASE WHEN :log_start < 0 THEN ''
                     ELSE pg_read_file(:'log_file', :log_start,
                                       (pg_stat_file(:'log_file')).size - :log_start)
                END AS log) AS l;
+RESET log_statement;
 
 -- clean up
 DROP SCHEMA regress_sec CASCADE;

@@ -5,14 +5,20 @@
 --
 \getenv mock_url LEMLIST_MOCK_URL
 \set api_url :mock_url '/api'
+-- API keys: from the environment (test/run.sh makes them at random and
+-- searches every log and result for them at the end); statements that
+-- carry one are kept out of the server log
+\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
 
 CREATE EXTENSION lemlist_fdw;
 \dx lemlist_fdw
 
 CREATE SERVER lemlist FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', max_retries '2');
+SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist
-  OPTIONS (api_key 'test-key-alpha');
+  OPTIONS (api_key :'key_alpha');
+RESET log_statement;
 CREATE SCHEMA lemlist;
 IMPORT FOREIGN SCHEMA lemlist FROM SERVER lemlist INTO lemlist;
 

@@ -11,9 +11,14 @@
 #   PG_CONFIG    pg_config of the target server (default PostgreSQL 15's)
 #   PGPORT_TEST  port of the throw-away cluster (default 54329; unix socket only)
 #   MOCK_PORT    port of the mock API on 127.0.0.1 (default: first free from 18089)
+#   MOCK_TLS_PORT port of the https mock (start_tls_mock; default: first free
+#                from MOCK_PORT + 100)
 #   KEEP_TMP=1   keep the temporary directory and print its path
 #   SKIP_DEPS=1  do not check the Debian packages
 #   SKIP_BUILD=1 use the extension as already installed
+#   PG_EXTRA_CONF     lines appended to postgresql.conf (test/valgrind.sh, test/memory.sh)
+#   POSTGRES_WRAPPER  program pg_ctl starts instead of postgres (test/valgrind.sh)
+#   PG_START_TIMEOUT  seconds pg_ctl waits for the server to start (default 60)
 #
 # Nothing here ever prints an API key: keep it that way (no set -x).
 set -euo pipefail
@@ -30,6 +35,19 @@ MOCK_PID=""					# pid of the mock we started
 LEMLIST_MOCK_URL=""			# root URL of the mock, like http://127.0.0.1:18089
 LEMLIST_MOCKCTL="$LEMLIST_ROOT/test/mockctl.py"
 KEEP_RUNNING=""				# set by demo.sh --keep: the trap leaves everything up
+MOCK_TLS_PID=""				# pid of the https mock we started
+LOG_EVERYTHING=""			# set by run.sh: log_min_messages debug5, log_statement all
+# the API keys of the suites (make_test_keys); the mock also keeps its own
+# defaults (test-key-alpha, ...) valid for the demo and the cookbook
+TEST_KEY_NAMES=(ALPHA BETA FORBIDDEN WRONG HELD SPARE)
+
+# shared_preload_libraries of the throw-away cluster, space-separated: the
+# one place to add a library.  pg_cron runs the scheduled refreshes of the
+# cron suite (Debian's postgresql-15-cron); a library that PG_CONFIG's server
+# does not have is left out with a warning.
+PRELOAD_LIBRARIES="pg_cron"
+# the database whose jobs pg_cron runs: pg_regress's (demo.sh sets its own)
+CRON_DATABASE=${CRON_DATABASE:-contrib_regression}
 
 say()
 {
@@ -97,6 +115,7 @@ cleanup()
             || warn "could not stop the cluster in $PGDATA_TEST"
     fi
     stop_mock
+    stop_tls_mock
     if [ -n "$WORKDIR" ] && [ -d "$WORKDIR" ]; then
         if [ "${KEEP_TMP:-}" = 1 ]; then
             say "kept temporary directory $WORKDIR"
@@ -193,7 +212,9 @@ start_mock()
         done
     fi
     say "starting mock lemlist API on 127.0.0.1:$port"
-    "$LEMLIST_PYTHON" "$script" --port "$port" --host 127.0.0.1 \
+    [ -n "${LEMLIST_TEST_KEY_ALPHA:-}" ] || make_test_keys
+    mock_key_args
+    "$LEMLIST_PYTHON" "$script" --port "$port" --host 127.0.0.1 "${MOCK_KEY_ARGS[@]}" \
         --pidfile "$WORKDIR/mock.pid" </dev/null >"$WORKDIR/mock.log" 2>&1 &
     MOCK_PID=$!
     LEMLIST_MOCK_URL="http://127.0.0.1:$port"
@@ -241,6 +262,165 @@ stop_mock()
     return 0
 }
 
+# make_test_keys: one random API key per name of TEST_KEY_NAMES, in the
+# unexported shell variables LEMLIST_TEST_KEY_<NAME> (start_mock calls it).
+# Random, so that the search for them (check_no_keys) cannot match anything
+# else.  They reach the mock as arguments and the suites' psql through the
+# environment (start_cluster exports them once the postmaster runs: it never
+# has them); never printed.
+make_test_keys()
+{
+    local name
+    for name in "${TEST_KEY_NAMES[@]}"; do
+        printf -v "LEMLIST_TEST_KEY_$name" 'regress-%s-%s' "${name,,}" \
+            "$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+    done
+}
+
+# export_test_keys: hand the keys, if made, to the processes started from now
+# on (make installcheck, hence pg_regress and psql, whose \getenv reads them).
+export_test_keys()
+{
+    local name
+    [ -n "${LEMLIST_TEST_KEY_ALPHA:-}" ] || return 0
+    for name in "${TEST_KEY_NAMES[@]}"; do
+        export "LEMLIST_TEST_KEY_$name"
+    done
+}
+
+# mock_key_args: the mock's --keys and --forbidden-keys (into MOCK_KEY_ARGS)
+# when make_test_keys ran: the suites' valid and forbidden keys, plus the
+# mock's defaults; --verbose so that its log has a line per request.
+mock_key_args()
+{
+    MOCK_KEY_ARGS=()
+    [ -n "${LEMLIST_TEST_KEY_ALPHA:-}" ] || return 0
+    MOCK_KEY_ARGS=(--verbose
+        --keys "test-key-alpha,test-key-beta,$LEMLIST_TEST_KEY_ALPHA,$LEMLIST_TEST_KEY_BETA"
+        --forbidden-keys "test-key-forbidden,$LEMLIST_TEST_KEY_FORBIDDEN")
+}
+
+# check_no_keys FILE...: true when none of the test keys, nor the Basic
+# credentials made of one, appears in any FILE; otherwise names (never shows)
+# each key found and where.
+check_no_keys()
+{
+    local name key b64 f found=0
+    for name in "${TEST_KEY_NAMES[@]}"; do
+        eval "key=\${LEMLIST_TEST_KEY_$name:-}"
+        [ -n "$key" ] || continue
+        b64=$(printf ':%s' "$key" | base64 -w0)
+        for f in "$@"; do
+            [ -f "$f" ] || continue
+            if grep -qF -e "$key" -e "$b64" -- "$f"; then
+                printf 'API key %s (LEMLIST_TEST_KEY_%s) found in %s\n' "${name,,}" "$name" "$f"
+                found=1
+            fi
+        done
+    done
+    [ "$found" -eq 0 ]
+}
+
+# make_test_certs: a throw-away CA, a certificate it signs for 127.0.0.1 and
+# localhost, and a second, unrelated CA, in WORKDIR/tls (readable by the
+# cluster's OS user).  Sets LEMLIST_TLS_CA_FILE and LEMLIST_TLS_WRONG_CA_FILE.
+make_test_certs()
+{
+    local dir="$WORKDIR/tls"
+    command -v openssl >/dev/null || die "openssl not found (test/install-deps.sh installs it)"
+    mkdir -p "$dir"
+    printf '%s\n' 'subjectAltName = IP:127.0.0.1, DNS:localhost' \
+        'basicConstraints = critical, CA:FALSE' \
+        'keyUsage = critical, digitalSignature, keyEncipherment' \
+        'extendedKeyUsage = serverAuth' >"$dir/server.ext"
+    run_quiet "$WORKDIR/openssl.log" sh -c '
+        set -e
+        cd "$1"
+        key="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+        openssl req -x509 $key -days 2 -subj "/CN=lemlist_fdw regress CA" \
+            -keyout ca.key -out ca.pem
+        openssl req -x509 $key -days 2 -subj "/CN=lemlist_fdw regress wrong CA" \
+            -keyout wrong-ca.key -out wrong-ca.pem
+        openssl req $key -subj "/CN=127.0.0.1" -keyout server.key -out server.csr
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -days 2 -extfile server.ext -out server.pem
+        chmod 644 ca.pem wrong-ca.pem server.pem
+    ' sh "$dir" || die "could not make the test certificates"
+    if is_root; then
+        chown -R postgres: "$dir"
+    fi
+    LEMLIST_TLS_CA_FILE="$dir/ca.pem"
+    LEMLIST_TLS_WRONG_CA_FILE="$dir/wrong-ca.pem"
+    export LEMLIST_TLS_CA_FILE LEMLIST_TLS_WRONG_CA_FILE
+}
+
+# start_tls_mock: a second mock, over https with make_test_certs'
+# certificate, on 127.0.0.1.  Sets MOCK_TLS_PID and LEMLIST_MOCK_TLS_URL
+# (https://127.0.0.1:PORT).  Call it after start_mock.
+start_tls_mock()
+{
+    local script="$LEMLIST_ROOT/test/mock_lemlist.py" port tries
+    make_test_certs
+    if [ -n "${MOCK_TLS_PORT:-}" ]; then
+        port=$MOCK_TLS_PORT
+        port_free "$port" || die "MOCK_TLS_PORT $port is in use"
+    else
+        port=$((${LEMLIST_MOCK_URL##*:} + 100))
+        tries=0
+        until port_free "$port"; do
+            tries=$((tries + 1))
+            [ "$tries" -lt 50 ] || die "no free port for the https mock"
+            port=$((port + 1))
+        done
+    fi
+    say "starting mock lemlist API over https on 127.0.0.1:$port"
+    mock_key_args
+    "$LEMLIST_PYTHON" "$script" --port "$port" --host 127.0.0.1 "${MOCK_KEY_ARGS[@]}" \
+        --tls-cert "$WORKDIR/tls/server.pem" --tls-key "$WORKDIR/tls/server.key" \
+        --pidfile "$WORKDIR/mock-tls.pid" </dev/null >"$WORKDIR/mock-tls.log" 2>&1 &
+    MOCK_TLS_PID=$!
+    LEMLIST_MOCK_TLS_URL="https://127.0.0.1:$port"
+    # its health endpoint, through the throw-away CA, for up to ~10 s
+    if ! "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_TLS_URL/__mock/health" "$MOCK_TLS_PID" \
+        "$LEMLIST_TLS_CA_FILE" <<'EOF'
+import os, ssl, sys, time, urllib.request
+url, pid, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                     urllib.request.HTTPSHandler(context=ctx))
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    try:
+        with opener.open(url, timeout=1) as r:
+            if r.status == 200:
+                sys.exit(0)
+    except Exception:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(2)
+    time.sleep(0.1)
+sys.exit(1)
+EOF
+    then
+        printf -- '----- https mock log -----\n' >&2
+        tail -n 50 "$WORKDIR/mock-tls.log" >&2
+        die "the https mock did not answer $LEMLIST_MOCK_TLS_URL/__mock/health within 10 s"
+    fi
+    export LEMLIST_MOCK_TLS_URL
+}
+
+# stop_tls_mock: stop the https mock we started.
+stop_tls_mock()
+{
+    [ -n "$MOCK_TLS_PID" ] || return 0
+    kill "$MOCK_TLS_PID" 2>/dev/null
+    wait "$MOCK_TLS_PID" 2>/dev/null
+    MOCK_TLS_PID=""
+    return 0
+}
+
 # prepare_mockctl: make sure the cluster's OS user can run test/mockctl.py;
 # if a parent directory hides it, copy the test/ support files into WORKDIR.
 prepare_mockctl()
@@ -263,6 +443,14 @@ start_cluster()
 {
     PGDATA_TEST="$WORKDIR/data"
     prepare_mockctl
+    local lib preload=""
+    for lib in $PRELOAD_LIBRARIES; do
+        if [ -f "$("$PG_CONFIG" --pkglibdir)/$lib.so" ]; then
+            preload="${preload:+$preload,}$lib"
+        else
+            warn "$lib is not installed in $("$PG_CONFIG" --pkglibdir): not preloaded"
+        fi
+    done
     say "creating a throw-away cluster in $PGDATA_TEST"
     run_quiet "$WORKDIR/initdb.log" \
         as_pg "$(pg_bin initdb)" -D "$PGDATA_TEST" -U postgres -A trust \
@@ -279,19 +467,36 @@ synchronous_commit = off
 full_page_writes = off
 lc_messages = 'C'
 max_connections = 20
+shared_preload_libraries = '$preload'
+# pg_cron: the jobs of database $CRON_DATABASE, run over the unix socket
+cron.database_name = '$CRON_DATABASE'
+cron.host = '$WORKDIR'
 EOF
+    if [ -n "$LOG_EVERYTHING" ]; then
+        cat >>"$PGDATA_TEST/postgresql.conf" <<EOF
+# test/run.sh: log everything, so that its search for the API keys at the
+# end covers every statement and every message, down to DEBUG5
+log_min_messages = debug5
+log_statement = all
+EOF
+    fi
+    if [ -n "${PG_EXTRA_CONF:-}" ]; then
+        printf '%s\n' "$PG_EXTRA_CONF" >>"$PGDATA_TEST/postgresql.conf"
+    fi
     say "starting postgres on socket $WORKDIR, port $PGPORT_TEST"
     run_quiet "$WORKDIR/pg_ctl.log" \
         as_pg env LEMLIST_MOCK_URL="$LEMLIST_MOCK_URL" \
         LEMLIST_MOCKCTL="$LEMLIST_MOCKCTL" \
         LEMLIST_PYTHON="$LEMLIST_PYTHON" \
-        "$(pg_bin pg_ctl)" -D "$PGDATA_TEST" -l "$WORKDIR/postgres.log" -w -t 60 start \
+        "$(pg_bin pg_ctl)" -D "$PGDATA_TEST" -l "$WORKDIR/postgres.log" \
+        -w -t "${PG_START_TIMEOUT:-60}" ${POSTGRES_WRAPPER:+-p "$POSTGRES_WRAPPER"} start \
         || {
             tail -n 50 "$WORKDIR/postgres.log" >&2 2>/dev/null
             die "postgres did not start"
         }
     PG_STARTED=1
     export PGHOST="$WORKDIR" PGPORT="$PGPORT_TEST" PGUSER=postgres
+    export_test_keys
 }
 
 # show_logs: tail of the server and mock logs, for failures.

@@ -4,12 +4,17 @@
 # Installs missing dependencies, builds (warnings are errors) and installs the
 # extension, runs the mock's unit tests, starts the mock lemlist API and a
 # throw-away cluster, and runs the pg_regress suites through PGXS
-# "make installcheck".  Ends with one line "N passed, M failed"; exits 0 only
-# when everything passed.
+# "make installcheck", with a second mock over https (throw-away CA) and
+# random API keys, the cluster logging every statement and every message down
+# to DEBUG5; then searches the server log, the results and the mocks' logs
+# for the keys.  Ends with one line "N passed, M failed"; exits 0 only when
+# everything passed.
 #
 #   test/run.sh                          everything
 #   REGRESS="scan pushdown" test/run.sh  only these pg_regress tests
 #   KEEP_TMP=1 test/run.sh               keep the cluster dir and logs
+#   SKIP_PACKAGE=1 test/run.sh           no Debian package test (test/package.sh;
+#                                        also skipped with REGRESS or SKIP_BUILD)
 # See test/lib.sh for PG_CONFIG, PGPORT_TEST, MOCK_PORT, SKIP_DEPS.
 set -euo pipefail
 
@@ -18,7 +23,7 @@ set -euo pipefail
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     "") ;;
@@ -28,10 +33,31 @@ esac
 cd "$LEMLIST_ROOT"
 setup_workdir
 install_deps
+
+# the Debian package, built, installed and loaded with CREATE EXTENSION by
+# test/package.sh (which removes it again) before the checkout's own build is
+# installed; it counts as one test
+package_rc=skip
+if [ -z "${REGRESS:-}" ] && [ "${SKIP_BUILD:-}" != 1 ] && [ "${SKIP_PACKAGE:-}" != 1 ]; then
+    say "testing the Debian package (test/package.sh)"
+    package_rc=0
+    SKIP_DEPS=1 PG_CONFIG="$PG_CONFIG" PGPORT_TEST="$PGPORT_TEST" \
+        bash test/package.sh >"$WORKDIR/package.log" 2>&1 || package_rc=$?
+fi
+
 build_install
 
 passed=0
 failed=0
+
+if [ "$package_rc" = 0 ]; then
+    passed=$((passed + 1))
+    printf 'test %-28s ... ok\n' package.sh
+elif [ "$package_rc" != skip ]; then
+    failed=$((failed + 1))
+    printf 'test %-28s ... FAILED\n' package.sh
+    tail -n 60 "$WORKDIR/package.log"
+fi
 
 # the mock's own unit tests count as one test (test/__init__.py makes
 # "test.test_mock" ours rather than the standard library's "test" package)
@@ -48,6 +74,8 @@ if [ -f test/test_mock.py ]; then
 fi
 
 start_mock
+start_tls_mock
+LOG_EVERYTHING=1
 start_cluster
 
 say "running pg_regress: make installcheck${REGRESS:+ REGRESS=\"$REGRESS\"}"
@@ -79,6 +107,15 @@ else
     failed=$((failed + 1))
 fi
 
+# the README's recipes are the files that the suites examples, matview and
+# cron run, with the output they expect
+say "checking the README's recipes (test/recipes.py)"
+if "$LEMLIST_PYTHON" test/recipes.py README.md; then
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
+fi
+
 if [ "$rc" -ne 0 ]; then
     for diffs in results/regression.diffs regression.diffs; do
         if [ -s "$diffs" ]; then
@@ -89,6 +126,34 @@ if [ "$rc" -ne 0 ]; then
         fi
     done
     show_logs
+fi
+
+# No API key of the suites anywhere: not in the server log (every statement,
+# every message down to DEBUG5), nor in pg_regress's output, nor in the mocks'
+# logs.  The search has teeth only if the log did record statements and
+# DEBUG messages and the mock did accept the keys: checked too (the last one
+# only for the whole suite).
+say "searching the server log, the test output and the mock logs for the API keys"
+key_files=("$WORKDIR/postgres.log" "$WORKDIR/mock.log" "$WORKDIR/mock-tls.log"
+    "$WORKDIR/installcheck.log" results/*.out results/regression.diffs regression.diffs)
+secrets_ok=1
+check_no_keys "${key_files[@]}" || secrets_ok=""
+for evidence in "LOG:  statement: " "DEBUG:  "; do
+    if ! grep -qF -- "$evidence" "$WORKDIR/postgres.log"; then
+        printf 'the server log has no "%s" line: nothing was searched\n' "$evidence"
+        secrets_ok=""
+    fi
+done
+if [ -z "${REGRESS:-}" ] && ! grep -qF "auth=ok" "$WORKDIR/mock.log"; then
+    printf 'the mock accepted no key: nothing was searched for\n'
+    secrets_ok=""
+fi
+if [ -n "$secrets_ok" ]; then
+    passed=$((passed + 1))
+    printf 'test %-28s ... ok\n' "no API key in logs/output"
+else
+    failed=$((failed + 1))
+    printf 'test %-28s ... FAILED\n' "no API key in logs/output"
 fi
 
 echo "$passed passed, $failed failed"

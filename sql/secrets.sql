@@ -1,0 +1,112 @@
+--
+-- secrets: the API key is nowhere a user or an operator could read it.  The
+-- cluster of test/run.sh logs every statement and every message down to
+-- DEBUG5, for the whole run; this suite, the last one, adds EXPLAIN output
+-- to that log (auto_explain) and errors for odd keys, then reads the whole
+-- server log and searches it for every key of the run, as is and as the
+-- Basic credentials sent on the wire.  test/run.sh searches the log once
+-- more after the run, with pg_regress's output and the mocks' logs.
+--
+SELECT * FROM mock('reset');
+SET timezone = 'UTC';
+\getenv mock_url LEMLIST_MOCK_URL
+\set api_url :mock_url '/api'
+-- API keys: from the environment (test/run.sh makes them at random and
+-- searches every log and result for them at the end); statements that
+-- carry one are kept out of the server log
+\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
+\getenv key_beta LEMLIST_TEST_KEY_BETA
+\getenv key_forbidden LEMLIST_TEST_KEY_FORBIDDEN
+\getenv key_wrong LEMLIST_TEST_KEY_WRONG
+\getenv key_held LEMLIST_TEST_KEY_HELD
+\getenv key_spare LEMLIST_TEST_KEY_SPARE
+-- a key made to be awkward: quotes, a backslash, format directives, UTF-8
+\set key_odd :key_spare '''"\\%s%n%x€'
+
+-- the keys, in a table of this session only, to search for them
+SET log_statement = 'none';
+CREATE TEMP TABLE secrets_keys (name text, key text);
+INSERT INTO secrets_keys VALUES
+  ('alpha', :'key_alpha'), ('beta', :'key_beta'), ('forbidden', :'key_forbidden'),
+  ('wrong', :'key_wrong'), ('held', :'key_held'), ('spare', :'key_spare'),
+  ('odd', :'key_odd');
+RESET log_statement;
+
+-- the run logs everything
+SELECT name, setting FROM pg_settings
+ WHERE name IN ('log_min_messages', 'log_statement', 'log_min_error_statement')
+ ORDER BY 1;
+
+--
+-- EXPLAIN output in the log too: auto_explain, VERBOSE and ANALYZE, for
+-- every statement of this session
+--
+LOAD 'auto_explain';
+SET auto_explain.log_min_duration = 0;
+SET auto_explain.log_analyze = on;
+SET auto_explain.log_verbose = on;
+SET auto_explain.log_nested_statements = on;
+SELECT campaign_id, nb_leads FROM lemlist.campaign_stats
+ WHERE campaign_id IN ('cam_00001', 'cam_00013')
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+SELECT count(*) FROM lemlist.campaign_step_stats
+ WHERE campaign_id = 'cam_00002'
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+SELECT count(*) FROM lemlist.campaigns;
+
+--
+-- the odd key: sent as it is (lemlist answers 401), in no part of the error
+--
+CREATE SERVER secrets_odd FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url :'api_url', max_retries '0');
+SET log_statement = 'none';
+CREATE USER MAPPING FOR CURRENT_USER SERVER secrets_odd OPTIONS (api_key :'key_odd');
+RESET log_statement;
+CREATE FOREIGN TABLE secrets_odd_stats (campaign_id text, start_date timestamptz,
+                                        end_date timestamptz, nb_leads integer)
+  SERVER secrets_odd OPTIONS (resource 'campaign_stats');
+SELECT nb_leads FROM secrets_odd_stats
+ WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30';
+DO $$
+DECLARE
+  everything text;
+BEGIN
+  PERFORM * FROM secrets_odd_stats
+   WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30';
+EXCEPTION WHEN OTHERS THEN
+  DECLARE
+    msg text; det text; hnt text; ctx text;
+  BEGIN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL,
+                            hnt = PG_EXCEPTION_HINT, ctx = PG_EXCEPTION_CONTEXT;
+    everything := concat_ws(' ', msg, det, hnt, ctx);
+  END;
+  RAISE NOTICE 'error read: %, key in it: %', everything <> '',
+    (SELECT bool_or(position(key IN everything) > 0) FROM secrets_keys);
+END
+$$;
+SELECT regexp_replace(line, ' \{.*$', '') AS line FROM mock('requests') AS line;
+RESET auto_explain.log_min_duration;
+
+--
+-- The whole server log of the run so far: the keys are in no line of it,
+-- neither as they are nor as Basic credentials; and it did record what
+-- could have carried one (statements, DEBUG messages of lemlist_fdw, plans
+-- with lemlist's lines, errors about a key)
+--
+SELECT current_setting('data_directory') || '/../postgres.log' AS log_file \gset
+CREATE TEMP TABLE secrets_log AS SELECT pg_read_file(:'log_file') AS log;
+SELECT name,
+       position(key IN log) > 0 AS in_log,
+       position(encode(convert_to(':' || key, 'UTF8'), 'base64') IN log) > 0 AS basic_in_log
+  FROM secrets_keys, secrets_log ORDER BY name;
+SELECT position('LOG:  statement: ' IN log) > 0 AS statements,
+       position('DEBUG:  lemlist_fdw: POST /v2/campaigns/stats/batch' IN log) > 0 AS fdw_debug,
+       position('lemlist Request: POST /v2/campaigns/stats/batch' IN log) > 0 AS plans,
+       position('ERROR:  lemlist rejected the API key' IN log) > 0 AS key_errors
+  FROM secrets_log;
+
+-- clean up
+DROP TABLE secrets_log, secrets_keys;
+DROP SERVER secrets_odd CASCADE;
+SELECT * FROM mock('reset');
