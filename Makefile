@@ -11,13 +11,15 @@ OBJS = \
 	src/pushdown.o \
 	src/resources.o \
 	src/http.o \
+	src/pacing.o \
+	src/memo.o \
 	src/json.o
 
 EXTENSION = lemlist_fdw
 DATA = lemlist_fdw--1.0.sql
 PGFILEDESC = "lemlist_fdw - foreign data wrapper for lemlist campaign statistics"
 
-REGRESS = setup options import scan pushdown fanout errors cancel security examples matview cron faults tls secrets
+REGRESS = setup options import scan pushdown fanout errors cancel security examples matview cron faults tls secrets perf
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljansson

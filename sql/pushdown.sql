@@ -160,7 +160,8 @@ SELECT campaign_id FROM lemlist.campaign_stats
 SELECT * FROM pg_temp.requests();
 
 -- a lateral reference is a parameter too: each rescan sends its own value
--- (the NULL sends nothing)
+-- (the NULL sends nothing, and a value the statement fetched already is
+-- answered by the memo)
 SET enable_memoize = off;
 SELECT * FROM mock('reset');
 SELECT w.id, s.campaign_id, s.nb_leads

@@ -26,10 +26,15 @@
  *	 Retry-After) sleep on the latch, in slices.  A request waiting to be
  *	 retried has its own "not before" time and never holds up the others.
  *
- * - Client-side pacing per API key and backend: at most rate_limit request
- *	 starts in any rate_window_ms (a sliding window of start times), plus a
- *	 hold when lemlist answers 429 or "X-RateLimit-Remaining: 0".  The table
- *	 of keys holds a hash of each key, never the key.
+ * - Every attempt asks pacing.c first (per API key, shared by backends when
+ *	 preloaded), tells it when the attempt ended, and hands it the rate limit
+ *	 headers of the answer and the Retry-After of a 429.
+ *
+ * - Before an attempt starts, memo.c may answer it: an identical request
+ *	 answered earlier in the statement (or within cache_ttl).  A request
+ *	 identical to one in flight, in any scan of the backend, waits for that
+ *	 one's answer instead of being sent twice.  Every 2xx answer is handed to
+ *	 memo.c as soon as curl completes it, whichever scan is driving.
  *
  * - One function, http_report_failure, maps a transport outcome to an
  *	 SQLSTATE and a message.  The API key never appears in a message, and
@@ -59,20 +64,13 @@
 
 /* Longest time between two interrupt checks while driving or waiting. */
 #define HTTP_SLICE_MS			50
-/* Exponential back-off: base * 2^retry, capped, then randomized +-50%. */
-#define HTTP_BACKOFF_BASE_MS	200
-#define HTTP_BACKOFF_MAX_MS		5000
-/* Longest Retry-After we accept, in seconds. */
-#define HTTP_MAX_RETRY_AFTER_S	3600
 /* How much of a response body goes into an error's DETAIL. */
 #define HTTP_DETAIL_BYTES		500
 #define HTTP_REJECT_BYTES		4000
 /* Connections the multi handle keeps open for reuse. */
 #define HTTP_MAX_CONNECTS		16
-/* Pacing state: API keys remembered per backend, start times per key. */
-#define HTTP_NUM_BUCKETS		8
-#define HTTP_MAX_WINDOW_STARTS	100000
-#define HTTP_KEY_HASH_SEED		UINT64CONST(0x6c656d6c69737466)
+/* An attempt counts for pacing at most this long after its timeout. */
+#define HTTP_DEADLINE_SLACK_MS	1000
 
 #define HTTP_USER_AGENT			"lemlist_fdw/1.0"
 
@@ -117,10 +115,16 @@ typedef struct HttpTransfer
 	int			attempts;		/* attempts started so far */
 	TimestampTz not_before;		/* earliest start of the next attempt */
 	TimestampTz started;		/* start of the current attempt */
+	LemlistMemoKey memo_key;	/* the request, for memo.c */
+	uint64		memo_looked;	/* memo generation + 1 at the last lookup */
+	bool		answered;		/* by the memo: req->response is set */
+	LemlistPacingTicket ticket; /* of the current attempt */
+	bool		ticket_open;	/* the attempt has not ended for pacing.c */
 
 	/* curl resources of the current attempt */
 	CURL	   *easy;
 	bool		in_multi;		/* easy is attached to http_multi */
+	dlist_node	inflight_node;	/* in http_inflight while in_multi */
 	struct curl_slist *headers;
 	char	   *body;			/* response body so far, NUL-terminated */
 	size_t		body_len;
@@ -130,9 +134,7 @@ typedef struct HttpTransfer
 	CURLcode	result;
 	bool		too_large;
 	bool		no_memory;
-	long		retry_after_s;	/* Retry-After, -1 if none */
-	long		rl_remaining;	/* X-RateLimit-Remaining, -1 if none */
-	char		rl_reset[128];	/* X-RateLimit-Reset, as sent */
+	LemlistRateHeaders rl;		/* what the answer said of the rate limit */
 	char		errbuf[CURL_ERROR_SIZE];
 } HttpTransfer;
 
@@ -146,7 +148,9 @@ struct LemlistConnection
 	char	   *server_name;
 	char	   *api_url;		/* without trailing slash */
 	char	   *api_key;		/* wiped when the context goes away */
-	uint64		key_hash;
+	uint64		key_hash;		/* lemlist_key_hash(api_key) */
+	Oid			serverid;
+	int			cache_ttl;
 	int			connect_timeout_ms;
 	int			timeout_ms;
 	int			max_retries;
@@ -156,6 +160,7 @@ struct LemlistConnection
 	int64		max_response_bytes;
 	char	   *ca_file;
 	bool		verify_tls;
+	bool		waiting;		/* a request waits for an identical one */
 
 	dlist_head	all;			/* every transfer not yet handed back */
 	dlist_head	lists[HTTP_NUM_LISTS];	/* transfers by state */
@@ -164,25 +169,10 @@ struct LemlistConnection
 	MemoryContextCallback cleanup;
 };
 
-/*
- * Pacing state of one API key: a ring of the last rate_limit start times,
- * and a hold (429, X-RateLimit-Remaining: 0) until which nothing starts.
- * A zero start time is an unused slot.
- */
-typedef struct HttpRateBucket
-{
-	bool		used;
-	uint64		key_hash;
-	int			nstarts;
-	int			oldest;			/* ring index of the oldest start */
-	TimestampTz *starts;		/* in TopMemoryContext */
-	TimestampTz hold_until;
-	TimestampTz last_used;
-} HttpRateBucket;
-
 static bool http_curl_initialized = false;
 static CURLM *http_multi = NULL;
-static HttpRateBucket http_buckets[HTTP_NUM_BUCKETS];
+/* Transfers attached to http_multi, whatever their connection. */
+static dlist_head http_inflight = DLIST_STATIC_INIT(http_inflight);
 
 static void http_init_curl(void);
 static void http_cleanup_callback(void *arg);
@@ -190,11 +180,14 @@ static void http_release_transfer(HttpTransfer *t);
 static void http_set_state(HttpTransfer *t, HttpState state);
 static bool http_start_due(LemlistConnection *conn, TimestampTz now,
 						   TimestampTz *wake);
+static bool http_answer_from_memo(LemlistConnection *conn, HttpTransfer *t);
+static bool http_duplicate_inflight(const HttpTransfer *t);
 static void http_start_transfer(LemlistConnection *conn, HttpTransfer *t,
-								TimestampTz now);
+								TimestampTz now, const LemlistPacingTicket *ticket);
 static CURLcode http_setup_easy(LemlistConnection *conn, HttpTransfer *t);
 static void http_drive(long timeout_ms);
 static int	http_collect_finished(void);
+static void http_attempt_ended(HttpTransfer *t, TimestampTz now);
 static void http_sleep(long ms);
 static bool http_finish_transfer(LemlistConnection *conn, HttpTransfer *t,
 								 TimestampTz now);
@@ -202,23 +195,12 @@ static HttpOutcome http_classify(const HttpTransfer *t, long status);
 static bool http_is_retryable(HttpOutcome outcome, long status);
 static void http_schedule_retry(LemlistConnection *conn, HttpTransfer *t,
 								long status, TimestampTz now);
-static long http_retry_after_ms(const LemlistConnection *conn,
-								const HttpTransfer *t);
-static long http_backoff_ms(int retry);
 static void http_report_failure(LemlistConnection *conn, HttpTransfer *t,
 								HttpOutcome outcome, long status) pg_attribute_noreturn();
 static int	http_errcontext(const LemlistHttpRequest *req);
 static char *http_clean_text(const char *s, size_t len, size_t max);
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *arg);
 static size_t http_header_cb(char *data, size_t size, size_t nitems, void *arg);
-static bool http_header_value(const char *line, size_t len, const char *name,
-							  char *value, size_t valuesize);
-static long http_parse_long(const char *s, long max);
-static HttpRateBucket *http_bucket(LemlistConnection *conn, TimestampTz now);
-static TimestampTz http_bucket_ready(LemlistConnection *conn, TimestampTz now);
-static void http_bucket_take(LemlistConnection *conn, TimestampTz now);
-static void http_bucket_hold(LemlistConnection *conn, TimestampTz now,
-							 TimestampTz until);
 
 
 /* ---------------------------------------------------------------------
@@ -256,8 +238,9 @@ lemlist_http_open(const LemlistOptions *opts, const char *api_key,
 	while (len > 0 && conn->api_url[len - 1] == '/')
 		conn->api_url[--len] = '\0';
 	conn->api_key = MemoryContextStrdup(cxt, api_key);
-	conn->key_hash = hash_bytes_extended((const unsigned char *) api_key,
-										 strlen(api_key), HTTP_KEY_HASH_SEED);
+	conn->key_hash = lemlist_key_hash(api_key);
+	conn->serverid = opts->serverid;
+	conn->cache_ttl = Max(opts->cache_ttl, 0);
 	conn->connect_timeout_ms = Max(opts->connect_timeout_ms, 0);
 	conn->timeout_ms = Max(opts->timeout_ms, 0);
 	conn->max_retries = Max(opts->max_retries, 0);
@@ -299,8 +282,15 @@ lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req)
 	strcpy(t->url, conn->api_url);
 	strcat(t->url, req->path);
 	t->state = HTTP_DETACHED;
-	t->retry_after_s = -1;
-	t->rl_remaining = -1;
+	lemlist_rate_headers_clear(&t->rl);
+
+	t->memo_key.serverid = conn->serverid;
+	t->memo_key.api_url = conn->api_url;
+	t->memo_key.key_hash = conn->key_hash;
+	t->memo_key.method = req->method;
+	t->memo_key.path = req->path;
+	t->memo_key.body = req->body;
+	lemlist_memo_key_init(&t->memo_key);
 
 	req->status = 0;
 	req->response = NULL;
@@ -308,14 +298,21 @@ lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req)
 
 	dlist_push_tail(&conn->all, &t->all_node);
 	http_set_state(t, HTTP_QUEUED);
+	if (req->urgent)
+	{
+		/* ahead of everything queued: the caller waits on it */
+		dlist_delete(&t->state_node);
+		dlist_push_head(&conn->lists[HTTP_QUEUED], &t->state_node);
+	}
 }
 
 /*
  * lemlist_http_next
  *		Drive transfers until a request succeeds, and return it
  *
- * Requests come back in completion order.  Returns NULL when nothing is
- * queued or in flight.  A failure that survives its retries is an ERROR.
+ * Requests come back in completion order, those the memo answers first.
+ * Returns NULL when nothing is queued or in flight.  A failure that survives
+ * its retries is an ERROR.
  */
 LemlistHttpRequest *
 lemlist_http_next(LemlistConnection *conn)
@@ -371,13 +368,42 @@ lemlist_http_next(LemlistConnection *conn)
 		/* Start what may start, and learn when to look again. */
 		wake = TimestampTzPlusMilliseconds(now, HTTP_SLICE_MS);
 		was_paced = http_start_due(conn, now, &wake);
-		was_inflight = conn->counts[HTTP_INFLIGHT] > 0;
+		if (!dlist_is_empty(&conn->lists[HTTP_FINISHED]))
+		{
+			/* the memo answered */
+			was_inflight = was_paced = false;
+			continue;
+		}
+		was_inflight = conn->counts[HTTP_INFLIGHT] > 0 || conn->waiting;
 
-		if (was_inflight)
+		/* Another scan's transfer may be what a request waits for. */
+		if (!dlist_is_empty(&http_inflight))
 			http_drive(Max(TimestampDifferenceMilliseconds(now, wake), 1));
 		else
 			http_sleep(TimestampDifferenceMilliseconds(now, wake));
 	}
+}
+
+/*
+ * lemlist_http_forget
+ *		The answer to req turned out unusable (it did not parse, say): the
+ *		memo must not hand it out again
+ *
+ * Never throws: the caller is cleaning up after an ERROR.
+ */
+void
+lemlist_http_forget(LemlistConnection *conn, const LemlistHttpRequest *req)
+{
+	LemlistMemoKey key;
+
+	key.serverid = conn->serverid;
+	key.api_url = conn->api_url;
+	key.key_hash = conn->key_hash;
+	key.method = req->method;
+	key.path = req->path;
+	key.body = req->body;
+	lemlist_memo_key_init(&key);
+	lemlist_memo_forget(&key);
 }
 
 /*
@@ -457,10 +483,18 @@ http_release_transfer(HttpTransfer *t)
 	if (t->easy != NULL)
 	{
 		if (t->in_multi)
+		{
 			curl_multi_remove_handle(http_multi, t->easy);
+			dlist_delete(&t->inflight_node);
+		}
 		t->in_multi = false;
 		curl_easy_cleanup(t->easy);
 		t->easy = NULL;
+	}
+	if (t->ticket_open)
+	{
+		t->ticket_open = false;
+		lemlist_pacing_release(&t->ticket, GetCurrentTimestamp());
 	}
 	if (t->headers != NULL)
 	{
@@ -497,25 +531,29 @@ http_set_state(HttpTransfer *t, HttpState state)
 
 /*
  * http_start_due
- *		Start queued requests while a slot is free and pacing allows
+ *		Answer queued requests from the memo, and start the others while a
+ *		slot is free and pacing allows
  *
  * Requests start in FIFO order among those whose "not before" time has come;
  * one waiting for its retry does not hold up the others.  *wake is lowered
  * to when something now waiting could start.  Returns true if pacing kept a
- * due request from starting.
+ * due request from starting; conn->waiting tells whether one waits for an
+ * identical request in flight.
  */
 static bool
 http_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
 {
 	dlist_mutable_iter iter;
+	bool		memo = lemlist_memo_enabled();
+	bool		paced = false;
 
+	conn->waiting = false;
 	dlist_foreach_modify(iter, &conn->lists[HTTP_QUEUED])
 	{
 		HttpTransfer *t = dlist_container(HttpTransfer, state_node, iter.cur);
+		LemlistPacingTicket ticket;
 		TimestampTz ready;
-
-		if (conn->counts[HTTP_INFLIGHT] >= conn->max_parallel)
-			break;
+		TimestampTz deadline;
 
 		if (t->not_before > now)
 		{
@@ -523,37 +561,116 @@ http_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
 			continue;
 		}
 
-		ready = http_bucket_ready(conn, now);
-		if (ready > now)
+		/* the memo needs no slot; look again only if it changed since */
+		if (memo && t->memo_looked != lemlist_memo_generation() + 1)
 		{
-			*wake = Min(*wake, ready);
-			return true;
+			t->memo_looked = lemlist_memo_generation() + 1;
+			if (http_answer_from_memo(conn, t))
+			{
+				http_set_state(t, HTTP_FINISHED);
+				continue;
+			}
 		}
 
-		http_start_transfer(conn, t, now);
+		if (paced || conn->counts[HTTP_INFLIGHT] >= conn->max_parallel)
+			continue;
+
+		if (memo && http_duplicate_inflight(t))
+		{
+			conn->waiting = true;
+			continue;
+		}
+
+		deadline = TimestampTzPlusMilliseconds(now, (int64) conn->timeout_ms +
+											   HTTP_DEADLINE_SLACK_MS);
+		if (!lemlist_pacing_acquire(conn->key_hash, conn->rate_limit,
+									conn->rate_window_ms, now, deadline,
+									&ticket, &ready))
+		{
+			*wake = Min(*wake, ready);
+			paced = true;
+			continue;
+		}
+
+		http_start_transfer(conn, t, now, &ticket);
 	}
 
+	return paced;
+}
+
+/*
+ * http_answer_from_memo
+ *		Give a request the answer memo.c kept for it, if any
+ */
+static bool
+http_answer_from_memo(LemlistConnection *conn, HttpTransfer *t)
+{
+	LemlistHttpRequest *req = t->req;
+	size_t		len = 0;
+	bool		cached = false;
+	char	   *response;
+
+	response = lemlist_memo_lookup(&t->memo_key, conn->cache_ttl, conn->cxt,
+								   &len, &cached);
+	if (response == NULL)
+		return false;
+
+	elog(DEBUG2, "lemlist_fdw: %s %.*s answered by the %s (%zu bytes)",
+		 req->method, (int) strcspn(req->path, "?"), req->path,
+		 cached ? "cache" : "memo", len);
+	req->response = response;
+	req->response_len = len;
+	req->status = 200;
+	t->answered = true;
+	if (cached)
+		conn->stats->cache_hits++;
+	else
+		conn->stats->memo_hits++;
+	return true;
+}
+
+/*
+ * http_duplicate_inflight
+ *		Whether an identical request is in flight, in any scan of the backend:
+ *		its answer will be in the memo as soon as curl completes it
+ */
+static bool
+http_duplicate_inflight(const HttpTransfer *t)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &http_inflight)
+	{
+		HttpTransfer *other = dlist_container(HttpTransfer, inflight_node, iter.cur);
+
+		if (other != t && lemlist_memo_key_equal(&other->memo_key, &t->memo_key))
+			return true;
+	}
 	return false;
 }
 
 /*
  * http_start_transfer
- *		Start one attempt of a request: a new easy handle on the multi handle
+ *		Start one attempt of a request, which pacing let start: a new easy
+ *		handle on the multi handle
  */
 static void
-http_start_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now)
+http_start_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now,
+					const LemlistPacingTicket *ticket)
 {
 	CURLcode	rc;
 	CURLMcode	mrc;
 
 	Assert(t->easy == NULL);
 
+	/* the attempt counts for pacing from now on, whatever happens below */
+	t->ticket = *ticket;
+	t->ticket_open = true;
+
 	t->result = CURLE_OK;
 	t->too_large = false;
 	t->no_memory = false;
-	t->retry_after_s = -1;
-	t->rl_remaining = -1;
-	t->rl_reset[0] = '\0';
+	lemlist_rate_headers_clear(&t->rl);
 	t->errbuf[0] = '\0';
 
 	/*
@@ -578,6 +695,7 @@ http_start_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now)
 				 http_errcontext(t->req)));
 	}
 
+	t->started = GetCurrentTimestamp();
 	mrc = curl_multi_add_handle(http_multi, t->easy);
 	if (mrc != CURLM_OK)
 	{
@@ -589,12 +707,11 @@ http_start_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now)
 				 http_errcontext(t->req)));
 	}
 	t->in_multi = true;
+	dlist_push_tail(&http_inflight, &t->inflight_node);
 
 	http_set_state(t, HTTP_INFLIGHT);
 	t->attempts++;
-	t->started = now;
 	conn->stats->requests++;
-	http_bucket_take(conn, now);
 }
 
 /* Set a curl option, unless an earlier one failed. */
@@ -754,13 +871,64 @@ http_collect_finished(void)
 		}
 
 		curl_multi_remove_handle(http_multi, easy);
+		dlist_delete(&t->inflight_node);
 		t->in_multi = false;
 		t->result = result;
 		http_set_state(t, HTTP_FINISHED);
 		count++;
+
+		http_attempt_ended(t, GetCurrentTimestamp());
 	}
 
 	return count;
+}
+
+/*
+ * http_attempt_ended
+ *		What must happen as soon as curl completes an attempt, whichever scan
+ *		is driving: pacing learns that it ended and what lemlist said of the
+ *		rate limit, and a 2xx answer goes to the memo for identical requests
+ *		that wait for it.  Retry or error is for the owning scan to decide.
+ */
+static void
+http_attempt_ended(HttpTransfer *t, TimestampTz now)
+{
+	LemlistConnection *conn = t->conn;
+	long		status = 0;
+
+	if (t->result == CURLE_OK)
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+
+	if (t->ticket_open)
+	{
+		/*
+		 * When it ended, by curl's clock: a scan busy with rows may collect
+		 * it much later, and pacing would count that delay against the key.
+		 */
+		TimestampTz ended = now;
+#if LIBCURL_VERSION_NUM >= 0x073d00
+		curl_off_t	total_us = 0;
+
+		if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK &&
+			total_us > 0)
+			ended = Min(now, t->started + (TimestampTz) total_us);
+#endif
+		t->ticket_open = false;
+		lemlist_pacing_release(&t->ticket, ended);
+	}
+	lemlist_pacing_observe(conn->key_hash, conn->rate_limit, conn->rate_window_ms,
+						   now, &t->rl);
+	if (status == 429)
+	{
+		long		hold_ms = lemlist_retry_after_ms(&t->rl, conn->rate_window_ms);
+
+		elog(DEBUG2, "lemlist_fdw: rate limited, holding the key for %ld ms", hold_ms);
+		lemlist_pacing_hold(conn->key_hash, now, TimestampTzPlusMilliseconds(now, hold_ms));
+	}
+
+	if (status >= 200 && status <= 299 && lemlist_memo_enabled())
+		lemlist_memo_store(&t->memo_key, conn->cache_ttl,
+						   t->body ? t->body : "", t->body_len);
 }
 
 /*
@@ -799,6 +967,9 @@ http_finish_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now)
 	const char *path = req->path;
 	int			pathlen = strcspn(path, "?");
 
+	if (t->answered)
+		return true;			/* by the memo */
+
 	if (t->result == CURLE_OK)
 		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
 	outcome = http_classify(t, status);
@@ -813,15 +984,6 @@ http_finish_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now)
 			 (double) (now - t->started) / 1000.0, t->attempts,
 			 t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
 
-	/* lemlist says the key's window is used up: hold the key until it resets */
-	if (t->rl_remaining == 0)
-	{
-		long		hold_ms = http_retry_after_ms(conn, t);
-
-		elog(DEBUG2, "lemlist_fdw: rate limit window used up, holding for %ld ms (reset \"%s\")",
-			 hold_ms, t->rl_reset);
-		http_bucket_hold(conn, now, TimestampTzPlusMilliseconds(now, hold_ms));
-	}
 	if (outcome == HTTP_STATUS && status == 429)
 		conn->stats->rate_limited++;
 
@@ -926,9 +1088,10 @@ http_is_retryable(HttpOutcome outcome, long status)
  * http_schedule_retry
  *		Queue a request again, not to start before its wait is over
  *
- * After a 429 the wait is Retry-After (or the window), and the whole key is
- * held as long; otherwise it is an exponential back-off with jitter, at least
- * as long as a Retry-After that came with the answer.
+ * After a 429 the wait is Retry-After (or the window), for which the whole
+ * key is held already (http_attempt_ended); otherwise it is an exponential
+ * back-off with jitter, at least as long as a Retry-After that came with the
+ * answer.
  */
 static void
 http_schedule_retry(LemlistConnection *conn, HttpTransfer *t, long status,
@@ -937,15 +1100,12 @@ http_schedule_retry(LemlistConnection *conn, HttpTransfer *t, long status,
 	long		wait_ms;
 
 	if (status == 429)
-	{
-		wait_ms = http_retry_after_ms(conn, t);
-		http_bucket_hold(conn, now, TimestampTzPlusMilliseconds(now, wait_ms));
-	}
+		wait_ms = lemlist_retry_after_ms(&t->rl, conn->rate_window_ms);
 	else
 	{
-		wait_ms = http_backoff_ms(t->attempts - 1);
-		if (t->retry_after_s >= 0)
-			wait_ms = Max(wait_ms, t->retry_after_s * 1000L);
+		wait_ms = lemlist_backoff_ms(t->attempts - 1);
+		if (t->rl.retry_after_s >= 0)
+			wait_ms = Max(wait_ms, t->rl.retry_after_s * 1000L);
 	}
 
 	elog(DEBUG2, "lemlist_fdw: retrying %s %.*s in %ld ms",
@@ -956,34 +1116,6 @@ http_schedule_retry(LemlistConnection *conn, HttpTransfer *t, long status,
 	t->not_before = TimestampTzPlusMilliseconds(now, wait_ms);
 	http_release_transfer(t);
 	http_set_state(t, HTTP_QUEUED);
-}
-
-/*
- * http_retry_after_ms
- *		The wait lemlist asked for: Retry-After, or else the whole window
- */
-static long
-http_retry_after_ms(const LemlistConnection *conn, const HttpTransfer *t)
-{
-	return t->retry_after_s >= 0 ? t->retry_after_s * 1000L : conn->rate_window_ms;
-}
-
-/*
- * http_backoff_ms
- *		Back-off before retry number retry (from 0): 200 ms * 2^retry, at most
- *		5 s, randomized by +-50% so that parallel requests spread out
- */
-static long
-http_backoff_ms(int retry)
-{
-	long		ms = HTTP_BACKOFF_BASE_MS;
-
-	while (retry-- > 0 && ms < HTTP_BACKOFF_MAX_MS)
-		ms *= 2;
-	ms = Min(ms, HTTP_BACKOFF_MAX_MS);
-
-	/* random() yields 0 .. 2^31-1 */
-	return (long) (ms * (0.5 + (double) random() / 2147483648.0));
 }
 
 /*
@@ -1250,189 +1382,11 @@ http_header_cb(char *data, size_t size, size_t nitems, void *arg)
 {
 	HttpTransfer *t = (HttpTransfer *) arg;
 	size_t		n = size * nitems;
-	char		value[64];
 
+	/* a new response (after a 100 Continue, say): forget the last one's */
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
-	{
-		/* a new response (after a 100 Continue, say): forget the last one's */
-		t->retry_after_s = -1;
-		t->rl_remaining = -1;
-		t->rl_reset[0] = '\0';
-	}
-	else if (http_header_value(data, n, "Retry-After", value, sizeof(value)))
-		t->retry_after_s = http_parse_long(value, HTTP_MAX_RETRY_AFTER_S);
-	else if (http_header_value(data, n, "X-RateLimit-Remaining", value, sizeof(value)))
-		t->rl_remaining = http_parse_long(value, LONG_MAX);
-	else if (http_header_value(data, n, "X-RateLimit-Reset", value, sizeof(value)))
-		strlcpy(t->rl_reset, value, sizeof(t->rl_reset));
-
+		lemlist_rate_headers_clear(&t->rl);
+	else
+		(void) lemlist_rate_header(data, n, &t->rl);
 	return n;
-}
-
-/*
- * http_header_value
- *		If line is header "name: value", copy its trimmed value and say so
- */
-static bool
-http_header_value(const char *line, size_t len, const char *name,
-				  char *value, size_t valuesize)
-{
-	size_t		namelen = strlen(name);
-	size_t		i;
-	size_t		n = 0;
-
-	if (len <= namelen || line[namelen] != ':' ||
-		pg_strncasecmp(line, name, namelen) != 0)
-		return false;
-
-	i = namelen + 1;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	while (i < len && n < valuesize - 1)
-		value[n++] = line[i++];
-	while (n > 0 && isspace((unsigned char) value[n - 1]))
-		n--;
-	value[n] = '\0';
-	return true;
-}
-
-/*
- * http_parse_long
- *		A non-negative decimal integer, capped at max; -1 if s is not one
- */
-static long
-http_parse_long(const char *s, long max)
-{
-	char	   *end;
-	long		v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*end != '\0')
-		return -1;
-	if (errno == ERANGE || v > max)
-		return max;
-	return v;
-}
-
-
-/* ---------------------------------------------------------------------
- * Client-side pacing, per API key and backend
- * ---------------------------------------------------------------------
- */
-
-/*
- * http_bucket
- *		The pacing state of the connection's key, made or resized as needed
- *
- * Keys are told apart by a 64-bit hash.  When the table is full, the key
- * used least recently is forgotten.
- */
-static HttpRateBucket *
-http_bucket(LemlistConnection *conn, TimestampTz now)
-{
-	HttpRateBucket *b = NULL;
-	int			want = Min(conn->rate_limit, HTTP_MAX_WINDOW_STARTS);
-	int			i;
-
-	for (i = 0; i < HTTP_NUM_BUCKETS; i++)
-	{
-		if (http_buckets[i].used && http_buckets[i].key_hash == conn->key_hash)
-		{
-			b = &http_buckets[i];
-			break;
-		}
-	}
-
-	if (b == NULL)
-	{
-		b = &http_buckets[0];
-		for (i = 0; i < HTTP_NUM_BUCKETS; i++)
-		{
-			if (!http_buckets[i].used)
-			{
-				b = &http_buckets[i];
-				break;
-			}
-			if (http_buckets[i].last_used < b->last_used)
-				b = &http_buckets[i];
-		}
-		if (b->starts != NULL)
-			pfree(b->starts);
-		memset(b, 0, sizeof(HttpRateBucket));
-		b->used = true;
-		b->key_hash = conn->key_hash;
-	}
-
-	/* Another server may pace the same key differently: keep the latest. */
-	if (b->nstarts != want)
-	{
-		TimestampTz *starts = NULL;
-
-		if (want > 0)
-		{
-			int			keep = Min(want, b->nstarts);
-
-			starts = MemoryContextAllocZero(TopMemoryContext,
-											want * sizeof(TimestampTz));
-			/* the most recent starts, oldest first at index 0 */
-			for (i = 0; i < keep; i++)
-				starts[want - 1 - i] =
-					b->starts[(b->oldest + b->nstarts - 1 - i) % b->nstarts];
-		}
-		if (b->starts != NULL)
-			pfree(b->starts);
-		b->starts = starts;
-		b->nstarts = want;
-		b->oldest = 0;
-	}
-
-	b->last_used = now;
-	return b;
-}
-
-/*
- * http_bucket_ready
- *		When the connection's key may start its next request
- */
-static TimestampTz
-http_bucket_ready(LemlistConnection *conn, TimestampTz now)
-{
-	HttpRateBucket *b = http_bucket(conn, now);
-	TimestampTz ready = b->hold_until;
-
-	if (b->nstarts > 0 && b->starts[b->oldest] != 0)
-		ready = Max(ready, TimestampTzPlusMilliseconds(b->starts[b->oldest],
-													   conn->rate_window_ms));
-	return ready;
-}
-
-/*
- * http_bucket_take
- *		Record a request start for the connection's key
- */
-static void
-http_bucket_take(LemlistConnection *conn, TimestampTz now)
-{
-	HttpRateBucket *b = http_bucket(conn, now);
-
-	if (b->nstarts > 0)
-	{
-		b->starts[b->oldest] = now;
-		b->oldest = (b->oldest + 1) % b->nstarts;
-	}
-}
-
-/*
- * http_bucket_hold
- *		Start nothing for the connection's key before until
- */
-static void
-http_bucket_hold(LemlistConnection *conn, TimestampTz now, TimestampTz until)
-{
-	HttpRateBucket *b = http_bucket(conn, now);
-
-	b->hold_until = Max(b->hold_until, until);
 }

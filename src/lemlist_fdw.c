@@ -71,6 +71,8 @@ typedef struct LemlistRelInfo
 
 PG_FUNCTION_INFO_V1(lemlist_fdw_handler);
 
+void		_PG_init(void);
+
 static void lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 									 Oid foreigntableid);
 static void lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
@@ -85,6 +87,18 @@ static void lemlistReScanForeignScan(ForeignScanState *node);
 static void lemlistEndForeignScan(ForeignScanState *node);
 static void lemlistExplainForeignScan(ForeignScanState *node, ExplainState *es);
 static List *lemlistImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
+
+/*
+ * _PG_init
+ *		Pacing in shared memory when loaded by shared_preload_libraries, and
+ *		the memo's budget setting
+ */
+void
+_PG_init(void)
+{
+	lemlist_pacing_init();
+	lemlist_memo_init();
+}
 
 /*
  * lemlist_fdw_handler

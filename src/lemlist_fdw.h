@@ -50,6 +50,14 @@
 	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), NIL, (required_outer), NULL, (private))
 #endif
 
+/* Shared memory is requested from shmem_request_hook since PostgreSQL 15. */
+#if PG_VERSION_NUM >= 150000
+#define LEMLIST_HAVE_SHMEM_REQUEST_HOOK 1
+#define lemlist_reserve_guc_prefix(prefix) MarkGUCPrefixReserved(prefix)
+#else
+#define lemlist_reserve_guc_prefix(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
 /* The API's hard limit on campaign IDs per batch request. */
 #define LEMLIST_BATCH_SIZE			100
 /* Page size used when listing the team's campaigns. */
@@ -164,6 +172,7 @@ typedef struct LemlistOptions
 	LemlistCampaignErrors campaign_errors;
 	TimestampTz default_start_date;
 	LemlistResourceKind resource;
+	int			cache_ttl;		/* seconds; 0: no cross-statement cache */
 } LemlistOptions;
 
 /* in option.c */
@@ -252,6 +261,8 @@ typedef struct LemlistHttpStats
 	double		pacing_ms;		/* time waiting for the client-side rate limit */
 	double		backoff_ms;		/* time waiting before retries */
 	double		api_ms;			/* time with requests in flight */
+	int64		memo_hits;		/* answered by this statement's memo */
+	int64		cache_hits;		/* answered by the cache (cache_ttl) */
 } LemlistHttpStats;
 
 typedef struct LemlistHttpRequest
@@ -261,6 +272,7 @@ typedef struct LemlistHttpRequest
 	char	   *path;			/* relative to api_url, may carry a query string */
 	char	   *body;			/* request body (JSON) or NULL */
 	void	   *arg;			/* the caller's, untouched */
+	bool		urgent;			/* start before requests queued earlier */
 	/* set by the transport when lemlist_http_next returns the request */
 	long		status;			/* HTTP status, 2xx */
 	char	   *response;		/* NUL-terminated body, palloc'd in the connection's context */
@@ -275,6 +287,73 @@ extern LemlistConnection *lemlist_http_open(const LemlistOptions *opts, const ch
 extern void lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req);
 extern LemlistHttpRequest *lemlist_http_next(LemlistConnection *conn);
 extern int	lemlist_http_pending(LemlistConnection *conn);
+extern void lemlist_http_forget(LemlistConnection *conn, const LemlistHttpRequest *req);
+
+/* ---------------------------------------------------------------------
+ * Pacing per API key, rate limit headers, back-off (pacing.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* What an answer said of the rate limit: -1, or empty, when it said nothing. */
+typedef struct LemlistRateHeaders
+{
+	long		retry_after_s;	/* Retry-After */
+	long		limit;			/* X-RateLimit-Limit */
+	long		remaining;		/* X-RateLimit-Remaining */
+	char		reset[128];		/* X-RateLimit-Reset, as sent */
+} LemlistRateHeaders;
+
+/* A request pacing let start, to say when it ended. */
+typedef struct LemlistPacingTicket
+{
+	uint64		key_hash;
+	uint64		seq;
+	TimestampTz start;
+} LemlistPacingTicket;
+
+/* in pacing.c */
+extern void lemlist_pacing_init(void);
+extern uint64 lemlist_key_hash(const char *api_key);
+extern bool lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
+								   TimestampTz now, TimestampTz deadline,
+								   LemlistPacingTicket *ticket, TimestampTz *ready);
+extern void lemlist_pacing_release(const LemlistPacingTicket *ticket, TimestampTz now);
+extern void lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
+								   TimestampTz now, const LemlistRateHeaders *headers);
+extern void lemlist_pacing_hold(uint64 key_hash, TimestampTz now, TimestampTz until);
+extern void lemlist_rate_headers_clear(LemlistRateHeaders *headers);
+extern bool lemlist_rate_header(const char *line, size_t len, LemlistRateHeaders *headers);
+extern long lemlist_retry_after_ms(const LemlistRateHeaders *headers, int window_ms);
+extern long lemlist_backoff_ms(int retry);
+
+/* ---------------------------------------------------------------------
+ * Memo and cache of answers (memo.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* What identifies a request: its answer is the same for the same key. */
+typedef struct LemlistMemoKey
+{
+	Oid			serverid;
+	const char *api_url;
+	uint64		key_hash;		/* lemlist_key_hash of the API key */
+	const char *method;
+	const char *path;
+	const char *body;			/* NULL for none */
+	uint64		hash;			/* set by lemlist_memo_key_init */
+} LemlistMemoKey;
+
+/* in memo.c */
+extern void lemlist_memo_init(void);
+extern bool lemlist_memo_enabled(void);
+extern uint64 lemlist_memo_generation(void);
+extern void lemlist_memo_key_init(LemlistMemoKey *key);
+extern bool lemlist_memo_key_equal(const LemlistMemoKey *a, const LemlistMemoKey *b);
+extern char *lemlist_memo_lookup(const LemlistMemoKey *key, int cache_ttl_s,
+								 MemoryContext cxt, size_t *len, bool *cached);
+extern void lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
+							   const char *response, size_t len);
+extern void lemlist_memo_forget(const LemlistMemoKey *key);
 
 /* ---------------------------------------------------------------------
  * JSON (json.c): the only file that includes jansson.h

@@ -67,6 +67,7 @@ typedef enum OptionId
 	OPTION_VERIFY_TLS,
 	OPTION_CAMPAIGN_ERRORS,
 	OPTION_DEFAULT_START_DATE,
+	OPTION_CACHE_TTL,
 	OPTION_API_KEY,
 	OPTION_RESOURCE,
 	OPTION_KEY
@@ -117,6 +118,7 @@ static const OptionDef options[] = {
 	{"verify_tls", OPTION_VERIFY_TLS, OPT_SERVER, true, VALUE_BOOLEAN},
 	{"campaign_errors", OPTION_CAMPAIGN_ERRORS, OPT_SERVER | OPT_TABLE, false, VALUE_CAMPAIGN_ERRORS},
 	{"default_start_date", OPTION_DEFAULT_START_DATE, OPT_SERVER | OPT_TABLE, false, VALUE_TIMESTAMPTZ},
+	{"cache_ttl", OPTION_CACHE_TTL, OPT_SERVER | OPT_TABLE, false, VALUE_INTEGER, 0, 2592000, 0},
 	{"api_key", OPTION_API_KEY, OPT_USER_MAPPING, false, VALUE_SECRET},
 	{"resource", OPTION_RESOURCE, OPT_TABLE, false, VALUE_RESOURCE},
 	{"key", OPTION_KEY, OPT_COLUMN, false, VALUE_STRING}
@@ -855,6 +857,9 @@ store_option(LemlistOptions *opts, const OptionDef *opt, const OptionValue *val)
 			break;
 		case OPTION_DEFAULT_START_DATE:
 			opts->default_start_date = val->tval;
+			break;
+		case OPTION_CACHE_TTL:
+			opts->cache_ttl = val->ival;
 			break;
 		case OPTION_RESOURCE:
 			opts->resource = val->resource;

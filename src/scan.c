@@ -6,8 +6,10 @@
  * A scan evaluates its pushed-down conditions once (at the first row, so
  * that parameters and initplan outputs are known), then sends, for every
  * filter combination, one batch request per 100 campaign IDs; without a
- * campaign_id condition it first lists the team's campaigns page by page.
- * Rows flow to the executor one response at a time.
+ * campaign_id condition it lists the team's campaigns page by page, and
+ * batches the IDs as the pages come, once there are enough for a wave of
+ * max_parallel batches (or the listing is over).  Rows flow to the executor
+ * one response at a time.
  *
  * Nothing is ever silently partial: each batch's answer must account for
  * every campaign it asked for, either in results[] or in errors[], and must
@@ -18,7 +20,11 @@
  * Memory: scan_cxt (whole scan: options, columns, key), run_cxt (one
  * execution: filter values, IDs, the connection and its curl handles, reset
  * on rescan) and batch_cxt (one response and the rows built from it, reset
- * before the next response), so memory is bounded by a response.
+ * before the next response).  Requests are made only as slots free up (at
+ * most 2 * max_parallel queued or in flight) and freed once answered, and a
+ * listing pauses while 2 * max_parallel batches wait to be sent, so memory
+ * is bounded by the batches in flight, not by the number of campaigns: only
+ * the set of listed IDs, kept to count a campaign once, grows with them.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,11 +32,13 @@
 
 #include "access/xact.h"
 #include "commands/explain.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -39,6 +47,8 @@
 
 /* Hard stop for campaign listing: more pages than this is a broken API. */
 #define LEMLIST_MAX_LIST_PAGES		100000
+/* Requests queued or in flight per scan, in units of max_parallel. */
+#define LEMLIST_QUEUE_WAVES			2
 
 typedef enum ScanRequestKind
 {
@@ -56,6 +66,21 @@ typedef struct ScanRequest
 	char	  **ids;			/* stats batch: requested IDs */
 	int			nids;
 } ScanRequest;
+
+/* Up to 100 listed IDs waiting to be batched, for every combination. */
+typedef struct ScanChunk
+{
+	char	  **ids;
+	int			nids;
+} ScanChunk;
+
+/* An ID the listing brought (hash table entry; collisions chained). */
+typedef struct ListedId
+{
+	uint64		hash;
+	char	   *id;
+	List	   *more;			/* other IDs with the same hash */
+} ListedId;
 
 struct LemlistScanState
 {
@@ -89,11 +114,22 @@ struct LemlistScanState
 	char	   *start_str;
 	char	   *end_str;
 	LemlistConnection *conn;
-	List	   *listed_ids;		/* stats without campaign_id: the team's */
+	int			ncombos;
+	/* explicit IDs: the next batch to make */
+	int			next_combo;
+	int			next_first;
+	/* listing */
+	int			next_offset;	/* offset of the next page to ask, -1: none */
+	bool		page_out;		/* a page is queued or in flight */
+	HTAB	   *listed;			/* stats: every ID listed so far */
+	ScanChunk  *filling;		/* stats: listed IDs not yet in a chunk */
+	List	   *chunks;			/* stats: full chunks, of ScanChunk * */
+	int			chunk_combo;	/* of the first chunk, the next combination */
 	char	   *prev_first_id;	/* listing: first ID of the previous page */
 	int			list_pages;
 
-	/* the response being returned (batch_cxt) */
+	/* the response being returned (batch_cxt), and its request (run_cxt) */
+	ScanRequest *row_req;
 	List	   *rows;
 	List	   *row_ids;
 	int			next_row;
@@ -110,9 +146,15 @@ struct LemlistScanState
 };
 
 static void start_scan(LemlistScanState *ss);
+static void fill_queue(LemlistScanState *ss);
+static int	unsent_listed_batches(LemlistScanState *ss);
 static void submit_list_page(LemlistScanState *ss, int offset);
-static void submit_batches(LemlistScanState *ss, List *ids);
+static void submit_batch(LemlistScanState *ss, LemlistCombo *combo,
+						 char **ids, int nids);
+static void add_listed_id(LemlistScanState *ss, const char *id);
+static void flush_listed_ids(LemlistScanState *ss);
 static void handle_response(LemlistScanState *ss, ScanRequest *req);
+static void free_request(ScanRequest *req);
 static void handle_list_page(LemlistScanState *ss, ScanRequest *req);
 static void handle_stats_batch(LemlistScanState *ss, ScanRequest *req);
 static void check_batch_complete(LemlistScanState *ss, ScanRequest *req,
@@ -255,13 +297,98 @@ start_scan(LemlistScanState *ss)
 	}
 
 	ss->conn = lemlist_http_open(&ss->opts, ss->api_key, &ss->stats, ss->run_cxt);
-
+	ss->ncombos = list_length(ss->combos);
+	ss->next_combo = 0;
+	ss->next_first = 0;
+	ss->next_offset = -1;
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS || ss->fv.all_campaigns)
-		submit_list_page(ss, 0);
-	else
-		submit_batches(ss, ss->fv.campaign_ids);
+		ss->next_offset = 0;
+
+	fill_queue(ss);
 
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * fill_queue
+ *		Make the requests that may be made now: the next list page (it is on
+ *		the critical path) unless enough batches wait already, then batches
+ *		while fewer than LEMLIST_QUEUE_WAVES * max_parallel requests are
+ *		queued or in flight.  During a listing, batches wait until a wave of
+ *		max_parallel is ready, so that a short listing sends its pages
+ *		first and its batches together.
+ */
+static void
+fill_queue(LemlistScanState *ss)
+{
+	int			wave = Max(ss->opts.max_parallel, 1);
+	int			window = LEMLIST_QUEUE_WAVES * wave;
+	int			nids = list_length(ss->fv.campaign_ids);
+
+	if (ss->done || ss->conn == NULL)
+		return;
+
+	if (ss->next_offset >= 0 && !ss->page_out &&
+		unsent_listed_batches(ss) < window)
+	{
+		submit_list_page(ss, ss->next_offset);
+		ss->next_offset = -1;
+		ss->page_out = true;
+	}
+
+	while (lemlist_http_pending(ss->conn) < window)
+	{
+		if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+			break;
+		if (!ss->fv.all_campaigns)
+		{
+			/* explicit IDs: every chunk of a combination, then the next one */
+			char	   *ids[LEMLIST_BATCH_SIZE];
+			int			n = Min(LEMLIST_BATCH_SIZE, nids - ss->next_first);
+
+			if (ss->next_combo >= ss->ncombos)
+				break;
+			for (int i = 0; i < n; i++)
+				ids[i] = list_nth(ss->fv.campaign_ids, ss->next_first + i);
+			submit_batch(ss, list_nth(ss->combos, ss->next_combo), ids, n);
+			ss->next_first += LEMLIST_BATCH_SIZE;
+			if (ss->next_first >= nids)
+			{
+				ss->next_first = 0;
+				ss->next_combo++;
+			}
+		}
+		else
+		{
+			/* listed IDs: every combination of a chunk, then the next one */
+			ScanChunk  *chunk;
+			bool		listing = ss->page_out || ss->next_offset >= 0;
+
+			if (ss->chunks == NIL ||
+				(listing && unsent_listed_batches(ss) < wave))
+				break;
+			chunk = linitial(ss->chunks);
+			submit_batch(ss, list_nth(ss->combos, ss->chunk_combo),
+						 chunk->ids, chunk->nids);
+			if (++ss->chunk_combo >= ss->ncombos)
+			{
+				ss->chunks = list_delete_first(ss->chunks);
+				pfree(chunk->ids);
+				pfree(chunk);
+				ss->chunk_combo = 0;
+			}
+		}
+	}
+}
+
+/*
+ * unsent_listed_batches
+ *		Batches of listed IDs not made yet (the chunk being filled aside)
+ */
+static int
+unsent_listed_batches(LemlistScanState *ss)
+{
+	return list_length(ss->chunks) * ss->ncombos - ss->chunk_combo;
 }
 
 /*
@@ -320,6 +447,7 @@ submit_list_page(LemlistScanState *ss, int offset)
 
 	req->kind = SCAN_REQ_LIST_PAGE;
 	req->offset = offset;
+	req->http.urgent = true;	/* the listing's next step waits on it */
 	req->http.method = "GET";
 	req->http.path = list_page_path(ss, offset);
 	req->http.arg = req;
@@ -329,45 +457,118 @@ submit_list_page(LemlistScanState *ss, int offset)
 }
 
 /*
- * submit_batches
- *		One request per combination per 100 IDs; every chunk carries the same
- *		dates and filters.
+ * submit_batch
+ *		One request for up to 100 IDs under one combination; every chunk
+ *		carries the same dates and filters.  The request keeps its own copy
+ *		of the array of IDs (not of the IDs).
  */
 static void
-submit_batches(LemlistScanState *ss, List *ids)
+submit_batch(LemlistScanState *ss, LemlistCombo *combo, char **ids, int nids)
 {
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
-	int			nids = list_length(ids);
-	ListCell   *lc;
+	ScanRequest *req = palloc0(sizeof(ScanRequest));
+	List	   *chunk = NIL;
 
-	foreach(lc, ss->combos)
+	req->kind = SCAN_REQ_STATS_BATCH;
+	req->combo = combo;
+	req->nids = nids;
+	req->ids = palloc(sizeof(char *) * nids);
+	for (int i = 0; i < nids; i++)
 	{
-		LemlistCombo *combo = lfirst(lc);
-
-		for (int first = 0; first < nids; first += LEMLIST_BATCH_SIZE)
-		{
-			ScanRequest *req = palloc0(sizeof(ScanRequest));
-			List	   *chunk = NIL;
-
-			req->kind = SCAN_REQ_STATS_BATCH;
-			req->combo = combo;
-			req->nids = Min(LEMLIST_BATCH_SIZE, nids - first);
-			req->ids = palloc(sizeof(char *) * req->nids);
-			for (int i = 0; i < req->nids; i++)
-			{
-				req->ids[i] = list_nth(ids, first + i);
-				chunk = lappend(chunk, req->ids[i]);
-			}
-			req->http.method = "POST";
-			req->http.path = LEMLIST_STATS_ROUTE;
-			req->http.body = lemlist_json_stats_request(chunk, ss->start_str,
-														ss->end_str, combo);
-			req->http.arg = req;
-			list_free(chunk);
-			ss->batches++;
-			lemlist_http_submit(ss->conn, &req->http);
-		}
+		req->ids[i] = ids[i];
+		chunk = lappend(chunk, ids[i]);
 	}
+	req->http.method = "POST";
+	req->http.path = LEMLIST_STATS_ROUTE;
+	req->http.body = lemlist_json_stats_request(chunk, ss->start_str,
+												ss->end_str, combo);
+	req->http.arg = req;
+	list_free(chunk);
+	ss->batches++;
+	lemlist_http_submit(ss->conn, &req->http);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * add_listed_id
+ *		Queue a listed ID for batching, unless it was listed already: a
+ *		campaign can move between pages while listing, and counts once
+ */
+static void
+add_listed_id(LemlistScanState *ss, const char *id)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+	uint64		hash = hash_bytes_extended((const unsigned char *) id, strlen(id), 0);
+	ListedId   *entry;
+	bool		found;
+	char	   *copy;
+
+	if (ss->listed == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(ListedId);
+		ctl.hcxt = ss->run_cxt;
+		ss->listed = hash_create("lemlist_fdw listed campaigns", 256, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	entry = hash_search(ss->listed, &hash, HASH_ENTER, &found);
+	if (found)
+	{
+		ListCell   *lc;
+
+		if (strcmp(entry->id, id) == 0)
+		{
+			MemoryContextSwitchTo(oldcxt);
+			return;
+		}
+		foreach(lc, entry->more)
+		{
+			if (strcmp(lfirst(lc), id) == 0)
+			{
+				MemoryContextSwitchTo(oldcxt);
+				return;
+			}
+		}
+		copy = pstrdup(id);
+		entry->more = lappend(entry->more, copy);
+	}
+	else
+	{
+		copy = pstrdup(id);
+		entry->id = copy;
+		entry->more = NIL;
+	}
+
+	if (ss->filling == NULL)
+	{
+		ss->filling = palloc(sizeof(ScanChunk));
+		ss->filling->ids = palloc(sizeof(char *) * LEMLIST_BATCH_SIZE);
+		ss->filling->nids = 0;
+	}
+	ss->filling->ids[ss->filling->nids++] = copy;
+	if (ss->filling->nids == LEMLIST_BATCH_SIZE)
+		flush_listed_ids(ss);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * flush_listed_ids
+ *		The chunk being filled is ready to be batched
+ */
+static void
+flush_listed_ids(LemlistScanState *ss)
+{
+	MemoryContext oldcxt;
+
+	if (ss->filling == NULL)
+		return;
+	oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+	ss->chunks = lappend(ss->chunks, ss->filling);
+	ss->filling = NULL;
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -383,10 +584,36 @@ handle_response(LemlistScanState *ss, ScanRequest *req)
 	else
 		handle_stats_batch(ss, req);
 
-	/* the body has been parsed into batch_cxt; drop it now */
+	/*
+	 * The body has been parsed into batch_cxt; the request is kept while its
+	 * rows are returned, should one of them fail to convert.
+	 */
 	if (req->http.response)
 		pfree(req->http.response);
 	req->http.response = NULL;
+	ss->row_req = req;
+
+	/* queue what the answer made possible, before its rows are returned */
+	fill_queue(ss);
+}
+
+/*
+ * free_request
+ *		Give back what a request took from run_cxt
+ */
+static void
+free_request(ScanRequest *req)
+{
+	if (req->http.response)
+		pfree(req->http.response);
+	if (req->kind == SCAN_REQ_LIST_PAGE)
+		pfree(req->http.path);
+	else
+	{
+		pfree(req->http.body);
+		pfree(req->ids);
+	}
+	pfree(req);
 }
 
 /*
@@ -421,17 +648,12 @@ list_page_is_last(LemlistScanState *ss, LemlistParsed *parsed)
 	return false;
 }
 
-static int
-cmp_id_cells(const ListCell *a, const ListCell *b)
-{
-	return strcmp(lfirst(a), lfirst(b));
-}
-
 static void
 handle_list_page(LemlistScanState *ss, ScanRequest *req)
 {
 	LemlistParsed parsed;
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
+	ListCell   *lc;
 
 	/* listing for a stats table only needs the IDs, not its columns */
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
@@ -442,8 +664,9 @@ handle_list_page(LemlistScanState *ss, ScanRequest *req)
 									 NULL, 0, &parsed);
 	MemoryContextSwitchTo(oldcxt);
 
+	ss->page_out = false;
 	if (!list_page_is_last(ss, &parsed))
-		submit_list_page(ss, req->offset + parsed.page_count);
+		ss->next_offset = req->offset + parsed.page_count;
 
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
 	{
@@ -454,37 +677,11 @@ handle_list_page(LemlistScanState *ss, ScanRequest *req)
 		return;
 	}
 
-	/* stats without campaign_id: collect the team's IDs, then batch them */
-	oldcxt = MemoryContextSwitchTo(ss->run_cxt);
-	{
-		ListCell   *lc;
-
-		foreach(lc, parsed.row_campaign_ids)
-			ss->listed_ids = lappend(ss->listed_ids, pstrdup(lfirst(lc)));
-	}
-	MemoryContextSwitchTo(oldcxt);
-
-	if (lemlist_http_pending(ss->conn) == 0)
-	{
-		List	   *ids = ss->listed_ids;
-
-		/* a campaign can move between pages while listing: count it once */
-		if (list_length(ids) > 1)
-		{
-			List	   *unique = NIL;
-
-			list_sort(ids, cmp_id_cells);
-			oldcxt = MemoryContextSwitchTo(ss->run_cxt);
-			for (int i = 0; i < list_length(ids); i++)
-			{
-				if (i == 0 || strcmp(list_nth(ids, i), list_nth(ids, i - 1)) != 0)
-					unique = lappend(unique, list_nth(ids, i));
-			}
-			MemoryContextSwitchTo(oldcxt);
-			ids = unique;
-		}
-		submit_batches(ss, ids);
-	}
+	/* stats without campaign_id: batch the team's IDs as they come */
+	foreach(lc, parsed.row_campaign_ids)
+		add_listed_id(ss, lfirst(lc));
+	if (ss->next_offset < 0)
+		flush_listed_ids(ss);
 }
 
 static void
@@ -631,7 +828,19 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 			char	  **values = list_nth(ss->rows, ss->next_row);
 
 			ss->next_row++;
-			store_row(ss, slot, values, ss->row_combo);
+
+			/* an answer with a value that does not convert is not reused */
+			PG_TRY();
+			{
+				store_row(ss, slot, values, ss->row_combo);
+			}
+			PG_CATCH();
+			{
+				if (ss->row_req != NULL)
+					lemlist_http_forget(ss->conn, &ss->row_req->http);
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
 			return slot;
 		}
 		if (ss->done)
@@ -640,15 +849,30 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 		/* the previous response and its rows are no longer referenced */
 		ss->rows = NIL;
 		ss->row_ids = NIL;
+		if (ss->row_req != NULL)
+			free_request(ss->row_req);
+		ss->row_req = NULL;
 		MemoryContextReset(ss->batch_cxt);
 
+		fill_queue(ss);
 		http = lemlist_http_next(ss->conn);
 		if (http == NULL)
 		{
 			ss->done = true;
 			return slot;
 		}
-		handle_response(ss, (ScanRequest *) http->arg);
+
+		/* nor is an answer that fails to parse */
+		PG_TRY();
+		{
+			handle_response(ss, (ScanRequest *) http->arg);
+		}
+		PG_CATCH();
+		{
+			lemlist_http_forget(ss->conn, http);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 	}
 }
 
@@ -752,7 +976,13 @@ lemlist_scan_rescan(LemlistScanState *ss)
 	ss->row_ids = NIL;
 	ss->next_row = 0;
 	ss->conn = NULL;
-	ss->listed_ids = NIL;
+	ss->row_req = NULL;
+	ss->listed = NULL;
+	ss->filling = NULL;
+	ss->chunks = NIL;
+	ss->chunk_combo = 0;
+	ss->page_out = false;
+	ss->next_offset = -1;
 	ss->prev_first_id = NULL;
 	ss->list_pages = 0;
 	memset(&ss->fv, 0, sizeof(ss->fv));
@@ -923,6 +1153,11 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 		if (!campaigns)
 			ExplainPropertyInteger("lemlist Batches Sent", NULL, ss->batches, es);
 		ExplainPropertyInteger("lemlist Requests Sent", NULL, ss->stats.requests, es);
+		/* answers that needed no request: in text format, only if any */
+		if (ss->stats.memo_hits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
+			ExplainPropertyInteger("lemlist Memo Hits", NULL, ss->stats.memo_hits, es);
+		if (ss->stats.cache_hits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
+			ExplainPropertyInteger("lemlist Cache Hits", NULL, ss->stats.cache_hits, es);
 		ExplainPropertyInteger("lemlist Retries", NULL, ss->stats.retries, es);
 		ExplainPropertyInteger("lemlist Rate Limited", NULL, ss->stats.rate_limited, es);
 		if (es->timing)

@@ -17,6 +17,8 @@
 #   SKIP_DEPS=1  do not check the Debian packages
 #   SKIP_BUILD=1 use the extension as already installed
 #   PG_EXTRA_CONF     lines appended to postgresql.conf (test/valgrind.sh, test/memory.sh)
+#   MOCK_SCRIPT       the mock start_mock starts instead of test/mock_lemlist.py (test/bench.sh)
+#   MOCK_ARGS         more arguments for that mock, split on blanks (test/bench.sh)
 #   POSTGRES_WRAPPER  program pg_ctl starts instead of postgres (test/valgrind.sh)
 #   PG_START_TIMEOUT  seconds pg_ctl waits for the server to start (default 60)
 #
@@ -197,7 +199,7 @@ EOF
 # endpoint.  Sets MOCK_PID and LEMLIST_MOCK_URL.
 start_mock()
 {
-    local script="$LEMLIST_ROOT/test/mock_lemlist.py" port tries
+    local script="${MOCK_SCRIPT:-$LEMLIST_ROOT/test/mock_lemlist.py}" port tries
     [ -f "$script" ] || die "mock API not found: $script"
     if [ -n "${MOCK_PORT:-}" ]; then
         port=$MOCK_PORT
@@ -214,7 +216,8 @@ start_mock()
     say "starting mock lemlist API on 127.0.0.1:$port"
     [ -n "${LEMLIST_TEST_KEY_ALPHA:-}" ] || make_test_keys
     mock_key_args
-    "$LEMLIST_PYTHON" "$script" --port "$port" --host 127.0.0.1 "${MOCK_KEY_ARGS[@]}" \
+    # shellcheck disable=SC2086 # MOCK_ARGS is split into arguments on purpose
+    "$LEMLIST_PYTHON" "$script" --port "$port" --host 127.0.0.1 "${MOCK_KEY_ARGS[@]}" ${MOCK_ARGS:-} \
         --pidfile "$WORKDIR/mock.pid" </dev/null >"$WORKDIR/mock.log" 2>&1 &
     MOCK_PID=$!
     LEMLIST_MOCK_URL="http://127.0.0.1:$port"

@@ -1,0 +1,421 @@
+#!/usr/bin/env bash
+# test/bench.sh: the benchmark of lemlist_fdw against the mock lemlist API
+#
+# Installs what is missing, builds and installs like test/run.sh (test/lib.sh),
+# starts the mock with a latency (test/bench_mock.py: mock_lemlist.py replaying
+# its answers, see there) and a throw-away cluster with lemlist_fdw in
+# shared_preload_libraries, then prints, side by side from this one run, for
+# each scenario: lemlist_fdw; the same scan one request at a time
+# (max_parallel 1, memo off); and the floor that the latency and lemlist's
+# rate limit (20 requests per 2 s per key) set for the requests it needs.
+# Request counts and 429s come from the mock's log.  Then two backends
+# sharing a key, and the peak memory of a backend scanning 200 vs 20,000
+# campaigns.
+#
+#   test/bench.sh                      everything, 100 ms of latency
+#   LATENCY_MS=250 test/bench.sh       another latency
+#   SCENARIOS="ids1000 crm" test/bench.sh   only these rows of the table
+#   SKIP_SHARED=1 SKIP_MEMORY=1 test/bench.sh   without the last two parts
+#   REPEAT=5 test/bench.sh             runs per measurement (median shown; default
+#                                      3, 1 for the scenarios bound by the rate limit)
+#   BENCH_TRACE=1 test/bench.sh        also print when each request of each run
+#                                      reached the mock (stderr)
+#   BENCH_PGOPTIONS="-c ..." test/bench.sh   more settings for its sessions
+# The knobs of test/lib.sh apply (PG_CONFIG, PGPORT_TEST, MOCK_PORT,
+# SKIP_DEPS, SKIP_BUILD, KEEP_TMP).  Takes about two minutes; the report
+# starts at the line "lemlist_fdw benchmark:".
+set -euo pipefail
+
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+case "${1:-}" in
+    -h | --help)
+        sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    "") ;;
+    *) die "unexpected argument \"$1\" (try --help)" ;;
+esac
+
+LATENCY_MS=${LATENCY_MS:-100}
+[[ "$LATENCY_MS" =~ ^[0-9]+$ ]] || die "LATENCY_MS must be a whole number of milliseconds"
+SCENARIOS=${SCENARIOS:-"ids1000 ids5000 list5000 join1000 crm crmjoin"}
+RATE_LIMIT=20			# lemlist's, and the mock's: requests per window per key
+RATE_WINDOW_MS=2000
+# lemlist_fdw's setting for speed: as many requests in flight as the rate
+# limit lets start at once; more would only wait for the window
+FAST_PARALLEL=$RATE_LIMIT
+NKEYS=100
+KEYS=$(seq -f 'bench-key-%02g' 1 "$NKEYS" | paste -sd, -)
+
+cd "$LEMLIST_ROOT"
+setup_workdir
+install_deps
+build_install
+
+# the benchmark's own keys (--keys comes last, so these are the valid ones)
+MOCK_SCRIPT="$LEMLIST_ROOT/test/bench_mock.py"
+MOCK_ARGS="--latency-ms $LATENCY_MS --campaigns 20000 --keys $KEYS"
+start_mock
+# pacing shared by the backends (pg_cron, the test cluster's, is not needed)
+PRELOAD_LIBRARIES="lemlist_fdw"
+start_cluster
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+# sql [psql args...]: run SQL from stdin in the bench database, quietly
+sql()
+{
+    as_pg "$(pg_bin psql)" -X -q -At -v ON_ERROR_STOP=1 -h "$WORKDIR" -p "$PGPORT_TEST" \
+        -U postgres -d bench "$@"
+}
+
+mockctl()
+{
+    "$LEMLIST_PYTHON" "$LEMLIST_ROOT/test/mockctl.py" --url "$LEMLIST_MOCK_URL" "$@"
+}
+
+# use_new_key SERVER: give SERVER's user mapping a key no earlier run used,
+# so that neither the mock's window nor lemlist_fdw's pacing carries over
+# (the counter is a file: callers run in subshells)
+use_new_key()
+{
+    local next_key
+    next_key=$(($(cat "$WORKDIR/next_key" 2>/dev/null || echo 0) + 1))
+    echo "$next_key" >"$WORKDIR/next_key"
+    [ "$next_key" -le "$NKEYS" ] || die "out of benchmark keys"
+    printf "ALTER USER MAPPING FOR postgres SERVER %s OPTIONS (SET api_key 'bench-key-%02d');\n" \
+        "$1" "$next_key" | sql
+}
+
+# requests_summary: "TOTAL GETS 429S" from the mock's log
+requests_summary()
+{
+    mockctl requests | awk '{ n++; if ($1 == "GET") g++; if ($3 == "429") r++ }
+                            END { printf "%d %d %d\n", n, g, r }'
+}
+
+# Every session runs with jit = off: the planner prices a request at 10,000
+# (it is a network round trip), so plans cross jit_above_cost, and compiling
+# expressions for a scan whose time is the network only adds time
+SESSION_OPTIONS="-c client_min_messages=warning -c jit=off ${BENCH_PGOPTIONS:-}"
+
+# run_query SCHEMA QUERY [PGOPTIONS]: time QUERY (with @S@ replaced by SCHEMA)
+# in a new session, once a plain EXPLAIN of it (which sends nothing) has
+# loaded the catalog caches, as in a session already in use; prints
+# milliseconds
+run_query()
+{
+    local q=${2//@S@/$1}
+    PGOPTIONS="$SESSION_OPTIONS ${3:-}" sql <<EOF | tail -n 1
+EXPLAIN $q \\g /dev/null
+SELECT bench_run(\$q\$$q\$q\$);
+EOF
+}
+
+# floor_ms REQUESTS DEPTH: the least time REQUESTS requests can take, DEPTH of
+# them one after the other (list pages), with LATENCY_MS each, and at most
+# RATE_LIMIT of them in any RATE_WINDOW_MS
+floor_ms()
+{
+    local n=$1 depth=$2 waves rate chain
+    waves=$(((n + RATE_LIMIT - 1) / RATE_LIMIT))
+    rate=$(((waves - 1) * RATE_WINDOW_MS + LATENCY_MS))
+    chain=$((depth * LATENCY_MS))
+    echo $((rate > chain ? rate : chain))
+}
+
+ratio()
+{
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
+}
+
+# ---------------------------------------------------------------------------
+# the benchmark database
+# ---------------------------------------------------------------------------
+
+say "creating the benchmark database"
+as_pg "$(pg_bin createdb)" -h "$WORKDIR" -p "$PGPORT_TEST" -U postgres bench
+sql <<EOF
+CREATE EXTENSION lemlist_fdw;
+-- fast: lemlist_fdw set for speed; serial: one request at a time (and the
+-- memo is turned off in its sessions); warm: fills the mock's replay cache,
+-- and times the scan answered by lemlist_fdw's cache (its CPU time)
+CREATE SERVER fast FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url '$LEMLIST_MOCK_URL/api', max_parallel '$FAST_PARALLEL');
+CREATE SERVER serial FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url '$LEMLIST_MOCK_URL/api', max_parallel '1');
+CREATE SERVER warm FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url '$LEMLIST_MOCK_URL/api', max_parallel '$FAST_PARALLEL', rate_limit '10000',
+           cache_ttl '3600');
+CREATE SERVER defaults FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url '$LEMLIST_MOCK_URL/api', rate_limit '10000');
+EOF
+for s in fast serial warm defaults; do
+    sql <<EOF
+CREATE USER MAPPING FOR postgres SERVER $s OPTIONS (api_key 'bench-key-00');
+CREATE SCHEMA $s;
+IMPORT FOREIGN SCHEMA lemlist FROM SERVER $s INTO $s;
+EOF
+    use_new_key "$s"
+done
+sql <<'EOF'
+CREATE FUNCTION bench_run(q text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+  n bigint;
+BEGIN
+  EXECUTE 'SELECT count(*) FROM (' || q || ') AS s' INTO n;
+  RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000);
+END
+$$;
+-- a CRM table: 1,000 deals over 300 distinct campaigns
+CREATE TABLE deals (deal_id int, account text, lemlist_campaign_id text);
+INSERT INTO deals
+  SELECT d, format('account %s', d % 97), format('cam_%s', lpad(((d * 7) % 300 + 1)::text, 5, '0'))
+    FROM generate_series(1, 1000) AS d;
+ANALYZE deals;
+CREATE FUNCTION ids(first int, last int) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT array_agg(format('cam_%s', lpad(i::text, 5, '0')) ORDER BY i)
+    FROM generate_series(first, last) AS i
+$$;
+EOF
+
+# ---------------------------------------------------------------------------
+# the scenarios: name, team size, minimum requests, list pages in a chain,
+# description, query
+# ---------------------------------------------------------------------------
+
+DATES="start_date >= '2025-01-01' AND end_date <= '2025-06-30'"
+declare -A S_TEAM S_MIN S_DEPTH S_DESC S_QUERY S_REPEAT
+S_REPEAT[ids1000]=3
+S_TEAM[ids1000]=1000
+S_MIN[ids1000]=10
+S_DEPTH[ids1000]=1
+S_DESC[ids1000]="1,000 campaigns, = ANY(array)"
+S_QUERY[ids1000]="SELECT campaign_id, replied FROM @S@.campaign_stats
+ WHERE campaign_id = ANY (ids(1, 1000)) AND $DATES"
+
+S_REPEAT[ids5000]=1
+S_TEAM[ids5000]=5000
+S_MIN[ids5000]=50
+S_DEPTH[ids5000]=1
+S_DESC[ids5000]="5,000 campaigns, = ANY(array)"
+S_QUERY[ids5000]="SELECT campaign_id, replied FROM @S@.campaign_stats
+ WHERE campaign_id = ANY (ids(1, 5000)) AND $DATES"
+
+# a team of 5,000: 50 full pages and an empty one, then 50 batches
+S_REPEAT[list5000]=1
+S_TEAM[list5000]=5000
+S_MIN[list5000]=101
+S_DEPTH[list5000]=52
+S_DESC[list5000]="5,000 campaigns, listed"
+S_QUERY[list5000]="SELECT campaign_id, replied FROM @S@.campaign_stats WHERE $DATES"
+
+# campaign_stats joined to campaign_step_stats under the same filters
+S_REPEAT[join1000]=3
+S_TEAM[join1000]=1000
+S_MIN[join1000]=10
+S_DEPTH[join1000]=1
+S_DESC[join1000]="stats x step stats, 1,000 IDs"
+S_QUERY[join1000]="SELECT s.campaign_id, t.step_index
+  FROM @S@.campaign_stats s JOIN @S@.campaign_step_stats t ON t.campaign_id = s.campaign_id
+ WHERE s.campaign_id = ANY (ids(1, 1000)) AND t.campaign_id = ANY (ids(1, 1000))
+   AND s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30'
+   AND t.start_date >= '2025-01-01' AND t.end_date <= '2025-06-30'"
+
+# the CRM join, with the = ANY(ARRAY(SELECT ...)) idiom: 300 IDs, 3 batches
+S_REPEAT[crm]=3
+S_TEAM[crm]=300
+S_MIN[crm]=3
+S_DEPTH[crm]=1
+S_DESC[crm]="CRM 1,000 rows, ANY(ARRAY(SELECT))"
+S_QUERY[crm]="SELECT d.account, s.replied
+  FROM deals d JOIN @S@.campaign_stats s ON s.campaign_id = d.lemlist_campaign_id
+ WHERE s.campaign_id = ANY (ARRAY(SELECT lemlist_campaign_id FROM deals))
+   AND s.$DATES"
+
+# the same join written plainly: the plan lists the team (3 full pages and
+# an empty one), then 3 batches
+S_REPEAT[crmjoin]=3
+S_TEAM[crmjoin]=300
+S_MIN[crmjoin]=7
+S_DEPTH[crmjoin]=5
+S_DESC[crmjoin]="CRM 1,000 rows, plain join"
+S_QUERY[crmjoin]="SELECT d.account, s.replied
+  FROM deals d JOIN @S@.campaign_stats s ON s.campaign_id = d.lemlist_campaign_id
+ WHERE s.$DATES"
+
+# measure_once SCHEMA SCENARIO [PGOPTIONS]: "MS TOTAL GETS 429S"
+measure_once()
+{
+    local ms
+    mockctl reset
+    mockctl config "campaigns=${S_TEAM[$2]}"
+    use_new_key "$1"
+    ms=$(run_query "$1" "${S_QUERY[$2]}" "${3:-}")
+    echo "$ms $(requests_summary)"
+    if [ -n "${BENCH_TRACE:-}" ]; then
+        # when each request reached the mock (ms), p: list page, b: batch
+        "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_URL" >&2 <<'EOF'
+import json, sys, urllib.request
+log = json.loads(urllib.request.urlopen(sys.argv[1] + "/__mock/requests").read())
+print(" ".join("%s%d%s" % ("p" if r["method"] == "GET" else "b", r["elapsed_ms"],
+                           "" if r["status"] == 200 else "!%s" % r["status"]) for r in log))
+EOF
+    fi
+}
+
+# measure SCHEMA SCENARIO [PGOPTIONS]: measure_once, REPEAT times; the run of
+# median time (each run with a new key and a reset mock)
+measure()
+{
+    local n=${REPEAT:-${S_REPEAT[$2]}} i
+    for ((i = 0; i < n; i++)); do
+        measure_once "$@"
+    done | sort -n | sed -n "$(((n + 1) / 2))p"
+}
+
+# warm NAME: run a scenario once, untimed, to fill the mock's replay cache,
+# then again in the same session, answered by lemlist_fdw's cache (cache_ttl):
+# prints the milliseconds of the second run, the client's own work
+warm()
+{
+    local q=${S_QUERY[$1]//@S@/warm}
+    mockctl reset
+    mockctl config "campaigns=${S_TEAM[$1]}" rate_limit=100000
+    use_new_key warm
+    PGOPTIONS="$SESSION_OPTIONS" sql <<EOF | tail -n 1
+SELECT bench_run(\$q\$$q\$q\$);
+SELECT bench_run(\$q\$$q\$q\$);
+EOF
+}
+
+echo
+echo "lemlist_fdw benchmark: mock latency ${LATENCY_MS} ms, rate limit ${RATE_LIMIT} requests per" \
+    "$((RATE_WINDOW_MS / 1000)) s per key"
+echo "lemlist_fdw runs with max_parallel ${FAST_PARALLEL}: lemlist lets ${RATE_LIMIT} requests of a key start" \
+    "in a window, so ${FAST_PARALLEL}"
+echo "in flight use the whole window at once, and more would only wait for the next one (the default, 4,"
+echo "leaves 16 of every 20 slots to wait a round trip).  One-at-a-time is max_parallel 1 with the memo off."
+echo "Floor: the longer of (list pages in a row + 1) x latency and (ceil(requests / ${RATE_LIMIT}) - 1) x" \
+    "window + latency."
+echo "CPU: the same scan answered by lemlist_fdw's cache (no request): decoding JSON and making rows."
+echo "Sessions run with jit = off (see the script)."
+echo
+printf '%-36s %13s %5s %11s %13s %9s %8s %8s %8s\n' \
+    "scenario" "requests(min)" "429s" "lemlist_fdw" "one-at-a-time" "floor" "CPU" "speed-up" "vs floor"
+for name in $SCENARIOS; do
+    [ -n "${S_QUERY[$name]:-}" ] || die "unknown scenario \"$name\""
+    cpu=$(warm "$name")
+    read -r f_ms f_n f_get f_429 <<<"$(measure fast "$name")"
+    read -r s_ms s_n s_get s_429 <<<"$(measure serial "$name" "-c lemlist_fdw.memo_budget=0")"
+    fl=$(floor_ms "$f_n" "${S_DEPTH[$name]}")
+    printf '%-36s %13s %5s %8s ms %10s ms %6s ms %5s ms %7sx %7sx\n' \
+        "$name: ${S_DESC[$name]}" "$f_n (${S_MIN[$name]})" "$f_429" "$f_ms" "$s_ms" "$fl" "$cpu" \
+        "$(ratio "$s_ms" "$f_ms")" "$(ratio "$f_ms" "$fl")"
+    if [ "$s_n" != "$f_n" ] || [ "$s_429" != 0 ]; then
+        echo "    one-at-a-time: $s_n requests, $s_429 answered 429"
+    fi
+done
+
+# ---------------------------------------------------------------------------
+# two backends, one key: the pacing is shared through shared memory
+# ---------------------------------------------------------------------------
+
+# two_backends LABEL: two sessions at once, same key, 2,500 campaigns each
+two_backends()
+{
+    local q1 q2 t0 p1 p2 wall n r429 fl
+    q1="SELECT campaign_id FROM @S@.campaign_stats WHERE campaign_id = ANY (ids(1, 2500)) AND $DATES"
+    q2="SELECT campaign_id FROM @S@.campaign_stats WHERE campaign_id = ANY (ids(2501, 5000)) AND $DATES"
+    mockctl reset
+    mockctl config campaigns=5000 rate_limit=100000
+    use_new_key warm
+    run_query warm "$q1" >/dev/null
+    run_query warm "$q2" >/dev/null
+    mockctl reset
+    mockctl config campaigns=5000
+    use_new_key fast
+    t0=$(date +%s%N)
+    run_query fast "$q1" >"$WORKDIR/two1.out" &
+    p1=$!
+    run_query fast "$q2" >"$WORKDIR/two2.out" &
+    p2=$!
+    wait "$p1" "$p2"
+    wall=$((($(date +%s%N) - t0) / 1000000))
+    read -r n _ r429 <<<"$(requests_summary)"
+    fl=$(floor_ms $((n - r429)) 1)	# a 429 does not count against the limit
+    printf '  %-34s %3d requests, %2d answered 429, %5d ms for both (%s and %s ms); floor %d ms, %sx\n' \
+        "$1:" "$n" "$r429" "$wall" "$(cat "$WORKDIR/two1.out")" "$(cat "$WORKDIR/two2.out")" \
+        "$fl" "$(ratio "$wall" "$fl")"
+}
+
+if [ "${SKIP_SHARED:-}" != 1 ]; then
+    echo
+    echo "Two backends at once, same key, 2,500 different campaigns each (= ANY(array), max_parallel" \
+        "${FAST_PARALLEL}):"
+    two_backends "shared_preload_libraries"
+    say "restarting the cluster without shared_preload_libraries" >&2
+    as_pg sed -i "/^shared_preload_libraries = 'lemlist_fdw'\$/d" "$PGDATA_TEST/postgresql.conf"
+    run_quiet "$WORKDIR/pg_ctl.log" \
+        as_pg env LEMLIST_MOCK_URL="$LEMLIST_MOCK_URL" LEMLIST_MOCKCTL="$LEMLIST_MOCKCTL" \
+        LEMLIST_PYTHON="$LEMLIST_PYTHON" \
+        "$(pg_bin pg_ctl)" -D "$PGDATA_TEST" -l "$WORKDIR/postgres.log" -w -t 60 -m fast restart \
+        || die "postgres did not restart"
+    two_backends "pacing per backend (not preloaded)"
+fi
+
+# ---------------------------------------------------------------------------
+# memory: peak of a backend scanning 200 vs 20,000 campaigns
+# ---------------------------------------------------------------------------
+
+# peak_kb QUERY: VmHWM of a fresh backend after running QUERY on the
+# "defaults" server (default options but the rate limit)
+peak_kb()
+{
+    PGOPTIONS="$SESSION_OPTIONS ${2:-}" sql <<EOF
+${1//@S@/defaults} \\g /dev/null
+SELECT (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\\s+(\\d+)'))[1];
+EOF
+}
+
+if [ "${SKIP_MEMORY:-}" != 1 ]; then
+    echo
+    echo "Peak memory of a backend (VmHWM), default options (max_parallel 4, memo budget 4MB), no latency," \
+        "jit = off:"
+    mockctl reset
+    mockctl config campaigns=20000 latency_ms=0 rate_limit=100000
+    use_new_key defaults
+    base=$(peak_kb "SELECT 1")
+    printf '  %-44s %8s kB\n' "a fresh backend (SELECT 1)" "$base"
+    for how in ids list; do
+        for n in 200 20000; do
+            mockctl config "campaigns=$n"
+            if [ "$how" = ids ]; then
+                q="SELECT * FROM @S@.campaign_stats WHERE campaign_id = ANY (ids(1, $n)) AND $DATES"
+                label="$n campaigns, = ANY(array)"
+            else
+                q="SELECT * FROM @S@.campaign_stats WHERE $DATES"
+                label="$n campaigns, listed"
+            fi
+            kb=$(peak_kb "$q")
+            if [ "$n" = 200 ]; then
+                small=$kb
+                printf '  %-44s %8s kB\n' "$label" "$kb"
+            else
+                printf '  %-44s %8s kB  (%sx the 200-campaign scan)\n' "$label" "$kb" "$(ratio "$kb" "$small")"
+            fi
+        done
+    done
+    kb=$(peak_kb "SELECT * FROM @S@.campaign_stats WHERE campaign_id = ANY (ids(1, 20000)) AND $DATES" \
+        "-c jit=on")
+    printf '  %-44s %8s kB  (the plan costs more than jit_above_cost: LLVM is loaded)\n' \
+        "20000 campaigns, = ANY(array), jit = on" "$kb"
+fi
+echo
