@@ -39,10 +39,13 @@ PG_MODULE_MAGIC;
 
 /*
  * Cost model.  One request is a network round trip (about 100 ms against
- * lemlist), worth far more than any amount of local tuple processing; the
- * startup cost is the first response, which is when the first row can flow.
+ * lemlist), worth far more than a row (0.01) and about as much as reading a
+ * thousand pages; the startup cost is the first response, which is when the
+ * first row can flow.  Kept at that scale so that an ordinary scan stays
+ * below jit_above_cost: JIT compiling the quals of a scan that mostly waits
+ * on the network costs time and memory and buys nothing.
  */
-#define LEMLIST_REQUEST_COST		10000.0
+#define LEMLIST_REQUEST_COST		1000.0
 #define LEMLIST_ROW_COST			0.01
 /*
  * Guesses used when the values are only known at run time: campaigns per
