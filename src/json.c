@@ -350,17 +350,36 @@ load_body(const char *body, size_t len)
 						 error.line, error.column);
 
 	/*
-	 * jansson's text may quote a token of the body.  It is short, but keep
-	 * it printable and, unless the database is UTF-8, ASCII.
+	 * jansson's text may quote a token of the body.  It is short, but the
+	 * token ends where the lexer gave up, which can be inside a multibyte
+	 * character ("\u0" followed by the first byte of an "é").  Keep
+	 * printable ASCII and, in a UTF-8 database only, whole UTF-8
+	 * characters; anything else becomes '?', so that the detail is valid in
+	 * the server encoding.
 	 */
 	error.text[JSON_ERROR_TEXT_LENGTH - 1] = '\0';
-	for (p = error.text; *p != '\0'; p++)
+	p = error.text;
+	while (*p != '\0')
 	{
 		unsigned char c = (unsigned char) *p;
+		int			charlen;
 
-		if (c < 0x20 || c == 0x7f ||
-			(c >= 0x80 && GetDatabaseEncoding() != PG_UTF8))
-			*p = '?';
+		if (c >= 0x20 && c < 0x7f)
+		{
+			p++;
+			continue;
+		}
+		if (c >= 0x80 && GetDatabaseEncoding() == PG_UTF8)
+		{
+			charlen = pg_utf_mblen((const unsigned char *) p);
+			if (strnlen(p, charlen) == (size_t) charlen &&
+				pg_utf8_islegal((const unsigned char *) p, charlen))
+			{
+				p += charlen;
+				continue;
+			}
+		}
+		*p++ = '?';
 	}
 	invalid_response("The body is not valid JSON: %s at line %d, column %d.",
 					 error.text, error.line, error.column);
