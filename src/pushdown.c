@@ -95,10 +95,8 @@ static List *unique_values(List *values);
 static List *intersect_values(List *a, List *b);
 static TimestampTz floor_msec(TimestampTz ts);
 static TimestampTz ceil_msec(TimestampTz ts);
-static bool combine_start_date(List *evaluated, TimestampTz default_start,
-							   TimestampTz *result);
-static bool combine_end_date(List *evaluated, TimestampTz default_end,
-							 TimestampTz *result);
+static bool combine_date(List *evaluated, LemlistFilterKind filter,
+						 TimestampTz fallback, TimestampTz *result);
 static List *fanout_values(bool constrained, List *set, bool *empty);
 static char *single_value(bool constrained, List *set, bool *empty);
 static bool is_whitespace(char c);
@@ -718,32 +716,37 @@ ceil_msec(TimestampTz ts)
 }
 
 /*
- * combine_start_date
- *		The startDate to send given the start_date conditions, or false when
- *		no whole millisecond satisfies them all.
+ * combine_date
+ *		The startDate (or endDate) to send given the start_date (end_date)
+ *		conditions, or false when no whole millisecond satisfies them all.
  *
  * Every row echoes the value sent, so it must pass each clause's recheck:
- * "= t" needs t itself, and lower bounds ask for the smallest whole
- * millisecond at or after (">=") or strictly after (">") t.  Infinite
- * comparands cannot be sent: as lower bounds -infinity bounds nothing and
- * +infinity is unreachable by any finite value.
+ * "= t" needs t itself; the bounds of start_date ask for the smallest whole
+ * millisecond at or after (">=") or strictly after (">") t, those of
+ * end_date for the largest at or before ("<=") or strictly before ("<").
+ * Infinite comparands cannot be sent: a bound on the far side (start_date
+ * >= -infinity, end_date <= +infinity) bounds nothing, one on the near side
+ * is unreachable by any finite value.
  */
 static bool
-combine_start_date(List *evaluated, TimestampTz default_start,
-				   TimestampTz *result)
+combine_date(List *evaluated, LemlistFilterKind filter, TimestampTz fallback,
+			 TimestampTz *result)
 {
+	bool		is_start = (filter == LEMLIST_FILTER_START_DATE);
 	bool		have_eq = false;
-	bool		have_lower = false;
+	bool		have_bound = false;
 	TimestampTz eq = 0;
-	TimestampTz lower = 0;
+	TimestampTz limit = 0;
 	ListCell   *lc;
 
 	foreach(lc, evaluated)
 	{
 		EvaluatedCond *ec = lfirst(lc);
 		TimestampTz ts = ec->ts;
+		TimestampTz bound;
+		bool		strict;
 
-		if (ec->cond->filter != LEMLIST_FILTER_START_DATE)
+		if (ec->cond->filter != filter)
 			continue;
 		if (ec->isnull)
 			return false;
@@ -756,104 +759,37 @@ combine_start_date(List *evaluated, TimestampTz default_start,
 				return false;
 			have_eq = true;
 			eq = ts;
-		}
-		else
-		{
-			TimestampTz bound;
-
-			Assert(ec->cond->op == LEMLIST_OP_GE || ec->cond->op == LEMLIST_OP_GT);
-			if (TIMESTAMP_IS_NOBEGIN(ts))
-				continue;
-			if (TIMESTAMP_IS_NOEND(ts))
-				return false;
-			if (ec->cond->op == LEMLIST_OP_GE)
-				bound = ceil_msec(ts);
-			else
-				bound = floor_msec(ts) + USECS_PER_MSEC;
-			if (!have_lower || bound > lower)
-				lower = bound;
-			have_lower = true;
-		}
-	}
-
-	if (have_eq)
-	{
-		/* eq is a whole millisecond, so eq >= lower is eq passing them all */
-		if (have_lower && eq < lower)
-			return false;
-		*result = eq;
-	}
-	else if (have_lower)
-		*result = lower;
-	else
-		*result = default_start;
-	return true;
-}
-
-/*
- * combine_end_date
- *		The endDate to send given the end_date conditions: the mirror image
- *		of combine_start_date, with the largest whole millisecond at or
- *		before ("<=") or strictly before ("<") each bound.
- */
-static bool
-combine_end_date(List *evaluated, TimestampTz default_end,
-				 TimestampTz *result)
-{
-	bool		have_eq = false;
-	bool		have_upper = false;
-	TimestampTz eq = 0;
-	TimestampTz upper = 0;
-	ListCell   *lc;
-
-	foreach(lc, evaluated)
-	{
-		EvaluatedCond *ec = lfirst(lc);
-		TimestampTz ts = ec->ts;
-
-		if (ec->cond->filter != LEMLIST_FILTER_END_DATE)
 			continue;
-		if (ec->isnull)
+		}
+
+		Assert(is_start ?
+			   (ec->cond->op == LEMLIST_OP_GE || ec->cond->op == LEMLIST_OP_GT) :
+			   (ec->cond->op == LEMLIST_OP_LE || ec->cond->op == LEMLIST_OP_LT));
+		if (is_start ? TIMESTAMP_IS_NOBEGIN(ts) : TIMESTAMP_IS_NOEND(ts))
+			continue;
+		if (TIMESTAMP_NOT_FINITE(ts))
 			return false;
-
-		if (ec->cond->op == LEMLIST_OP_EQ)
-		{
-			if (TIMESTAMP_NOT_FINITE(ts) || floor_msec(ts) != ts)
-				return false;
-			if (have_eq && eq != ts)
-				return false;
-			have_eq = true;
-			eq = ts;
-		}
+		strict = (ec->cond->op == LEMLIST_OP_GT || ec->cond->op == LEMLIST_OP_LT);
+		if (is_start)
+			bound = strict ? floor_msec(ts) + USECS_PER_MSEC : ceil_msec(ts);
 		else
-		{
-			TimestampTz bound;
-
-			Assert(ec->cond->op == LEMLIST_OP_LE || ec->cond->op == LEMLIST_OP_LT);
-			if (TIMESTAMP_IS_NOEND(ts))
-				continue;
-			if (TIMESTAMP_IS_NOBEGIN(ts))
-				return false;
-			if (ec->cond->op == LEMLIST_OP_LE)
-				bound = floor_msec(ts);
-			else
-				bound = ceil_msec(ts) - USECS_PER_MSEC;
-			if (!have_upper || bound < upper)
-				upper = bound;
-			have_upper = true;
-		}
+			bound = strict ? ceil_msec(ts) - USECS_PER_MSEC : floor_msec(ts);
+		if (!have_bound || (is_start ? bound > limit : bound < limit))
+			limit = bound;
+		have_bound = true;
 	}
 
 	if (have_eq)
 	{
-		if (have_upper && eq > upper)
+		/* eq is a whole millisecond, so eq within limit passes them all */
+		if (have_bound && (is_start ? eq < limit : eq > limit))
 			return false;
 		*result = eq;
 	}
-	else if (have_upper)
-		*result = upper;
+	else if (have_bound)
+		*result = limit;
 	else
-		*result = default_end;
+		*result = fallback;
 	return true;
 }
 
@@ -995,9 +931,9 @@ lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 								   sets[LEMLIST_FILTER_CREATED_BY], &out->empty);
 
 	/* The dates. */
-	if (!combine_start_date(evaluated, default_start, &out->start_date))
+	if (!combine_date(evaluated, LEMLIST_FILTER_START_DATE, default_start, &out->start_date))
 		out->empty = true;
-	if (!combine_end_date(evaluated, default_end, &out->end_date))
+	if (!combine_date(evaluated, LEMLIST_FILTER_END_DATE, default_end, &out->end_date))
 		out->empty = true;
 }
 
