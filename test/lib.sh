@@ -195,6 +195,34 @@ finally:
 EOF
 }
 
+# wait_for_mock URL PID [CA_FILE]: poll URL/__mock/health for up to ~10 s
+# (over https through CA_FILE when given); fail early if PID died.
+wait_for_mock()
+{
+    "$LEMLIST_PYTHON" - "$1/__mock/health" "$2" "${3:-}" <<'EOF'
+import os, ssl, sys, time, urllib.request
+url, pid, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+handlers = [urllib.request.ProxyHandler({})]
+if ca:
+    handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca)))
+opener = urllib.request.build_opener(*handlers)
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    try:
+        with opener.open(url, timeout=1) as r:
+            if r.status == 200:
+                sys.exit(0)
+    except Exception:
+        pass
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit(2)
+    time.sleep(0.1)
+sys.exit(1)
+EOF
+}
+
 # start_mock: start test/mock_lemlist.py on 127.0.0.1 and wait for its health
 # endpoint.  Sets MOCK_PID and LEMLIST_MOCK_URL.
 start_mock()
@@ -221,25 +249,7 @@ start_mock()
         --pidfile "$WORKDIR/mock.pid" </dev/null >"$WORKDIR/mock.log" 2>&1 &
     MOCK_PID=$!
     LEMLIST_MOCK_URL="http://127.0.0.1:$port"
-    # poll /__mock/health for up to ~10 s; give up early if the mock died
-    if ! "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_URL/__mock/health" "$MOCK_PID" <<'EOF'
-import os, sys, time, urllib.request
-url, pid = sys.argv[1], int(sys.argv[2])
-deadline = time.monotonic() + 10
-while time.monotonic() < deadline:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as r:
-            if r.status == 200:
-                sys.exit(0)
-    except Exception:
-        pass
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(2)
-    time.sleep(0.1)
-sys.exit(1)
-EOF
+    if ! wait_for_mock "$LEMLIST_MOCK_URL" "$MOCK_PID"
     then
         printf -- '----- mock log -----\n' >&2
         tail -n 50 "$WORKDIR/mock.log" >&2
@@ -383,29 +393,7 @@ start_tls_mock()
         --pidfile "$WORKDIR/mock-tls.pid" </dev/null >"$WORKDIR/mock-tls.log" 2>&1 &
     MOCK_TLS_PID=$!
     LEMLIST_MOCK_TLS_URL="https://127.0.0.1:$port"
-    # its health endpoint, through the throw-away CA, for up to ~10 s
-    if ! "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_TLS_URL/__mock/health" "$MOCK_TLS_PID" \
-        "$LEMLIST_TLS_CA_FILE" <<'EOF'
-import os, ssl, sys, time, urllib.request
-url, pid, ca = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-ctx = ssl.create_default_context(cafile=ca)
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
-                                     urllib.request.HTTPSHandler(context=ctx))
-deadline = time.monotonic() + 10
-while time.monotonic() < deadline:
-    try:
-        with opener.open(url, timeout=1) as r:
-            if r.status == 200:
-                sys.exit(0)
-    except Exception:
-        pass
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        sys.exit(2)
-    time.sleep(0.1)
-sys.exit(1)
-EOF
+    if ! wait_for_mock "$LEMLIST_MOCK_TLS_URL" "$MOCK_TLS_PID" "$LEMLIST_TLS_CA_FILE"
     then
         printf -- '----- https mock log -----\n' >&2
         tail -n 50 "$WORKDIR/mock-tls.log" >&2
