@@ -75,6 +75,7 @@ static LemlistFilterKind match_filter_var(Node *node, RelOptInfo *baserel,
 										  const LemlistFilterKind *attr_filters,
 										  int natts);
 static bool is_pushable_expr(PlannerInfo *root, RelOptInfo *baserel, Node *expr);
+static bool deterministic_collation(Oid collid);
 static LemlistCond *make_cond(LemlistFilterKind filter, LemlistCondOp op, Expr *expr);
 static LemlistCond *text_equality_cond(PlannerInfo *root, RelOptInfo *baserel,
 									   const LemlistFilterKind *attr_filters,
@@ -281,6 +282,20 @@ make_cond(LemlistFilterKind filter, LemlistCondOp op, Expr *expr)
 }
 
 /*
+ * deterministic_collation
+ *		Whether text equality under this collation means equal strings.
+ *
+ * Under a nondeterministic collation texteq can be true for strings that
+ * differ (say 'EMAIL' and 'email'), so the value in a clause is not the only
+ * one that could match, and sending it would narrow the answer.
+ */
+static bool
+deterministic_collation(Oid collid)
+{
+	return !OidIsValid(collid) || get_collation_isdeterministic(collid);
+}
+
+/*
  * text_equality_cond
  *		"col = expr" or "expr = col" on a text filter, with texteq.
  */
@@ -295,13 +310,7 @@ text_equality_cond(PlannerInfo *root, RelOptInfo *baserel,
 	Node	   *other;
 	Oid			othertype;
 
-	/*
-	 * Under a nondeterministic collation texteq can be true for strings that
-	 * differ (say 'EMAIL' and 'email'), so the value in the clause is not
-	 * the only one that could match.
-	 */
-	if (OidIsValid(op->inputcollid) &&
-		!get_collation_isdeterministic(op->inputcollid))
+	if (!deterministic_collation(op->inputcollid))
 		return NULL;
 
 	filter = match_filter_var(left, baserel, attr_filters, natts);
@@ -345,9 +354,7 @@ text_in_cond(PlannerInfo *root, RelOptInfo *baserel,
 		list_length(saop->args) != 2)
 		return NULL;
 
-	/* Same reason as in text_equality_cond. */
-	if (OidIsValid(saop->inputcollid) &&
-		!get_collation_isdeterministic(saop->inputcollid))
+	if (!deterministic_collation(saop->inputcollid))
 		return NULL;
 
 	filter = match_filter_var(linitial(saop->args), baserel, attr_filters, natts);
