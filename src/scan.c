@@ -1079,14 +1079,21 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 	bool		known;
 	bool		campaigns = ss->opts.resource == LEMLIST_RES_CAMPAIGNS;
 	char	   *filters;
+	List	   *combos = NIL;
 
 	memset(&fv, 0, sizeof(fv));
 	known = ss->started || lemlist_conds_are_constant(ss->conds);
 	if (ss->started)
+	{
 		fv = ss->fv;
+		combos = ss->combos;
+	}
 	else if (known)
+	{
 		lemlist_eval_conds(ss->conds, NIL, NULL, ss->opts.default_start_date,
 						   default_end_date(), &fv);
+		combos = lemlist_combinations(&fv);
+	}
 
 	ExplainPropertyText("lemlist Request",
 						campaigns ? "GET /campaigns?version=v2" :
@@ -1109,7 +1116,7 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 		if (known && !fv.empty && !fv.all_campaigns)
 		{
 			int			n = list_length(fv.campaign_ids);
-			int			ncombos = list_length(lemlist_combinations(&fv));
+			int			ncombos = list_length(combos);
 
 			ExplainPropertyInteger("lemlist Batches", NULL,
 								   (int64) ncombos * ((n + LEMLIST_BATCH_SIZE - 1) / LEMLIST_BATCH_SIZE),
@@ -1124,7 +1131,6 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 	if (es->verbose && known && !fv.empty && !campaigns)
 	{
 		List	   *ids = NIL;
-		List	   *combos = lemlist_combinations(&fv);
 
 		if (!fv.all_campaigns)
 		{
