@@ -13,7 +13,9 @@ OBJS = \
 	src/http.o \
 	src/pacing.o \
 	src/memo.o \
-	src/json.o
+	src/json.o \
+	src/jsonread.o \
+	src/response.o
 
 EXTENSION = lemlist_fdw
 DATA = lemlist_fdw--1.0.sql

@@ -307,6 +307,16 @@ SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
 SELECT * FROM mock($$fault body route=stats 'body={"results":[],"errors":[]}'$$);
 SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
 SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
+-- any layout of valid JSON reads as lemlist meant it: white space, keys in
+-- any order, escapes in keys and values, unknown fields nested at any depth
+SELECT * FROM mock($$fault body route=stats 'body= { "errors" : null , "results" : [ { "nbLeads" : 7 , "other" : { "a" : [ 1 , { "b" : null } , "\"]" ] } , "campaign\u0049d" : "cam_\u00300001" , "replied" : 2 } ] } '$$);
+SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
+-- a field that is read appearing twice in one object is ambiguous: an ERROR
+SELECT * FROM mock($$fault body route=stats 'body={"results":[{"campaignId":"cam_00001","nbLeads":6,"nbLeads":7}]}'$$);
+SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
+-- not JSON, even though what comes first looks wrong: the JSON error wins
+SELECT * FROM mock($$fault body route=stats 'body={"results":[{"campaignId":7}],]'$$);
+SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
 
 -- every mutate op of the mock, one after the other
 SELECT * FROM mock('reset');

@@ -356,7 +356,8 @@ extern void lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
 extern void lemlist_memo_forget(const LemlistMemoKey *key);
 
 /* ---------------------------------------------------------------------
- * JSON (json.c): the only file that includes jansson.h
+ * Answers to rows (response.c), JSON text read by jsonread.c, request
+ * bodies written by json.c (the only file that includes jansson.h)
  * ---------------------------------------------------------------------
  */
 
@@ -394,15 +395,69 @@ typedef struct LemlistParsed
 	int			total_pages;
 } LemlistParsed;
 
+/* in response.c */
+extern void lemlist_parse_stats(const char *body, size_t len, bool steps,
+								const LemlistJsonColumn *columns, int ncolumns,
+								LemlistParsed *out);
+extern void lemlist_parse_campaigns(const char *body, size_t len,
+									const LemlistJsonColumn *columns, int ncolumns,
+									LemlistParsed *out);
+
 /* in json.c */
 extern char *lemlist_json_stats_request(List *campaign_ids, const char *start_date,
 										const char *end_date, const LemlistCombo *combo);
-extern void lemlist_json_parse_stats(const char *body, size_t len, bool steps,
-									 const LemlistJsonColumn *columns, int ncolumns,
-									 LemlistParsed *out);
-extern void lemlist_json_parse_campaigns(const char *body, size_t len,
-										 const LemlistJsonColumn *columns, int ncolumns,
-										 LemlistParsed *out);
+
+/* How deep values may nest in an answer (the body is at depth 1). */
+#define LEMLIST_JSON_MAX_DEPTH 2048
+
+/* The kind of a JSON value. */
+typedef enum LemlistJsonKind
+{
+	LEMLIST_JSON_KIND_NULL,
+	LEMLIST_JSON_KIND_FALSE,
+	LEMLIST_JSON_KIND_TRUE,
+	LEMLIST_JSON_KIND_INTEGER,	/* no fraction, no exponent; fits in int64 */
+	LEMLIST_JSON_KIND_REAL,
+	LEMLIST_JSON_KIND_STRING,
+	LEMLIST_JSON_KIND_ARRAY,
+	LEMLIST_JSON_KIND_OBJECT
+} LemlistJsonKind;
+
+/* A value read from a body: its kind and where its text lies. */
+typedef struct LemlistJsonValue
+{
+	LemlistJsonKind kind;
+	const char *start;			/* in the body; a string's content, unquoted */
+	int			len;
+	bool		escaped;		/* a string holding a backslash escape */
+	int64		integer;		/* LEMLIST_JSON_KIND_INTEGER */
+	double		real;			/* LEMLIST_JSON_KIND_REAL */
+} LemlistJsonValue;
+
+/* Where a reader is in a body (jsonread.c). */
+typedef struct LemlistJsonReader
+{
+	const char *body;
+	const char *pos;
+	const char *end;
+	int			depth;			/* arrays and objects open at pos */
+	bool		after_open;		/* pos is just inside a '{' or '[' */
+} LemlistJsonReader;
+
+/* in jsonread.c */
+extern void lemlist_json_reader_init(LemlistJsonReader *r, const char *body, size_t len);
+extern LemlistJsonKind lemlist_json_start(LemlistJsonReader *r);
+extern bool lemlist_json_at(LemlistJsonReader *r, char c);
+extern void lemlist_json_enter(LemlistJsonReader *r);
+extern bool lemlist_json_next_key(LemlistJsonReader *r, LemlistJsonValue *key);
+extern bool lemlist_json_next_element(LemlistJsonReader *r);
+extern void lemlist_json_read(LemlistJsonReader *r, LemlistJsonValue *v);
+extern void lemlist_json_finish(LemlistJsonReader *r);
+extern void lemlist_json_check_syntax(const char *body, size_t len);
+extern bool lemlist_json_key_is(const LemlistJsonValue *key, const char *name, int namelen);
+extern char *lemlist_json_string(const LemlistJsonValue *v, int *len);
+extern char *lemlist_json_compact(const LemlistJsonValue *v, bool ascii);
+extern const char *lemlist_json_kind_name(LemlistJsonKind kind);
 
 /* ---------------------------------------------------------------------
  * Columns of one foreign table (columns.c)

@@ -657,10 +657,10 @@ handle_list_page(LemlistScanState *ss, ScanRequest *req)
 
 	/* listing for a stats table only needs the IDs, not its columns */
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
-		lemlist_json_parse_campaigns(req->http.response, req->http.response_len,
+		lemlist_parse_campaigns(req->http.response, req->http.response_len,
 									 ss->jcols, ss->natts, &parsed);
 	else
-		lemlist_json_parse_campaigns(req->http.response, req->http.response_len,
+		lemlist_parse_campaigns(req->http.response, req->http.response_len,
 									 NULL, 0, &parsed);
 	MemoryContextSwitchTo(oldcxt);
 
@@ -690,7 +690,7 @@ handle_stats_batch(LemlistScanState *ss, ScanRequest *req)
 	LemlistParsed parsed;
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
 
-	lemlist_json_parse_stats(req->http.response, req->http.response_len,
+	lemlist_parse_stats(req->http.response, req->http.response_len,
 							 ss->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS,
 							 ss->jcols, ss->natts, &parsed);
 	check_batch_complete(ss, req, &parsed);

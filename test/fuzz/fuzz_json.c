@@ -1,13 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_json.c
- *		  libFuzzer harness over json.c's response parsers
+ *		  libFuzzer harness over response.c's decoders of lemlist's answers
  *
  * Built three times by test/fuzz/run.sh, with FUZZ_TARGET set to
- * FUZZ_STATS (lemlist_json_parse_stats without steps), FUZZ_STEPS (with
- * steps) or FUZZ_CAMPAIGNS (lemlist_json_parse_campaigns).  The input is
+ * FUZZ_STATS (lemlist_parse_stats without steps), FUZZ_STEPS (with
+ * steps) or FUZZ_CAMPAIGNS (lemlist_parse_campaigns).  The input is
  * the response body, exactly: no terminating NUL follows it in memory, so
- * a read past len is caught by AddressSanitizer.
+ * a read past len is caught by AddressSanitizer.  Inputs of odd length are
+ * decoded as for a SQL_ASCII database (JSON text escaped to ASCII), even
+ * ones as for a UTF-8 database.
  *
  * The columns asked for are every column of the resource, as
  * IMPORT FOREIGN SCHEMA declares them, plus what hand-written tables can
@@ -28,6 +30,12 @@
  *   integers decimal, booleans true/false, string arrays {...} literals;
  * - raw values JSON objects that parse back;
  * - every errors[] entry with a non-empty ID and a message.
+ *
+ * And it must be the answer of the reference decoder (oracle.c, the jansson
+ * decoder response.c replaced): the same bodies accepted, the same rows,
+ * IDs, errors and pagination, JSON text compared as JSON.  The one allowed
+ * difference: response.c rejects a field it reads that appears twice in an
+ * object, where jansson keeps the last.
  *
  * IDENTIFICATION
  *		  test/fuzz/fuzz_json.c
@@ -191,6 +199,105 @@ check_text(const LemlistJsonColumn *col, const char *text)
 }
 
 /*
+ * same_json
+ *		Are a and b the same JSON value?
+ */
+static bool
+same_json(const char *a, const char *b)
+{
+	json_error_t error;
+	json_t	   *ja = json_loads(a, JSON_ALLOW_NUL | JSON_DECODE_ANY, &error);
+	json_t	   *jb = json_loads(b, JSON_ALLOW_NUL | JSON_DECODE_ANY, &error);
+	bool		same = (ja != NULL && jb != NULL && json_equal(ja, jb));
+
+	json_decref(ja);
+	json_decref(jb);
+	return same;
+}
+
+/*
+ * has_duplicate_keys
+ *		Does some object of body have a key twice?
+ */
+static bool
+has_duplicate_keys(const char *body, size_t size)
+{
+	json_error_t error;
+	json_t	   *root = json_loadb(body, size, JSON_ALLOW_NUL | JSON_REJECT_DUPLICATES,
+								  &error);
+
+	if (root != NULL)
+	{
+		json_decref(root);
+		return false;
+	}
+	return json_error_code(&error) == json_error_duplicate_key;
+}
+
+static void
+same_string(const char *what, int i, const char *a, const char *b)
+{
+	if ((a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0))
+		fuzz_fail("%s %d differs from the oracle's: \"%s\" vs \"%s\"", what, i,
+				  a ? a : "(null)", b ? b : "(null)");
+}
+
+static void
+same_strings(const char *what, const List *a, const List *b)
+{
+	if (list_length(a) != list_length(b))
+		fuzz_fail("%d %s, the oracle has %d", list_length(a), what, list_length(b));
+	for (int i = 0; i < list_length(a); i++)
+		same_string(what, i, list_nth(a, i), list_nth(b, i));
+}
+
+/*
+ * check_same
+ *		An accepted body decodes as the oracle decodes it.
+ */
+static void
+check_same(const LemlistParsed *got, const LemlistParsed *want)
+{
+	same_strings("row campaign IDs", got->row_campaign_ids, want->row_campaign_ids);
+	same_strings("result IDs", got->result_ids, want->result_ids);
+	if (list_length(got->rows) != list_length(want->rows))
+		fuzz_fail("%d rows, the oracle has %d", list_length(got->rows),
+				  list_length(want->rows));
+	for (int r = 0; r < list_length(got->rows); r++)
+	{
+		char	  **a = list_nth(got->rows, r);
+		char	  **b = list_nth(want->rows, r);
+
+		for (int i = 0; i < ncolumns; i++)
+		{
+			if (a[i] != NULL && b[i] != NULL && strcmp(a[i], b[i]) != 0 &&
+				(columns[i].source == LEMLIST_SRC_RAW ||
+				 columns[i].json_type == LEMLIST_JSON_ANY) &&
+				same_json(a[i], b[i]))
+				continue;
+			same_string("column", i, a[i], b[i]);
+		}
+	}
+	if (list_length(got->errors) != list_length(want->errors))
+		fuzz_fail("%d errors[] entries, the oracle has %d",
+				  list_length(got->errors), list_length(want->errors));
+	for (int i = 0; i < list_length(got->errors); i++)
+	{
+		LemlistCampaignError *a = list_nth(got->errors, i);
+		LemlistCampaignError *b = list_nth(want->errors, i);
+
+		same_string("errors[] ID", i, a->campaign_id, b->campaign_id);
+		same_string("errors[] message", i, a->message, b->message);
+	}
+	if (got->page_count != want->page_count ||
+		got->has_pagination != want->has_pagination ||
+		got->current_page != want->current_page ||
+		got->next_page != want->next_page ||
+		got->total_pages != want->total_pages)
+		fuzz_fail("pagination differs from the oracle's");
+}
+
+/*
  * check_parsed
  *		The invariants of an accepted body.
  */
@@ -255,27 +362,31 @@ check_parsed(const LemlistParsed *parsed)
 	}
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * decode
+ *		Decode body with the decoder under test or with the oracle; false
+ *		if it raised the one ERROR a bad body may raise.
+ */
+static bool
+decode(const char *body, size_t size, bool oracle, LemlistParsed *parsed)
 {
-	char	   *body;
-	LemlistParsed parsed;
 	volatile bool accepted = false;
 
-	/* the body alone in its own allocation: no NUL after it */
-	body = malloc(size > 0 ? size : 1);
-	if (body == NULL)
-		return 0;
-	memcpy(body, data, size);
 	memset(&fuzz_error, 0, sizeof(fuzz_error));
-
 	PG_TRY();
 	{
 #if FUZZ_TARGET == FUZZ_CAMPAIGNS
-		lemlist_json_parse_campaigns(body, size, columns, ncolumns, &parsed);
+		if (oracle)
+			oracle_parse_campaigns(body, size, columns, ncolumns, parsed);
+		else
+			lemlist_parse_campaigns(body, size, columns, ncolumns, parsed);
 #else
-		lemlist_json_parse_stats(body, size, FUZZ_TARGET == FUZZ_STEPS,
-								 columns, ncolumns, &parsed);
+		if (oracle)
+			oracle_parse_stats(body, size, FUZZ_TARGET == FUZZ_STEPS,
+							   columns, ncolumns, parsed);
+		else
+			lemlist_parse_stats(body, size, FUZZ_TARGET == FUZZ_STEPS,
+								columns, ncolumns, parsed);
 #endif
 		accepted = true;
 	}
@@ -301,8 +412,38 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_fail("an error was started and never finished");
 	if (fuzz_error.count_below_error != 0)
 		fuzz_fail("the parser raised a notice or warning: %s", fuzz_error.message);
+	return accepted;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char	   *body;
+	LemlistParsed parsed;
+	LemlistParsed expected;
+	bool		accepted;
+	bool		oracle_accepted;
+	char		detail[FUZZ_ERROR_TEXT];
+
+	/* the body alone in its own allocation: no NUL after it */
+	body = malloc(size > 0 ? size : 1);
+	if (body == NULL)
+		return 0;
+	memcpy(body, data, size);
+	fuzz_database_encoding = (size % 2 == 1) ? PG_SQL_ASCII : PG_UTF8;
+
+	accepted = decode(body, size, false, &parsed);
+	memcpy(detail, fuzz_error.detail, sizeof(detail));
 	if (accepted)
 		check_parsed(&parsed);
+
+	oracle_accepted = decode(body, size, true, &expected);
+	if (accepted && !oracle_accepted)
+		fuzz_fail("accepted a body the oracle rejects: %s", fuzz_error.detail);
+	if (!accepted && oracle_accepted && !has_duplicate_keys(body, size))
+		fuzz_fail("rejected a body the oracle accepts: %s", detail);
+	if (accepted)
+		check_same(&parsed, &expected);
 
 	fuzz_reset_memory();
 	free(body);

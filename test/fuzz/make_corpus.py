@@ -165,6 +165,11 @@ def stats_seeds(w):
           '{"results":[{"campaignId":"c","nbLeads":9223372036854775808}]}')
     w.put("stats", "edge_deep.json",
           '{"results":[{"campaignId":"c","extraField":' + "[" * 600 + "]" * 600 + "}]}")
+    # the depth limit: the body is depth 1, results[] 2, a result 3, so
+    # 2045 nested arrays in a field reach depth 2048 (the most allowed)
+    for name, n in (("edge_depth_limit.json", 2045), ("edge_depth_over.json", 2046)):
+        w.put("stats", name, '{"results":[{"campaignId":"c","extraField":%s%s}]}'
+              % ("[" * n, "]" * n))
     w.put("stats", "edge_null_fields.json",
           '{"results":[{"campaignId":"c","nbLeads":null,"steps":null}],"errors":null}')
     w.put("stats", "edge_duplicate_keys.json",
@@ -188,6 +193,14 @@ def stats_seeds(w):
           '{"results":[],"errors":[{"campaignId":"c","error":404}]}')
     w.put("stats", "edge_labels.json",
           '{"results":[{"campaignId":"c","steps":[{"index":1,"abTest":["A"]}]}]}')
+    # every escape, in keys and values, with white space between tokens
+    w.put("stats", "edge_escapes.json",
+          '{ "results" : [ { "campaign\\u0049d" : "c\\t\\u00e9\\/\\ud83d\\ude00" ,\n'
+          '  "nbLeads" : 1 , "extraField" : [ "a\\"b" , "\\b\\f\\n\\r\\\\" , -0 , 1.50 , 1E+2 ] ,\r\n'
+          '  "steps" : [ { "sequenceId" : "s\\u0041" , "index" : -0 , "sent" : 0 ,\t"x" : 1e-400 } ] } ] ,'
+          ' "errors" : [ { "error" : "e\\n" , "campaignId" : "d" } ] }')
+    w.put("stats", "edge_duplicate_read_field.json",
+          '{"results":[{"campaignId":"c","nbLeads":1,"nbLeads":2}]}')
 
 
 def campaigns_seeds(w):
@@ -224,6 +237,9 @@ def campaigns_seeds(w):
           '"nextPage":"2","totalPage":1.5}}')
     w.put("campaigns", "edge_pagination_null.json",
           '{"campaigns":[{"_id":"c"}],"pagination":null}')
+    w.put("campaigns", "edge_escapes.json",
+          '[ {"_\\u0069d":"c\\t1\\u00e9\\/\\ud83d\\ude00", "name":"a\\"b\\\\c\\n",\n'
+          ' "labels":["x\\u0041",null,"\\b\\f\\r"], "extraField":{"k":[1,2.50,"\\u00e9"], "e":"é"}}\n]')
 
 
 def filter_seeds(w):

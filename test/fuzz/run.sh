@@ -3,14 +3,16 @@
 # for DURATION seconds
 #
 # Harnesses (sources in test/fuzz/, seeds in test/fuzz/corpus/):
-#   stats          lemlist_json_parse_stats, without steps    (fuzz_json.c)
-#   steps          lemlist_json_parse_stats, with steps       (fuzz_json.c)
-#   campaigns      lemlist_json_parse_campaigns               (fuzz_json.c)
+#   stats          lemlist_parse_stats, without steps         (fuzz_json.c)
+#   steps          lemlist_parse_stats, with steps            (fuzz_json.c)
+#   campaigns      lemlist_parse_campaigns                    (fuzz_json.c)
+#                  each checked against the jansson decoder it replaced
+#                  (test/fuzz/oracle.c)
 #   filter_value   lemlist_check_filter_value                 (fuzz_literals.c)
 #   timestamp      lemlist_format_timestamp                   (fuzz_literals.c)
 #   request        lemlist_json_stats_request                 (fuzz_literals.c)
 # Each is built with clang -fsanitize=fuzzer,address,undefined from the real
-# src/json.c, src/pushdown.c and src/resources.c, test/fuzz/stubs.c standing
+# src/json.c, jsonread.c, response.c, pushdown.c and resources.c, test/fuzz/stubs.c standing
 # in for the backend.  Crashes, sanitizer reports, leaks and broken
 # invariants all stop a harness and leave a reproducer.
 #
@@ -34,7 +36,7 @@ ALL_HARNESSES="stats steps campaigns filter_value timestamp request"
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
 esac
@@ -158,7 +160,8 @@ link_harness()
     target=$(harness_target "$h")
     log="$WORK/logs/build-$kind-$h.log"
     local objs=()
-    for f in "$ROOT/src/json.c" "$ROOT/src/pushdown.c" "$ROOT/src/resources.c" "$FUZZ_DIR/stubs.c"; do
+    for f in "$ROOT/src/json.c" "$ROOT/src/jsonread.c" "$ROOT/src/response.c" \
+        "$ROOT/src/pushdown.c" "$ROOT/src/resources.c" "$FUZZ_DIR/stubs.c" "$FUZZ_DIR/oracle.c"; do
         local o
         o="$objdir/$(basename "$f" .c).o"
         if [ ! -f "$o" ] || [ "$f" -nt "$o" ]; then
@@ -267,13 +270,13 @@ if [ "${COVERAGE:-1}" = 1 ]; then
             if [ -z "$first" ]; then first="$WORK/cov_$h"; else objects+=(-object "$WORK/cov_$h"); fi
         done
         llvm-cov report "$first" "${objects[@]}" -instr-profile="$WORK/profiles/all.profdata" \
-            "$ROOT/src/json.c" "$ROOT/src/pushdown.c" >"$WORK/logs/coverage.txt" 2>&1 || true
+            "$ROOT/src/jsonread.c" "$ROOT/src/response.c" "$ROOT/src/json.c" "$ROOT/src/pushdown.c" >"$WORK/logs/coverage.txt" 2>&1 || true
         llvm-cov report "$first" "${objects[@]}" -instr-profile="$WORK/profiles/all.profdata" \
-            -show-functions "$ROOT/src/json.c" "$ROOT/src/pushdown.c" \
+            -show-functions "$ROOT/src/jsonread.c" "$ROOT/src/response.c" "$ROOT/src/json.c" "$ROOT/src/pushdown.c" \
             >"$WORK/logs/coverage-functions.txt" 2>&1 || true
         llvm-cov show "$first" "${objects[@]}" -instr-profile="$WORK/profiles/all.profdata" \
-            "$ROOT/src/json.c" "$ROOT/src/pushdown.c" >"$WORK/logs/coverage-lines.txt" 2>&1 || true
-        sed -n '1,2p;/json.c\|pushdown.c\|^TOTAL/p' "$WORK/logs/coverage.txt" | sed 's/^/    /'
+            "$ROOT/src/jsonread.c" "$ROOT/src/response.c" "$ROOT/src/json.c" "$ROOT/src/pushdown.c" >"$WORK/logs/coverage-lines.txt" 2>&1 || true
+        sed -n '1,2p;/json.c\|jsonread.c\|response.c\|pushdown.c\|^TOTAL/p' "$WORK/logs/coverage.txt" | sed 's/^/    /'
         # the fuzzed functions of pushdown.c (the rest is planner code)
         grep -E '^(lemlist_check_filter_value|valid_send_user|is_whitespace|lemlist_format_timestamp|lemlist_filter_name) ' \
             "$WORK/logs/coverage-functions.txt" | sed 's/^/    /' || true

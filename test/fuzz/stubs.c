@@ -3,8 +3,8 @@
  * stubs.c
  *		  Stand-ins for the backend functions the fuzzed code calls
  *
- * The fuzz harnesses link src/json.c, src/pushdown.c and src/resources.c
- * into a plain executable, without a postgres backend around them.  This
+ * The fuzz harnesses link src/json.c, src/jsonread.c, src/response.c,
+ * src/pushdown.c and src/resources.c (and oracle.c) into a plain executable, without a postgres backend around them.  This
  * file provides the few backend services those files reach on the paths
  * the harnesses drive, written to behave as the backend does where it
  * matters to the caller and to be strict everywhere else:
@@ -25,8 +25,9 @@
  *   With no PG_TRY around, or at FATAL and above, it aborts: the fuzzer
  *   reports that as a crash.  The harness reads the error from fuzz_error.
  *
- * - The database encoding is UTF-8 and conversions to and from it are the
- *   identity after pg_verify_mbstr's check, as in a UTF-8 database.
+ * - The database encoding is UTF-8 (or SQL_ASCII, when the harness sets
+ *   fuzz_database_encoding) and conversions to and from it are the
+ *   identity after pg_verify_mbstr's check, as in such a database.
  *
  * - timestamp2tm() is an independent implementation of the proleptic
  *   Gregorian calendar (UTC only); the timestamp harness checks the result
@@ -64,6 +65,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "lemlist_fdw.h"
 #include "fuzz.h"
 
 /* ---------------------------------------------------------------------
@@ -283,6 +285,21 @@ appendStringInfoString(StringInfo str, const char *s)
 }
 
 void
+appendStringInfo(StringInfo str, const char *fmt,...)
+{
+	char		buf[1024];
+	va_list		args;
+	int			n;
+
+	va_start(args, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, args);
+	va_end(args);
+	if (n < 0 || n >= (int) sizeof(buf))
+		fuzz_fail("appendStringInfo: text too long");
+	appendBinaryStringInfo(str, buf, n);
+}
+
+void
 appendStringInfoChar(StringInfo str, char ch)
 {
 	enlargeStringInfo(str, 1);
@@ -319,6 +336,24 @@ lappend(List *list, void *datum)
 	list->elements[list->length].ptr_value = datum;
 	list->length++;
 	return list;
+}
+
+List *
+lappend_int(List *list, int datum)
+{
+	list = lappend(list, NULL);
+	list->elements[list->length - 1].int_value = datum;
+	return list;
+}
+
+void
+list_free(List *list)
+{
+	if (list == NIL)
+		return;
+	if (list->elements != list->initial_elements)
+		pfree(list->elements);
+	pfree(list);
 }
 
 /* ---------------------------------------------------------------------
@@ -449,13 +484,15 @@ ProcessInterrupts(void)
 }
 
 /* ---------------------------------------------------------------------
- * Encodings: a UTF-8 database
+ * Encodings: a UTF-8 database, or SQL_ASCII (no conversion either way)
  * ---------------------------------------------------------------------
  */
+int			fuzz_database_encoding = PG_UTF8;
+
 int
 GetDatabaseEncoding(void)
 {
-	return PG_UTF8;
+	return fuzz_database_encoding;
 }
 
 /*

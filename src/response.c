@@ -1,0 +1,1040 @@
+/*-------------------------------------------------------------------------
+ *
+ * response.c
+ *		  lemlist's answers to rows: the stats batch and the campaigns list
+ *
+ * An answer is read in one pass with the pull reader of jsonread.c: each
+ * object of results[] (or of the campaigns list) is walked key by key, the
+ * documented fields are checked as they come, and only the columns the scan
+ * asked for are turned into text.  Nothing else is built: no tree of the
+ * body, no copy of fields nobody reads.  The design rules:
+ *
+ * - An answer is accepted whole or not at all.  Every deviation from the
+ *   documented types (taken from the resource table of resources.c) is one
+ *   ERROR, ERRCODE_FDW_INVALID_DATA_TYPE "invalid response from lemlist",
+ *   whose DETAIL says in our own words where and what is wrong; since the
+ *   rows are handed back only at the end, an ERROR anywhere leaves nothing
+ *   behind but palloc'd memory of the caller's context.  A body that is not
+ *   JSON at all is reported as such even when a wrong value comes first
+ *   (shape_error checks the whole body's syntax before it reports).  Values
+ *   from the body are never quoted in a DETAIL, except an offending number.
+ *   Undocumented fields are not checked; columns reading them
+ *   (LEMLIST_JSON_ANY) take any value.
+ *
+ * - A field that is read or checked may appear only once in its object: a
+ *   duplicate would make the answer ambiguous, and is an ERROR.
+ *
+ * - Encodings cross here: strings received are converted from UTF-8 to the
+ *   server encoding, and one holding U+0000 is rejected when it is used.
+ *   JSON text handed back (the raw object, arrays and objects in
+ *   LEMLIST_JSON_ANY columns) is compact, and escapes non-ASCII characters
+ *   when the database is not UTF-8, so it is valid in any server encoding.
+ *
+ * IDENTIFICATION
+ *		  src/response.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/shortest_dec.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+
+#include "lemlist_fdw.h"
+
+/*
+ * Every problem with a response body is this one error; the DETAIL (a
+ * translatable format with its arguments) says what is wrong.  A wrong value
+ * is reported only once the body is known to be JSON (see shape_error).
+ */
+#define invalid_response(...) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE), \
+			 errmsg("invalid response from lemlist"), \
+			 errdetail(__VA_ARGS__)))
+
+#define shape_error(d, ...) \
+	do { \
+		lemlist_json_check_syntax((d)->body, (d)->len); \
+		invalid_response(__VA_ARGS__); \
+	} while (0)
+
+/*
+ * Where a value sits in the body, to name it in error details: the top-level
+ * array ("results", "errors", "campaigns"; NULL for the body itself), the
+ * index in it, and the index in that element's "steps" (-1 if not a step).
+ */
+typedef struct JsonWhere
+{
+	const char *array;
+	int			index;
+	int			step;
+} JsonWhere;
+
+/* What a field of an object is to the decoder, beyond its columns. */
+typedef enum FieldRole
+{
+	FIELD_PLAIN,
+	FIELD_ID,					/* the object's required, non-empty ID */
+	FIELD_STEPS					/* a result's steps[], walked in place */
+} FieldRole;
+
+/* One field the decoder checks or reads. */
+typedef struct FieldSpec
+{
+	const char *key;
+	int			keylen;
+	int			documented;		/* its LemlistJsonType, or -1 */
+	FieldRole	role;
+	int		   *columns;		/* indexes of the columns reading it */
+	int			ncolumns;
+} FieldSpec;
+
+/* The fields of one kind of object (a result, a step, a campaign). */
+typedef struct ObjectSpec
+{
+	FieldSpec  *fields;
+	int			nfields;
+	int			maxfields;
+	bool	   *seen;			/* per field, while an object is walked */
+	bool		has_id;			/* a FIELD_ID field is required */
+	List	   *raw_columns;	/* int indexes of RAW columns taking the object */
+} ObjectSpec;
+
+/* The state of one decoding. */
+typedef struct Decoder
+{
+	LemlistJsonReader r;
+	const char *body;
+	size_t		len;
+	const LemlistJsonColumn *columns;
+	int			ncolumns;
+	bool		ascii;			/* JSON text must be ASCII (not a UTF-8 database) */
+	bool		steps;			/* one row per step */
+	ObjectSpec	object;			/* a result, or a campaign */
+	ObjectSpec	step;			/* a step of a result */
+	LemlistParsed *out;
+} Decoder;
+
+static void check_body(const char *body, size_t len);
+static void init_decoder(Decoder *d, const char *body, size_t len,
+						 const LemlistJsonColumn *columns, int ncolumns,
+						 LemlistParsed *out);
+static FieldSpec *add_field(ObjectSpec *spec, const char *key, int documented);
+static void add_documented(ObjectSpec *spec, LemlistResourceKind kind,
+						   LemlistColumnSource source);
+static void add_columns(Decoder *d, ObjectSpec *spec, LemlistColumnSource source);
+static void finish_spec(ObjectSpec *spec);
+static int	find_field(const ObjectSpec *spec, const LemlistJsonValue *key);
+static char *read_object(Decoder *d, ObjectSpec *spec, char **row,
+						 const JsonWhere *where, List **step_rows);
+static void read_steps(Decoder *d, const JsonWhere *where, List **step_rows);
+static void read_results(Decoder *d);
+static void read_errors(Decoder *d);
+static void read_campaigns(Decoder *d);
+static void read_pagination(Decoder *d);
+static int	pagination_field(Decoder *d, const LemlistJsonValue *v, const char *key);
+static bool object_key(Decoder *d, const LemlistJsonValue *key, const char *name,
+					   bool *seen, const char *where);
+static char *where_text(const JsonWhere *where);
+static const char *json_type_name(LemlistJsonType type);
+static void check_value(Decoder *d, const LemlistJsonValue *v,
+						LemlistJsonType type, const char *key,
+						const JsonWhere *where);
+static char *required_id(Decoder *d, const LemlistJsonValue *v, const char *key,
+						 const JsonWhere *where);
+static char *string_text(Decoder *d, const LemlistJsonValue *v, const char *key,
+						 int element, const JsonWhere *where);
+static char *string_array(Decoder *d, const LemlistJsonValue *v, const char *key,
+						  const JsonWhere *where, bool build);
+static char *value_text(Decoder *d, const LemlistJsonValue *v,
+						LemlistJsonType type, const char *key,
+						const JsonWhere *where);
+
+
+/*
+ * lemlist_parse_stats
+ *		Parse a 200 answer of POST /v2/campaigns/stats/batch.
+ *
+ * Without steps, one row per element of results[]; with steps, one row per
+ * element of each result's steps[].  See LemlistParsed for the rest.
+ */
+void
+lemlist_parse_stats(const char *body, size_t len, bool steps,
+					const LemlistJsonColumn *columns, int ncolumns,
+					LemlistParsed *out)
+{
+	Decoder		d;
+	LemlistJsonValue key;
+	LemlistJsonValue v;
+	bool		seen_results = false;
+	bool		seen_errors = false;
+
+	check_body(body, len);
+	init_decoder(&d, body, len, columns, ncolumns, out);
+	d.steps = steps;
+
+	/* a result: its documented fields (both tables'), campaignId, steps */
+	add_documented(&d.object, LEMLIST_RES_CAMPAIGN_STATS, LEMLIST_SRC_RESULT);
+	add_documented(&d.object, LEMLIST_RES_CAMPAIGN_STEP_STATS, LEMLIST_SRC_RESULT);
+	add_field(&d.object, "campaignId", LEMLIST_JSON_STRING)->role = FIELD_ID;
+	add_field(&d.object, "steps", -1)->role = FIELD_STEPS;
+	add_columns(&d, &d.object, LEMLIST_SRC_RESULT);
+	add_documented(&d.step, LEMLIST_RES_CAMPAIGN_STEP_STATS, LEMLIST_SRC_STEP);
+	if (steps)
+		add_columns(&d, &d.step, LEMLIST_SRC_STEP);
+	finish_spec(&d.object);
+	finish_spec(&d.step);
+
+	if (lemlist_json_start(&d.r) != LEMLIST_JSON_KIND_OBJECT)
+	{
+		lemlist_json_read(&d.r, &v);
+		shape_error(&d, "The body is %s, expected an object.",
+					lemlist_json_kind_name(v.kind));
+	}
+	lemlist_json_enter(&d.r);
+	while (lemlist_json_next_key(&d.r, &key))
+	{
+		if (object_key(&d, &key, "results", &seen_results, "the body"))
+		{
+			if (lemlist_json_at(&d.r, '['))
+			{
+				read_results(&d);
+				continue;
+			}
+			lemlist_json_read(&d.r, &v);
+			shape_error(&d, "Field \"results\" of the body is %s, expected an array.",
+						lemlist_json_kind_name(v.kind));
+		}
+		if (object_key(&d, &key, "errors", &seen_errors, "the body"))
+		{
+			if (lemlist_json_at(&d.r, '['))
+			{
+				read_errors(&d);
+				continue;
+			}
+			lemlist_json_read(&d.r, &v);
+			if (v.kind != LEMLIST_JSON_KIND_NULL)
+				shape_error(&d, "Field \"errors\" of the body is %s, expected an array.",
+							lemlist_json_kind_name(v.kind));
+			continue;
+		}
+		lemlist_json_read(&d.r, &v);
+	}
+	lemlist_json_finish(&d.r);
+	if (!seen_results)
+		invalid_response("The body has no \"results\" array.");
+}
+
+/*
+ * lemlist_parse_campaigns
+ *		Parse a 200 answer of GET /campaigns?version=v2.
+ *
+ * Both shapes the API is known to send are accepted: the documented bare
+ * array of campaigns, and {"campaigns": [...], "pagination": {...}}.  Only
+ * the second sets has_pagination, and only when "pagination" is an object.
+ */
+void
+lemlist_parse_campaigns(const char *body, size_t len,
+						const LemlistJsonColumn *columns, int ncolumns,
+						LemlistParsed *out)
+{
+	Decoder		d;
+	LemlistJsonValue key;
+	LemlistJsonValue v;
+	bool		seen_campaigns = false;
+	bool		seen_pagination = false;
+
+	check_body(body, len);
+	init_decoder(&d, body, len, columns, ncolumns, out);
+	add_documented(&d.object, LEMLIST_RES_CAMPAIGNS, LEMLIST_SRC_RESULT);
+	add_field(&d.object, "_id", LEMLIST_JSON_STRING)->role = FIELD_ID;
+	add_columns(&d, &d.object, LEMLIST_SRC_RESULT);
+	finish_spec(&d.object);
+
+	if (lemlist_json_start(&d.r) == LEMLIST_JSON_KIND_ARRAY)
+	{
+		read_campaigns(&d);
+		lemlist_json_finish(&d.r);
+		return;
+	}
+
+	lemlist_json_enter(&d.r);
+	while (lemlist_json_next_key(&d.r, &key))
+	{
+		if (object_key(&d, &key, "campaigns", &seen_campaigns, "the body"))
+		{
+			if (lemlist_json_at(&d.r, '['))
+			{
+				read_campaigns(&d);
+				continue;
+			}
+			lemlist_json_read(&d.r, &v);
+			shape_error(&d, "Field \"campaigns\" of the body is %s, expected an array.",
+						lemlist_json_kind_name(v.kind));
+		}
+		if (object_key(&d, &key, "pagination", &seen_pagination, "the body"))
+		{
+			if (lemlist_json_at(&d.r, '{'))
+			{
+				read_pagination(&d);
+				continue;
+			}
+			lemlist_json_read(&d.r, &v);
+			if (v.kind != LEMLIST_JSON_KIND_NULL)
+				shape_error(&d, "Field \"pagination\" of the body is %s, expected an object.",
+							lemlist_json_kind_name(v.kind));
+			continue;
+		}
+		lemlist_json_read(&d.r, &v);
+	}
+	lemlist_json_finish(&d.r);
+	if (!seen_campaigns)
+		invalid_response("The body is an object without a \"campaigns\" array.");
+}
+
+
+/* ---------------------------------------------------------------------
+ * Setting up
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * check_body
+ *		What the reader relies on: a non-empty body of valid UTF-8 without
+ *		NUL bytes, of a size a palloc'd copy can have.
+ */
+static void
+check_body(const char *body, size_t len)
+{
+	int			valid;
+
+	if (len == 0)
+		invalid_response("The body is empty.");
+	if (len > (size_t) MaxAllocSize)
+		invalid_response("The body is too large (%zu bytes).", len);
+
+	valid = pg_encoding_verifymbstr(PG_UTF8, body, (int) len);
+	if ((size_t) valid < len)
+	{
+		if (body[valid] == '\0')
+			invalid_response("The body contains a NUL byte at offset %d.", valid);
+		else
+			invalid_response("The body is not valid UTF-8: invalid byte sequence at offset %d.",
+							 valid);
+	}
+}
+
+static void
+init_decoder(Decoder *d, const char *body, size_t len,
+			 const LemlistJsonColumn *columns, int ncolumns, LemlistParsed *out)
+{
+	memset(d, 0, sizeof(*d));
+	memset(out, 0, sizeof(*out));
+	lemlist_json_reader_init(&d->r, body, len);
+	d->body = body;
+	d->len = len;
+	d->columns = columns;
+	d->ncolumns = ncolumns;
+	d->ascii = (GetDatabaseEncoding() != PG_UTF8);
+	d->out = out;
+}
+
+/*
+ * add_field
+ *		The spec of key in spec, added if new.  A documented type given
+ *		later replaces -1.
+ */
+static FieldSpec *
+add_field(ObjectSpec *spec, const char *key, int documented)
+{
+	FieldSpec  *f;
+
+	for (int i = 0; i < spec->nfields; i++)
+	{
+		f = &spec->fields[i];
+		if (strcmp(f->key, key) == 0)
+		{
+			if (f->documented < 0)
+				f->documented = documented;
+			return f;
+		}
+	}
+	if (spec->nfields == spec->maxfields)
+	{
+		spec->maxfields = Max(16, spec->maxfields * 2);
+		spec->fields = spec->fields == NULL ?
+			palloc(sizeof(FieldSpec) * spec->maxfields) :
+			repalloc(spec->fields, sizeof(FieldSpec) * spec->maxfields);
+	}
+	f = &spec->fields[spec->nfields++];
+	f->key = key;
+	f->keylen = (int) strlen(key);
+	f->documented = documented;
+	f->role = FIELD_PLAIN;
+	f->columns = NULL;
+	f->ncolumns = 0;
+	return f;
+}
+
+/*
+ * add_documented
+ *		The documented fields of resource kind whose source is source.
+ */
+static void
+add_documented(ObjectSpec *spec, LemlistResourceKind kind,
+			   LemlistColumnSource source)
+{
+	const LemlistResourceDef *res = lemlist_resource_by_kind(kind);
+
+	for (int i = 0; i < res->ncolumns; i++)
+	{
+		const LemlistColumnDef *col = &res->columns[i];
+
+		if (col->source == source && col->json_key != NULL)
+			(void) add_field(spec, col->json_key, col->json_type);
+	}
+}
+
+/*
+ * add_columns
+ *		The scan's columns whose source is source read the fields of spec;
+ *		RAW columns take the whole object (the step when rows are steps).
+ */
+static void
+add_columns(Decoder *d, ObjectSpec *spec, LemlistColumnSource source)
+{
+	bool		takes_raw = (source == LEMLIST_SRC_STEP) == d->steps;
+
+	for (int i = 0; i < d->ncolumns; i++)
+	{
+		const LemlistJsonColumn *col = &d->columns[i];
+		FieldSpec  *f;
+
+		if (col->source == LEMLIST_SRC_RAW && takes_raw)
+			spec->raw_columns = lappend_int(spec->raw_columns, i);
+		if (col->source != source || col->key == NULL)
+			continue;
+		f = add_field(spec, col->key, -1);
+		f->columns = f->columns == NULL ?
+			palloc(sizeof(int)) :
+			repalloc(f->columns, sizeof(int) * (f->ncolumns + 1));
+		f->columns[f->ncolumns++] = i;
+	}
+}
+
+static void
+finish_spec(ObjectSpec *spec)
+{
+	spec->seen = palloc0(sizeof(bool) * Max(spec->nfields, 1));
+	for (int i = 0; i < spec->nfields; i++)
+	{
+		if (spec->fields[i].role == FIELD_ID)
+			spec->has_id = true;
+	}
+}
+
+/*
+ * find_field
+ *		The index in spec of the field named key, or -1.
+ */
+static int
+find_field(const ObjectSpec *spec, const LemlistJsonValue *key)
+{
+	const char *name = key->start;
+	int			len = key->len;
+	int			result = -1;
+
+	if (key->escaped)
+		name = lemlist_json_string(key, &len);
+	for (int i = 0; i < spec->nfields; i++)
+	{
+		const FieldSpec *f = &spec->fields[i];
+
+		if (f->keylen == len && memcmp(f->key, name, len) == 0)
+		{
+			result = i;
+			break;
+		}
+	}
+	if (key->escaped)
+		pfree((char *) name);
+	return result;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Walking the body
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * read_object
+ *		Walk the object at the reader's position as spec says: check its
+ *		documented fields, fill row's columns (row may be NULL: nothing to
+ *		fill), and return its ID, if spec has one.  A result's steps are
+ *		walked in place, their rows appended to *step_rows.
+ */
+static char *
+read_object(Decoder *d, ObjectSpec *spec, char **row, const JsonWhere *where,
+			List **step_rows)
+{
+	LemlistJsonValue key;
+	LemlistJsonValue v;
+	const char *start;
+	char	   *id = NULL;
+	ListCell   *lc;
+
+	if (!lemlist_json_at(&d->r, '{'))
+	{
+		lemlist_json_read(&d->r, &v);
+		shape_error(d, "%s is %s, expected an object.",
+					where_text(where), lemlist_json_kind_name(v.kind));
+	}
+	start = d->r.pos;
+	memset(spec->seen, 0, sizeof(bool) * spec->nfields);
+
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_key(&d->r, &key))
+	{
+		int			i = find_field(spec, &key);
+		FieldSpec  *f;
+
+		if (i < 0)
+		{
+			lemlist_json_read(&d->r, &v);
+			continue;
+		}
+		f = &spec->fields[i];
+		if (spec->seen[i])
+			shape_error(d, "Field \"%s\" of %s appears twice.", f->key, where_text(where));
+		spec->seen[i] = true;
+
+		if (f->role == FIELD_STEPS && lemlist_json_at(&d->r, '['))
+		{
+			v.kind = LEMLIST_JSON_KIND_ARRAY;
+			v.start = d->r.pos;
+			v.escaped = false;
+			read_steps(d, where, step_rows);
+			v.len = (int) (d->r.pos - v.start);
+		}
+		else
+			lemlist_json_read(&d->r, &v);
+
+		if (f->role == FIELD_STEPS && v.kind != LEMLIST_JSON_KIND_ARRAY &&
+			v.kind != LEMLIST_JSON_KIND_NULL)
+			shape_error(d, "Field \"steps\" of %s is %s, expected an array.",
+						where_text(where), lemlist_json_kind_name(v.kind));
+		if (f->role == FIELD_ID)
+			id = required_id(d, &v, f->key, where);
+		else if (f->documented >= 0)
+			check_value(d, &v, (LemlistJsonType) f->documented, f->key, where);
+		if (row != NULL)
+		{
+			for (int c = 0; c < f->ncolumns; c++)
+				row[f->columns[c]] = value_text(d, &v, d->columns[f->columns[c]].json_type,
+												f->key, where);
+		}
+	}
+
+	if (spec->has_id && id == NULL)
+	{
+		for (int i = 0; i < spec->nfields; i++)
+		{
+			if (spec->fields[i].role == FIELD_ID)
+				shape_error(d, "Field \"%s\" of %s is missing.",
+							spec->fields[i].key, where_text(where));
+		}
+	}
+
+	if (row != NULL && spec->raw_columns != NIL)
+	{
+		char	   *text;
+
+		v.kind = LEMLIST_JSON_KIND_OBJECT;
+		v.start = start;
+		v.len = (int) (d->r.pos - start);
+		v.escaped = false;
+		text = lemlist_json_compact(&v, d->ascii);
+		foreach(lc, spec->raw_columns)
+			row[lfirst_int(lc)] = text;
+	}
+	return id;
+}
+
+/*
+ * read_steps
+ *		Walk the steps[] of the result at where; with rows per step, each
+ *		step's row (its STEP and RAW columns) goes to *step_rows.
+ */
+static void
+read_steps(Decoder *d, const JsonWhere *where, List **step_rows)
+{
+	int			j = 0;
+
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_element(&d->r))
+	{
+		JsonWhere	step_where = {where->array, where->index, j++};
+		char	  **row = NULL;
+
+		if (d->steps)
+			row = palloc0(sizeof(char *) * Max(d->ncolumns, 1));
+		(void) read_object(d, &d->step, row, &step_where, NULL);
+		if (d->steps)
+			*step_rows = lappend(*step_rows, row);
+	}
+}
+
+/*
+ * read_results
+ *		Walk results[]: one row per result, or per step of each result.
+ */
+static void
+read_results(Decoder *d)
+{
+	LemlistParsed *out = d->out;
+	int			i = 0;
+
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_element(&d->r))
+	{
+		JsonWhere	where = {"results", i++, -1};
+		char	  **row = palloc0(sizeof(char *) * Max(d->ncolumns, 1));
+		List	   *step_rows = NIL;
+		char	   *id;
+		ListCell   *lc;
+
+		CHECK_FOR_INTERRUPTS();
+		id = read_object(d, &d->object, row, &where, &step_rows);
+		out->result_ids = lappend(out->result_ids, id);
+		if (!d->steps)
+		{
+			out->rows = lappend(out->rows, row);
+			out->row_campaign_ids = lappend(out->row_campaign_ids, id);
+			continue;
+		}
+
+		/* a step's row takes its result's RESULT columns */
+		foreach(lc, step_rows)
+		{
+			char	  **step_row = lfirst(lc);
+
+			for (int c = 0; c < d->ncolumns; c++)
+			{
+				if (d->columns[c].source == LEMLIST_SRC_RESULT)
+					step_row[c] = row[c];
+			}
+			out->rows = lappend(out->rows, step_row);
+			out->row_campaign_ids = lappend(out->row_campaign_ids, id);
+		}
+		list_free(step_rows);
+	}
+}
+
+/*
+ * read_errors
+ *		Walk errors[]: {"campaignId": "...", "error": "..."} each.
+ */
+static void
+read_errors(Decoder *d)
+{
+	int			i = 0;
+
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_element(&d->r))
+	{
+		JsonWhere	where = {"errors", i++, -1};
+		LemlistCampaignError *err = palloc0(sizeof(LemlistCampaignError));
+		LemlistJsonValue key;
+		LemlistJsonValue v;
+		bool		seen_id = false;
+		bool		seen_error = false;
+		char	   *where_str = where_text(&where);
+
+		if (!lemlist_json_at(&d->r, '{'))
+		{
+			lemlist_json_read(&d->r, &v);
+			shape_error(d, "%s is %s, expected an object.",
+						where_str, lemlist_json_kind_name(v.kind));
+		}
+		lemlist_json_enter(&d->r);
+		while (lemlist_json_next_key(&d->r, &key))
+		{
+			lemlist_json_read(&d->r, &v);
+			if (object_key(d, &key, "campaignId", &seen_id, where_str))
+				err->campaign_id = required_id(d, &v, "campaignId", &where);
+			else if (object_key(d, &key, "error", &seen_error, where_str))
+			{
+				check_value(d, &v, LEMLIST_JSON_STRING, "error", &where);
+				if (v.kind != LEMLIST_JSON_KIND_NULL)
+					err->message = string_text(d, &v, "error", -1, &where);
+			}
+		}
+		if (!seen_id)
+			shape_error(d, "Field \"campaignId\" of %s is missing.", where_str);
+		if (err->message == NULL)
+			err->message = pstrdup("unknown error");
+		d->out->errors = lappend(d->out->errors, err);
+	}
+}
+
+/*
+ * read_campaigns
+ *		Walk a page of the campaigns list: one row per campaign.
+ */
+static void
+read_campaigns(Decoder *d)
+{
+	LemlistParsed *out = d->out;
+	int			i = 0;
+
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_element(&d->r))
+	{
+		JsonWhere	where = {"campaigns", i++, -1};
+		char	  **row = palloc0(sizeof(char *) * Max(d->ncolumns, 1));
+		char	   *id;
+
+		CHECK_FOR_INTERRUPTS();
+		id = read_object(d, &d->object, row, &where, NULL);
+		out->row_campaign_ids = lappend(out->row_campaign_ids, id);
+		out->rows = lappend(out->rows, row);
+	}
+	out->page_count = i;
+}
+
+/*
+ * read_pagination
+ *		Walk the "pagination" object of the campaigns list.
+ */
+static void
+read_pagination(Decoder *d)
+{
+	static const char *const names[] = {
+		"totalRecords", "currentPage", "nextPage", "totalPage"
+	};
+	bool		seen[lengthof(names)] = {false};
+	LemlistJsonValue key;
+	LemlistJsonValue v;
+	LemlistParsed *out = d->out;
+
+	out->has_pagination = true;
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_key(&d->r, &key))
+	{
+		int			i;
+		int			n;
+
+		lemlist_json_read(&d->r, &v);
+		for (i = 0; i < (int) lengthof(names); i++)
+		{
+			if (object_key(d, &key, names[i], &seen[i], "pagination"))
+				break;
+		}
+		if (i == (int) lengthof(names))
+			continue;
+		n = pagination_field(d, &v, names[i]);
+		if (i == 1)
+			out->current_page = n;
+		else if (i == 2)
+			out->next_page = n;
+		else if (i == 3)
+			out->total_pages = n;
+	}
+}
+
+/*
+ * pagination_field
+ *		A field of "pagination": a non-negative int, 0 when null.
+ */
+static int
+pagination_field(Decoder *d, const LemlistJsonValue *v, const char *key)
+{
+	if (v->kind == LEMLIST_JSON_KIND_NULL)
+		return 0;
+	if (v->kind != LEMLIST_JSON_KIND_INTEGER)
+		shape_error(d, "Field \"%s\" of pagination is %s, expected a non-negative integer.",
+					key, lemlist_json_kind_name(v->kind));
+	if (v->integer < 0 || v->integer > PG_INT32_MAX)
+		shape_error(d, "Field \"%s\" of pagination is %lld, expected a non-negative 32-bit integer.",
+					key, (long long) v->integer);
+	return (int) v->integer;
+}
+
+/*
+ * object_key
+ *		Is key the name of a field the caller handles?  Then it may not have
+ *		been seen before in this object (where names it).
+ */
+static bool
+object_key(Decoder *d, const LemlistJsonValue *key, const char *name,
+		   bool *seen, const char *where)
+{
+	if (!lemlist_json_key_is(key, name, (int) strlen(name)))
+		return false;
+	if (*seen)
+		shape_error(d, "Field \"%s\" of %s appears twice.", name, where);
+	*seen = true;
+	return true;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Checking values
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * where_text
+ *		"results[3]", "results[3].steps[1]", or "the body".
+ */
+static char *
+where_text(const JsonWhere *where)
+{
+	if (where->array == NULL)
+		return pstrdup("the body");
+	if (where->step >= 0)
+		return psprintf("%s[%d].steps[%d]", where->array, where->index, where->step);
+	return psprintf("%s[%d]", where->array, where->index);
+}
+
+/*
+ * json_type_name
+ *		What a documented type expects, as the end of an error detail.
+ */
+static const char *
+json_type_name(LemlistJsonType type)
+{
+	switch (type)
+	{
+		case LEMLIST_JSON_ANY:
+			return "any JSON value";
+		case LEMLIST_JSON_STRING:
+			return "a string";
+		case LEMLIST_JSON_COUNTER:
+			return "a non-negative integer";
+		case LEMLIST_JSON_INTEGER:
+			return "an integer";
+		case LEMLIST_JSON_BOOLEAN:
+			return "a boolean";
+		case LEMLIST_JSON_STRING_ARRAY:
+			return "an array of strings";
+	}
+	return "an unknown type";
+}
+
+/*
+ * check_value
+ *		ERROR unless v (field key of where) has the documented type.
+ *
+ * JSON null is always accepted: it reads as SQL NULL.  Elements of a string
+ * array may be null too (NULL elements of the text[]).
+ */
+static void
+check_value(Decoder *d, const LemlistJsonValue *v, LemlistJsonType type,
+			const char *key, const JsonWhere *where)
+{
+	bool		ok;
+
+	if (v->kind == LEMLIST_JSON_KIND_NULL)
+		return;
+
+	switch (type)
+	{
+		case LEMLIST_JSON_ANY:
+			ok = true;
+			break;
+		case LEMLIST_JSON_STRING:
+			ok = (v->kind == LEMLIST_JSON_KIND_STRING);
+			break;
+		case LEMLIST_JSON_COUNTER:
+			ok = (v->kind == LEMLIST_JSON_KIND_INTEGER);
+			if (ok && v->integer < 0)
+				shape_error(d, "Field \"%s\" of %s is %lld, expected a non-negative integer.",
+							key, where_text(where), (long long) v->integer);
+			break;
+		case LEMLIST_JSON_INTEGER:
+			ok = (v->kind == LEMLIST_JSON_KIND_INTEGER);
+			break;
+		case LEMLIST_JSON_BOOLEAN:
+			ok = (v->kind == LEMLIST_JSON_KIND_TRUE || v->kind == LEMLIST_JSON_KIND_FALSE);
+			break;
+		case LEMLIST_JSON_STRING_ARRAY:
+			ok = (v->kind == LEMLIST_JSON_KIND_ARRAY);
+			if (ok)
+				(void) string_array(d, v, key, where, false);
+			break;
+		default:
+			elog(ERROR, "unrecognized lemlist JSON type %d", (int) type);
+			ok = false;			/* keep compiler quiet */
+	}
+
+	if (!ok)
+		shape_error(d, "Field \"%s\" of %s is %s, expected %s.",
+					key, where_text(where), lemlist_json_kind_name(v->kind),
+					json_type_name(type));
+}
+
+/*
+ * required_id
+ *		The non-empty string v (field key of where) in the server encoding.
+ */
+static char *
+required_id(Decoder *d, const LemlistJsonValue *v, const char *key,
+			const JsonWhere *where)
+{
+	if (v->kind != LEMLIST_JSON_KIND_STRING)
+		shape_error(d, "Field \"%s\" of %s is %s, expected a non-empty string.",
+					key, where_text(where), lemlist_json_kind_name(v->kind));
+	if (v->len == 0)
+		shape_error(d, "Field \"%s\" of %s is an empty string, expected a non-empty string.",
+					key, where_text(where));
+	return string_text(d, v, key, -1, where);
+}
+
+
+/* ---------------------------------------------------------------------
+ * Values to text
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * string_text
+ *		A JSON string converted to the server encoding, palloc'd.
+ *
+ * element is the index in a string array, or -1 for a plain field.
+ */
+static char *
+string_text(Decoder *d, const LemlistJsonValue *v, const char *key,
+			int element, const JsonWhere *where)
+{
+	int			len;
+	char	   *s = lemlist_json_string(v, &len);
+	char	   *converted;
+
+	if (v->escaped && memchr(s, '\0', len) != NULL)
+	{
+		if (element >= 0)
+			shape_error(d, "Element %d of field \"%s\" of %s contains a NUL character (\\u0000).",
+						element, key, where_text(where));
+		else
+			shape_error(d, "Field \"%s\" of %s contains a NUL character (\\u0000).",
+						key, where_text(where));
+	}
+
+	converted = pg_any_to_server(s, len, PG_UTF8);
+	if (converted != s)
+		pfree(s);
+	return converted;
+}
+
+/*
+ * string_array
+ *		Check that every element of the array v is a string or null, and
+ *		with build, return it as a text[] literal with every element quoted.
+ */
+static char *
+string_array(Decoder *d, const LemlistJsonValue *v, const char *key,
+			 const JsonWhere *where, bool build)
+{
+	LemlistJsonReader r;
+	LemlistJsonValue element;
+	StringInfoData lit;
+	int			i = 0;
+
+	if (build)
+	{
+		initStringInfo(&lit);
+		appendStringInfoChar(&lit, '{');
+	}
+	lemlist_json_reader_init(&r, v->start, v->len);
+	lemlist_json_enter(&r);
+	while (lemlist_json_next_element(&r))
+	{
+		lemlist_json_read(&r, &element);
+		if (element.kind != LEMLIST_JSON_KIND_STRING &&
+			element.kind != LEMLIST_JSON_KIND_NULL)
+			shape_error(d, "Element %d of field \"%s\" of %s is %s, expected a string.",
+						i, key, where_text(where), lemlist_json_kind_name(element.kind));
+		if (build)
+		{
+			if (i > 0)
+				appendStringInfoChar(&lit, ',');
+			if (element.kind == LEMLIST_JSON_KIND_NULL)
+				appendStringInfoString(&lit, "NULL");
+			else
+			{
+				char	   *s = string_text(d, &element, key, i, where);
+
+				appendStringInfoChar(&lit, '"');
+				for (char *p = s; *p != '\0'; p++)
+				{
+					if (*p == '"' || *p == '\\')
+						appendStringInfoChar(&lit, '\\');
+					appendStringInfoChar(&lit, *p);
+				}
+				appendStringInfoChar(&lit, '"');
+				pfree(s);
+			}
+		}
+		i++;
+	}
+	if (!build)
+		return NULL;
+	appendStringInfoChar(&lit, '}');
+	return lit.data;
+}
+
+/*
+ * value_text
+ *		The text of v (field key of where) for a column whose documented
+ *		type is type: NULL for SQL NULL.
+ *
+ * Strings in the server encoding; integers in decimal; booleans as
+ * true/false; string arrays as a text[] literal; for undocumented (ANY)
+ * fields, reals as their shortest exact decimal and arrays and objects as
+ * compact JSON text.
+ */
+static char *
+value_text(Decoder *d, const LemlistJsonValue *v, LemlistJsonType type,
+		   const char *key, const JsonWhere *where)
+{
+	if (v->kind == LEMLIST_JSON_KIND_NULL)
+		return NULL;
+
+	check_value(d, v, type, key, where);
+
+	switch (v->kind)
+	{
+		case LEMLIST_JSON_KIND_STRING:
+			return string_text(d, v, key, -1, where);
+		case LEMLIST_JSON_KIND_INTEGER:
+			/* the token is the decimal text of its value, "-0" aside */
+			if (v->integer == 0)
+				return pstrdup("0");
+			return pnstrdup(v->start, v->len);
+		case LEMLIST_JSON_KIND_REAL:
+			{
+				char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+				double_to_shortest_decimal_buf(v->real, buf);
+				return pstrdup(buf);
+			}
+		case LEMLIST_JSON_KIND_TRUE:
+			return pstrdup("true");
+		case LEMLIST_JSON_KIND_FALSE:
+			return pstrdup("false");
+		case LEMLIST_JSON_KIND_ARRAY:
+			if (type == LEMLIST_JSON_STRING_ARRAY)
+				return string_array(d, v, key, where, true);
+			return lemlist_json_compact(v, d->ascii);
+		case LEMLIST_JSON_KIND_OBJECT:
+			return lemlist_json_compact(v, d->ascii);
+		case LEMLIST_JSON_KIND_NULL:
+			break;
+	}
+	return NULL;
+}
