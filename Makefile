@@ -10,7 +10,9 @@ OBJS = \
 	src/option.o \
 	src/pushdown.o \
 	src/resources.o \
+	src/connection.o \
 	src/http.o \
+	src/http_failure.o \
 	src/pacing.o \
 	src/memo.o \
 	src/json.o \

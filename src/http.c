@@ -1,44 +1,37 @@
 /*-------------------------------------------------------------------------
  *
  * http.c
- *		  Transport of lemlist_fdw: HTTP requests to the lemlist API
+ *		  Attempts of lemlist requests, carried out with libcurl
  *
- * This is the only file that includes curl.h.  The rest of the extension
- * submits LemlistHttpRequests to a LemlistConnection and gets them back,
- * in completion order, with a 2xx status and a palloc'd body; every other
- * outcome becomes an ERROR here, and nowhere else.
+ * This is the only file that includes curl.h.  connection.c decides when an
+ * attempt of a request starts and what its outcome leads to; here the
+ * attempt becomes an easy handle on the backend's multi handle, and its
+ * completion becomes an outcome, an HTTP status, a body and what the
+ * headers said of the rate limit, all in the LemlistHttpAttempt.
  *
  * Design rules:
  *
  * - One CURLM multi handle per backend, created lazily and kept for the life
  *	 of the backend, so that its connection cache gives keep-alive across
  *	 scans.  Easy handles live for one attempt of one request and are always
- *	 removed from the multi handle and cleaned up, whether the attempt ends
- *	 well, badly, or by an ERROR thrown elsewhere: a reset callback on the
- *	 connection's memory context releases every curl resource still held.
- *	 curl allocates with malloc; nothing of curl's goes through palloc.
+ *	 removed from the multi handle and cleaned up by lemlist_curl_release,
+ *	 whether the attempt ends well, badly, or by an ERROR thrown elsewhere:
+ *	 connection.c calls it from a reset callback on the connection's memory
+ *	 context.  curl allocates with malloc; nothing of curl's goes through
+ *	 palloc.
  *
  * - curl callbacks (body, headers) never ereport nor palloc: they set flags
- *	 in the transfer and the outcome is acted upon once curl has returned.
+ *	 in the attempt and the outcome is acted upon once curl has returned.
  *
- * - Nothing blocks for more than HTTP_SLICE_MS without CHECK_FOR_INTERRUPTS:
- *	 transfers are driven with curl_multi_poll, and waits (pacing, back-off,
- *	 Retry-After) sleep on the latch, in slices.  A request waiting to be
- *	 retried has its own "not before" time and never holds up the others.
+ * - Nothing here waits longer than the caller says: transfers are driven
+ *	 with curl_multi_poll, and the caller checks for interrupts in between.
  *
- * - Every attempt asks pacing.c first (per API key, shared by backends when
- *	 preloaded), tells it when the attempt ended, and hands it the rate limit
- *	 headers of the answer and the Retry-After of a 429.
+ * - An attempt holds its pacing ticket until curl completes it, and then
+ *	 tells pacing.c when it ended by curl's clock; an attempt given back
+ *	 before that gives back its ticket too.
  *
- * - Before an attempt starts, memo.c may answer it: an identical request
- *	 answered earlier in the statement (or within cache_ttl).  A request
- *	 identical to one in flight, in any scan of the backend, waits for that
- *	 one's answer instead of being sent twice.  Every 2xx answer is handed to
- *	 memo.c as soon as curl completes it, whichever scan is driving.
- *
- * - One function, http_report_failure, maps a transport outcome to an
- *	 SQLSTATE and a message.  The API key never appears in a message, and
- *	 text from the network is only ever passed as a %s argument.
+ * - Only http and https, no redirects, no signals, explicit timeouts.  The
+ *	 API key goes in basic authentication only, never in the URL.
  *
  * IDENTIFICATION
  *		  src/http.c
@@ -51,371 +44,30 @@
 
 #include <curl/curl.h>
 
-#include "common/hashfn.h"
-#include "lib/ilist.h"
-#include "mb/pg_wchar.h"
-#include "miscadmin.h"
-#include "pgstat.h"
-#include "storage/latch.h"
-#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "lemlist_fdw.h"
 
-/* Longest time between two interrupt checks while driving or waiting. */
-#define HTTP_SLICE_MS			50
-/* How much of a response body goes into an error's DETAIL. */
-#define HTTP_DETAIL_BYTES		500
-#define HTTP_REJECT_BYTES		4000
 /* Connections the multi handle keeps open for reuse. */
 #define HTTP_MAX_CONNECTS		16
-/* An attempt counts for pacing at most this long after its timeout. */
-#define HTTP_DEADLINE_SLACK_MS	1000
 
 #define HTTP_USER_AGENT			"lemlist_fdw/1.0"
 
-/* How an attempt ended, as far as choosing a retry or an error goes. */
-typedef enum HttpOutcome
-{
-	HTTP_OK,					/* 2xx */
-	HTTP_STATUS,				/* any other HTTP status */
-	HTTP_CONNECT_FAILED,		/* could not connect */
-	HTTP_BROKEN,				/* connected, but the exchange broke off */
-	HTTP_TIMED_OUT,				/* connect_timeout_ms or timeout_ms elapsed */
-	HTTP_TLS_FAILED,			/* certificate or TLS handshake problem */
-	HTTP_TOO_LARGE,				/* body exceeded max_response_bytes */
-	HTTP_NO_MEMORY,				/* malloc failed while buffering the body */
-	HTTP_FAILED					/* any other curl failure */
-} HttpOutcome;
-
-/* Where a transfer is; each state but the last has a list in the connection. */
-typedef enum HttpState
-{
-	HTTP_QUEUED,				/* waiting to start, FIFO */
-	HTTP_INFLIGHT,				/* attached to http_multi */
-	HTTP_FINISHED,				/* done by curl, outcome not yet handled */
-	HTTP_DETACHED				/* being handled, or handed back */
-} HttpState;
-
-#define HTTP_NUM_LISTS	HTTP_DETACHED
-
-/*
- * One submitted request.  Allocated in the connection's context; the curl
- * resources of the current attempt are malloc'd, and released by
- * http_release_transfer.
- */
-typedef struct HttpTransfer
-{
-	dlist_node	all_node;		/* in conn->all until handed back */
-	dlist_node	state_node;		/* in conn->lists[state] */
-	HttpState	state;
-	LemlistConnection *conn;
-	LemlistHttpRequest *req;
-	char	   *url;			/* api_url + path */
-	int			attempts;		/* attempts started so far */
-	TimestampTz not_before;		/* earliest start of the next attempt */
-	TimestampTz started;		/* start of the current attempt */
-	LemlistMemoKey memo_key;	/* the request, for memo.c */
-	uint64		memo_looked;	/* memo generation + 1 at the last lookup */
-	bool		answered;		/* by the memo: req->response is set */
-	LemlistPacingTicket ticket; /* of the current attempt */
-	bool		ticket_open;	/* the attempt has not ended for pacing.c */
-
-	/* curl resources of the current attempt */
-	CURL	   *easy;
-	bool		in_multi;		/* easy is attached to http_multi */
-	dlist_node	inflight_node;	/* in http_inflight while in_multi */
-	struct curl_slist *headers;
-	char	   *body;			/* response body so far, NUL-terminated */
-	size_t		body_len;
-	size_t		body_cap;
-
-	/* written by the callbacks, and when the attempt completes */
-	CURLcode	result;
-	bool		too_large;
-	bool		no_memory;
-	LemlistRateHeaders rl;		/* what the answer said of the rate limit */
-	char		errbuf[CURL_ERROR_SIZE];
-} HttpTransfer;
-
-struct LemlistConnection
-{
-	MemoryContext cxt;
-	LemlistHttpStats *stats;
-	LemlistHttpStats own_stats; /* used when the caller passes none */
-
-	/* copies of the options */
-	char	   *server_name;
-	char	   *api_url;		/* without trailing slash */
-	char	   *api_key;		/* wiped when the context goes away */
-	uint64		key_hash;		/* lemlist_key_hash(api_key) */
-	Oid			serverid;
-	int			cache_ttl;
-	int			connect_timeout_ms;
-	int			timeout_ms;
-	int			max_retries;
-	int			max_parallel;
-	int			rate_limit;
-	int			rate_window_ms;
-	int64		max_response_bytes;
-	char	   *ca_file;
-	bool		verify_tls;
-	bool		waiting;		/* a request waits for an identical one */
-
-	dlist_head	all;			/* every transfer not yet handed back */
-	dlist_head	lists[HTTP_NUM_LISTS];	/* transfers by state */
-	int			counts[HTTP_NUM_LISTS];
-
-	MemoryContextCallback cleanup;
-};
+StaticAssertDecl(LEMLIST_HTTP_ERROR_SIZE >= CURL_ERROR_SIZE,
+				 "LEMLIST_HTTP_ERROR_SIZE must hold CURL_ERROR_SIZE bytes");
 
 static bool http_curl_initialized = false;
 static CURLM *http_multi = NULL;
-/* Transfers attached to http_multi, whatever their connection. */
-static dlist_head http_inflight = DLIST_STATIC_INIT(http_inflight);
 
-static void http_init_curl(void);
-static void http_cleanup_callback(void *arg);
-static void http_release_transfer(HttpTransfer *t);
-static void http_set_state(HttpTransfer *t, HttpState state);
-static bool http_start_due(LemlistConnection *conn, TimestampTz now,
-						   TimestampTz *wake);
-static bool http_answer_from_memo(LemlistConnection *conn, HttpTransfer *t);
-static bool http_duplicate_inflight(const HttpTransfer *t);
-static void http_start_transfer(LemlistConnection *conn, HttpTransfer *t,
-								TimestampTz now, const LemlistPacingTicket *ticket);
-static CURLcode http_setup_easy(LemlistConnection *conn, HttpTransfer *t);
-static void http_drive(long timeout_ms);
-static int	http_collect_finished(void);
-static void http_attempt_ended(HttpTransfer *t, TimestampTz now);
-static void http_sleep(long ms);
-static bool http_finish_transfer(LemlistConnection *conn, HttpTransfer *t,
-								 TimestampTz now);
-static HttpOutcome http_classify(const HttpTransfer *t, long status);
-static bool http_is_retryable(HttpOutcome outcome, long status);
-static void http_schedule_retry(LemlistConnection *conn, HttpTransfer *t,
-								long status, TimestampTz now);
-static void http_report_failure(LemlistConnection *conn, HttpTransfer *t,
-								HttpOutcome outcome, long status) pg_attribute_noreturn();
-static int	http_errcontext(const LemlistHttpRequest *req);
-static char *http_clean_text(const char *s, size_t len, size_t max);
+static CURLcode http_setup_easy(LemlistHttpAttempt *a, const LemlistHttpRequest *req,
+								const char *url);
+static int	http_collect_finished(void (*done) (LemlistHttpAttempt *attempt,
+												TimestampTz now));
+static void http_completed(LemlistHttpAttempt *a, CURLcode result, TimestampTz now);
+static LemlistHttpOutcome http_classify(const LemlistHttpAttempt *a, CURLcode result,
+										long status);
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *arg);
 static size_t http_header_cb(char *data, size_t size, size_t nitems, void *arg);
-
-
-/* ---------------------------------------------------------------------
- * The interface
- * ---------------------------------------------------------------------
- */
-
-/*
- * lemlist_http_open
- *		Create a connection that lives as long as the memory context cxt
- *
- * Nothing is sent before lemlist_http_next.  The options and the key are
- * copied; the copy of the key is wiped when cxt is reset or deleted.
- */
-LemlistConnection *
-lemlist_http_open(const LemlistOptions *opts, const char *api_key,
-				  LemlistHttpStats *stats, MemoryContext cxt)
-{
-	LemlistConnection *conn;
-	size_t		len;
-	int			i;
-
-	http_init_curl();
-
-	if (api_key == NULL)
-		api_key = "";
-
-	conn = MemoryContextAllocZero(cxt, sizeof(LemlistConnection));
-	conn->cxt = cxt;
-	conn->stats = stats ? stats : &conn->own_stats;
-
-	conn->server_name = MemoryContextStrdup(cxt, opts->server_name ? opts->server_name : "");
-	conn->api_url = MemoryContextStrdup(cxt, opts->api_url ? opts->api_url : "");
-	len = strlen(conn->api_url);
-	while (len > 0 && conn->api_url[len - 1] == '/')
-		conn->api_url[--len] = '\0';
-	conn->api_key = MemoryContextStrdup(cxt, api_key);
-	conn->key_hash = lemlist_key_hash(api_key);
-	conn->serverid = opts->serverid;
-	conn->cache_ttl = Max(opts->cache_ttl, 0);
-	conn->connect_timeout_ms = Max(opts->connect_timeout_ms, 0);
-	conn->timeout_ms = Max(opts->timeout_ms, 0);
-	conn->max_retries = Max(opts->max_retries, 0);
-	conn->max_parallel = Max(opts->max_parallel, 1);
-	conn->rate_limit = Max(opts->rate_limit, 0);
-	conn->rate_window_ms = Max(opts->rate_window_ms, 0);
-	conn->max_response_bytes = opts->max_response_bytes;
-	conn->ca_file = opts->ca_file ? MemoryContextStrdup(cxt, opts->ca_file) : NULL;
-	conn->verify_tls = opts->verify_tls;
-
-	dlist_init(&conn->all);
-	for (i = 0; i < HTTP_NUM_LISTS; i++)
-		dlist_init(&conn->lists[i]);
-
-	conn->cleanup.func = http_cleanup_callback;
-	conn->cleanup.arg = conn;
-	MemoryContextRegisterResetCallback(cxt, &conn->cleanup);
-
-	return conn;
-}
-
-/*
- * lemlist_http_submit
- *		Queue a request; a later lemlist_http_next sends it
- */
-void
-lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req)
-{
-	HttpTransfer *t;
-
-	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
-		elog(ERROR, "unsupported HTTP method \"%s\"", req->method);
-
-	t = MemoryContextAllocZero(conn->cxt, sizeof(HttpTransfer));
-	t->conn = conn;
-	t->req = req;
-	t->url = MemoryContextAlloc(conn->cxt,
-								strlen(conn->api_url) + strlen(req->path) + 1);
-	strcpy(t->url, conn->api_url);
-	strcat(t->url, req->path);
-	t->state = HTTP_DETACHED;
-	lemlist_rate_headers_clear(&t->rl);
-
-	t->memo_key.serverid = conn->serverid;
-	t->memo_key.api_url = conn->api_url;
-	t->memo_key.key_hash = conn->key_hash;
-	t->memo_key.method = req->method;
-	t->memo_key.path = req->path;
-	t->memo_key.body = req->body;
-	lemlist_memo_key_init(&t->memo_key);
-
-	req->status = 0;
-	req->response = NULL;
-	req->response_len = 0;
-
-	dlist_push_tail(&conn->all, &t->all_node);
-	http_set_state(t, HTTP_QUEUED);
-	if (req->urgent)
-	{
-		/* ahead of everything queued: the caller waits on it */
-		dlist_delete(&t->state_node);
-		dlist_push_head(&conn->lists[HTTP_QUEUED], &t->state_node);
-	}
-}
-
-/*
- * lemlist_http_next
- *		Drive transfers until a request succeeds, and return it
- *
- * Requests come back in completion order, those the memo answers first.
- * Returns NULL when nothing is queued or in flight.  A failure that survives
- * its retries is an ERROR.
- */
-LemlistHttpRequest *
-lemlist_http_next(LemlistConnection *conn)
-{
-	TimestampTz last = GetCurrentTimestamp();
-	bool		was_inflight = false;
-	bool		was_paced = false;
-
-	for (;;)
-	{
-		TimestampTz now;
-		TimestampTz wake;
-		double		ms;
-
-		CHECK_FOR_INTERRUPTS();
-
-		/* Account for the slice that just ended. */
-		now = GetCurrentTimestamp();
-		ms = (double) (now - last) / 1000.0;
-		if (was_inflight)
-			conn->stats->api_ms += ms;
-		if (was_paced)
-			conn->stats->pacing_ms += ms;
-		last = now;
-
-		/* Handle what curl has finished; a success is handed back at once. */
-		while (!dlist_is_empty(&conn->lists[HTTP_FINISHED]))
-		{
-			HttpTransfer *t = dlist_head_element(HttpTransfer, state_node,
-												 &conn->lists[HTTP_FINISHED]);
-
-			http_set_state(t, HTTP_DETACHED);
-			if (http_finish_transfer(conn, t, now))
-			{
-				LemlistHttpRequest *req = t->req;
-
-				dlist_delete(&t->all_node);
-				pfree(t->url);
-				pfree(t);
-
-				/* Fill the freed slot while the caller handles the answer. */
-				wake = now;
-				(void) http_start_due(conn, now, &wake);
-				if (conn->counts[HTTP_INFLIGHT] > 0)
-					http_drive(0);
-				return req;
-			}
-		}
-
-		if (lemlist_http_pending(conn) == 0)
-			return NULL;
-
-		/* Start what may start, and learn when to look again. */
-		wake = TimestampTzPlusMilliseconds(now, HTTP_SLICE_MS);
-		was_paced = http_start_due(conn, now, &wake);
-		if (!dlist_is_empty(&conn->lists[HTTP_FINISHED]))
-		{
-			/* the memo answered */
-			was_inflight = was_paced = false;
-			continue;
-		}
-		was_inflight = conn->counts[HTTP_INFLIGHT] > 0 || conn->waiting;
-
-		/* Another scan's transfer may be what a request waits for. */
-		if (!dlist_is_empty(&http_inflight))
-			http_drive(Max(TimestampDifferenceMilliseconds(now, wake), 1));
-		else
-			http_sleep(TimestampDifferenceMilliseconds(now, wake));
-	}
-}
-
-/*
- * lemlist_http_forget
- *		The answer to req turned out unusable (it did not parse, say): the
- *		memo must not hand it out again
- *
- * Never throws: the caller is cleaning up after an ERROR.
- */
-void
-lemlist_http_forget(LemlistConnection *conn, const LemlistHttpRequest *req)
-{
-	LemlistMemoKey key;
-
-	key.serverid = conn->serverid;
-	key.api_url = conn->api_url;
-	key.key_hash = conn->key_hash;
-	key.method = req->method;
-	key.path = req->path;
-	key.body = req->body;
-	lemlist_memo_key_init(&key);
-	lemlist_memo_forget(&key);
-}
-
-/*
- * lemlist_http_pending
- *		Number of requests queued or in flight
- */
-int
-lemlist_http_pending(LemlistConnection *conn)
-{
-	return conn->counts[HTTP_QUEUED] + conn->counts[HTTP_INFLIGHT] +
-		conn->counts[HTTP_FINISHED];
-}
 
 
 /* ---------------------------------------------------------------------
@@ -424,11 +76,11 @@ lemlist_http_pending(LemlistConnection *conn)
  */
 
 /*
- * http_init_curl
+ * lemlist_curl_init
  *		Initialize libcurl and the backend's multi handle, once
  */
-static void
-http_init_curl(void)
+void
+lemlist_curl_init(void)
 {
 	if (!http_curl_initialized)
 	{
@@ -453,265 +105,95 @@ http_init_curl(void)
 }
 
 /*
- * http_cleanup_callback
- *		Release every curl resource of a connection whose context goes away
+ * lemlist_curl_release
+ *		Give back the curl resources of an attempt, and its pacing ticket
+ *		if curl has not completed it
  *
- * Runs at the end of a scan and after an ERROR alike, so it must not throw.
- * The transfers themselves go with the context.
+ * Idempotent, and never throws.  What curl reported stays, but the body.
  */
-static void
-http_cleanup_callback(void *arg)
+void
+lemlist_curl_release(LemlistHttpAttempt *a)
 {
-	LemlistConnection *conn = (LemlistConnection *) arg;
-	dlist_iter	iter;
-
-	dlist_foreach(iter, &conn->all)
-		http_release_transfer(dlist_container(HttpTransfer, all_node, iter.cur));
-
-	explicit_bzero(conn->api_key, strlen(conn->api_key));
+	if (a->easy != NULL)
+	{
+		if (a->in_multi)
+			curl_multi_remove_handle(http_multi, a->easy);
+		a->in_multi = false;
+		curl_easy_cleanup(a->easy);
+		a->easy = NULL;
+	}
+	if (a->ticket_open)
+	{
+		a->ticket_open = false;
+		lemlist_pacing_release(&a->ticket, GetCurrentTimestamp());
+	}
+	if (a->headers != NULL)
+	{
+		curl_slist_free_all(a->headers);
+		a->headers = NULL;
+	}
+	free(a->body);
+	a->body = NULL;
+	a->body_len = 0;
+	a->body_cap = 0;
 }
 
 /*
- * http_release_transfer
- *		Give back the curl resources of a transfer's current attempt
+ * lemlist_curl_start
+ *		Start one attempt of req: a new easy handle on the multi handle
  *
- * Idempotent, and never throws.
+ * The owner has set the attempt's settings and pacing ticket; whatever
+ * happens here, the ticket is given back with the attempt.  The owner must
+ * make sure lemlist_curl_release runs if anything throws later.
  */
-static void
-http_release_transfer(HttpTransfer *t)
-{
-	if (t->easy != NULL)
-	{
-		if (t->in_multi)
-		{
-			curl_multi_remove_handle(http_multi, t->easy);
-			dlist_delete(&t->inflight_node);
-		}
-		t->in_multi = false;
-		curl_easy_cleanup(t->easy);
-		t->easy = NULL;
-	}
-	if (t->ticket_open)
-	{
-		t->ticket_open = false;
-		lemlist_pacing_release(&t->ticket, GetCurrentTimestamp());
-	}
-	if (t->headers != NULL)
-	{
-		curl_slist_free_all(t->headers);
-		t->headers = NULL;
-	}
-	free(t->body);
-	t->body = NULL;
-	t->body_len = 0;
-	t->body_cap = 0;
-}
-
-/*
- * http_set_state
- *		Move a transfer to another of its connection's lists
- */
-static void
-http_set_state(HttpTransfer *t, HttpState state)
-{
-	LemlistConnection *conn = t->conn;
-
-	if (t->state != HTTP_DETACHED)
-	{
-		dlist_delete(&t->state_node);
-		conn->counts[t->state]--;
-	}
-	t->state = state;
-	if (state != HTTP_DETACHED)
-	{
-		dlist_push_tail(&conn->lists[state], &t->state_node);
-		conn->counts[state]++;
-	}
-}
-
-/*
- * http_start_due
- *		Answer queued requests from the memo, and start the others while a
- *		slot is free and pacing allows
- *
- * Requests start in FIFO order among those whose "not before" time has come;
- * one waiting for its retry does not hold up the others.  *wake is lowered
- * to when something now waiting could start.  Returns true if pacing kept a
- * due request from starting; conn->waiting tells whether one waits for an
- * identical request in flight.
- */
-static bool
-http_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
-{
-	dlist_mutable_iter iter;
-	bool		memo = lemlist_memo_enabled();
-	bool		paced = false;
-
-	conn->waiting = false;
-	dlist_foreach_modify(iter, &conn->lists[HTTP_QUEUED])
-	{
-		HttpTransfer *t = dlist_container(HttpTransfer, state_node, iter.cur);
-		LemlistPacingTicket ticket;
-		TimestampTz ready;
-		TimestampTz deadline;
-
-		if (t->not_before > now)
-		{
-			*wake = Min(*wake, t->not_before);
-			continue;
-		}
-
-		/* the memo needs no slot; look again only if it changed since */
-		if (memo && t->memo_looked != lemlist_memo_generation() + 1)
-		{
-			t->memo_looked = lemlist_memo_generation() + 1;
-			if (http_answer_from_memo(conn, t))
-			{
-				http_set_state(t, HTTP_FINISHED);
-				continue;
-			}
-		}
-
-		if (paced || conn->counts[HTTP_INFLIGHT] >= conn->max_parallel)
-			continue;
-
-		if (memo && http_duplicate_inflight(t))
-		{
-			conn->waiting = true;
-			continue;
-		}
-
-		deadline = TimestampTzPlusMilliseconds(now, (int64) conn->timeout_ms +
-											   HTTP_DEADLINE_SLACK_MS);
-		if (!lemlist_pacing_acquire(conn->key_hash, conn->rate_limit,
-									conn->rate_window_ms, now, deadline,
-									&ticket, &ready))
-		{
-			*wake = Min(*wake, ready);
-			paced = true;
-			continue;
-		}
-
-		http_start_transfer(conn, t, now, &ticket);
-	}
-
-	return paced;
-}
-
-/*
- * http_answer_from_memo
- *		Give a request the answer memo.c kept for it, if any
- */
-static bool
-http_answer_from_memo(LemlistConnection *conn, HttpTransfer *t)
-{
-	LemlistHttpRequest *req = t->req;
-	size_t		len = 0;
-	bool		cached = false;
-	char	   *response;
-
-	response = lemlist_memo_lookup(&t->memo_key, conn->cache_ttl, conn->cxt,
-								   &len, &cached);
-	if (response == NULL)
-		return false;
-
-	elog(DEBUG2, "lemlist_fdw: %s %.*s answered by the %s (%zu bytes)",
-		 req->method, (int) strcspn(req->path, "?"), req->path,
-		 cached ? "cache" : "memo", len);
-	req->response = response;
-	req->response_len = len;
-	req->status = 200;
-	t->answered = true;
-	if (cached)
-		conn->stats->cache_hits++;
-	else
-		conn->stats->memo_hits++;
-	return true;
-}
-
-/*
- * http_duplicate_inflight
- *		Whether an identical request is in flight, in any scan of the backend:
- *		its answer will be in the memo as soon as curl completes it
- */
-static bool
-http_duplicate_inflight(const HttpTransfer *t)
-{
-	dlist_iter	iter;
-
-	dlist_foreach(iter, &http_inflight)
-	{
-		HttpTransfer *other = dlist_container(HttpTransfer, inflight_node, iter.cur);
-
-		if (other != t && lemlist_memo_key_equal(&other->memo_key, &t->memo_key))
-			return true;
-	}
-	return false;
-}
-
-/*
- * http_start_transfer
- *		Start one attempt of a request, which pacing let start: a new easy
- *		handle on the multi handle
- */
-static void
-http_start_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now,
-					const LemlistPacingTicket *ticket)
+void
+lemlist_curl_start(LemlistHttpAttempt *a, const LemlistHttpRequest *req,
+				   const char *url)
 {
 	CURLcode	rc;
 	CURLMcode	mrc;
 
-	Assert(t->easy == NULL);
+	Assert(a->easy == NULL);
 
-	/* the attempt counts for pacing from now on, whatever happens below */
-	t->ticket = *ticket;
-	t->ticket_open = true;
+	a->outcome = LEMLIST_HTTP_OK;
+	a->status = 0;
+	a->sent = false;
+	a->too_large = false;
+	a->no_memory = false;
+	lemlist_rate_headers_clear(&a->rl);
+	a->errbuf[0] = '\0';
 
-	t->result = CURLE_OK;
-	t->too_large = false;
-	t->no_memory = false;
-	lemlist_rate_headers_clear(&t->rl);
-	t->errbuf[0] = '\0';
-
-	/*
-	 * From here on, t holds curl resources; it is on conn->all, so the reset
-	 * callback frees them if anything below throws.
-	 */
-	t->easy = curl_easy_init();
-	if (t->easy == NULL)
+	/* From here on, a holds curl resources. */
+	a->easy = curl_easy_init();
+	if (a->easy == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
 				 errdetail("Could not create a curl handle.")));
 
-	rc = http_setup_easy(conn, t);
+	rc = http_setup_easy(a, req, url);
 	if (rc != CURLE_OK)
 	{
-		http_release_transfer(t);
+		lemlist_curl_release(a);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not prepare a request to lemlist"),
 				 errdetail_internal("%s", curl_easy_strerror(rc)),
-				 http_errcontext(t->req)));
+				 lemlist_http_errcontext(req)));
 	}
 
-	t->started = GetCurrentTimestamp();
-	mrc = curl_multi_add_handle(http_multi, t->easy);
+	a->started = GetCurrentTimestamp();
+	mrc = curl_multi_add_handle(http_multi, a->easy);
 	if (mrc != CURLM_OK)
 	{
-		http_release_transfer(t);
+		lemlist_curl_release(a);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not start a request to lemlist"),
 				 errdetail_internal("%s", curl_multi_strerror(mrc)),
-				 http_errcontext(t->req)));
+				 lemlist_http_errcontext(req)));
 	}
-	t->in_multi = true;
-	dlist_push_tail(&http_inflight, &t->inflight_node);
-
-	http_set_state(t, HTTP_INFLIGHT);
-	t->attempts++;
-	conn->stats->requests++;
+	a->in_multi = true;
 }
 
 /* Set a curl option, unless an earlier one failed. */
@@ -726,11 +208,13 @@ http_start_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now,
  *		Set every option of an attempt on its fresh easy handle
  */
 static CURLcode
-http_setup_easy(LemlistConnection *conn, HttpTransfer *t)
+http_setup_easy(LemlistHttpAttempt *a, const LemlistHttpRequest *req,
+				const char *url)
 {
-	CURL	   *easy = t->easy;
+	const LemlistHttpSettings *settings = a->settings;
+	CURL	   *easy = a->easy;
 	CURLcode	rc = CURLE_OK;
-	bool		post = strcmp(t->req->method, "POST") == 0;
+	bool		post = strcmp(req->method, "POST") == 0;
 	const char *hdrs[] = {
 		"Accept: application/json",
 		post ? "Content-Type: application/json" : NULL,
@@ -744,15 +228,15 @@ http_setup_easy(LemlistConnection *conn, HttpTransfer *t)
 
 		if (hdrs[i] == NULL)
 			continue;
-		h = curl_slist_append(t->headers, hdrs[i]);
+		h = curl_slist_append(a->headers, hdrs[i]);
 		if (h == NULL)
 			return CURLE_OUT_OF_MEMORY;
-		t->headers = h;
+		a->headers = h;
 	}
 
-	HTTP_SETOPT(easy, rc, CURLOPT_PRIVATE, (void *) t);
-	HTTP_SETOPT(easy, rc, CURLOPT_ERRORBUFFER, t->errbuf);
-	HTTP_SETOPT(easy, rc, CURLOPT_URL, t->url);
+	HTTP_SETOPT(easy, rc, CURLOPT_PRIVATE, (void *) a);
+	HTTP_SETOPT(easy, rc, CURLOPT_ERRORBUFFER, a->errbuf);
+	HTTP_SETOPT(easy, rc, CURLOPT_URL, url);
 	HTTP_SETOPT(easy, rc, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	HTTP_SETOPT(easy, rc, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -760,26 +244,26 @@ http_setup_easy(LemlistConnection *conn, HttpTransfer *t)
 	HTTP_SETOPT(easy, rc, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	HTTP_SETOPT(easy, rc, CURLOPT_FOLLOWLOCATION, 0L);
-	HTTP_SETOPT(easy, rc, CURLOPT_CONNECTTIMEOUT_MS, (long) conn->connect_timeout_ms);
-	HTTP_SETOPT(easy, rc, CURLOPT_TIMEOUT_MS, (long) conn->timeout_ms);
+	HTTP_SETOPT(easy, rc, CURLOPT_CONNECTTIMEOUT_MS, (long) settings->connect_timeout_ms);
+	HTTP_SETOPT(easy, rc, CURLOPT_TIMEOUT_MS, (long) settings->timeout_ms);
 	HTTP_SETOPT(easy, rc, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
 	HTTP_SETOPT(easy, rc, CURLOPT_USERNAME, "");
-	HTTP_SETOPT(easy, rc, CURLOPT_PASSWORD, conn->api_key);
+	HTTP_SETOPT(easy, rc, CURLOPT_PASSWORD, settings->api_key);
 	HTTP_SETOPT(easy, rc, CURLOPT_USERAGENT, HTTP_USER_AGENT);
-	HTTP_SETOPT(easy, rc, CURLOPT_HTTPHEADER, t->headers);
+	HTTP_SETOPT(easy, rc, CURLOPT_HTTPHEADER, a->headers);
 	HTTP_SETOPT(easy, rc, CURLOPT_ACCEPT_ENCODING, "");
-	HTTP_SETOPT(easy, rc, CURLOPT_SSL_VERIFYPEER, conn->verify_tls ? 1L : 0L);
-	HTTP_SETOPT(easy, rc, CURLOPT_SSL_VERIFYHOST, conn->verify_tls ? 2L : 0L);
-	if (conn->ca_file != NULL)
-		HTTP_SETOPT(easy, rc, CURLOPT_CAINFO, conn->ca_file);
+	HTTP_SETOPT(easy, rc, CURLOPT_SSL_VERIFYPEER, settings->verify_tls ? 1L : 0L);
+	HTTP_SETOPT(easy, rc, CURLOPT_SSL_VERIFYHOST, settings->verify_tls ? 2L : 0L);
+	if (settings->ca_file != NULL)
+		HTTP_SETOPT(easy, rc, CURLOPT_CAINFO, settings->ca_file);
 	HTTP_SETOPT(easy, rc, CURLOPT_WRITEFUNCTION, http_write_cb);
-	HTTP_SETOPT(easy, rc, CURLOPT_WRITEDATA, (void *) t);
+	HTTP_SETOPT(easy, rc, CURLOPT_WRITEDATA, (void *) a);
 	HTTP_SETOPT(easy, rc, CURLOPT_HEADERFUNCTION, http_header_cb);
-	HTTP_SETOPT(easy, rc, CURLOPT_HEADERDATA, (void *) t);
+	HTTP_SETOPT(easy, rc, CURLOPT_HEADERDATA, (void *) a);
 
 	if (post)
 	{
-		const char *body = t->req->body ? t->req->body : "";
+		const char *body = req->body ? req->body : "";
 
 		HTTP_SETOPT(easy, rc, CURLOPT_POST, 1L);
 		HTTP_SETOPT(easy, rc, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
@@ -796,21 +280,23 @@ http_setup_easy(LemlistConnection *conn, HttpTransfer *t)
 
 
 /* ---------------------------------------------------------------------
- * Driving transfers and waiting
+ * Driving transfers, and what curl reports of a completed one
  * ---------------------------------------------------------------------
  */
 
 /*
- * http_drive
- *		Let curl move every transfer on, then wait at most timeout_ms for more
- *		(not at all if timeout_ms is 0, or if a transfer has finished)
+ * lemlist_curl_drive
+ *		Let curl move every attempt on, then wait at most timeout_ms for more
+ *		(not at all if timeout_ms is 0, or if an attempt has completed)
  *
- * The multi handle is shared by all scans of the backend: a completed
- * transfer goes to its own connection's finished list, whichever scan is
- * driving.
+ * The multi handle is shared by all scans of the backend: done is called
+ * for every attempt curl has completed, whichever scan it belongs to, once
+ * the attempt's outcome, status and body are set and its ticket is given
+ * back.
  */
-static void
-http_drive(long timeout_ms)
+void
+lemlist_curl_drive(long timeout_ms,
+				   void (*done) (LemlistHttpAttempt *attempt, TimestampTz now))
 {
 	CURLMcode	mrc;
 	int			running;
@@ -823,13 +309,13 @@ http_drive(long timeout_ms)
 				 errdetail_internal("%s", curl_multi_strerror(mrc))));
 
 	/* Whatever finished is handled before waiting for anything else. */
-	if (http_collect_finished() > 0 || running == 0 || timeout_ms <= 0)
+	if (http_collect_finished(done) > 0 || running == 0 || timeout_ms <= 0)
 		return;
 
 #if LIBCURL_VERSION_NUM >= 0x074200
-	mrc = curl_multi_poll(http_multi, NULL, 0, (int) Min(timeout_ms, HTTP_SLICE_MS), NULL);
+	mrc = curl_multi_poll(http_multi, NULL, 0, (int) timeout_ms, NULL);
 #else
-	mrc = curl_multi_wait(http_multi, NULL, 0, (int) Min(timeout_ms, HTTP_SLICE_MS), NULL);
+	mrc = curl_multi_wait(http_multi, NULL, 0, (int) timeout_ms, NULL);
 #endif
 	if (mrc != CURLM_OK)
 		ereport(ERROR,
@@ -840,11 +326,11 @@ http_drive(long timeout_ms)
 
 /*
  * http_collect_finished
- *		Detach the transfers curl has completed, file them as finished, and
+ *		Detach the attempts curl has completed, hand each to done, and
  *		return how many there were
  */
 static int
-http_collect_finished(void)
+http_collect_finished(void (*done) (LemlistHttpAttempt *attempt, TimestampTz now))
 {
 	CURLMsg    *msg;
 	int			left;
@@ -855,15 +341,16 @@ http_collect_finished(void)
 		CURL	   *easy = msg->easy_handle;
 		CURLcode	result = msg->data.result;
 		char	   *priv = NULL;
-		HttpTransfer *t;
+		LemlistHttpAttempt *a;
+		TimestampTz now;
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 
 		/* msg is invalid once its handle is removed */
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-		t = (HttpTransfer *) priv;
-		if (t == NULL || t->easy != easy)
+		a = (LemlistHttpAttempt *) priv;
+		if (a == NULL || a->easy != easy)
 		{
 			/* not ours: cannot happen, but never leave it attached */
 			curl_multi_remove_handle(http_multi, easy);
@@ -871,35 +358,45 @@ http_collect_finished(void)
 		}
 
 		curl_multi_remove_handle(http_multi, easy);
-		dlist_delete(&t->inflight_node);
-		t->in_multi = false;
-		t->result = result;
-		http_set_state(t, HTTP_FINISHED);
+		a->in_multi = false;
 		count++;
 
-		http_attempt_ended(t, GetCurrentTimestamp());
+		now = GetCurrentTimestamp();
+		http_completed(a, result, now);
+		done(a, now);
 	}
 
 	return count;
 }
 
 /*
- * http_attempt_ended
- *		What must happen as soon as curl completes an attempt, whichever scan
- *		is driving: pacing learns that it ended and what lemlist said of the
- *		rate limit, and a 2xx answer goes to the memo for identical requests
- *		that wait for it.  Retry or error is for the owning scan to decide.
+ * http_completed
+ *		Note what curl says of a completed attempt, and tell pacing when it
+ *		ended
  */
 static void
-http_attempt_ended(HttpTransfer *t, TimestampTz now)
+http_completed(LemlistHttpAttempt *a, CURLcode result, TimestampTz now)
 {
-	LemlistConnection *conn = t->conn;
 	long		status = 0;
 
-	if (t->result == CURLE_OK)
-		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (result == CURLE_OK)
+		curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
+	a->status = status;
+	a->outcome = http_classify(a, result, status);
 
-	if (t->ticket_open)
+	if (result != CURLE_OK && a->errbuf[0] == '\0')
+		strlcpy(a->errbuf, curl_easy_strerror(result), sizeof(a->errbuf));
+
+	/* whether the request went out, to say which timeout it was */
+	if (result == CURLE_OPERATION_TIMEDOUT)
+	{
+		long		request_size = 0;
+
+		curl_easy_getinfo(a->easy, CURLINFO_REQUEST_SIZE, &request_size);
+		a->sent = request_size > 0;
+	}
+
+	if (a->ticket_open)
 	{
 		/*
 		 * When it ended, by curl's clock: a scan busy with rows may collect
@@ -909,132 +406,41 @@ http_attempt_ended(HttpTransfer *t, TimestampTz now)
 #if LIBCURL_VERSION_NUM >= 0x073d00
 		curl_off_t	total_us = 0;
 
-		if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK &&
+		if (curl_easy_getinfo(a->easy, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK &&
 			total_us > 0)
-			ended = Min(now, t->started + (TimestampTz) total_us);
+			ended = Min(now, a->started + (TimestampTz) total_us);
 #endif
-		t->ticket_open = false;
-		lemlist_pacing_release(&t->ticket, ended);
+		a->ticket_open = false;
+		lemlist_pacing_release(&a->ticket, ended);
 	}
-	lemlist_pacing_observe(conn->key_hash, conn->rate_limit, conn->rate_window_ms,
-						   now, &t->rl);
-	if (status == 429)
-	{
-		long		hold_ms = lemlist_retry_after_ms(&t->rl, conn->rate_window_ms);
-
-		elog(DEBUG2, "lemlist_fdw: rate limited, holding the key for %ld ms", hold_ms);
-		lemlist_pacing_hold(conn->key_hash, now, TimestampTzPlusMilliseconds(now, hold_ms));
-	}
-
-	if (status >= 200 && status <= 299 && lemlist_memo_enabled())
-		lemlist_memo_store(&t->memo_key, conn->cache_ttl,
-						   t->body ? t->body : "", t->body_len);
-}
-
-/*
- * http_sleep
- *		Wait on the latch for at most one slice, then check for interrupts
- */
-static void
-http_sleep(long ms)
-{
-	ms = Min(Max(ms, 1), HTTP_SLICE_MS);
-	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 ms, PG_WAIT_EXTENSION);
-	ResetLatch(MyLatch);
-	CHECK_FOR_INTERRUPTS();
-}
-
-
-/* ---------------------------------------------------------------------
- * Outcomes: success, retry or error
- * ---------------------------------------------------------------------
- */
-
-/*
- * http_finish_transfer
- *		Act on the outcome of a completed attempt
- *
- * Returns true when the request succeeded: its status and body are then set.
- * Returns false when it was queued again for a retry.  Throws otherwise.
- */
-static bool
-http_finish_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now)
-{
-	LemlistHttpRequest *req = t->req;
-	long		status = 0;
-	HttpOutcome outcome;
-	const char *path = req->path;
-	int			pathlen = strcspn(path, "?");
-
-	if (t->answered)
-		return true;			/* by the memo */
-
-	if (t->result == CURLE_OK)
-		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-	outcome = http_classify(t, status);
-
-	if (t->result == CURLE_OK)
-		elog(DEBUG2, "lemlist_fdw: %s %.*s: HTTP %ld, %zu bytes in %.1f ms (attempt %d)",
-			 req->method, pathlen, path, status, t->body_len,
-			 (double) (now - t->started) / 1000.0, t->attempts);
-	else
-		elog(DEBUG2, "lemlist_fdw: %s %.*s: failed after %.1f ms (attempt %d): %s",
-			 req->method, pathlen, path,
-			 (double) (now - t->started) / 1000.0, t->attempts,
-			 t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result));
-
-	if (outcome == HTTP_STATUS && status == 429)
-		conn->stats->rate_limited++;
-
-	if (outcome == HTTP_OK)
-	{
-		req->response = MemoryContextAllocExtended(conn->cxt, t->body_len + 1,
-												   MCXT_ALLOC_HUGE);
-		if (t->body_len > 0)
-			memcpy(req->response, t->body, t->body_len);
-		req->response[t->body_len] = '\0';
-		req->response_len = t->body_len;
-		req->status = status;
-		http_release_transfer(t);
-		return true;
-	}
-
-	if (http_is_retryable(outcome, status) && t->attempts <= conn->max_retries)
-	{
-		http_schedule_retry(conn, t, status, now);
-		return false;
-	}
-
-	http_report_failure(conn, t, outcome, status);
 }
 
 /*
  * http_classify
  *		Sort the result of an attempt into the outcomes we act upon
  */
-static HttpOutcome
-http_classify(const HttpTransfer *t, long status)
+static LemlistHttpOutcome
+http_classify(const LemlistHttpAttempt *a, CURLcode result, long status)
 {
-	switch (t->result)
+	switch (result)
 	{
 		case CURLE_OK:
-			return (status >= 200 && status <= 299) ? HTTP_OK : HTTP_STATUS;
+			return (status >= 200 && status <= 299) ? LEMLIST_HTTP_OK : LEMLIST_HTTP_STATUS;
 
 		case CURLE_WRITE_ERROR:
-			if (t->too_large)
-				return HTTP_TOO_LARGE;
-			if (t->no_memory)
-				return HTTP_NO_MEMORY;
-			return HTTP_FAILED;
+			if (a->too_large)
+				return LEMLIST_HTTP_TOO_LARGE;
+			if (a->no_memory)
+				return LEMLIST_HTTP_NO_MEMORY;
+			return LEMLIST_HTTP_FAILED;
 
 		case CURLE_OPERATION_TIMEDOUT:
-			return HTTP_TIMED_OUT;
+			return LEMLIST_HTTP_TIMED_OUT;
 
 		case CURLE_COULDNT_RESOLVE_PROXY:
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_CONNECT:
-			return HTTP_CONNECT_FAILED;
+			return LEMLIST_HTTP_CONNECT_FAILED;
 
 		case CURLE_SEND_ERROR:
 		case CURLE_RECV_ERROR:
@@ -1042,7 +448,7 @@ http_classify(const HttpTransfer *t, long status)
 		case CURLE_PARTIAL_FILE:
 		case CURLE_HTTP2:
 		case CURLE_HTTP2_STREAM:
-			return HTTP_BROKEN;
+			return LEMLIST_HTTP_BROKEN;
 
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_PEER_FAILED_VERIFICATION:
@@ -1057,271 +463,11 @@ http_classify(const HttpTransfer *t, long status)
 		case CURLE_SSL_ENGINE_SETFAILED:
 		case CURLE_SSL_ENGINE_INITFAILED:
 		case CURLE_USE_SSL_FAILED:
-			return HTTP_TLS_FAILED;
+			return LEMLIST_HTTP_TLS_FAILED;
 
 		default:
-			return HTTP_FAILED;
+			return LEMLIST_HTTP_FAILED;
 	}
-}
-
-/*
- * http_is_retryable
- *		Whether an outcome is worth another attempt: 429, 5xx, network trouble
- */
-static bool
-http_is_retryable(HttpOutcome outcome, long status)
-{
-	switch (outcome)
-	{
-		case HTTP_STATUS:
-			return status == 429 || (status >= 500 && status <= 599);
-		case HTTP_CONNECT_FAILED:
-		case HTTP_BROKEN:
-		case HTTP_TIMED_OUT:
-			return true;
-		default:
-			return false;
-	}
-}
-
-/*
- * http_schedule_retry
- *		Queue a request again, not to start before its wait is over
- *
- * After a 429 the wait is Retry-After (or the window), for which the whole
- * key is held already (http_attempt_ended); otherwise it is an exponential
- * back-off with jitter, at least as long as a Retry-After that came with the
- * answer.
- */
-static void
-http_schedule_retry(LemlistConnection *conn, HttpTransfer *t, long status,
-					TimestampTz now)
-{
-	long		wait_ms;
-
-	if (status == 429)
-		wait_ms = lemlist_retry_after_ms(&t->rl, conn->rate_window_ms);
-	else
-	{
-		wait_ms = lemlist_backoff_ms(t->attempts - 1);
-		if (t->rl.retry_after_s >= 0)
-			wait_ms = Max(wait_ms, t->rl.retry_after_s * 1000L);
-	}
-
-	elog(DEBUG2, "lemlist_fdw: retrying %s %.*s in %ld ms",
-		 t->req->method, (int) strcspn(t->req->path, "?"), t->req->path, wait_ms);
-
-	conn->stats->retries++;
-	conn->stats->backoff_ms += wait_ms;
-	t->not_before = TimestampTzPlusMilliseconds(now, wait_ms);
-	http_release_transfer(t);
-	http_set_state(t, HTTP_QUEUED);
-}
-
-/*
- * http_report_failure
- *		Raise the ERROR for a failed request: the one place that maps a
- *		transport outcome to an SQLSTATE and a message
- */
-static void
-http_report_failure(LemlistConnection *conn, HttpTransfer *t,
-					HttpOutcome outcome, long status)
-{
-	const LemlistHttpRequest *req = t->req;
-	int			retries = t->attempts - 1;
-	char		cause[CURL_ERROR_SIZE];
-	char	   *body;
-	bool		sent = false;
-
-	/* A cancel that aborted the transfer wins over the transfer's error. */
-	CHECK_FOR_INTERRUPTS();
-
-	/* Keep what the message needs, then give the curl resources back. */
-	if (t->easy != NULL && t->result == CURLE_OPERATION_TIMEDOUT)
-	{
-		long		request_size = 0;
-
-		curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_size);
-		sent = request_size > 0;
-	}
-	strlcpy(cause, t->errbuf[0] ? t->errbuf : curl_easy_strerror(t->result),
-			sizeof(cause));
-	body = http_clean_text(t->body, t->body_len,
-						   status == 400 ? HTTP_REJECT_BYTES : HTTP_DETAIL_BYTES);
-	http_release_transfer(t);
-
-	switch (outcome)
-	{
-		case HTTP_STATUS:
-			if (status == 429)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("lemlist rate limit exceeded"),
-						 errdetail_plural("The request was still rate limited after %d retry.",
-										  "The request was still rate limited after %d retries.",
-										  retries, retries),
-						 errhint("Lower the \"rate_limit\" option or raise the \"max_retries\" option of server \"%s\".",
-								 conn->server_name),
-						 http_errcontext(req)));
-			else if (status >= 500 && status <= 599)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("lemlist request failed with HTTP status %ld", status),
-						 body[0] ? errdetail_internal("%s", body) : 0,
-						 http_errcontext(req)));
-			else if (status == 400)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("lemlist rejected the request"),
-						 body[0] ? errdetail_internal("%s", body) : 0,
-						 http_errcontext(req)));
-			else if (status == 401 || status == 403)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-						 status == 401 ?
-						 errmsg("lemlist rejected the API key") :
-						 errmsg("lemlist denied access"),
-						 errhint("Check the \"api_key\" option of the user mapping for server \"%s\".",
-								 conn->server_name),
-						 http_errcontext(req)));
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("unexpected HTTP status %ld from lemlist", status),
-						 body[0] ? errdetail_internal("%s", body) : 0,
-						 http_errcontext(req)));
-			break;
-
-		case HTTP_CONNECT_FAILED:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("could not connect to lemlist"),
-					 errdetail_internal("%s", cause),
-					 http_errcontext(req)));
-			break;
-
-		case HTTP_TIMED_OUT:
-			if (sent)
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_ERROR),
-						 errmsg("lemlist request timed out"),
-						 errdetail("No complete response arrived within %d ms.",
-								   conn->timeout_ms),
-						 errhint("The \"timeout_ms\" option of server \"%s\" sets this limit.",
-								 conn->server_name),
-						 http_errcontext(req)));
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-						 errmsg("lemlist request timed out"),
-						 errdetail("No connection could be established within %d ms.",
-								   conn->connect_timeout_ms),
-						 errhint("The \"connect_timeout_ms\" option of server \"%s\" sets this limit.",
-								 conn->server_name),
-						 http_errcontext(req)));
-			break;
-
-		case HTTP_TLS_FAILED:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
-					 errmsg("could not establish a TLS connection to lemlist"),
-					 errdetail_internal("%s", cause),
-					 errhint("Check the \"ca_file\" option of server \"%s\".",
-							 conn->server_name),
-					 http_errcontext(req)));
-			break;
-
-		case HTTP_TOO_LARGE:
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("response from lemlist exceeds \"max_response_bytes\" (%lld bytes)",
-							(long long) conn->max_response_bytes),
-					 errhint("Raise the \"max_response_bytes\" option of server \"%s\".",
-							 conn->server_name),
-					 http_errcontext(req)));
-			break;
-
-		case HTTP_NO_MEMORY:
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory"),
-					 errdetail("Could not buffer the response from lemlist."),
-					 http_errcontext(req)));
-			break;
-
-		case HTTP_BROKEN:
-		case HTTP_FAILED:
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("lemlist request failed"),
-					 errdetail_internal("%s", cause),
-					 http_errcontext(req)));
-			break;
-
-		case HTTP_OK:
-			break;
-	}
-
-	elog(ERROR, "unexpected outcome %d of a lemlist request", (int) outcome);
-}
-
-/*
- * http_errcontext
- *		Add "lemlist request METHOD /path" to an error; never the query string
- */
-static int
-http_errcontext(const LemlistHttpRequest *req)
-{
-	return errcontext("lemlist request %s %.*s", req->method,
-					  (int) strcspn(req->path, "?"), req->path);
-}
-
-/*
- * http_clean_text
- *		A palloc'd copy of network text fit for an error message
- *
- * At most max bytes (cut at a character boundary, "..." appended), control
- * characters but newline and tab turned into spaces, bytes that are not
- * valid in the database encoding turned into '?', trailing white space
- * trimmed.
- */
-static char *
-http_clean_text(const char *s, size_t len, size_t max)
-{
-	size_t		n = Min(len, max);
-	bool		cut = n < len;
-	char	   *out;
-	size_t		i;
-
-	out = palloc(n + 4);
-	if (n > 0)
-		memcpy(out, s, n);
-	out[n] = '\0';
-
-	for (i = 0; i < n; i++)
-	{
-		unsigned char c = (unsigned char) out[i];
-
-		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-			out[i] = ' ';
-	}
-
-	if (cut)
-		n = pg_mbcliplen(out, (int) n, (int) n);	/* no partial character */
-	if (!pg_verifymbstr(out, (int) n, true))
-	{
-		for (i = 0; i < n; i++)
-			if ((unsigned char) out[i] >= 0x80)
-				out[i] = '?';
-	}
-
-	while (n > 0 && isspace((unsigned char) out[n - 1]))
-		n--;
-	out[n] = '\0';
-	if (cut)
-		strcat(out, "...");
-
-	return out;
 }
 
 
@@ -1332,7 +478,7 @@ http_clean_text(const char *s, size_t len, size_t max)
 
 /*
  * http_write_cb
- *		Append a piece of the response body to the transfer's malloc'd buffer
+ *		Append a piece of the response body to the attempt's malloc'd buffer
  *
  * Stops the transfer (returns 0) when the body would exceed
  * max_response_bytes, or when memory runs out; the flags tell why.
@@ -1340,36 +486,36 @@ http_clean_text(const char *s, size_t len, size_t max)
 static size_t
 http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
-	HttpTransfer *t = (HttpTransfer *) arg;
+	LemlistHttpAttempt *a = (LemlistHttpAttempt *) arg;
 	size_t		n = size * nmemb;
-	int64		limit = t->conn->max_response_bytes;
+	int64		limit = a->settings->max_response_bytes;
 
-	if (limit > 0 && (uint64) (t->body_len + n) > (uint64) limit)
+	if (limit > 0 && (uint64) (a->body_len + n) > (uint64) limit)
 	{
-		t->too_large = true;
+		a->too_large = true;
 		return 0;
 	}
 
-	if (t->body_len + n + 1 > t->body_cap)
+	if (a->body_len + n + 1 > a->body_cap)
 	{
-		size_t		cap = Max(t->body_cap, 16384);
+		size_t		cap = Max(a->body_cap, 16384);
 		char	   *p;
 
-		while (cap < t->body_len + n + 1)
+		while (cap < a->body_len + n + 1)
 			cap *= 2;
-		p = realloc(t->body, cap);
+		p = realloc(a->body, cap);
 		if (p == NULL)
 		{
-			t->no_memory = true;
+			a->no_memory = true;
 			return 0;
 		}
-		t->body = p;
-		t->body_cap = cap;
+		a->body = p;
+		a->body_cap = cap;
 	}
 
-	memcpy(t->body + t->body_len, data, n);
-	t->body_len += n;
-	t->body[t->body_len] = '\0';
+	memcpy(a->body + a->body_len, data, n);
+	a->body_len += n;
+	a->body[a->body_len] = '\0';
 	return n;
 }
 
@@ -1380,13 +526,13 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 static size_t
 http_header_cb(char *data, size_t size, size_t nitems, void *arg)
 {
-	HttpTransfer *t = (HttpTransfer *) arg;
+	LemlistHttpAttempt *a = (LemlistHttpAttempt *) arg;
 	size_t		n = size * nitems;
 
 	/* a new response (after a 100 Continue, say): forget the last one's */
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
-		lemlist_rate_headers_clear(&t->rl);
+		lemlist_rate_headers_clear(&a->rl);
 	else
-		(void) lemlist_rate_header(data, n, &t->rl);
+		(void) lemlist_rate_header(data, n, &a->rl);
 	return n;
 }

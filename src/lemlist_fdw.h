@@ -248,7 +248,9 @@ extern char *lemlist_format_timestamp(TimestampTz ts);
 extern const char *lemlist_filter_name(LemlistFilterKind filter);
 
 /* ---------------------------------------------------------------------
- * Transport (http.c): the only file that includes curl.h
+ * Transport: the requests of a scan (connection.c), each attempt carried
+ * out by curl (http.c, the only file that includes curl.h), retry or ERROR
+ * after a failed attempt (http_failure.c)
  * ---------------------------------------------------------------------
  */
 
@@ -281,7 +283,7 @@ typedef struct LemlistHttpRequest
 
 typedef struct LemlistConnection LemlistConnection;
 
-/* in http.c */
+/* in connection.c */
 extern LemlistConnection *lemlist_http_open(const LemlistOptions *opts, const char *api_key,
 											LemlistHttpStats *stats, MemoryContext cxt);
 extern void lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req);
@@ -325,6 +327,94 @@ extern void lemlist_rate_headers_clear(LemlistRateHeaders *headers);
 extern bool lemlist_rate_header(const char *line, size_t len, LemlistRateHeaders *headers);
 extern long lemlist_retry_after_ms(const LemlistRateHeaders *headers, int window_ms);
 extern long lemlist_backoff_ms(int retry);
+
+/* ---------------------------------------------------------------------
+ * One attempt of one request: between connection.c, http.c and
+ * http_failure.c only
+ * ---------------------------------------------------------------------
+ */
+
+/* How an attempt ended, as far as choosing a retry or an error goes. */
+typedef enum LemlistHttpOutcome
+{
+	LEMLIST_HTTP_OK,			/* 2xx */
+	LEMLIST_HTTP_STATUS,		/* any other HTTP status */
+	LEMLIST_HTTP_CONNECT_FAILED,	/* could not connect */
+	LEMLIST_HTTP_BROKEN,		/* connected, but the exchange broke off */
+	LEMLIST_HTTP_TIMED_OUT,		/* connect_timeout_ms or timeout_ms elapsed */
+	LEMLIST_HTTP_TLS_FAILED,	/* certificate or TLS handshake problem */
+	LEMLIST_HTTP_TOO_LARGE,		/* body exceeded max_response_bytes */
+	LEMLIST_HTTP_NO_MEMORY,		/* malloc failed while buffering the body */
+	LEMLIST_HTTP_FAILED			/* any other curl failure */
+} LemlistHttpOutcome;
+
+/* Copies of the options every attempt of a connection is made with. */
+typedef struct LemlistHttpSettings
+{
+	char	   *server_name;	/* for messages */
+	char	   *api_key;		/* wiped when the connection goes away */
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	int64		max_response_bytes;
+	char	   *ca_file;		/* NULL: system CAs */
+	bool		verify_tls;
+} LemlistHttpSettings;
+
+/* Room for curl's error text: CURL_ERROR_SIZE, checked in http.c. */
+#define LEMLIST_HTTP_ERROR_SIZE	256
+
+/*
+ * One attempt of a request, embedded in connection.c's transfer.  The owner
+ * sets the first fields before lemlist_curl_start; the curl resources are
+ * malloc'd and http.c's alone, and lemlist_curl_release gives them back,
+ * together with the pacing ticket.  What curl reports is set when the attempt
+ * completes, and stays valid after the release (but the body).
+ */
+typedef struct LemlistHttpAttempt
+{
+	/* set by the owner */
+	void	   *arg;			/* the owner's, untouched */
+	const LemlistHttpSettings *settings;
+	LemlistPacingTicket ticket; /* of the attempt about to start */
+	bool		ticket_open;	/* the attempt has not ended for pacing.c */
+
+	/* curl resources */
+	void	   *easy;			/* CURL * */
+	struct curl_slist *headers;
+	bool		in_multi;		/* easy is attached to the multi handle */
+
+	/* written by curl's callbacks */
+	char	   *body;			/* response body so far, NUL-terminated */
+	size_t		body_len;
+	size_t		body_cap;
+	bool		too_large;
+	bool		no_memory;
+	LemlistRateHeaders rl;		/* what the answer said of the rate limit */
+	char		errbuf[LEMLIST_HTTP_ERROR_SIZE];	/* on failure, the cause */
+
+	/* set when the attempt starts, and when curl completes it */
+	TimestampTz started;
+	LemlistHttpOutcome outcome;
+	long		status;			/* HTTP status, 0 if no answer came */
+	bool		sent;			/* timed out after the request went out */
+} LemlistHttpAttempt;
+
+/* in http.c */
+extern void lemlist_curl_init(void);
+extern void lemlist_curl_start(LemlistHttpAttempt *attempt,
+							   const LemlistHttpRequest *req, const char *url);
+extern void lemlist_curl_drive(long timeout_ms,
+							   void (*done) (LemlistHttpAttempt *attempt,
+											 TimestampTz now));
+extern void lemlist_curl_release(LemlistHttpAttempt *attempt);
+
+/* in http_failure.c */
+extern long lemlist_http_retry_ms(const LemlistHttpAttempt *attempt, int retries,
+								  int window_ms);
+extern void lemlist_http_report_failure(LemlistHttpAttempt *attempt,
+										const LemlistHttpRequest *req,
+										int retries) pg_attribute_noreturn();
+extern int	lemlist_http_errcontext(const LemlistHttpRequest *req);
 
 /* ---------------------------------------------------------------------
  * Memo and cache of answers (memo.c)

@@ -34,8 +34,9 @@
  *	 paces against it; otherwise each backend has its own.  The lock is held
  *	 for a few microseconds and nothing waits or throws while holding it.
  *
- * - Nothing here sleeps: callers (http.c) get the time a request may start,
- *	 or the back-off before a retry, and wait on their latch, interruptibly.
+ * - Nothing here sleeps: callers (connection.c) get the time a request may
+ *	 start, or the back-off before a retry, and wait on their latch,
+ *	 interruptibly.
  *	 Nothing here includes curl.h either: http.c hands over header lines.
  *
  * - A request in flight counts until it ends or until its deadline (its
