@@ -9,6 +9,8 @@ OBJS = \
 	src/columns.o \
 	src/option.o \
 	src/pushdown.o \
+	src/filters.o \
+	src/literals.o \
 	src/resources.o \
 	src/http.o \
 	src/pacing.o \

@@ -181,7 +181,8 @@ extern char *lemlist_get_api_key(Oid serverid, Oid userid);
 extern char *lemlist_get_column_key(Oid foreigntableid, AttrNumber attnum);
 
 /* ---------------------------------------------------------------------
- * Pushdown (pushdown.c)
+ * Pushdown: which clauses (pushdown.c), their values at run time
+ * (filters.c), the filters and their valid literals (literals.c)
  * ---------------------------------------------------------------------
  */
 
@@ -238,11 +239,17 @@ typedef struct LemlistCombo
 extern List *lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 								   const LemlistFilterKind *attr_filters, int natts,
 								   List *clauses);
+extern bool lemlist_conds_are_constant(List *conds);
+
+/* in filters.c */
 extern void lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 							   TimestampTz default_start, TimestampTz default_end,
 							   LemlistFilterValues *out);
-extern bool lemlist_conds_are_constant(List *conds);
 extern List *lemlist_combinations(const LemlistFilterValues *fv);
+
+/* in literals.c */
+extern bool lemlist_is_text_filter(LemlistFilterKind filter);
+extern bool lemlist_is_date_filter(LemlistFilterKind filter);
 extern void lemlist_check_filter_value(LemlistFilterKind filter, const char *value);
 extern char *lemlist_format_timestamp(TimestampTz ts);
 extern const char *lemlist_filter_name(LemlistFilterKind filter);
