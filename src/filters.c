@@ -29,6 +29,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "executor/executor.h"
 #include "utils/array.h"
@@ -540,4 +541,18 @@ lemlist_combinations(const LemlistFilterValues *fv)
 	}
 
 	return combos;
+}
+
+/*
+ * lemlist_default_end_date
+ *		endDate when the query gives none: the statement's start, rounded up
+ *		to the millisecond lemlist takes, so that the echoed end_date is never
+ *		before now() or statement_timestamp().
+ */
+TimestampTz
+lemlist_default_end_date(void)
+{
+	TimestampTz ts = GetCurrentStatementStartTimestamp();
+
+	return ts + (1000 - ts % 1000) % 1000;
 }
