@@ -6,9 +6,14 @@ MODULE_big = lemlist_fdw
 OBJS = \
 	src/lemlist_fdw.o \
 	src/scan.o \
+	src/requests.o \
+	src/answer.o \
+	src/explain.o \
 	src/columns.o \
 	src/option.o \
 	src/pushdown.o \
+	src/filters.o \
+	src/literals.o \
 	src/resources.o \
 	src/connection.o \
 	src/http.o \

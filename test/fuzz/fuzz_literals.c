@@ -5,7 +5,7 @@
  *
  * Built three times by test/fuzz/run.sh, with FUZZ_TARGET set to:
  *
- * FUZZ_FILTER_VALUE: lemlist_check_filter_value (pushdown.c).  The first
+ * FUZZ_FILTER_VALUE: lemlist_check_filter_value (literals.c).  The first
  *	 byte picks the filter, the rest is the value (up to a NUL, as SQL text
  *	 cannot hold one).  The verdict must agree with a second, independently
  *	 written reading of the documented rules (channel email, linkedin or
@@ -13,7 +13,7 @@
  *	 without whitespace; anything for the other filters), and a rejection
  *	 must be SQLSTATE 22023 naming the column, with a hint.
  *
- * FUZZ_TIMESTAMP: lemlist_format_timestamp (pushdown.c).  The first eight
+ * FUZZ_TIMESTAMP: lemlist_format_timestamp (literals.c).  The first eight
  *	 bytes are a TimestampTz.  The text must be exactly what the C library's
  *	 gmtime_r() says for the same instant, truncated to milliseconds, for
  *	 every year from 1 to 9999; anything else must be SQLSTATE 22023.

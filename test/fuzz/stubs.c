@@ -4,7 +4,8 @@
  *		  Stand-ins for the backend functions the fuzzed code calls
  *
  * The fuzz harnesses link src/json.c, src/jsonread.c, src/response.c,
- * src/pushdown.c and src/resources.c (and oracle.c) into a plain executable, without a postgres backend around them.  This
+ * src/literals.c and src/resources.c (and test/fuzz/oracle.c) into a plain
+ * executable, without a postgres backend around them.  This
  * file provides the few backend services those files reach on the paths
  * the harnesses drive, written to behave as the backend does where it
  * matters to the caller and to be strict everywhere else:
@@ -40,10 +41,9 @@
  *   a json_object of its own that aborts, so a direct call creeping into
  *   json.c crashes the fuzzers rather than a production backend.
  *
- * - Anything else the linker asks for (the planner side of pushdown.c,
- *   IMPORT FOREIGN SCHEMA in resources.c) is code the harnesses never reach:
- *   test/fuzz/run.sh generates a function for each such name that aborts
- *   with it.
+ * - Anything else the linker asks for (IMPORT FOREIGN SCHEMA in
+ *   resources.c) is code the harnesses never reach: test/fuzz/run.sh
+ *   generates a function for each such name that aborts with it.
  *
  * IDENTIFICATION
  *		  test/fuzz/stubs.c
