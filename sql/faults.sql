@@ -15,6 +15,7 @@ SET timezone = 'UTC';
 -- searches every log and result for them at the end); statements that
 -- carry one are kept out of the server log
 \getenv key_alpha LEMLIST_TEST_KEY_ALPHA
+\getenv key_paced LEMLIST_TEST_KEY_PACED
 
 --
 -- The normal query, its complete answer, and the servers the cases use
@@ -206,7 +207,7 @@ SELECT * FROM faults_q ORDER BY 1;
 CREATE SERVER faults_paced FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', rate_limit '1', rate_window_ms '60000');
 SET log_statement = 'none';
-CREATE USER MAPPING FOR CURRENT_USER SERVER faults_paced OPTIONS (api_key :'key_alpha');
+CREATE USER MAPPING FOR CURRENT_USER SERVER faults_paced OPTIONS (api_key :'key_paced');
 RESET log_statement;
 IMPORT FOREIGN SCHEMA lemlist LIMIT TO (campaign_stats) FROM SERVER faults_paced INTO faults;
 ALTER FOREIGN TABLE faults.campaign_stats RENAME TO paced;

@@ -41,13 +41,18 @@ MOCK_TLS_PID=""				# pid of the https mock we started
 LOG_EVERYTHING=""			# set by run.sh: log_min_messages debug5, log_statement all
 # the API keys of the suites (make_test_keys); the mock also keeps its own
 # defaults (test-key-alpha, ...) valid for the demo and the cookbook
-TEST_KEY_NAMES=(ALPHA BETA FORBIDDEN WRONG HELD SPARE)
+# (PACED: a valid key that only the pacing waits of the faults suite use, so
+# that no other request of the run counts against its window: the cluster
+# preloads lemlist_fdw, which paces each key across backends)
+TEST_KEY_NAMES=(ALPHA BETA FORBIDDEN WRONG HELD SPARE PACED)
 
 # shared_preload_libraries of the throw-away cluster, space-separated: the
 # one place to add a library.  pg_cron runs the scheduled refreshes of the
-# cron suite (Debian's postgresql-15-cron); a library that PG_CONFIG's server
-# does not have is left out with a warning.
-PRELOAD_LIBRARIES="pg_cron"
+# cron suite (Debian's postgresql-15-cron); lemlist_fdw preloaded paces the
+# backends that share a key together, through shared memory (the perf suite
+# checks it); a library that PG_CONFIG's server does not have is left out
+# with a warning.
+PRELOAD_LIBRARIES="pg_cron lemlist_fdw"
 # the database whose jobs pg_cron runs: pg_regress's (demo.sh sets its own)
 CRON_DATABASE=${CRON_DATABASE:-contrib_regression}
 
@@ -309,7 +314,7 @@ mock_key_args()
     MOCK_KEY_ARGS=()
     [ -n "${LEMLIST_TEST_KEY_ALPHA:-}" ] || return 0
     MOCK_KEY_ARGS=(--verbose
-        --keys "test-key-alpha,test-key-beta,$LEMLIST_TEST_KEY_ALPHA,$LEMLIST_TEST_KEY_BETA"
+        --keys "test-key-alpha,test-key-beta,$LEMLIST_TEST_KEY_ALPHA,$LEMLIST_TEST_KEY_BETA,$LEMLIST_TEST_KEY_PACED"
         --forbidden-keys "test-key-forbidden,$LEMLIST_TEST_KEY_FORBIDDEN")
 }
 
