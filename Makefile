@@ -22,7 +22,8 @@ OBJS = \
 	src/memo.o \
 	src/json.o \
 	src/jsonread.o \
-	src/response.o
+	src/response.o \
+	src/values.o
 
 EXTENSION = lemlist_fdw
 DATA = lemlist_fdw--1.0.sql

@@ -68,7 +68,6 @@ static void read_scalar(LemlistJsonReader *r, LemlistJsonValue *v);
 static void skip_container(LemlistJsonReader *r);
 static void check_depth(const LemlistJsonReader *r, int depth);
 static void append_utf8(StringInfo buf, pg_wchar c);
-static void append_ascii_escaped(StringInfo buf, const char *p, int len);
 
 
 /*
@@ -344,53 +343,6 @@ lemlist_json_string(const LemlistJsonValue *v, int *len)
 		}
 	}
 	*len = buf.len;
-	return buf.data;
-}
-
-/*
- * lemlist_json_compact
- *		The text of an array or object without white space between tokens,
- *		palloc'd.  With ascii, characters beyond ASCII in strings become
- *		\uXXXX escapes, so that the text is valid in any server encoding.
- */
-char *
-lemlist_json_compact(const LemlistJsonValue *v, bool ascii)
-{
-	StringInfoData buf;
-	const char *p = v->start;
-	const char *end = v->start + v->len;
-
-	Assert(v->kind == LEMLIST_JSON_KIND_ARRAY || v->kind == LEMLIST_JSON_KIND_OBJECT);
-	initStringInfo(&buf);
-	while (p < end)
-	{
-		const char *run = p;
-
-		/* copy up to the next string or white space */
-		while (p < end && *p != '"' && *p != ' ' && *p != '\t' &&
-			   *p != '\n' && *p != '\r')
-			p++;
-		appendBinaryStringInfo(&buf, run, (int) (p - run));
-		if (p >= end)
-			break;
-		if (*p != '"')
-		{
-			p++;
-			continue;
-		}
-
-		/* a string: copy it whole, up to its unescaped closing quote */
-		run = ++p;
-		while (*p != '"')
-			p += (*p == '\\') ? 2 : 1;
-		appendStringInfoChar(&buf, '"');
-		if (ascii)
-			append_ascii_escaped(&buf, run, (int) (p - run));
-		else
-			appendBinaryStringInfo(&buf, run, (int) (p - run));
-		appendStringInfoChar(&buf, '"');
-		p++;
-	}
 	return buf.data;
 }
 
@@ -856,40 +808,4 @@ append_utf8(StringInfo buf, pg_wchar c)
 
 	unicode_to_utf8(c, utf8);
 	appendBinaryStringInfo(buf, (char *) utf8, pg_utf_mblen(utf8));
-}
-
-/*
- * append_ascii_escaped
- *		Append the content of a JSON string (len bytes at p, escapes kept),
- *		characters beyond ASCII written as \uXXXX escapes (UTF-16).
- */
-static void
-append_ascii_escaped(StringInfo buf, const char *p, int len)
-{
-	const unsigned char *s = (const unsigned char *) p;
-	const unsigned char *end = s + len;
-
-	while (s < end)
-	{
-		pg_wchar	c;
-		int			charlen;
-
-		if (*s < 0x80)
-		{
-			appendStringInfoChar(buf, (char) *s++);
-			continue;
-		}
-		charlen = pg_utf_mblen(s);
-		c = utf8_to_unicode(s);
-		s += charlen;
-		if (c >= 0x10000)
-		{
-			c -= 0x10000;
-			appendStringInfo(buf, "\\u%04x\\u%04x",
-							 (unsigned int) (0xD800 + (c >> 10)),
-							 (unsigned int) (0xDC00 + (c & 0x3FF)));
-		}
-		else
-			appendStringInfo(buf, "\\u%04x", (unsigned int) c);
-	}
 }

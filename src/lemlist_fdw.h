@@ -542,6 +542,51 @@ typedef struct LemlistJsonReader
 	bool		after_open;		/* pos is just inside a '{' or '[' */
 } LemlistJsonReader;
 
+/* Where a value sits in an answer, to name it in error details. */
+typedef struct LemlistJsonWhere
+{
+	const char *array;			/* "results", "errors", "campaigns"; NULL: the body */
+	int			index;			/* in that array */
+	int			step;			/* in the element's "steps", or -1 */
+} LemlistJsonWhere;
+
+/* The answer being decoded, as the checks of its values need it. */
+typedef struct LemlistAnswer
+{
+	const char *body;
+	size_t		len;
+	bool		ascii;			/* JSON text must be ASCII (not a UTF-8 database) */
+} LemlistAnswer;
+
+/*
+ * A wrong value in an answer: one ERROR whose DETAIL (a translatable format
+ * and its arguments) says what is wrong, raised only once the whole body is
+ * known to be JSON, so that a body that is not JSON is always reported so.
+ */
+#define lemlist_invalid_answer(answer, ...) \
+	do { \
+		lemlist_json_check_syntax((answer)->body, (answer)->len); \
+		ereport(ERROR, \
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE), \
+				 errmsg("invalid response from lemlist"), \
+				 errdetail(__VA_ARGS__))); \
+	} while (0)
+
+/* in values.c */
+extern char *lemlist_value_where(const LemlistJsonWhere *where);
+extern void lemlist_value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
+								LemlistJsonType type, const char *key,
+								const LemlistJsonWhere *where);
+extern char *lemlist_value_id(const LemlistAnswer *a, const LemlistJsonValue *v,
+							  const char *key, const LemlistJsonWhere *where);
+extern char *lemlist_value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
+								  const char *key, int element,
+								  const LemlistJsonWhere *where);
+extern char *lemlist_value_text(const LemlistAnswer *a, const LemlistJsonValue *v,
+								LemlistJsonType type, const char *key,
+								const LemlistJsonWhere *where);
+extern char *lemlist_json_compact(const LemlistJsonValue *v, bool ascii);
+
 /* in jsonread.c */
 extern void lemlist_json_reader_init(LemlistJsonReader *r, const char *body, size_t len);
 extern LemlistJsonKind lemlist_json_start(LemlistJsonReader *r);
@@ -554,7 +599,6 @@ extern void lemlist_json_finish(LemlistJsonReader *r);
 extern void lemlist_json_check_syntax(const char *body, size_t len);
 extern bool lemlist_json_key_is(const LemlistJsonValue *key, const char *name, int namelen);
 extern char *lemlist_json_string(const LemlistJsonValue *v, int *len);
-extern char *lemlist_json_compact(const LemlistJsonValue *v, bool ascii);
 extern const char *lemlist_json_kind_name(LemlistJsonKind kind);
 
 /* ---------------------------------------------------------------------

@@ -6,8 +6,9 @@
  * An answer is read in one pass with the pull reader of jsonread.c: each
  * object of results[] (or of the campaigns list) is walked key by key, the
  * documented fields are checked as they come, and only the columns the scan
- * asked for are turned into text.  Nothing else is built: no tree of the
- * body, no copy of fields nobody reads.  The design rules:
+ * asked for are turned into text (values.c checks each value and makes its
+ * text).  Nothing else is built: no tree of the body, no copy of fields
+ * nobody reads.  The design rules:
  *
  * - An answer is accepted whole or not at all.  Every deviation from the
  *   documented types (taken from the resource table of resources.c) is one
@@ -16,19 +17,15 @@
  *   rows are handed back only at the end, an ERROR anywhere leaves nothing
  *   behind but palloc'd memory of the caller's context.  A body that is not
  *   JSON at all is reported as such even when a wrong value comes first
- *   (shape_error checks the whole body's syntax before it reports).  Values
- *   from the body are never quoted in a DETAIL, except an offending number.
- *   Undocumented fields are not checked; columns reading them
+ *   (lemlist_invalid_answer checks the whole body's syntax before it
+ *   reports).  Undocumented fields are not checked; columns reading them
  *   (LEMLIST_JSON_ANY) take any value.
  *
  * - A field that is read or checked may appear only once in its object: a
  *   duplicate would make the answer ambiguous, and is an ERROR.
  *
- * - Encodings cross here: strings received are converted from UTF-8 to the
- *   server encoding, and one holding U+0000 is rejected when it is used.
- *   JSON text handed back (the raw object, arrays and objects in
- *   LEMLIST_JSON_ANY columns) is compact, and escapes non-ASCII characters
- *   when the database is not UTF-8, so it is valid in any server encoding.
+ * - The raw column takes the compact text of the whole object (the step's,
+ *   with rows per step): see lemlist_json_compact.
  *
  * IDENTIFICATION
  *		  src/response.c
@@ -37,7 +34,6 @@
  */
 #include "postgres.h"
 
-#include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -45,9 +41,8 @@
 #include "lemlist_fdw.h"
 
 /*
- * Every problem with a response body is this one error; the DETAIL (a
- * translatable format with its arguments) says what is wrong.  A wrong value
- * is reported only once the body is known to be JSON (see shape_error).
+ * A problem with the body as a whole, found before any value was read (the
+ * others go through lemlist_invalid_answer, which checks the syntax first).
  */
 #define invalid_response(...) \
 	ereport(ERROR, \
@@ -55,23 +50,7 @@
 			 errmsg("invalid response from lemlist"), \
 			 errdetail(__VA_ARGS__)))
 
-#define shape_error(d, ...) \
-	do { \
-		lemlist_json_check_syntax((d)->body, (d)->len); \
-		invalid_response(__VA_ARGS__); \
-	} while (0)
-
-/*
- * Where a value sits in the body, to name it in error details: the top-level
- * array ("results", "errors", "campaigns"; NULL for the body itself), the
- * index in it, and the index in that element's "steps" (-1 if not a step).
- */
-typedef struct JsonWhere
-{
-	const char *array;
-	int			index;
-	int			step;
-} JsonWhere;
+#define shape_error(d, ...) lemlist_invalid_answer(&(d)->answer, __VA_ARGS__)
 
 /* What a field of an object is to the decoder, beyond its columns. */
 typedef enum FieldRole
@@ -107,11 +86,9 @@ typedef struct ObjectSpec
 typedef struct Decoder
 {
 	LemlistJsonReader r;
-	const char *body;
-	size_t		len;
+	LemlistAnswer answer;		/* the body, for lemlist_invalid_answer */
 	const LemlistJsonColumn *columns;
 	int			ncolumns;
-	bool		ascii;			/* JSON text must be ASCII (not a UTF-8 database) */
 	bool		steps;			/* one row per step */
 	ObjectSpec	object;			/* a result, or a campaign */
 	ObjectSpec	step;			/* a step of a result */
@@ -129,8 +106,8 @@ static void add_columns(Decoder *d, ObjectSpec *spec, LemlistColumnSource source
 static void finish_spec(ObjectSpec *spec);
 static int	find_field(const ObjectSpec *spec, const LemlistJsonValue *key);
 static char *read_object(Decoder *d, ObjectSpec *spec, char **row,
-						 const JsonWhere *where, List **step_rows);
-static void read_steps(Decoder *d, const JsonWhere *where, List **step_rows);
+						 const LemlistJsonWhere *where, List **step_rows);
+static void read_steps(Decoder *d, const LemlistJsonWhere *where, List **step_rows);
 static void read_results(Decoder *d);
 static void read_errors(Decoder *d);
 static void read_campaigns(Decoder *d);
@@ -138,20 +115,6 @@ static void read_pagination(Decoder *d);
 static int	pagination_field(Decoder *d, const LemlistJsonValue *v, const char *key);
 static bool object_key(Decoder *d, const LemlistJsonValue *key, const char *name,
 					   bool *seen, const char *where);
-static char *where_text(const JsonWhere *where);
-static const char *json_type_name(LemlistJsonType type);
-static void check_value(Decoder *d, const LemlistJsonValue *v,
-						LemlistJsonType type, const char *key,
-						const JsonWhere *where);
-static char *required_id(Decoder *d, const LemlistJsonValue *v, const char *key,
-						 const JsonWhere *where);
-static char *string_text(Decoder *d, const LemlistJsonValue *v, const char *key,
-						 int element, const JsonWhere *where);
-static char *string_array(Decoder *d, const LemlistJsonValue *v, const char *key,
-						  const JsonWhere *where, bool build);
-static char *value_text(Decoder *d, const LemlistJsonValue *v,
-						LemlistJsonType type, const char *key,
-						const JsonWhere *where);
 
 
 /*
@@ -334,11 +297,11 @@ init_decoder(Decoder *d, const char *body, size_t len,
 	memset(d, 0, sizeof(*d));
 	memset(out, 0, sizeof(*out));
 	lemlist_json_reader_init(&d->r, body, len);
-	d->body = body;
-	d->len = len;
+	d->answer.body = body;
+	d->answer.len = len;
+	d->answer.ascii = (GetDatabaseEncoding() != PG_UTF8);
 	d->columns = columns;
 	d->ncolumns = ncolumns;
-	d->ascii = (GetDatabaseEncoding() != PG_UTF8);
 	d->out = out;
 }
 
@@ -478,7 +441,7 @@ find_field(const ObjectSpec *spec, const LemlistJsonValue *key)
  *		walked in place, their rows appended to *step_rows.
  */
 static char *
-read_object(Decoder *d, ObjectSpec *spec, char **row, const JsonWhere *where,
+read_object(Decoder *d, ObjectSpec *spec, char **row, const LemlistJsonWhere *where,
 			List **step_rows)
 {
 	LemlistJsonValue key;
@@ -491,7 +454,7 @@ read_object(Decoder *d, ObjectSpec *spec, char **row, const JsonWhere *where,
 	{
 		lemlist_json_read(&d->r, &v);
 		shape_error(d, "%s is %s, expected an object.",
-					where_text(where), lemlist_json_kind_name(v.kind));
+					lemlist_value_where(where), lemlist_json_kind_name(v.kind));
 	}
 	start = d->r.pos;
 	memset(spec->seen, 0, sizeof(bool) * spec->nfields);
@@ -509,7 +472,7 @@ read_object(Decoder *d, ObjectSpec *spec, char **row, const JsonWhere *where,
 		}
 		f = &spec->fields[i];
 		if (spec->seen[i])
-			shape_error(d, "Field \"%s\" of %s appears twice.", f->key, where_text(where));
+			shape_error(d, "Field \"%s\" of %s appears twice.", f->key, lemlist_value_where(where));
 		spec->seen[i] = true;
 
 		if (f->role == FIELD_STEPS && lemlist_json_at(&d->r, '['))
@@ -526,15 +489,15 @@ read_object(Decoder *d, ObjectSpec *spec, char **row, const JsonWhere *where,
 		if (f->role == FIELD_STEPS && v.kind != LEMLIST_JSON_KIND_ARRAY &&
 			v.kind != LEMLIST_JSON_KIND_NULL)
 			shape_error(d, "Field \"steps\" of %s is %s, expected an array.",
-						where_text(where), lemlist_json_kind_name(v.kind));
+						lemlist_value_where(where), lemlist_json_kind_name(v.kind));
 		if (f->role == FIELD_ID)
-			id = required_id(d, &v, f->key, where);
+			id = lemlist_value_id(&d->answer, &v, f->key, where);
 		else if (f->documented >= 0)
-			check_value(d, &v, (LemlistJsonType) f->documented, f->key, where);
+			lemlist_value_check(&d->answer, &v, (LemlistJsonType) f->documented, f->key, where);
 		if (row != NULL)
 		{
 			for (int c = 0; c < f->ncolumns; c++)
-				row[f->columns[c]] = value_text(d, &v, d->columns[f->columns[c]].json_type,
+				row[f->columns[c]] = lemlist_value_text(&d->answer, &v, d->columns[f->columns[c]].json_type,
 												f->key, where);
 		}
 	}
@@ -545,7 +508,7 @@ read_object(Decoder *d, ObjectSpec *spec, char **row, const JsonWhere *where,
 		{
 			if (spec->fields[i].role == FIELD_ID)
 				shape_error(d, "Field \"%s\" of %s is missing.",
-							spec->fields[i].key, where_text(where));
+							spec->fields[i].key, lemlist_value_where(where));
 		}
 	}
 
@@ -557,7 +520,7 @@ read_object(Decoder *d, ObjectSpec *spec, char **row, const JsonWhere *where,
 		v.start = start;
 		v.len = (int) (d->r.pos - start);
 		v.escaped = false;
-		text = lemlist_json_compact(&v, d->ascii);
+		text = lemlist_json_compact(&v, d->answer.ascii);
 		foreach(lc, spec->raw_columns)
 			row[lfirst_int(lc)] = text;
 	}
@@ -570,14 +533,14 @@ read_object(Decoder *d, ObjectSpec *spec, char **row, const JsonWhere *where,
  *		step's row (its STEP and RAW columns) goes to *step_rows.
  */
 static void
-read_steps(Decoder *d, const JsonWhere *where, List **step_rows)
+read_steps(Decoder *d, const LemlistJsonWhere *where, List **step_rows)
 {
 	int			j = 0;
 
 	lemlist_json_enter(&d->r);
 	while (lemlist_json_next_element(&d->r))
 	{
-		JsonWhere	step_where = {where->array, where->index, j++};
+		LemlistJsonWhere step_where = {where->array, where->index, j++};
 		char	  **row = NULL;
 
 		if (d->steps)
@@ -601,7 +564,7 @@ read_results(Decoder *d)
 	lemlist_json_enter(&d->r);
 	while (lemlist_json_next_element(&d->r))
 	{
-		JsonWhere	where = {"results", i++, -1};
+		LemlistJsonWhere where = {"results", i++, -1};
 		char	  **row = palloc0(sizeof(char *) * Max(d->ncolumns, 1));
 		List	   *step_rows = NIL;
 		char	   *id;
@@ -646,13 +609,13 @@ read_errors(Decoder *d)
 	lemlist_json_enter(&d->r);
 	while (lemlist_json_next_element(&d->r))
 	{
-		JsonWhere	where = {"errors", i++, -1};
+		LemlistJsonWhere where = {"errors", i++, -1};
 		LemlistCampaignError *err = palloc0(sizeof(LemlistCampaignError));
 		LemlistJsonValue key;
 		LemlistJsonValue v;
 		bool		seen_id = false;
 		bool		seen_error = false;
-		char	   *where_str = where_text(&where);
+		char	   *where_str = lemlist_value_where(&where);
 
 		if (!lemlist_json_at(&d->r, '{'))
 		{
@@ -665,12 +628,12 @@ read_errors(Decoder *d)
 		{
 			lemlist_json_read(&d->r, &v);
 			if (object_key(d, &key, "campaignId", &seen_id, where_str))
-				err->campaign_id = required_id(d, &v, "campaignId", &where);
+				err->campaign_id = lemlist_value_id(&d->answer, &v, "campaignId", &where);
 			else if (object_key(d, &key, "error", &seen_error, where_str))
 			{
-				check_value(d, &v, LEMLIST_JSON_STRING, "error", &where);
+				lemlist_value_check(&d->answer, &v, LEMLIST_JSON_STRING, "error", &where);
 				if (v.kind != LEMLIST_JSON_KIND_NULL)
-					err->message = string_text(d, &v, "error", -1, &where);
+					err->message = lemlist_value_string(&d->answer, &v, "error", -1, &where);
 			}
 		}
 		if (!seen_id)
@@ -694,7 +657,7 @@ read_campaigns(Decoder *d)
 	lemlist_json_enter(&d->r);
 	while (lemlist_json_next_element(&d->r))
 	{
-		JsonWhere	where = {"campaigns", i++, -1};
+		LemlistJsonWhere where = {"campaigns", i++, -1};
 		char	  **row = palloc0(sizeof(char *) * Max(d->ncolumns, 1));
 		char	   *id;
 
@@ -779,262 +742,4 @@ object_key(Decoder *d, const LemlistJsonValue *key, const char *name,
 		shape_error(d, "Field \"%s\" of %s appears twice.", name, where);
 	*seen = true;
 	return true;
-}
-
-
-/* ---------------------------------------------------------------------
- * Checking values
- * ---------------------------------------------------------------------
- */
-
-/*
- * where_text
- *		"results[3]", "results[3].steps[1]", or "the body".
- */
-static char *
-where_text(const JsonWhere *where)
-{
-	if (where->array == NULL)
-		return pstrdup("the body");
-	if (where->step >= 0)
-		return psprintf("%s[%d].steps[%d]", where->array, where->index, where->step);
-	return psprintf("%s[%d]", where->array, where->index);
-}
-
-/*
- * json_type_name
- *		What a documented type expects, as the end of an error detail.
- */
-static const char *
-json_type_name(LemlistJsonType type)
-{
-	switch (type)
-	{
-		case LEMLIST_JSON_ANY:
-			return "any JSON value";
-		case LEMLIST_JSON_STRING:
-			return "a string";
-		case LEMLIST_JSON_COUNTER:
-			return "a non-negative integer";
-		case LEMLIST_JSON_INTEGER:
-			return "an integer";
-		case LEMLIST_JSON_BOOLEAN:
-			return "a boolean";
-		case LEMLIST_JSON_STRING_ARRAY:
-			return "an array of strings";
-	}
-	return "an unknown type";
-}
-
-/*
- * check_value
- *		ERROR unless v (field key of where) has the documented type.
- *
- * JSON null is always accepted: it reads as SQL NULL.  Elements of a string
- * array may be null too (NULL elements of the text[]).
- */
-static void
-check_value(Decoder *d, const LemlistJsonValue *v, LemlistJsonType type,
-			const char *key, const JsonWhere *where)
-{
-	bool		ok;
-
-	if (v->kind == LEMLIST_JSON_KIND_NULL)
-		return;
-
-	switch (type)
-	{
-		case LEMLIST_JSON_ANY:
-			ok = true;
-			break;
-		case LEMLIST_JSON_STRING:
-			ok = (v->kind == LEMLIST_JSON_KIND_STRING);
-			break;
-		case LEMLIST_JSON_COUNTER:
-			ok = (v->kind == LEMLIST_JSON_KIND_INTEGER);
-			if (ok && v->integer < 0)
-				shape_error(d, "Field \"%s\" of %s is %lld, expected a non-negative integer.",
-							key, where_text(where), (long long) v->integer);
-			break;
-		case LEMLIST_JSON_INTEGER:
-			ok = (v->kind == LEMLIST_JSON_KIND_INTEGER);
-			break;
-		case LEMLIST_JSON_BOOLEAN:
-			ok = (v->kind == LEMLIST_JSON_KIND_TRUE || v->kind == LEMLIST_JSON_KIND_FALSE);
-			break;
-		case LEMLIST_JSON_STRING_ARRAY:
-			ok = (v->kind == LEMLIST_JSON_KIND_ARRAY);
-			if (ok)
-				(void) string_array(d, v, key, where, false);
-			break;
-		default:
-			elog(ERROR, "unrecognized lemlist JSON type %d", (int) type);
-			ok = false;			/* keep compiler quiet */
-	}
-
-	if (!ok)
-		shape_error(d, "Field \"%s\" of %s is %s, expected %s.",
-					key, where_text(where), lemlist_json_kind_name(v->kind),
-					json_type_name(type));
-}
-
-/*
- * required_id
- *		The non-empty string v (field key of where) in the server encoding.
- */
-static char *
-required_id(Decoder *d, const LemlistJsonValue *v, const char *key,
-			const JsonWhere *where)
-{
-	if (v->kind != LEMLIST_JSON_KIND_STRING)
-		shape_error(d, "Field \"%s\" of %s is %s, expected a non-empty string.",
-					key, where_text(where), lemlist_json_kind_name(v->kind));
-	if (v->len == 0)
-		shape_error(d, "Field \"%s\" of %s is an empty string, expected a non-empty string.",
-					key, where_text(where));
-	return string_text(d, v, key, -1, where);
-}
-
-
-/* ---------------------------------------------------------------------
- * Values to text
- * ---------------------------------------------------------------------
- */
-
-/*
- * string_text
- *		A JSON string converted to the server encoding, palloc'd.
- *
- * element is the index in a string array, or -1 for a plain field.
- */
-static char *
-string_text(Decoder *d, const LemlistJsonValue *v, const char *key,
-			int element, const JsonWhere *where)
-{
-	int			len;
-	char	   *s = lemlist_json_string(v, &len);
-	char	   *converted;
-
-	if (v->escaped && memchr(s, '\0', len) != NULL)
-	{
-		if (element >= 0)
-			shape_error(d, "Element %d of field \"%s\" of %s contains a NUL character (\\u0000).",
-						element, key, where_text(where));
-		else
-			shape_error(d, "Field \"%s\" of %s contains a NUL character (\\u0000).",
-						key, where_text(where));
-	}
-
-	converted = pg_any_to_server(s, len, PG_UTF8);
-	if (converted != s)
-		pfree(s);
-	return converted;
-}
-
-/*
- * string_array
- *		Check that every element of the array v is a string or null, and
- *		with build, return it as a text[] literal with every element quoted.
- */
-static char *
-string_array(Decoder *d, const LemlistJsonValue *v, const char *key,
-			 const JsonWhere *where, bool build)
-{
-	LemlistJsonReader r;
-	LemlistJsonValue element;
-	StringInfoData lit;
-	int			i = 0;
-
-	if (build)
-	{
-		initStringInfo(&lit);
-		appendStringInfoChar(&lit, '{');
-	}
-	lemlist_json_reader_init(&r, v->start, v->len);
-	lemlist_json_enter(&r);
-	while (lemlist_json_next_element(&r))
-	{
-		lemlist_json_read(&r, &element);
-		if (element.kind != LEMLIST_JSON_KIND_STRING &&
-			element.kind != LEMLIST_JSON_KIND_NULL)
-			shape_error(d, "Element %d of field \"%s\" of %s is %s, expected a string.",
-						i, key, where_text(where), lemlist_json_kind_name(element.kind));
-		if (build)
-		{
-			if (i > 0)
-				appendStringInfoChar(&lit, ',');
-			if (element.kind == LEMLIST_JSON_KIND_NULL)
-				appendStringInfoString(&lit, "NULL");
-			else
-			{
-				char	   *s = string_text(d, &element, key, i, where);
-
-				appendStringInfoChar(&lit, '"');
-				for (char *p = s; *p != '\0'; p++)
-				{
-					if (*p == '"' || *p == '\\')
-						appendStringInfoChar(&lit, '\\');
-					appendStringInfoChar(&lit, *p);
-				}
-				appendStringInfoChar(&lit, '"');
-				pfree(s);
-			}
-		}
-		i++;
-	}
-	if (!build)
-		return NULL;
-	appendStringInfoChar(&lit, '}');
-	return lit.data;
-}
-
-/*
- * value_text
- *		The text of v (field key of where) for a column whose documented
- *		type is type: NULL for SQL NULL.
- *
- * Strings in the server encoding; integers in decimal; booleans as
- * true/false; string arrays as a text[] literal; for undocumented (ANY)
- * fields, reals as their shortest exact decimal and arrays and objects as
- * compact JSON text.
- */
-static char *
-value_text(Decoder *d, const LemlistJsonValue *v, LemlistJsonType type,
-		   const char *key, const JsonWhere *where)
-{
-	if (v->kind == LEMLIST_JSON_KIND_NULL)
-		return NULL;
-
-	check_value(d, v, type, key, where);
-
-	switch (v->kind)
-	{
-		case LEMLIST_JSON_KIND_STRING:
-			return string_text(d, v, key, -1, where);
-		case LEMLIST_JSON_KIND_INTEGER:
-			/* the token is the decimal text of its value, "-0" aside */
-			if (v->integer == 0)
-				return pstrdup("0");
-			return pnstrdup(v->start, v->len);
-		case LEMLIST_JSON_KIND_REAL:
-			{
-				char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
-
-				double_to_shortest_decimal_buf(v->real, buf);
-				return pstrdup(buf);
-			}
-		case LEMLIST_JSON_KIND_TRUE:
-			return pstrdup("true");
-		case LEMLIST_JSON_KIND_FALSE:
-			return pstrdup("false");
-		case LEMLIST_JSON_KIND_ARRAY:
-			if (type == LEMLIST_JSON_STRING_ARRAY)
-				return string_array(d, v, key, where, true);
-			return lemlist_json_compact(v, d->ascii);
-		case LEMLIST_JSON_KIND_OBJECT:
-			return lemlist_json_compact(v, d->ascii);
-		case LEMLIST_JSON_KIND_NULL:
-			break;
-	}
-	return NULL;
 }
