@@ -237,7 +237,7 @@ lemlist_json_finish(LemlistJsonReader *r)
  * lemlist_json_check_syntax
  *		ERROR with the first syntax error of body, if there is one.
  *
- * response.c calls this before it reports a value of the wrong kind, so
+ * lemlist_invalid_answer calls this before it reports a wrong value, so
  * that a body that is not JSON at all is always reported as such.
  */
 void
