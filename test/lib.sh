@@ -41,10 +41,11 @@ MOCK_TLS_PID=""				# pid of the https mock we started
 LOG_EVERYTHING=""			# set by run.sh: log_min_messages debug5, log_statement all
 # the API keys of the suites (make_test_keys); the mock also keeps its own
 # defaults (test-key-alpha, ...) valid for the demo and the cookbook
-# (PACED: a valid key that only the pacing waits of the faults suite use, so
-# that no other request of the run counts against its window: the cluster
+# (PACED and WINDOW: valid keys that only the pacing waits of the faults
+# suite, and the rate-limit window test of the perf suite, use, so that no
+# other request of the run counts against their windows: the cluster
 # preloads lemlist_fdw, which paces each key across backends)
-TEST_KEY_NAMES=(ALPHA BETA FORBIDDEN WRONG HELD SPARE PACED)
+TEST_KEY_NAMES=(ALPHA BETA FORBIDDEN WRONG HELD SPARE PACED WINDOW)
 
 # shared_preload_libraries of the throw-away cluster, space-separated: the
 # one place to add a library.  pg_cron runs the scheduled refreshes of the
@@ -321,7 +322,7 @@ mock_key_args()
     MOCK_KEY_ARGS=()
     [ -n "${LEMLIST_TEST_KEY_ALPHA:-}" ] || return 0
     MOCK_KEY_ARGS=(--verbose
-        --keys "test-key-alpha,test-key-beta,$LEMLIST_TEST_KEY_ALPHA,$LEMLIST_TEST_KEY_BETA,$LEMLIST_TEST_KEY_PACED"
+        --keys "test-key-alpha,test-key-beta,$LEMLIST_TEST_KEY_ALPHA,$LEMLIST_TEST_KEY_BETA,$LEMLIST_TEST_KEY_PACED,$LEMLIST_TEST_KEY_WINDOW"
         --forbidden-keys "test-key-forbidden,$LEMLIST_TEST_KEY_FORBIDDEN")
 }
 
