@@ -7,33 +7,7 @@ SELECT * FROM mock('reset');
 SET timezone = 'UTC';
 SET datestyle = ISO;
 
--- Helpers.  Without an end_date clause the endDate sent is the statement's
--- start time: requests() and explain() show it as <statement start> (only a
--- date within the last minute is masked; dates given by a query never are).
-CREATE FUNCTION pg_temp.mask_now(t text) RETURNS text
-LANGUAGE sql AS $$
-  SELECT CASE WHEN m[1]::timestamptz BETWEEN clock_timestamp() - interval '1 minute'
-                                         AND clock_timestamp() + interval '1 millisecond'
-              THEN replace(t, m[1], '<statement start>') ELSE t END
-  FROM regexp_match(t, 'endDate(?:": ?"|=)(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)') AS m
-$$;
--- the requests in a stable order (a request set's requests run in parallel)
-CREATE FUNCTION pg_temp.requests() RETURNS SETOF text
-LANGUAGE sql AS $$ SELECT pg_temp.mask_now(line) FROM mock_requests ORDER BY 1 $$;
-CREATE FUNCTION pg_temp.explain(q text, opts text DEFAULT 'VERBOSE, COSTS OFF')
-RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-DECLARE
-  ln text;
-BEGIN
-  FOR ln IN EXECUTE 'EXPLAIN (' || opts || ') ' || q LOOP
-    RETURN NEXT pg_temp.mask_now(ln);
-  END LOOP;
-END
-$$;
--- the JSON body of each logged request
-CREATE TEMP VIEW bodies AS
-  SELECT substring(line from '\{.*$')::jsonb AS b FROM mock_requests;
+-- masked_requests(), masked_explain() and mock_bodies come from setup
 
 --
 -- ab_selected IN ('A', 'B'): one request set per value, and for each
@@ -50,7 +24,7 @@ SELECT campaign_id, ab_selected, send_user, channel, nb_leads, messages_sent
  WHERE campaign_id IN ('cam_00001', 'cam_00002') AND ab_selected IN ('A', 'B')
    AND start_date = '2025-01-01 00:00:00+00' AND end_date = '2025-06-30 23:59:59.999+00'
  ORDER BY campaign_id, ab_selected;
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 -- the same query unfiltered: one request, ab_selected NULL ("both variants")
 SELECT * FROM mock('reset');
@@ -59,13 +33,13 @@ SELECT campaign_id, ab_selected, send_user, channel, nb_leads, messages_sent
  WHERE campaign_id IN ('cam_00001', 'cam_00002')
    AND start_date = '2025-01-01 00:00:00+00' AND end_date = '2025-06-30 23:59:59.999+00'
  ORDER BY campaign_id;
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 -- "ab_selected IS NULL" asks for exactly those unfiltered rows: not pushed
 SELECT * FROM mock('reset');
 SELECT campaign_id, ab_selected, nb_leads FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001' AND ab_selected IS NULL;
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 -- step stats: each variant's request set drops the other variant's step
 SELECT * FROM mock('reset');
@@ -73,7 +47,7 @@ SELECT campaign_id, ab_selected, step_index, ab_test, task_type, sent
   FROM lemlist.campaign_step_stats
  WHERE campaign_id = 'cam_00001' AND ab_selected IN ('B', 'A')
  ORDER BY ab_selected, step_index;
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 --
 -- channel IN ('email', 'linkedin'): channels: ["email"], then ["linkedin"]
@@ -86,7 +60,7 @@ SELECT campaign_id, channel, ab_selected, send_user, nb_leads_reached, messages_
   FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001' AND channel IN ('email', 'linkedin')
  ORDER BY channel;
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 --
 -- send_user IN two senders: one request set per sender
@@ -101,7 +75,7 @@ SELECT campaign_id, send_user, ab_selected, channel, nb_leads
  WHERE campaign_id = 'cam_00002'
    AND send_user IN ('usr_bob|bob@example.com', 'usr_alice|alice@example.com')
  ORDER BY send_user;
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 --
 -- Several conditions on one filter: their intersection; duplicates and
@@ -119,7 +93,7 @@ SELECT campaign_id, ab_selected FROM lemlist.campaign_stats
 SELECT campaign_id, send_user FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001'
    AND send_user IN ('usr_bob|bob@example.com') AND send_user IN ('usr_carol|carol@example.com');
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 --
 -- 2 senders x 2 variants x 2 channels = 8 request sets; with 150 campaigns,
@@ -127,7 +101,7 @@ SELECT * FROM pg_temp.requests();
 --
 SELECT array_agg(format('cam_%s', lpad(i::text, 5, '0')) ORDER BY i) AS ids150
   FROM generate_series(101, 250) AS i \gset
-SELECT line FROM pg_temp.explain($$
+SELECT line FROM masked_explain($$
   SELECT count(*) FROM lemlist.campaign_stats
    WHERE campaign_id = ANY ($$ || quote_literal(:'ids150') || $$::text[])
      AND send_user IN ('usr_alice|alice@example.com', 'usr_carol|carol@example.com')
@@ -146,21 +120,21 @@ SELECT b->>'sendUser' AS send_user, b->>'ABSelected' AS ab, b->>'channels' AS ch
        count(*) AS requests,
        string_agg(jsonb_array_length(b->'campaignIds')::text, ', '
                   ORDER BY b->'campaignIds'->>0) AS chunk_sizes
-  FROM bodies GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
+  FROM mock_bodies GROUP BY 1, 2, 3 ORDER BY 1, 2, 3;
 -- across all 16: one startDate, one endDate (the statement's start), two
 -- distinct chunks that together hold the 150 IDs in order
 SELECT count(*) AS requests,
        count(DISTINCT b->>'startDate') AS start_dates,
        min(b->>'startDate') AS start_date,
        count(DISTINCT b->>'endDate') AS end_dates,
-       pg_temp.mask_now('endDate=' || min(b->>'endDate')) AS end_date,
+       mask_now('endDate=' || min(b->>'endDate')) AS end_date,
        count(DISTINCT b->'campaignIds') AS distinct_chunks
-  FROM bodies;
+  FROM mock_bodies;
 SELECT array_agg(id ORDER BY first_id, n) = :'ids150'::text[] AS chunks_cover_all_ids
   FROM (SELECT DISTINCT b->'campaignIds'->>0 AS first_id, id, n
-          FROM bodies, jsonb_array_elements_text(b->'campaignIds') WITH ORDINALITY AS e(id, n)) s;
+          FROM mock_bodies, jsonb_array_elements_text(b->'campaignIds') WITH ORDINALITY AS e(id, n)) s;
 -- EXPLAIN ANALYZE counts them
-SELECT line FROM pg_temp.explain($$
+SELECT line FROM masked_explain($$
   SELECT count(*) FROM lemlist.campaign_stats
    WHERE campaign_id = ANY ($$ || quote_literal(:'ids150') || $$::text[])
      AND send_user IN ('usr_alice|alice@example.com', 'usr_carol|carol@example.com')
@@ -175,7 +149,7 @@ $$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
 SELECT array_agg(format('usr_u%s|u%s@example.com', i, i)) AS senders16,
        array_agg(format('usr_u%s|u%s@example.com', i, i)) FILTER (WHERE i <= 11) AS senders11
   FROM generate_series(1, 16) AS i \gset
-SELECT line FROM pg_temp.explain($$
+SELECT line FROM masked_explain($$
   SELECT campaign_id FROM lemlist.campaign_stats
    WHERE campaign_id = 'cam_00001' AND ab_selected IN ('A', 'B')
      AND send_user = ANY ($$ || quote_literal(:'senders16') || $$::text[])
@@ -213,19 +187,15 @@ SELECT * FROM mock('reset');
 SELECT campaign_id, send_user, nb_leads FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001' AND send_user = 'usr_alice|bob@example.com';
 \echo :LAST_ERROR_SQLSTATE
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 -- one bad sender among good ones fails the whole query: no partial answer
 SELECT * FROM mock('reset');
 SELECT campaign_id, send_user, nb_leads FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001'
    AND send_user IN ('usr_alice|alice@example.com', 'usr_carol|alice@example.com');
-SELECT pg_temp.mask_now(line) AS rejected FROM mock_requests WHERE line ~ ' 400 ';
+SELECT mask_now(line) AS rejected FROM mock_requests WHERE line ~ ' 400 ';
 
 -- clean up
-DROP VIEW bodies;
-DROP FUNCTION pg_temp.explain(text, text);
-DROP FUNCTION pg_temp.requests();
-DROP FUNCTION pg_temp.mask_now(text);
 RESET timezone;
 RESET datestyle;
 SELECT * FROM mock('reset');

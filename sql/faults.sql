@@ -224,16 +224,20 @@ CREATE TABLE faults_out (line text);
 -- application_name faults_victim; its output goes to faults_victim.out in
 -- the data directory.  Returns the victim's pid once it is running its
 -- query and, when in_flight, once the mock received its request; then
--- leaves it 300 ms to settle into its wait.
+-- leaves it 300 ms to settle into its wait.  The bin directory is
+-- pg_config's BINDIR, which the server takes from the path it was started
+-- with: right under valgrind too, where the executable of the process is
+-- valgrind's.
 CREATE FUNCTION faults_victim(view text, in_flight boolean) RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
+  psql text := (SELECT setting FROM pg_config WHERE name = 'BINDIR') || '/psql';
   cmd text;
   victim int;
 BEGIN
-  cmd := format('bin=$(dirname "$(readlink /proc/$PPID/exe)"); '
-                'PGAPPNAME=faults_victim setsid "$bin/psql" -X -q -h %s -p %s -U %s -d %s '
+  cmd := format('PGAPPNAME=faults_victim setsid %s -X -q -h %s -p %s -U %s -d %s '
                 '-c %s </dev/null >faults_victim.out 2>&1 &',
+                quote_literal(psql),
                 quote_literal(current_setting('unix_socket_directories')),
                 current_setting('port'), quote_literal(current_user),
                 quote_literal(current_database()),

@@ -15,16 +15,7 @@ SELECT * FROM mock('reset');
 SET timezone = 'UTC';
 SET datestyle = ISO;
 
--- the requests, in a stable order, with the default endDate masked
-CREATE FUNCTION pg_temp.mask_now(t text) RETURNS text
-LANGUAGE sql AS $$
-  SELECT CASE WHEN m[1]::timestamptz BETWEEN clock_timestamp() - interval '1 minute'
-                                         AND clock_timestamp() + interval '1 millisecond'
-              THEN replace(t, m[1], '<statement start>') ELSE t END
-  FROM regexp_match(t, 'endDate(?:": ?"|=)(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)') AS m
-$$;
-CREATE FUNCTION pg_temp.requests() RETURNS SETOF text
-LANGUAGE sql AS $$ SELECT pg_temp.mask_now(line) FROM mock_requests ORDER BY 1 $$;
+-- masked_requests() comes from setup
 -- method, route, status and the number of IDs of each logged request
 CREATE TEMP VIEW reqs AS
   SELECT split_part(line, ' ', 1) AS method,
@@ -133,7 +124,7 @@ SELECT a.campaign_id, a.replied, b.replied AS replied_in_march
  WHERE a.campaign_id = 'cam_00002' AND b.campaign_id = 'cam_00002'
    AND a.start_date >= '2025-01-01' AND a.end_date <= '2025-06-30'
    AND b.start_date >= '2025-03-01' AND b.end_date <= '2025-03-31';
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 --
 -- A nested loop that rescans with an ID it already fetched sends nothing
@@ -153,7 +144,7 @@ SELECT v.campaign_id, s.replied
                    AND s.start_date >= '2025-01-01'
                    AND s.end_date <= '2025-06-30' OFFSET 0) s
  ORDER BY 1, 2;
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 SELECT * FROM mock('reset');
 SELECT * FROM pg_temp.analyze($$
 SELECT v.campaign_id, s.replied
@@ -233,7 +224,7 @@ SELECT campaign_id, replied FROM stats_cached
  WHERE campaign_id IN ('cam_00001', 'cam_00002')
    AND start_date >= '2025-01-01' AND end_date <= '2025-06-30' ORDER BY 1;
 SELECT count(*) AS requests FROM reqs;
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 -- cache_ttl on the server applies to its tables; the table's wins
 CREATE SERVER lemlist_cached FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', cache_ttl '600');

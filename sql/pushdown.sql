@@ -8,48 +8,23 @@ SELECT * FROM mock('reset');
 SET timezone = 'UTC';
 SET datestyle = ISO;
 
--- Helpers.  Without an end_date clause the endDate sent is the statement's
--- start time: requests() and explain() show it as <statement start> (only a
--- date within the last minute is masked; dates given by a query never are).
--- requests() sorts the log; when several queries share one log, each asks
--- for another campaign so that the sorted log follows the queries' order.
-CREATE FUNCTION pg_temp.mask_now(t text) RETURNS text
-LANGUAGE sql AS $$
-  SELECT CASE WHEN m[1]::timestamptz BETWEEN clock_timestamp() - interval '1 minute'
-                                         AND clock_timestamp() + interval '1 millisecond'
-              THEN replace(t, m[1], '<statement start>') ELSE t END
-  FROM regexp_match(t, 'endDate(?:": ?"|=)(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)') AS m
-$$;
-CREATE FUNCTION pg_temp.requests() RETURNS SETOF text
-LANGUAGE sql AS $$ SELECT pg_temp.mask_now(line) FROM mock_requests ORDER BY 1 $$;
-CREATE FUNCTION pg_temp.explain(q text, opts text DEFAULT 'VERBOSE, COSTS OFF')
-RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-DECLARE
-  ln text;
-BEGIN
-  FOR ln IN EXECUTE 'EXPLAIN (' || opts || ') ' || q LOOP
-    RETURN NEXT pg_temp.mask_now(ln);
-  END LOOP;
-END
-$$;
--- the JSON body of each logged request (NULL for a GET)
-CREATE TEMP VIEW bodies AS
-  SELECT substring(line from '\{.*$')::jsonb AS b FROM mock_requests;
+-- masked_requests(), masked_explain() and mock_bodies come from setup.
+-- masked_requests() sorts the log: when several queries share one log, each
+-- asks for another campaign so that the sorted log follows the queries' order.
 
 --
 -- campaign_id = x: campaignIds with that one ID
 --
-SELECT * FROM pg_temp.explain($$
+SELECT * FROM masked_explain($$
   SELECT campaign_id, nb_leads FROM lemlist.campaign_stats WHERE campaign_id = 'cam_00001'
 $$);
 SELECT * FROM mock('reset');
 SELECT campaign_id, nb_leads FROM lemlist.campaign_stats WHERE campaign_id = 'cam_00001';
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 -- IN with duplicates and NULLs: de-duplicated (first occurrence kept), NULLs
 -- dropped; cam_00013 comes back in errors[] (a NOTICE, no row)
-SELECT * FROM pg_temp.explain($$
+SELECT * FROM masked_explain($$
   SELECT campaign_id, nb_leads FROM lemlist.campaign_stats
    WHERE campaign_id IN ('cam_00003', 'cam_00002', NULL, 'cam_00003', 'cam_00013')
 $$);
@@ -69,7 +44,7 @@ SELECT campaign_id, nb_leads FROM lemlist.campaign_stats
 -- IDs are JSON strings, escaped as needed (unknown IDs come back in errors[])
 SELECT campaign_id FROM lemlist.campaign_stats
  WHERE campaign_id IN ('cam_"quoted"', 'cam_back\slash', 'cam_é');
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 --
 -- An empty set sends nothing and returns no rows
@@ -114,10 +89,10 @@ EXECUTE by_ids('{cam_00004,cam_00003,cam_00004,NULL}');
 EXECUTE by_ids('{cam_00005}');
 EXECUTE by_ids('{}');
 EXECUTE by_ids(NULL);
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 -- EXPLAIN ANALYZE VERBOSE shows the values of this execution
-SELECT * FROM pg_temp.explain($$ EXECUTE by_id('cam_00002') $$,
-                              'ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+SELECT * FROM masked_explain($$ EXECUTE by_id('cam_00002') $$,
+                             'ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF');
 
 -- a date parameter (date + integer is a date); a cached plan converts date
 -- and timestamp literals when it runs, in the time zone of that moment
@@ -135,7 +110,7 @@ SET timezone = 'Asia/Tokyo';
 EXECUTE march_1st('cam_00003');
 SET timezone = 'UTC';
 EXECUTE march_1st('cam_00004');
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 DEALLOCATE by_id;
 DEALLOCATE by_ids;
 DEALLOCATE one_day;
@@ -157,7 +132,7 @@ SELECT campaign_id, nb_leads FROM lemlist.campaign_stats
 -- an empty sub-select sends nothing
 SELECT campaign_id FROM lemlist.campaign_stats
  WHERE campaign_id = ANY (ARRAY(SELECT id FROM wanted WHERE false));
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 -- a lateral reference is a parameter too: each rescan sends its own value
 -- (the NULL sends nothing, and a value the statement fetched already is
@@ -169,7 +144,7 @@ SELECT w.id, s.campaign_id, s.nb_leads
        LATERAL (SELECT * FROM lemlist.campaign_stats
                  WHERE campaign_id = w.id OFFSET 0) s
  ORDER BY 1, 2;
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 RESET enable_memoize;
 
 -- a join clause becomes campaignIds through a parameterized path: the team's
@@ -185,7 +160,7 @@ SELECT o.id, s.nb_leads
   FROM one_id o JOIN lemlist.campaign_stats s ON s.campaign_id = o.id;
 SELECT count(*) FILTER (WHERE b IS NULL) AS list_requests,
        count(DISTINCT id) AS ids_requested, min(id) AS min_id, max(id) AS max_id
-  FROM bodies LEFT JOIN LATERAL jsonb_array_elements_text(b->'campaignIds') AS id ON true;
+  FROM mock_bodies LEFT JOIN LATERAL jsonb_array_elements_text(b->'campaignIds') AS id ON true;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
 
@@ -194,7 +169,7 @@ RESET enable_mergejoin;
 --
 SELECT array_agg(format('cam_%s', lpad(i::text, 5, '0')) ORDER BY i) AS ids250
   FROM generate_series(1, 250) AS i \gset
-SELECT line FROM pg_temp.explain($$
+SELECT line FROM masked_explain($$
   SELECT count(*) FROM lemlist.campaign_stats WHERE campaign_id = ANY ($$ || quote_literal(:'ids250') || $$::text[])
 $$) AS line WHERE line ~ 'lemlist (Request|Campaigns|Batches)';
 SELECT * FROM mock('reset');
@@ -202,15 +177,15 @@ SELECT count(*) AS rows, count(DISTINCT campaign_id) AS campaigns
   FROM lemlist.campaign_stats WHERE campaign_id = ANY (:'ids250'::text[]);
 SELECT jsonb_array_length(b->'campaignIds') AS ids,
        b->'campaignIds'->>0 AS first_id, b->'campaignIds'->>-1 AS last_id,
-       pg_temp.mask_now((b - 'campaignIds')::text) AS other_fields
-  FROM bodies ORDER BY first_id;
-SELECT count(DISTINCT b - 'campaignIds') AS distinct_other_fields FROM bodies;
+       mask_now((b - 'campaignIds')::text) AS other_fields
+  FROM mock_bodies ORDER BY first_id;
+SELECT count(DISTINCT b - 'campaignIds') AS distinct_other_fields FROM mock_bodies;
 -- all 250, each once, in the order given
 SELECT array_agg(id ORDER BY first_id, n) = :'ids250'::text[] AS all_ids_once
   FROM (SELECT b->'campaignIds'->>0 AS first_id, id, n
-          FROM bodies, jsonb_array_elements_text(b->'campaignIds') WITH ORDINALITY AS e(id, n)) s;
+          FROM mock_bodies, jsonb_array_elements_text(b->'campaignIds') WITH ORDINALITY AS e(id, n)) s;
 -- EXPLAIN ANALYZE counts the requests
-SELECT line FROM pg_temp.explain($$
+SELECT line FROM masked_explain($$
   SELECT count(*) FROM lemlist.campaign_stats WHERE campaign_id = ANY ($$ || quote_literal(:'ids250') || $$::text[])
 $$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
  WHERE line ~ 'lemlist (Batches|Requests Sent|Retries|Rate Limited)';
@@ -244,7 +219,7 @@ SELECT campaign_id, start_date, end_date FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00005'
    AND start_date >= '2025-01-01 00:00:00+00' AND start_date > '2025-02-01 00:00:00+00'
    AND end_date <= '2025-05-01 00:00:00+00' AND end_date < '2025-04-01 00:00:00+00';
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 -- date and timestamp (without time zone) literals: in the session time zone
 SELECT * FROM mock('reset');
@@ -260,7 +235,7 @@ SELECT campaign_id, start_date, end_date FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00003'
    AND start_date = timestamp '2025-01-01 08:00' AND end_date <= timestamp '2025-03-31 20:00';
 SET timezone = 'UTC';
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 -- sub-millisecond bounds are rounded inwards, so that the value sent (and
 -- echoed) still passes every clause
@@ -279,11 +254,11 @@ SELECT campaign_id FROM lemlist.campaign_stats
    AND start_date = '2025-01-01 00:00:00+00' AND start_date > '2025-01-01 00:00:00+00';
 SELECT campaign_id FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00003' AND end_date = 'infinity';
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 -- bounds from the other side (start_date <= t, end_date >= t) are not sent;
 -- the defaults satisfy them
-SELECT * FROM pg_temp.explain($$
+SELECT * FROM masked_explain($$
   SELECT campaign_id FROM lemlist.campaign_stats
    WHERE campaign_id = 'cam_00001'
      AND start_date <= '2025-01-01 00:00:00+00' AND end_date >= '2025-01-01 00:00:00+00'
@@ -292,7 +267,7 @@ SELECT * FROM mock('reset');
 SELECT campaign_id, start_date, nb_leads FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001'
    AND start_date <= '2025-01-01 00:00:00+00' AND end_date >= '2025-01-01 00:00:00+00';
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 -- current_date style expressions are computed at run time
 EXPLAIN (VERBOSE, COSTS OFF)
@@ -317,8 +292,8 @@ SELECT b->'campaignIds' AS campaign_ids,
                       'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END AS start_sent,
        CASE b->>'campaignIds'
          WHEN '["cam_00001"]' THEN b->>'endDate' = to_char(current_date - 2, 'YYYY-MM-DD"T"23:59:59.999"Z"')
-         ELSE pg_temp.mask_now('endDate=' || (b->>'endDate')) = 'endDate=<statement start>' END AS end_sent
-  FROM bodies ORDER BY 1;
+         ELSE mask_now('endDate=' || (b->>'endDate')) = 'endDate=<statement start>' END AS end_sent
+  FROM mock_bodies ORDER BY 1;
 COMMIT;
 
 -- no date condition: startDate 1970-01-01T00:00:00.000Z and endDate the
@@ -335,7 +310,7 @@ SELECT line ~ '^POST /api/v2/campaigns/stats/batch 200 \{"campaignIds":\["cam_00
 -- each query lists all the team's campaigns (a team of 12 here) and asks
 -- for all of them
 --
-SELECT * FROM pg_temp.explain($$
+SELECT * FROM masked_explain($$
   SELECT campaign_id FROM lemlist.campaign_stats
    WHERE campaign_id = 'cam_00001' OR campaign_id = 'cam_00002'
 $$);
@@ -355,9 +330,9 @@ SELECT campaign_id, nb_leads FROM lemlist.campaign_stats
 -- NOT IN (<> ALL) leaves an open-ended set
 SELECT count(*) FROM lemlist.campaign_stats
  WHERE campaign_id NOT IN ('cam_00001', 'cam_00002');
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 -- EXPLAIN ANALYZE: one page of the list and one batch
-SELECT line FROM pg_temp.explain($$
+SELECT line FROM masked_explain($$
   SELECT campaign_id FROM lemlist.campaign_stats
    WHERE campaign_id = 'cam_00001' OR campaign_id = 'cam_00002'
 $$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line WHERE line ~ 'lemlist';
@@ -399,7 +374,7 @@ SELECT count(*) AS requests FROM mock_requests;
 -- route takes one value, so an IN list is filtered locally, while an
 -- intersection of one value is sent; values are percent-encoded
 --
-SELECT * FROM pg_temp.explain($$
+SELECT * FROM masked_explain($$
   SELECT campaign_id FROM lemlist.campaigns WHERE status = 'paused' AND created_by = 'usr_bob'
 $$);
 SELECT * FROM mock('reset');
@@ -414,7 +389,7 @@ SELECT campaign_id, status, created_by FROM lemlist.campaigns
  WHERE status IN ('ended', 'errors') AND status IN ('errors', 'draft')
  ORDER BY campaign_id;
 SELECT campaign_id FROM lemlist.campaigns WHERE created_by = 'usr_bob&status=paused';
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 
 --
 -- A nondeterministic collation: equality may hold for other strings, so
@@ -429,7 +404,7 @@ CREATE FOREIGN TABLE regress_pushdown_ci_stats (
   campaign_id text COLLATE regress_pushdown_ci,
   nb_leads integer
 ) SERVER lemlist OPTIONS (resource 'campaign_stats');
-SELECT * FROM pg_temp.explain($$
+SELECT * FROM masked_explain($$
   SELECT campaign_id FROM lemlist.campaign_stats
    WHERE campaign_id = 'CAM_00002' COLLATE regress_pushdown_ci
 $$);
@@ -445,7 +420,7 @@ SELECT campaign_id, nb_leads FROM regress_pushdown_ci_stats WHERE campaign_id = 
 -- 'EMAIL' is not pushed, so it is no error; no row has that echo
 SELECT campaign_id FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001' AND channel = 'EMAIL' COLLATE regress_pushdown_ci;
-SELECT * FROM pg_temp.requests();
+SELECT * FROM masked_requests();
 DROP FOREIGN TABLE regress_pushdown_ci_stats;
 DROP COLLATION regress_pushdown_ci;
 \else
@@ -453,11 +428,7 @@ DROP COLLATION regress_pushdown_ci;
 \endif
 
 -- clean up
-DROP VIEW bodies;
 DROP TABLE wanted, one_id;
-DROP FUNCTION pg_temp.explain(text, text);
-DROP FUNCTION pg_temp.requests();
-DROP FUNCTION pg_temp.mask_now(text);
 RESET timezone;
 RESET datestyle;
 SELECT * FROM mock('reset');

@@ -192,23 +192,12 @@ END
 $$;
 RESET ROLE;
 
---
--- 401: an unknown key is SQLSTATE 28000 with a hint about api_key, and the
--- key is in no part of the error; 401 is not retried
---
-SET log_statement = 'none';
-SET regress.api_key = :'key_wrong';
-SET ROLE regress_lemlist_user;
-ALTER USER MAPPING FOR CURRENT_USER SERVER regress_sec
-  OPTIONS (SET api_key :'key_wrong');
-RESET ROLE;
-RESET log_statement;
-SELECT * FROM mock('reset');
-SET ROLE regress_lemlist_user;
-SELECT count(*) FROM regress_sec.campaign_stats
- WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30T23:59:59.999Z';
-\echo :LAST_ERROR_SQLSTATE
-DO $$
+-- show_key_error(): read regress_sec.campaign_stats as the current role and
+-- show the error's SQLSTATE, message and hint, and whether the key in
+-- regress.api_key (as is, or as the Basic credentials) is absent from every
+-- part of it
+CREATE PROCEDURE pg_temp.show_key_error()
+LANGUAGE plpgsql AS $$
 DECLARE
   st text; msg text; det text; hnt text; ctx text; everything text;
 BEGIN
@@ -226,6 +215,24 @@ EXCEPTION WHEN OTHERS THEN
                         'base64') IN everything) = 0;
 END
 $$;
+
+--
+-- 401: an unknown key is SQLSTATE 28000 with a hint about api_key, and the
+-- key is in no part of the error; 401 is not retried
+--
+SET log_statement = 'none';
+SET regress.api_key = :'key_wrong';
+SET ROLE regress_lemlist_user;
+ALTER USER MAPPING FOR CURRENT_USER SERVER regress_sec
+  OPTIONS (SET api_key :'key_wrong');
+RESET ROLE;
+RESET log_statement;
+SELECT * FROM mock('reset');
+SET ROLE regress_lemlist_user;
+SELECT count(*) FROM regress_sec.campaign_stats
+ WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30T23:59:59.999Z';
+\echo :LAST_ERROR_SQLSTATE
+CALL pg_temp.show_key_error();
 RESET ROLE;
 SELECT * FROM pg_temp.mock_auth_log();
 
@@ -244,24 +251,7 @@ SET ROLE regress_lemlist_user;
 SELECT count(*) FROM regress_sec.campaign_stats
  WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30T23:59:59.999Z';
 \echo :LAST_ERROR_SQLSTATE
-DO $$
-DECLARE
-  st text; msg text; det text; hnt text; ctx text; everything text;
-BEGIN
-  PERFORM * FROM regress_sec.campaign_stats
-   WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30T23:59:59.999Z';
-  RAISE NOTICE 'no error?';
-EXCEPTION WHEN OTHERS THEN
-  GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-    det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT, ctx = PG_EXCEPTION_CONTEXT;
-  everything := concat_ws(' ', SQLERRM, msg, det, hnt, ctx);
-  RAISE NOTICE 'sqlstate %, message "%", hint "%"', st, msg, hnt;
-  RAISE NOTICE 'key absent from the error: %',
-    position(current_setting('regress.api_key') IN everything) = 0
-    AND position(encode(convert_to(':' || current_setting('regress.api_key'), 'UTF8'),
-                        'base64') IN everything) = 0;
-END
-$$;
+CALL pg_temp.show_key_error();
 RESET ROLE;
 SELECT * FROM pg_temp.mock_auth_log();
 

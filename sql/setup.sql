@@ -37,5 +37,34 @@ $$;
 -- the requests the mock received since the last reset
 CREATE VIEW mock_requests AS SELECT line FROM mock('requests') AS line;
 
+-- Without an end_date clause the endDate sent is the statement's start
+-- time.  mask_now(t) shows it as <statement start> (only a date within the
+-- last minute is masked; dates given by a query never are).
+CREATE FUNCTION mask_now(t text) RETURNS text
+LANGUAGE sql AS $$
+  SELECT CASE WHEN m[1]::timestamptz BETWEEN clock_timestamp() - interval '1 minute'
+                                         AND clock_timestamp() + interval '1 millisecond'
+              THEN replace(t, m[1], '<statement start>') ELSE t END
+  FROM regexp_match(t, 'endDate(?:": ?"|=)(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)') AS m
+$$;
+-- the requests in a stable order (a request set's requests run in
+-- parallel), and the lines of EXPLAIN (opts) q, through mask_now
+CREATE FUNCTION masked_requests() RETURNS SETOF text
+LANGUAGE sql AS $$ SELECT mask_now(line) FROM mock_requests ORDER BY 1 $$;
+CREATE FUNCTION masked_explain(q text, opts text DEFAULT 'VERBOSE, COSTS OFF')
+RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+  ln text;
+BEGIN
+  FOR ln IN EXECUTE 'EXPLAIN (' || opts || ') ' || q LOOP
+    RETURN NEXT mask_now(ln);
+  END LOOP;
+END
+$$;
+-- the JSON body of each logged request (NULL for a GET)
+CREATE VIEW mock_bodies AS
+  SELECT substring(line from '\{.*$')::jsonb AS b FROM mock_requests;
+
 SELECT * FROM mock('reset');
 SELECT * FROM mock('health');

@@ -201,6 +201,19 @@ finally:
 EOF
 }
 
+# first_free_port PORT: print the first of PORT .. PORT+49 on which nothing
+# listens; false (and nothing printed) when all 50 are in use.
+first_free_port()
+{
+    local port=$1 tries=0
+    until port_free "$port"; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 50 ] || return 1
+        port=$((port + 1))
+    done
+    printf '%s' "$port"
+}
+
 # wait_for_mock URL PID [CA_FILE]: poll URL/__mock/health for up to ~10 s
 # (over https through CA_FILE when given); fail early if PID died.
 wait_for_mock()
@@ -233,19 +246,13 @@ EOF
 # endpoint.  Sets MOCK_PID and LEMLIST_MOCK_URL.
 start_mock()
 {
-    local script="${MOCK_SCRIPT:-$LEMLIST_ROOT/test/mock_lemlist.py}" port tries
+    local script="${MOCK_SCRIPT:-$LEMLIST_ROOT/test/mock_lemlist.py}" port
     [ -f "$script" ] || die "mock API not found: $script"
     if [ -n "${MOCK_PORT:-}" ]; then
         port=$MOCK_PORT
         port_free "$port" || die "MOCK_PORT $port is in use"
     else
-        port=18089
-        tries=0
-        until port_free "$port"; do
-            tries=$((tries + 1))
-            [ "$tries" -lt 50 ] || die "no free port for the mock in 18089-18138"
-            port=$((port + 1))
-        done
+        port=$(first_free_port 18089) || die "no free port for the mock in 18089-18138"
     fi
     say "starting mock lemlist API on 127.0.0.1:$port"
     [ -n "${LEMLIST_TEST_KEY_ALPHA:-}" ] || make_test_keys
@@ -378,19 +385,14 @@ make_test_certs()
 # (https://127.0.0.1:PORT).  Call it after start_mock.
 start_tls_mock()
 {
-    local script="$LEMLIST_ROOT/test/mock_lemlist.py" port tries
+    local script="$LEMLIST_ROOT/test/mock_lemlist.py" port
     make_test_certs
     if [ -n "${MOCK_TLS_PORT:-}" ]; then
         port=$MOCK_TLS_PORT
         port_free "$port" || die "MOCK_TLS_PORT $port is in use"
     else
-        port=$((${LEMLIST_MOCK_URL##*:} + 100))
-        tries=0
-        until port_free "$port"; do
-            tries=$((tries + 1))
-            [ "$tries" -lt 50 ] || die "no free port for the https mock"
-            port=$((port + 1))
-        done
+        port=$(first_free_port $((${LEMLIST_MOCK_URL##*:} + 100))) \
+            || die "no free port for the https mock"
     fi
     say "starting mock lemlist API over https on 127.0.0.1:$port"
     mock_key_args

@@ -72,13 +72,8 @@ start_mock
     || die "could not lift the mock's rate limit"
 
 # the second mock: every stats answer has "nbLeads": "12"
-broken_port=$((${LEMLIST_MOCK_URL##*:} + 200))
-tries=0
-until port_free "$broken_port"; do
-    tries=$((tries + 1))
-    [ "$tries" -lt 50 ] || die "no free port for the second mock"
-    broken_port=$((broken_port + 1))
-done
+broken_port=$(first_free_port $((${LEMLIST_MOCK_URL##*:} + 200))) \
+    || die "no free port for the second mock"
 "$LEMLIST_PYTHON" "$LEMLIST_ROOT/test/mock_lemlist.py" --port "$broken_port" --host 127.0.0.1 \
     --rate-limit 100000000 --pidfile "$WORKDIR/broken-mock.pid" \
     </dev/null >"$WORKDIR/broken-mock.log" 2>&1 &

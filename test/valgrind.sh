@@ -13,9 +13,9 @@
 #
 # Slow (about 8 minutes for what test/run.sh does in 3, on 2 vCPUs) and
 # not part of test/run.sh.  Suite failures are printed and their diffs kept,
-# not counted: cancel's time bounds do not survive valgrind, and faults
-# starts a psql from the directory of the server's executable, which under
-# valgrind is valgrind's.
+# not counted: time bounds do not survive valgrind (cancel's, and faults'
+# 200 ms for a terminated backend to be gone: under valgrind it takes about
+# a second, its leak check included).
 #
 #   test/valgrind.sh                      every suite of the Makefile
 #   REGRESS="setup scan" test/valgrind.sh only these (include setup)
