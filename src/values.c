@@ -13,8 +13,9 @@
  *   says what was expected.  Values are never quoted, except a number.
  *
  * - JSON null is SQL NULL, whatever the type.  Strings are converted from
- *   UTF-8 to the server encoding; one holding U+0000 is rejected here, when
- *   it is used.  Integers keep their decimal text, booleans become
+ *   UTF-8 to the server encoding (an ERROR for a character it lacks, whose
+ *   CONTEXT names the field); one holding U+0000 is rejected here, when it
+ *   is used.  Integers keep their decimal text, booleans become
  *   true/false, string arrays a text[] literal with every element quoted,
  *   reals (in undocumented fields) their shortest exact decimal, and arrays
  *   and objects compact JSON text, escaped to ASCII when the database is not
@@ -33,7 +34,16 @@
 
 #include "lemlist_fdw.h"
 
+/* What string_context names: the field whose string is being converted. */
+typedef struct StringContext
+{
+	const char *key;
+	int			element;
+	const LemlistJsonWhere *where;
+} StringContext;
+
 static const char *json_type_name(LemlistJsonType type);
+static void string_context(void *arg);
 static char *string_array(const LemlistAnswer *a, const LemlistJsonValue *v,
 						  const char *key, const LemlistJsonWhere *where,
 						  bool build);
@@ -169,6 +179,8 @@ lemlist_value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
 	int			len;
 	char	   *s = lemlist_json_string(v, &len);
 	char	   *converted;
+	StringContext ctx;
+	ErrorContextCallback errcallback;
 
 	if (v->escaped && memchr(s, '\0', len) != NULL)
 	{
@@ -180,10 +192,37 @@ lemlist_value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
 						key, lemlist_value_where(where));
 	}
 
+	/* a character the server encoding lacks: say which field holds it */
+	ctx.key = key;
+	ctx.element = element;
+	ctx.where = where;
+	errcallback.callback = string_context;
+	errcallback.arg = &ctx;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
 	converted = pg_any_to_server(s, len, PG_UTF8);
+	error_context_stack = errcallback.previous;
+
 	if (converted != s)
 		pfree(s);
 	return converted;
+}
+
+/*
+ * string_context
+ *		Error context of a string's conversion: which field of the answer.
+ */
+static void
+string_context(void *arg)
+{
+	const StringContext *ctx = (const StringContext *) arg;
+
+	if (ctx->element >= 0)
+		errcontext("element %d of field \"%s\" of %s in lemlist's answer",
+				   ctx->element, ctx->key, lemlist_value_where(ctx->where));
+	else
+		errcontext("field \"%s\" of %s in lemlist's answer",
+				   ctx->key, lemlist_value_where(ctx->where));
 }
 
 /*
