@@ -11,6 +11,8 @@ OBJS = \
 	src/explain.o \
 	src/columns.o \
 	src/option.o \
+	src/option_value.o \
+	src/option_lookup.o \
 	src/pushdown.o \
 	src/filters.o \
 	src/literals.o \

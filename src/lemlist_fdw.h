@@ -144,7 +144,8 @@ extern char *lemlist_default_json_key(const char *colname);
 extern List *lemlist_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 /* ---------------------------------------------------------------------
- * Options (option.c)
+ * Options: where each may be set and the validator (option.c), their
+ * values (option_value.c), the options of a scan (option_lookup.c)
  * ---------------------------------------------------------------------
  */
 typedef enum LemlistCampaignErrors
@@ -175,10 +176,88 @@ typedef struct LemlistOptions
 	int			cache_ttl;		/* seconds; 0: no cross-statement cache */
 } LemlistOptions;
 
-/* in option.c */
+/* in option_lookup.c */
 extern void lemlist_get_options(Oid foreigntableid, LemlistOptions *opts);
 extern char *lemlist_get_api_key(Oid serverid, Oid userid);
 extern char *lemlist_get_column_key(Oid foreigntableid, AttrNumber attnum);
+
+/* ---------------------------------------------------------------------
+ * The table of options: between option.c, option_value.c and
+ * option_lookup.c only
+ * ---------------------------------------------------------------------
+ */
+
+/* Where an option may be set: one bit per catalog the validator is run for. */
+#define LEMLIST_OPT_SERVER			0x01	/* ForeignServerRelationId */
+#define LEMLIST_OPT_USER_MAPPING	0x02	/* UserMappingRelationId */
+#define LEMLIST_OPT_TABLE			0x04	/* ForeignTableRelationId */
+#define LEMLIST_OPT_COLUMN			0x08	/* AttributeRelationId */
+
+typedef enum LemlistOptionId
+{
+	LEMLIST_OPTION_API_URL,
+	LEMLIST_OPTION_CONNECT_TIMEOUT_MS,
+	LEMLIST_OPTION_TIMEOUT_MS,
+	LEMLIST_OPTION_MAX_RETRIES,
+	LEMLIST_OPTION_MAX_PARALLEL,
+	LEMLIST_OPTION_RATE_LIMIT,
+	LEMLIST_OPTION_RATE_WINDOW_MS,
+	LEMLIST_OPTION_MAX_RESPONSE_BYTES,
+	LEMLIST_OPTION_CA_FILE,
+	LEMLIST_OPTION_VERIFY_TLS,
+	LEMLIST_OPTION_CAMPAIGN_ERRORS,
+	LEMLIST_OPTION_DEFAULT_START_DATE,
+	LEMLIST_OPTION_CACHE_TTL,
+	LEMLIST_OPTION_API_KEY,
+	LEMLIST_OPTION_RESOURCE,
+	LEMLIST_OPTION_KEY
+} LemlistOptionId;
+
+/* What an option's value must look like. */
+typedef enum LemlistValueKind
+{
+	LEMLIST_VALUE_INTEGER,		/* decimal, within [min_value, max_value] */
+	LEMLIST_VALUE_BOOLEAN,		/* anything parse_bool takes */
+	LEMLIST_VALUE_URL,			/* http(s)://host..., no credentials */
+	LEMLIST_VALUE_PATH,			/* an absolute file name */
+	LEMLIST_VALUE_CAMPAIGN_ERRORS,	/* notice | warning | error */
+	LEMLIST_VALUE_TIMESTAMPTZ,	/* finite, as timestamptz_in reads it */
+	LEMLIST_VALUE_SECRET,		/* non-empty, never shown */
+	LEMLIST_VALUE_RESOURCE,		/* a resource name */
+	LEMLIST_VALUE_STRING		/* non-empty */
+} LemlistValueKind;
+
+typedef struct LemlistOptionDef
+{
+	const char *name;
+	LemlistOptionId id;
+	int			where;			/* LEMLIST_OPT_* bits */
+	bool		superuser_only;
+	LemlistValueKind kind;
+	int			min_value;		/* integers only */
+	int			max_value;
+	int			default_value;
+} LemlistOptionDef;
+
+/* A parsed option value; which field is set depends on the LemlistValueKind. */
+typedef struct LemlistOptionValue
+{
+	int			ival;
+	bool		bval;
+	TimestampTz tval;
+	LemlistCampaignErrors errors;
+	LemlistResourceKind resource;
+	const char *sval;
+} LemlistOptionValue;
+
+/* in option.c */
+extern const LemlistOptionDef *lemlist_option_defs(int *count);
+extern const LemlistOptionDef *lemlist_find_option(const char *name);
+extern void lemlist_report_missing_resource(void) pg_attribute_noreturn();
+
+/* in option_value.c */
+extern void lemlist_check_option_value(const LemlistOptionDef *opt, const char *value,
+									   LemlistOptionValue *val);
 
 /* ---------------------------------------------------------------------
  * Pushdown: which clauses (pushdown.c), their values at run time
