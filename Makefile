@@ -21,6 +21,8 @@ OBJS = \
 	src/http.o \
 	src/http_failure.o \
 	src/pacing.o \
+	src/pacing_table.o \
+	src/rate_headers.o \
 	src/memo.o \
 	src/json.o \
 	src/jsonread.o \

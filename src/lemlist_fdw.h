@@ -379,7 +379,9 @@ extern int	lemlist_http_pending(LemlistConnection *conn);
 extern void lemlist_http_forget(LemlistConnection *conn, const LemlistHttpRequest *req);
 
 /* ---------------------------------------------------------------------
- * Pacing per API key, rate limit headers, back-off (pacing.c)
+ * Pacing per API key and back-off (pacing.c), the table of keys it works
+ * on, in shared memory or not (pacing_table.c), what the rate limit headers
+ * say (rate_headers.c)
  * ---------------------------------------------------------------------
  */
 
@@ -401,7 +403,6 @@ typedef struct LemlistPacingTicket
 } LemlistPacingTicket;
 
 /* in pacing.c */
-extern void lemlist_pacing_init(void);
 extern uint64 lemlist_key_hash(const char *api_key);
 extern bool lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 								   TimestampTz now, TimestampTz deadline,
@@ -410,10 +411,48 @@ extern void lemlist_pacing_release(const LemlistPacingTicket *ticket, TimestampT
 extern void lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 								   TimestampTz now, const LemlistRateHeaders *headers);
 extern void lemlist_pacing_hold(uint64 key_hash, TimestampTz now, TimestampTz until);
+extern long lemlist_backoff_ms(int retry);
+
+/* in pacing_table.c */
+extern void lemlist_pacing_init(void);
+
+/* in rate_headers.c */
 extern void lemlist_rate_headers_clear(LemlistRateHeaders *headers);
 extern bool lemlist_rate_header(const char *line, size_t len, LemlistRateHeaders *headers);
 extern long lemlist_retry_after_ms(const LemlistRateHeaders *headers, int window_ms);
-extern long lemlist_backoff_ms(int retry);
+extern TimestampTz lemlist_parse_rate_reset(const char *value, TimestampTz now);
+
+/* ---------------------------------------------------------------------
+ * The table of keys: between pacing.c and pacing_table.c only
+ * ---------------------------------------------------------------------
+ */
+
+/* Requests remembered per key: the largest useful rate_limit. */
+#define LEMLIST_PACING_SLOTS	1024
+
+/* One request of a key: when it started, and when it ended (or will have). */
+typedef struct LemlistPacingSlot
+{
+	TimestampTz start;
+	TimestampTz end;			/* in flight: its deadline */
+} LemlistPacingSlot;
+
+/* What pacing knows of one API key: its last LEMLIST_PACING_SLOTS requests. */
+typedef struct LemlistPacingKey
+{
+	uint64		key_hash;
+	bool		used;
+	TimestampTz last_used;
+	TimestampTz hold_until;		/* start nothing before */
+	int			server_limit;	/* last X-RateLimit-Limit, 0 if none */
+	uint64		next;			/* requests recorded; slot of the next */
+	LemlistPacingSlot slots[LEMLIST_PACING_SLOTS];
+} LemlistPacingKey;
+
+/* in pacing_table.c */
+extern LemlistPacingKey *lemlist_pacing_lock(uint64 key_hash, TimestampTz now,
+											 bool create);
+extern void lemlist_pacing_unlock(void);
 
 /* ---------------------------------------------------------------------
  * One attempt of one request: between connection.c, http.c and
