@@ -11,6 +11,8 @@ OBJS = \
 	src/explain.o \
 	src/columns.o \
 	src/option.o \
+	src/option_value.o \
+	src/option_lookup.o \
 	src/pushdown.o \
 	src/filters.o \
 	src/literals.o \
@@ -19,6 +21,8 @@ OBJS = \
 	src/http.o \
 	src/http_failure.o \
 	src/pacing.o \
+	src/pacing_table.o \
+	src/rate_headers.o \
 	src/memo.o \
 	src/json.o \
 	src/jsonread.o \

@@ -144,7 +144,8 @@ extern char *lemlist_default_json_key(const char *colname);
 extern List *lemlist_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 /* ---------------------------------------------------------------------
- * Options (option.c)
+ * Options: where each may be set and the validator (option.c), their
+ * values (option_value.c), the options of a scan (option_lookup.c)
  * ---------------------------------------------------------------------
  */
 typedef enum LemlistCampaignErrors
@@ -175,10 +176,88 @@ typedef struct LemlistOptions
 	int			cache_ttl;		/* seconds; 0: no cross-statement cache */
 } LemlistOptions;
 
-/* in option.c */
+/* in option_lookup.c */
 extern void lemlist_get_options(Oid foreigntableid, LemlistOptions *opts);
 extern char *lemlist_get_api_key(Oid serverid, Oid userid);
 extern char *lemlist_get_column_key(Oid foreigntableid, AttrNumber attnum);
+
+/* ---------------------------------------------------------------------
+ * The table of options: between option.c, option_value.c and
+ * option_lookup.c only
+ * ---------------------------------------------------------------------
+ */
+
+/* Where an option may be set: one bit per catalog the validator is run for. */
+#define LEMLIST_OPT_SERVER			0x01	/* ForeignServerRelationId */
+#define LEMLIST_OPT_USER_MAPPING	0x02	/* UserMappingRelationId */
+#define LEMLIST_OPT_TABLE			0x04	/* ForeignTableRelationId */
+#define LEMLIST_OPT_COLUMN			0x08	/* AttributeRelationId */
+
+typedef enum LemlistOptionId
+{
+	LEMLIST_OPTION_API_URL,
+	LEMLIST_OPTION_CONNECT_TIMEOUT_MS,
+	LEMLIST_OPTION_TIMEOUT_MS,
+	LEMLIST_OPTION_MAX_RETRIES,
+	LEMLIST_OPTION_MAX_PARALLEL,
+	LEMLIST_OPTION_RATE_LIMIT,
+	LEMLIST_OPTION_RATE_WINDOW_MS,
+	LEMLIST_OPTION_MAX_RESPONSE_BYTES,
+	LEMLIST_OPTION_CA_FILE,
+	LEMLIST_OPTION_VERIFY_TLS,
+	LEMLIST_OPTION_CAMPAIGN_ERRORS,
+	LEMLIST_OPTION_DEFAULT_START_DATE,
+	LEMLIST_OPTION_CACHE_TTL,
+	LEMLIST_OPTION_API_KEY,
+	LEMLIST_OPTION_RESOURCE,
+	LEMLIST_OPTION_KEY
+} LemlistOptionId;
+
+/* What an option's value must look like. */
+typedef enum LemlistValueKind
+{
+	LEMLIST_VALUE_INTEGER,		/* decimal, within [min_value, max_value] */
+	LEMLIST_VALUE_BOOLEAN,		/* anything parse_bool takes */
+	LEMLIST_VALUE_URL,			/* http(s)://host..., no credentials */
+	LEMLIST_VALUE_PATH,			/* an absolute file name */
+	LEMLIST_VALUE_CAMPAIGN_ERRORS,	/* notice | warning | error */
+	LEMLIST_VALUE_TIMESTAMPTZ,	/* finite, as timestamptz_in reads it */
+	LEMLIST_VALUE_SECRET,		/* non-empty, never shown */
+	LEMLIST_VALUE_RESOURCE,		/* a resource name */
+	LEMLIST_VALUE_STRING		/* non-empty */
+} LemlistValueKind;
+
+typedef struct LemlistOptionDef
+{
+	const char *name;
+	LemlistOptionId id;
+	int			where;			/* LEMLIST_OPT_* bits */
+	bool		superuser_only;
+	LemlistValueKind kind;
+	int			min_value;		/* integers only */
+	int			max_value;
+	int			default_value;
+} LemlistOptionDef;
+
+/* A parsed option value; which field is set depends on the LemlistValueKind. */
+typedef struct LemlistOptionValue
+{
+	int			ival;
+	bool		bval;
+	TimestampTz tval;
+	LemlistCampaignErrors errors;
+	LemlistResourceKind resource;
+	const char *sval;
+} LemlistOptionValue;
+
+/* in option.c */
+extern const LemlistOptionDef *lemlist_option_defs(int *count);
+extern const LemlistOptionDef *lemlist_find_option(const char *name);
+extern void lemlist_report_missing_resource(void) pg_attribute_noreturn();
+
+/* in option_value.c */
+extern void lemlist_check_option_value(const LemlistOptionDef *opt, const char *value,
+									   LemlistOptionValue *val);
 
 /* ---------------------------------------------------------------------
  * Pushdown: which clauses (pushdown.c), their values at run time
@@ -300,7 +379,9 @@ extern int	lemlist_http_pending(LemlistConnection *conn);
 extern void lemlist_http_forget(LemlistConnection *conn, const LemlistHttpRequest *req);
 
 /* ---------------------------------------------------------------------
- * Pacing per API key, rate limit headers, back-off (pacing.c)
+ * Pacing per API key and back-off (pacing.c), the table of keys it works
+ * on, in shared memory or not (pacing_table.c), what the rate limit headers
+ * say (rate_headers.c)
  * ---------------------------------------------------------------------
  */
 
@@ -322,7 +403,6 @@ typedef struct LemlistPacingTicket
 } LemlistPacingTicket;
 
 /* in pacing.c */
-extern void lemlist_pacing_init(void);
 extern uint64 lemlist_key_hash(const char *api_key);
 extern bool lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 								   TimestampTz now, TimestampTz deadline,
@@ -331,10 +411,48 @@ extern void lemlist_pacing_release(const LemlistPacingTicket *ticket, TimestampT
 extern void lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 								   TimestampTz now, const LemlistRateHeaders *headers);
 extern void lemlist_pacing_hold(uint64 key_hash, TimestampTz now, TimestampTz until);
+extern long lemlist_backoff_ms(int retry);
+
+/* in pacing_table.c */
+extern void lemlist_pacing_init(void);
+
+/* in rate_headers.c */
 extern void lemlist_rate_headers_clear(LemlistRateHeaders *headers);
 extern bool lemlist_rate_header(const char *line, size_t len, LemlistRateHeaders *headers);
 extern long lemlist_retry_after_ms(const LemlistRateHeaders *headers, int window_ms);
-extern long lemlist_backoff_ms(int retry);
+extern TimestampTz lemlist_parse_rate_reset(const char *value, TimestampTz now);
+
+/* ---------------------------------------------------------------------
+ * The table of keys: between pacing.c and pacing_table.c only
+ * ---------------------------------------------------------------------
+ */
+
+/* Requests remembered per key: the largest useful rate_limit. */
+#define LEMLIST_PACING_SLOTS	1024
+
+/* One request of a key: when it started, and when it ended (or will have). */
+typedef struct LemlistPacingSlot
+{
+	TimestampTz start;
+	TimestampTz end;			/* in flight: its deadline */
+} LemlistPacingSlot;
+
+/* What pacing knows of one API key: its last LEMLIST_PACING_SLOTS requests. */
+typedef struct LemlistPacingKey
+{
+	uint64		key_hash;
+	bool		used;
+	TimestampTz last_used;
+	TimestampTz hold_until;		/* start nothing before */
+	int			server_limit;	/* last X-RateLimit-Limit, 0 if none */
+	uint64		next;			/* requests recorded; slot of the next */
+	LemlistPacingSlot slots[LEMLIST_PACING_SLOTS];
+} LemlistPacingKey;
+
+/* in pacing_table.c */
+extern LemlistPacingKey *lemlist_pacing_lock(uint64 key_hash, TimestampTz now,
+											 bool create);
+extern void lemlist_pacing_unlock(void);
 
 /* ---------------------------------------------------------------------
  * One attempt of one request: between connection.c, http.c and
