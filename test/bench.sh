@@ -83,12 +83,18 @@ mockctl()
 # (the counter is a file: callers run in subshells)
 use_new_key()
 {
+    printf "ALTER USER MAPPING FOR postgres SERVER %s OPTIONS (SET api_key '%s');\n" \
+        "$1" "$(new_key)" | sql
+}
+
+# new_key: a benchmark key no earlier run used
+new_key()
+{
     local next_key
     next_key=$(($(cat "$WORKDIR/next_key" 2>/dev/null || echo 0) + 1))
     echo "$next_key" >"$WORKDIR/next_key"
     [ "$next_key" -le "$NKEYS" ] || die "out of benchmark keys"
-    printf "ALTER USER MAPPING FOR postgres SERVER %s OPTIONS (SET api_key 'bench-key-%02d');\n" \
-        "$1" "$next_key" | sql
+    printf 'bench-key-%02d' "$next_key"
 }
 
 # requests_summary: "TOTAL GETS 429S" from the mock's log
@@ -282,6 +288,49 @@ measure()
     done | sort -n | sed -n "$(((n + 1) / 2))p"
 }
 
+# curl_same NAME REQUESTS: the requests the mock logged for lemlist_fdw's last
+# run of scenario NAME, sent again all at once by curl's command-line tool
+# (--parallel), which decodes nothing: what this mock lets any client reach.
+# Prints the median milliseconds of REPEAT runs, each with a new key and a
+# reset mock; "-" for scenarios whose requests cannot all go at once (list
+# pages come one after the other; more than a window of requests).
+curl_same()
+{
+    local n=${REPEAT:-${S_REPEAT[$1]}} i t0 dir="$WORKDIR/curl-$1"
+    if [ "${S_DEPTH[$1]}" != 1 ] || [ "$2" -gt "$RATE_LIMIT" ]; then
+        echo "-"
+        return
+    fi
+    mkdir -p "$dir"
+    curl -s "$LEMLIST_MOCK_URL/__mock/requests" >"$dir/log.json" \
+        || die "could not read the mock's request log"
+    for ((i = 0; i < n; i++)); do
+        # a curl config file (the key stays off command lines): one
+        # request per logged one, its body from a file
+        "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_URL" "$dir" "$(new_key)" <<'EOF'
+import json, os, sys
+url, out, key = sys.argv[1:4]
+with open(os.path.join(out, "log.json")) as f:
+    log = json.load(f)
+with open(os.path.join(out, "config"), "w") as f:
+    for i, r in enumerate(log):
+        body = os.path.join(out, "body%d" % i)
+        with open(body, "w") as b:
+            b.write(r["body"] or "")
+        f.write('%surl = "%s%s"\noutput = "/dev/null"\nuser = ":%s"\n'
+                % ("next\n" if i > 0 else "", url, r["path"], key))
+        f.write('header = "Content-Type: application/json"\ndata-binary = "@%s"\n' % body)
+EOF
+        mockctl reset
+        mockctl config "campaigns=${S_TEAM[$1]}"
+        t0=$(date +%s%N)
+        curl -sS --no-progress-meter --parallel --parallel-immediate --parallel-max "$FAST_PARALLEL" \
+            -K "$dir/config" \
+            || die "curl could not replay the requests of $1"
+        echo $((($(date +%s%N) - t0) / 1000000))
+    done | sort -n | sed -n "$(((n + 1) / 2))p"
+}
+
 # warm NAME: run a scenario once, untimed, to fill the mock's replay cache,
 # then again in the same session, answered by lemlist_fdw's cache (cache_ttl):
 # prints the milliseconds of the second run, the client's own work
@@ -307,19 +356,26 @@ echo "leaves 16 of every 20 slots to wait a round trip).  One-at-a-time is max_p
 echo "Floor: the longer of (list pages in a row + 1) x latency and (ceil(requests / ${RATE_LIMIT}) - 1) x" \
     "window + latency."
 echo "CPU: the same scan answered by lemlist_fdw's cache (no request): decoding JSON and making rows."
+echo "curl: lemlist_fdw's requests sent again at once by curl --parallel, which decodes nothing: what"
+echo "this mock (Python, one thread per connection) lets any client reach (curl's start-up included);"
+echo "- where the requests cannot all go at once."
 echo "Sessions run with jit = off (see the script)."
 echo
-printf '%-36s %13s %5s %11s %13s %9s %8s %8s %8s\n' \
-    "scenario" "requests(min)" "429s" "lemlist_fdw" "one-at-a-time" "floor" "CPU" "speed-up" "vs floor"
+printf '%-36s %13s %5s %11s %13s %9s %8s %8s %8s %8s %8s\n' \
+    "scenario" "requests(min)" "429s" "lemlist_fdw" "one-at-a-time" "floor" "curl" "CPU" "speed-up" \
+    "vs floor" "vs curl"
 for name in $SCENARIOS; do
     [ -n "${S_QUERY[$name]:-}" ] || die "unknown scenario \"$name\""
     cpu=$(warm "$name")
     read -r f_ms f_n f_get f_429 <<<"$(measure fast "$name")"
+    c_ms=$(curl_same "$name" "$f_n")
     read -r s_ms s_n s_get s_429 <<<"$(measure serial "$name" "-c lemlist_fdw.memo_budget=0")"
     fl=$(floor_ms "$f_n" "${S_DEPTH[$name]}")
-    printf '%-36s %13s %5s %8s ms %10s ms %6s ms %5s ms %7sx %7sx\n' \
-        "$name: ${S_DESC[$name]}" "$f_n (${S_MIN[$name]})" "$f_429" "$f_ms" "$s_ms" "$fl" "$cpu" \
-        "$(ratio "$s_ms" "$f_ms")" "$(ratio "$f_ms" "$fl")"
+    printf '%-36s %13s %5s %8s ms %10s ms %6s ms %5s %s %5s ms %7sx %7sx %7s%s\n' \
+        "$name: ${S_DESC[$name]}" "$f_n (${S_MIN[$name]})" "$f_429" "$f_ms" "$s_ms" "$fl" \
+        "$c_ms" "$([ "$c_ms" = - ] && echo "  " || echo ms)" "$cpu" \
+        "$(ratio "$s_ms" "$f_ms")" "$(ratio "$f_ms" "$fl")" \
+        "$([ "$c_ms" = - ] && echo - || ratio "$f_ms" "$c_ms")" "$([ "$c_ms" = - ] || echo x)"
     if [ "$s_n" != "$f_n" ] || [ "$s_429" != 0 ]; then
         echo "    one-at-a-time: $s_n requests, $s_429 answered 429"
     fi
