@@ -441,8 +441,8 @@ find_field(const ObjectSpec *spec, const LemlistJsonValue *key)
  *		walked in place, their rows appended to *step_rows.
  */
 static char *
-read_object(Decoder *d, ObjectSpec *spec, char **row, const LemlistJsonWhere *where,
-			List **step_rows)
+read_object(Decoder *d, ObjectSpec *spec, char **row,
+			const LemlistJsonWhere *where, List **step_rows)
 {
 	LemlistJsonValue key;
 	LemlistJsonValue v;
@@ -472,7 +472,8 @@ read_object(Decoder *d, ObjectSpec *spec, char **row, const LemlistJsonWhere *wh
 		}
 		f = &spec->fields[i];
 		if (spec->seen[i])
-			shape_error(d, "Field \"%s\" of %s appears twice.", f->key, lemlist_value_where(where));
+			shape_error(d, "Field \"%s\" of %s appears twice.",
+						f->key, lemlist_value_where(where));
 		spec->seen[i] = true;
 
 		if (f->role == FIELD_STEPS && lemlist_json_at(&d->r, '['))
@@ -493,12 +494,17 @@ read_object(Decoder *d, ObjectSpec *spec, char **row, const LemlistJsonWhere *wh
 		if (f->role == FIELD_ID)
 			id = lemlist_value_id(&d->answer, &v, f->key, where);
 		else if (f->documented >= 0)
-			lemlist_value_check(&d->answer, &v, (LemlistJsonType) f->documented, f->key, where);
+			lemlist_value_check(&d->answer, &v, (LemlistJsonType) f->documented,
+								f->key, where);
 		if (row != NULL)
 		{
 			for (int c = 0; c < f->ncolumns; c++)
-				row[f->columns[c]] = lemlist_value_text(&d->answer, &v, d->columns[f->columns[c]].json_type,
-												f->key, where);
+			{
+				int			col = f->columns[c];
+
+				row[col] = lemlist_value_text(&d->answer, &v, d->columns[col].json_type,
+											  f->key, where);
+			}
 		}
 	}
 

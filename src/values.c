@@ -118,7 +118,7 @@ lemlist_value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
 			ok = (v->kind == LEMLIST_JSON_KIND_INTEGER);
 			if (ok && v->integer < 0)
 				lemlist_invalid_answer(a, "Field \"%s\" of %s is %lld, expected a non-negative integer.",
-							key, lemlist_value_where(where), (long long) v->integer);
+									   key, lemlist_value_where(where), (long long) v->integer);
 			break;
 		case LEMLIST_JSON_INTEGER:
 			ok = (v->kind == LEMLIST_JSON_KIND_INTEGER);
@@ -138,8 +138,8 @@ lemlist_value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
 
 	if (!ok)
 		lemlist_invalid_answer(a, "Field \"%s\" of %s is %s, expected %s.",
-					key, lemlist_value_where(where), lemlist_json_kind_name(v->kind),
-					json_type_name(type));
+							   key, lemlist_value_where(where), lemlist_json_kind_name(v->kind),
+							   json_type_name(type));
 }
 
 /*
@@ -152,10 +152,10 @@ lemlist_value_id(const LemlistAnswer *a, const LemlistJsonValue *v,
 {
 	if (v->kind != LEMLIST_JSON_KIND_STRING)
 		lemlist_invalid_answer(a, "Field \"%s\" of %s is %s, expected a non-empty string.",
-					key, lemlist_value_where(where), lemlist_json_kind_name(v->kind));
+							   key, lemlist_value_where(where), lemlist_json_kind_name(v->kind));
 	if (v->len == 0)
 		lemlist_invalid_answer(a, "Field \"%s\" of %s is an empty string, expected a non-empty string.",
-					key, lemlist_value_where(where));
+							   key, lemlist_value_where(where));
 	return lemlist_value_string(a, v, key, -1, where);
 }
 
@@ -186,10 +186,10 @@ lemlist_value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
 	{
 		if (element >= 0)
 			lemlist_invalid_answer(a, "Element %d of field \"%s\" of %s contains a NUL character (\\u0000).",
-						element, key, lemlist_value_where(where));
+								   element, key, lemlist_value_where(where));
 		else
 			lemlist_invalid_answer(a, "Field \"%s\" of %s contains a NUL character (\\u0000).",
-						key, lemlist_value_where(where));
+								   key, lemlist_value_where(where));
 	}
 
 	/* a character the server encoding lacks: say which field holds it */
@@ -252,7 +252,7 @@ string_array(const LemlistAnswer *a, const LemlistJsonValue *v,
 		if (element.kind != LEMLIST_JSON_KIND_STRING &&
 			element.kind != LEMLIST_JSON_KIND_NULL)
 			lemlist_invalid_answer(a, "Element %d of field \"%s\" of %s is %s, expected a string.",
-						i, key, lemlist_value_where(where), lemlist_json_kind_name(element.kind));
+								   i, key, lemlist_value_where(where), lemlist_json_kind_name(element.kind));
 		if (build)
 		{
 			if (i > 0)
