@@ -47,3 +47,7 @@ EXTRA_CLEAN = results regression.diffs regression.out
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every file includes the shared header (PGXS tracks no header dependencies
+# unless the server was configured with --enable-depend)
+$(OBJS): src/lemlist_fdw.h

@@ -105,6 +105,27 @@ SELECT count(*)
    AND s.end_date <= '2025-06-30' AND t.end_date <= '2025-06-30'
 $$);
 SELECT count(*) AS requests FROM reqs;
+-- with TIMING it also shows the time with requests in flight, waiting for
+-- the pacing and for back-offs, and decoding the answers (as bounds here)
+CREATE FUNCTION pg_temp.timings(q text, OUT api boolean, OUT decode boolean,
+                                OUT pacing boolean, OUT backoff boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+  scan json;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON) ' || q INTO scan;
+  scan := scan -> 0 -> 'Plan';
+  api := (scan ->> 'lemlist API Time')::float8 > 0;
+  decode := (scan ->> 'lemlist Decode Time')::float8 > 0;
+  pacing := (scan ->> 'lemlist Pacing Wait')::float8 >= 0;
+  backoff := (scan ->> 'lemlist Backoff Wait')::float8 >= 0;
+END
+$$;
+SELECT * FROM pg_temp.timings($$
+SELECT campaign_id FROM lemlist.campaign_stats
+ WHERE campaign_id = ANY ((SELECT ids FROM ids150)::text[])
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+$$);
 
 -- without campaign_id conditions both scans list the team's campaigns: the
 -- list pages and the batches are each sent once too

@@ -197,6 +197,7 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 		if (es->timing)
 		{
 			ExplainPropertyFloat("lemlist API Time", "ms", ss->stats.api_ms, 3, es);
+			ExplainPropertyFloat("lemlist Decode Time", "ms", ss->decode_ms, 3, es);
 			ExplainPropertyFloat("lemlist Pacing Wait", "ms", ss->stats.pacing_ms, 3, es);
 			ExplainPropertyFloat("lemlist Backoff Wait", "ms", ss->stats.backoff_ms, 3, es);
 		}

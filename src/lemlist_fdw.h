@@ -824,6 +824,7 @@ typedef struct LemlistScanState
 	LemlistHttpStats stats;
 	int64		batches;
 	int64		list_requests;
+	double		decode_ms;		/* time decoding answers into rows */
 
 	/* error context while converting a value */
 	const char *cur_value;

@@ -26,6 +26,7 @@
 
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
+#include "portability/instr_time.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
@@ -487,20 +488,37 @@ list_page_is_last(LemlistScanState *ss, LemlistParsed *parsed)
 	return false;
 }
 
+/*
+ * add_decode_time
+ *		Count the time since start as spent decoding answers.
+ */
+static void
+add_decode_time(LemlistScanState *ss, instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	ss->decode_ms += INSTR_TIME_GET_MILLISEC(now);
+}
+
 static void
 handle_list_page(LemlistScanState *ss, ScanRequest *req)
 {
 	LemlistParsed parsed;
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
 	ListCell   *lc;
+	instr_time	start;
 
 	/* listing for a stats table only needs the IDs, not its columns */
+	INSTR_TIME_SET_CURRENT(start);
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
 		lemlist_parse_campaigns(req->http.response, req->http.response_len,
-									 ss->jcols, ss->natts, &parsed);
+								ss->jcols, ss->natts, &parsed);
 	else
 		lemlist_parse_campaigns(req->http.response, req->http.response_len,
-									 NULL, 0, &parsed);
+								NULL, 0, &parsed);
+	add_decode_time(ss, start);
 	MemoryContextSwitchTo(oldcxt);
 
 	ss->page_out = false;
@@ -528,10 +546,13 @@ handle_stats_batch(LemlistScanState *ss, ScanRequest *req)
 {
 	LemlistParsed parsed;
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
+	instr_time	start;
 
+	INSTR_TIME_SET_CURRENT(start);
 	lemlist_parse_stats(req->http.response, req->http.response_len,
-							 ss->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS,
-							 ss->jcols, ss->natts, &parsed);
+						ss->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS,
+						ss->jcols, ss->natts, &parsed);
+	add_decode_time(ss, start);
 	lemlist_check_batch_complete(req->ids, req->nids, &parsed);
 	MemoryContextSwitchTo(oldcxt);
 
