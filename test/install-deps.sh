@@ -7,7 +7,7 @@ set -euo pipefail
 
 PACKAGES=(
     postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjansson-dev
-    make gcc pkg-config python3 ca-certificates openssl
+    make gcc pkg-config python3 ca-certificates openssl curl
     postgresql-15-cron debhelper dpkg-dev postgresql-server-dev-all
 )
 
