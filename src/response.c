@@ -78,7 +78,7 @@ typedef struct ObjectSpec
 	int			nfields;
 	int			maxfields;
 	bool	   *seen;			/* per field, while an object is walked */
-	bool		has_id;			/* a FIELD_ID field is required */
+	const char *id_key;			/* the required FIELD_ID field, or NULL */
 	List	   *raw_columns;	/* int indexes of RAW columns taking the object */
 } ObjectSpec;
 
@@ -395,7 +395,7 @@ finish_spec(ObjectSpec *spec)
 	for (int i = 0; i < spec->nfields; i++)
 	{
 		if (spec->fields[i].role == FIELD_ID)
-			spec->has_id = true;
+			spec->id_key = spec->fields[i].key;
 	}
 }
 
@@ -501,22 +501,21 @@ read_object(Decoder *d, ObjectSpec *spec, char **row,
 			for (int c = 0; c < f->ncolumns; c++)
 			{
 				int			col = f->columns[c];
+				LemlistJsonType type = d->columns[col].json_type;
 
-				row[col] = lemlist_value_text(&d->answer, &v, d->columns[col].json_type,
-											  f->key, where);
+				/* the ID's text is already made: what a string column would get */
+				if (id != NULL && f->role == FIELD_ID &&
+					(type == LEMLIST_JSON_STRING || type == LEMLIST_JSON_ANY))
+					row[col] = id;
+				else
+					row[col] = lemlist_value_text(&d->answer, &v, type, f->key, where);
 			}
 		}
 	}
 
-	if (spec->has_id && id == NULL)
-	{
-		for (int i = 0; i < spec->nfields; i++)
-		{
-			if (spec->fields[i].role == FIELD_ID)
-				shape_error(d, "Field \"%s\" of %s is missing.",
-							spec->fields[i].key, lemlist_value_where(where));
-		}
-	}
+	if (spec->id_key != NULL && id == NULL)
+		shape_error(d, "Field \"%s\" of %s is missing.",
+					spec->id_key, lemlist_value_where(where));
 
 	if (row != NULL && spec->raw_columns != NIL)
 	{
