@@ -288,56 +288,43 @@ CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_paced
 RESET log_statement;
 CREATE FOREIGN TABLE stats_paced (campaign_id text, replied integer)
   SERVER lemlist_paced OPTIONS (resource 'campaign_stats');
+-- the scan of campaigns first .. last, as text (\gexec runs it)
+CREATE FUNCTION pg_temp.paced_scan(first int, last int) RETURNS text
+LANGUAGE sql AS $$
+  SELECT format('SELECT count(*), count(replied) FROM stats_paced
+                  WHERE campaign_id = ANY (ARRAY(SELECT format(''cam_%%s'', lpad(i::text, 5, ''0''))
+                                                   FROM generate_series(%s, %s) AS i))', first, last)
+$$;
 SELECT * FROM mock('reset');
 SELECT * FROM mock('config rate_limit=3 rate_window_ms=1000 campaigns=1100 latency_ms=20');
 SELECT clock_timestamp() AS t0 \gset
-SELECT count(*), count(replied) FROM stats_paced
- WHERE campaign_id = ANY (ARRAY(SELECT format('cam_%s', lpad(i::text, 5, '0'))
-                                  FROM generate_series(14, 1013) AS i));
+SELECT pg_temp.paced_scan(14, 1013) \gexec
 SELECT clock_timestamp() - :'t0'::timestamptz >= interval '3 s' AS paced,
        clock_timestamp() - :'t0'::timestamptz < interval '10 s' AS not_stuck;
 SELECT count(*) AS requests, count(*) FILTER (WHERE status = '429') AS rate_limited,
        sum(ids) AS ids
   FROM reqs;
-SELECT * FROM mock('reset');
-DROP FOREIGN TABLE stats_paced;
-DROP USER MAPPING FOR CURRENT_USER SERVER lemlist_paced;
-DROP SERVER lemlist_paced;
 
 --
 -- Shared pacing: the test cluster preloads lemlist_fdw, so backends that
 -- share a key pace together through shared memory.  Two backends (the
--- other one through dblink) ask for 6 batches each at the same time, under
--- the mock's limit of 3 requests per second and max_retries 0: all 12
--- requests answered, none 429, in at least 3 windows.  Pacing on its own,
--- each backend would send 3 in the first window, and 3 of them would be 429.
+-- other one through dblink) ask for 6 batches each at the same time, on the
+-- same server (max_retries 0), under the mock's limit of 3 requests per
+-- second: all 12 requests answered, none 429, in at least 3 windows.
+-- Pacing on its own, each backend would send 3 in the first window, and 3
+-- of them would be 429.
 --
 SELECT 'lemlist_fdw' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'),
                                                     ' ', ''), ',')) AS preloaded;
 CREATE EXTENSION dblink;
-CREATE SERVER lemlist_shared FOREIGN DATA WRAPPER lemlist_fdw
-  OPTIONS (api_url :'api_url', rate_limit '3', rate_window_ms '1000',
-           max_parallel '8', max_retries '0');
-SET log_statement = 'none';
-CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist_shared
-  OPTIONS (api_key :'key_beta');
-RESET log_statement;
-CREATE FOREIGN TABLE stats_shared (campaign_id text, replied integer)
-  SERVER lemlist_shared OPTIONS (resource 'campaign_stats');
-CREATE FUNCTION pg_temp.shared_scan(first int, last int) RETURNS text
-LANGUAGE sql AS $$
-  SELECT format('SELECT count(*), count(replied) FROM stats_shared
-                  WHERE campaign_id = ANY (ARRAY(SELECT format(''cam_%%s'', lpad(i::text, 5, ''0''))
-                                                   FROM generate_series(%s, %s) AS i))', first, last)
-$$;
 SELECT dblink_connect('other', format('host=%s port=%s dbname=%s',
                                       split_part(current_setting('unix_socket_directories'), ',', 1),
                                       current_setting('port'), current_database()));
 SELECT * FROM mock('reset');
 SELECT * FROM mock('config rate_limit=3 rate_window_ms=1000 campaigns=1300 latency_ms=20');
 SELECT clock_timestamp() AS t0 \gset
-SELECT dblink_send_query('other', pg_temp.shared_scan(14, 613));
-SELECT pg_temp.shared_scan(614, 1213) \gexec
+SELECT dblink_send_query('other', pg_temp.paced_scan(14, 613));
+SELECT pg_temp.paced_scan(614, 1213) \gexec
 SELECT * FROM dblink_get_result('other') AS t(n bigint, replied bigint);
 SELECT clock_timestamp() - :'t0'::timestamptz >= interval '3 s' AS paced,
        clock_timestamp() - :'t0'::timestamptz < interval '10 s' AS not_stuck;
@@ -346,10 +333,10 @@ SELECT count(*) AS requests, count(*) FILTER (WHERE status = '429') AS rate_limi
   FROM reqs;
 SELECT dblink_disconnect('other');
 SELECT * FROM mock('reset');
-DROP FOREIGN TABLE stats_shared;
-DROP USER MAPPING FOR CURRENT_USER SERVER lemlist_shared;
-DROP SERVER lemlist_shared;
 DROP EXTENSION dblink;
+DROP FOREIGN TABLE stats_paced;
+DROP USER MAPPING FOR CURRENT_USER SERVER lemlist_paced;
+DROP SERVER lemlist_paced;
 
 --
 -- A CRM table of 1,000 deals over 300 distinct campaigns, joined to
