@@ -304,23 +304,24 @@ curl_same()
     mkdir -p "$dir"
     curl -s "$LEMLIST_MOCK_URL/__mock/requests" >"$dir/log.json" \
         || die "could not read the mock's request log"
-    for ((i = 0; i < n; i++)); do
-        # a curl config file (the key stays off command lines): one
-        # request per logged one, its body from a file
-        "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_URL" "$dir" "$(new_key)" <<'EOF'
+    # a curl config file, one request per logged one with its body from a
+    # file; the key (@KEY@ here) goes in per run, and stays off command lines
+    "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_URL" "$dir" <<'EOF'
 import json, os, sys
-url, out, key = sys.argv[1:4]
+url, out = sys.argv[1:3]
 with open(os.path.join(out, "log.json")) as f:
     log = json.load(f)
-with open(os.path.join(out, "config"), "w") as f:
+with open(os.path.join(out, "config.in"), "w") as f:
     for i, r in enumerate(log):
         body = os.path.join(out, "body%d" % i)
         with open(body, "w") as b:
             b.write(r["body"] or "")
-        f.write('%surl = "%s%s"\noutput = "/dev/null"\nuser = ":%s"\n'
-                % ("next\n" if i > 0 else "", url, r["path"], key))
+        f.write('%surl = "%s%s"\noutput = "/dev/null"\nuser = ":@KEY@"\n'
+                % ("next\n" if i > 0 else "", url, r["path"]))
         f.write('header = "Content-Type: application/json"\ndata-binary = "@%s"\n' % body)
 EOF
+    for ((i = 0; i < n; i++)); do
+        sed "s/@KEY@/$(new_key)/" "$dir/config.in" >"$dir/config"
         mockctl reset
         mockctl config "campaigns=${S_TEAM[$1]}"
         t0=$(date +%s%N)
