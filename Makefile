@@ -48,6 +48,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# the suites, for test/run.sh (which skips those a server cannot run)
+print-regress:
+	@echo $(REGRESS)
+.PHONY: print-regress
+
 # every file includes the shared header (PGXS tracks no header dependencies
 # unless the server was configured with --enable-depend)
 $(OBJS): src/lemlist_fdw.h

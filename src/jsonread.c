@@ -56,10 +56,10 @@ static bool string_stop_ready = false;
 
 static void locate(const LemlistJsonReader *r, const char *at, int *line,
 				   int *column);
-static void syntax_error(const LemlistJsonReader *r, const char *at,
-						 const char *what) pg_attribute_noreturn();
-static void unexpected(const LemlistJsonReader *r, const char *at,
-					   const char *expected) pg_attribute_noreturn();
+lemlist_noreturn static void syntax_error(const LemlistJsonReader *r, const char *at,
+										  const char *what);
+lemlist_noreturn static void unexpected(const LemlistJsonReader *r, const char *at,
+										const char *expected);
 static inline void skip_space(LemlistJsonReader *r);
 static void read_string(LemlistJsonReader *r, LemlistJsonValue *v, bool key);
 static int	hex4(const char *p);

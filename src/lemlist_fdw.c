@@ -271,7 +271,7 @@ campaign_id_matches(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 	while (IsA(expr, RelabelType))
 		expr = ((RelabelType *) expr)->arg;
 	return IsA(expr, Var) &&
-		((Var *) expr)->varno == (int) rel->relid &&
+		(Index) ((Var *) expr)->varno == rel->relid &&
 		((Var *) expr)->varlevelsup == 0 &&
 		((Var *) expr)->varattno == *(AttrNumber *) arg;
 }

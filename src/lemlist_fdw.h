@@ -17,6 +17,10 @@
 
 #include "access/attnum.h"
 #include "commands/explain.h"
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#include "commands/explain_state.h"
+#endif
 #include "datatype/timestamp.h"
 #include "nodes/execnodes.h"
 #include "nodes/parsenodes.h"
@@ -24,10 +28,28 @@
 #include "nodes/pg_list.h"
 
 /*
- * Version differences (PostgreSQL 13 to 17) live here and nowhere else.
+ * Version differences (PostgreSQL 13 to 19) live here and nowhere else.
+ * Compiled and tested on 13, 15, 17, 18 and 19 (test/matrix.sh); the 14 and
+ * 16 branches follow the server headers' history:
+ *
+ *	14	pull_varnos() takes the PlannerInfo; pg_encoding_verifymbstr()
+ *	15	shmem_request_hook; MarkGUCPrefixReserved
+ *	16	ForeignScan's checkAsUser (the range table entry's is gone)
+ *	17	create_foreignscan_path() takes fdw_restrictinfo; custom wait events
+ *		(WaitEventExtensionNew)
+ *	18	create_foreignscan_path() takes disabled_nodes; ExplainState and the
+ *		ExplainProperty functions in headers of their own; pg_noreturn, a
+ *		prefix, instead of pg_attribute_noreturn(); get_op_index_interpretation()
+ *		instead of get_op_btree_interpretation()
  */
 #if PG_VERSION_NUM < 130000
 #error "lemlist_fdw requires PostgreSQL 13 or later"
+#endif
+
+#if PG_VERSION_NUM >= 140000
+#define lemlist_pull_varnos(root, node) pull_varnos((root), (node))
+#else
+#define lemlist_pull_varnos(root, node) pull_varnos(node)
 #endif
 
 #if PG_VERSION_NUM >= 160000
@@ -56,6 +78,69 @@
 #define lemlist_reserve_guc_prefix(prefix) MarkGUCPrefixReserved(prefix)
 #else
 #define lemlist_reserve_guc_prefix(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/* Named wait events of an extension's own since PostgreSQL 17. */
+#if PG_VERSION_NUM >= 170000
+#define LEMLIST_HAVE_CUSTOM_WAIT_EVENTS 1
+#endif
+
+/*
+ * pg_encoding_verifymbstr() (the length of the longest valid prefix) came in
+ * PostgreSQL 14; on 13, the same walk, character by character.
+ */
+#if PG_VERSION_NUM >= 140000
+#define lemlist_verifymbstr(encoding, mbstr, len) pg_encoding_verifymbstr((encoding), (mbstr), (len))
+#else
+#include "mb/pg_wchar.h"
+static inline int
+lemlist_verifymbstr(int encoding, const char *mbstr, int len)
+{
+	const char *p = mbstr;
+
+	while (len > 0)
+	{
+		int			l;
+
+		if (IS_HIGHBIT_SET(*p))
+			l = pg_encoding_verifymb(encoding, p, len);
+		else
+			l = *p != '\0' ? 1 : -1;
+		if (l < 0)
+			break;
+		p += l;
+		len -= l;
+	}
+	return (int) (p - mbstr);
+}
+#endif
+
+/*
+ * A function that never returns: lemlist_noreturn goes first in its
+ * declaration (PostgreSQL 18's pg_noreturn is a C11 function specifier;
+ * before, GCC's attribute, which may go first too).
+ */
+#if PG_VERSION_NUM >= 180000
+#define lemlist_noreturn pg_noreturn
+#else
+#define lemlist_noreturn pg_attribute_noreturn()
+#endif
+
+/*
+ * The btree comparisons an operator is in: since PostgreSQL 18, a generic
+ * comparison type whose values COMPARE_LT .. COMPARE_GT are the btree
+ * strategy numbers 1 .. 5 (access/cmptype.h says so), over the opfamilies of
+ * ordering index methods (btree among the built-in ones).  For files that
+ * include utils/lsyscache.h.
+ */
+#if PG_VERSION_NUM >= 180000
+#define LemlistOpInterpretation OpIndexInterpretation
+#define lemlist_op_interpretations(opno) get_op_index_interpretation(opno)
+#define lemlist_interp_strategy(interp) ((int) (interp)->cmptype)
+#else
+#define LemlistOpInterpretation OpBtreeInterpretation
+#define lemlist_op_interpretations(opno) get_op_btree_interpretation(opno)
+#define lemlist_interp_strategy(interp) ((int) (interp)->strategy)
 #endif
 
 /* The API's hard limit on campaign IDs per batch request. */
@@ -253,7 +338,7 @@ typedef struct LemlistOptionValue
 /* in option.c */
 extern const LemlistOptionDef *lemlist_option_defs(int *count);
 extern const LemlistOptionDef *lemlist_find_option(const char *name);
-extern void lemlist_report_missing_resource(void) pg_attribute_noreturn();
+lemlist_noreturn extern void lemlist_report_missing_resource(void);
 
 /* in option_value.c */
 extern void lemlist_check_option_value(const LemlistOptionDef *opt, const char *value,
@@ -537,9 +622,9 @@ extern void lemlist_curl_release(LemlistHttpAttempt *attempt);
 /* in http_failure.c */
 extern long lemlist_http_retry_ms(const LemlistHttpAttempt *attempt, int retries,
 								  int window_ms);
-extern void lemlist_http_report_failure(LemlistHttpAttempt *attempt,
-										const LemlistHttpRequest *req,
-										int retries) pg_attribute_noreturn();
+lemlist_noreturn extern void lemlist_http_report_failure(LemlistHttpAttempt *attempt,
+														 const LemlistHttpRequest *req,
+														 int retries);
 extern int	lemlist_http_errcontext(const LemlistHttpRequest *req);
 
 /* ---------------------------------------------------------------------

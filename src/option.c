@@ -72,8 +72,8 @@ static const LemlistOptionDef options[] = {
 };
 
 static int	catalog_to_where(Oid catalog);
-static void report_unknown_option(const char *name, int where) pg_attribute_noreturn();
-static void report_misplaced_option(const LemlistOptionDef *opt) pg_attribute_noreturn();
+lemlist_noreturn static void report_unknown_option(const char *name, int where);
+lemlist_noreturn static void report_misplaced_option(const LemlistOptionDef *opt);
 static const char *closest_option(const char *name, int where);
 
 

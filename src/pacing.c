@@ -50,6 +50,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "common/hashfn.h"
 #include "utils/timestamp.h"
 

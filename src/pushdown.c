@@ -134,7 +134,7 @@ match_filter_var(Node *node, RelOptInfo *baserel,
 		return LEMLIST_FILTER_NONE;
 
 	var = (Var *) node;
-	if (var->varno != (int) baserel->relid || var->varlevelsup != 0 ||
+	if ((Index) var->varno != baserel->relid || var->varlevelsup != 0 ||
 		var->varattno <= 0 || var->varattno > natts)
 		return LEMLIST_FILTER_NONE;
 
@@ -170,7 +170,7 @@ is_pushable_expr(PlannerInfo *root, RelOptInfo *baserel, Node *expr)
 	 * fdw_exprs, so it is known when the scan (re)starts.  (A restriction
 	 * clause never references another relation of the same query level.)
 	 */
-	if (bms_is_member(baserel->relid, pull_varnos(root, expr)))
+	if (bms_is_member(baserel->relid, lemlist_pull_varnos(root, (Node *) expr)))
 		return false;
 
 	/*
@@ -416,22 +416,22 @@ date_comparison_cond(PlannerInfo *root, RelOptInfo *baserel,
 static int
 btree_strategy(Oid opno, Oid lefttype, Oid righttype)
 {
-	List	   *interpretations = get_op_btree_interpretation(opno);
+	List	   *interpretations = lemlist_op_interpretations(opno);
 	ListCell   *lc;
 
 	foreach(lc, interpretations)
 	{
-		OpBtreeInterpretation *interp = lfirst(lc);
+		LemlistOpInterpretation *interp = lfirst(lc);
+		int			strategy = lemlist_interp_strategy(interp);
 
 		if (interp->opfamily_id >= FirstGenbkiObjectId)
 			continue;
 		if (interp->oplefttype != lefttype || interp->oprighttype != righttype)
 			continue;
-		/* "<>" is reported as ROWCOMPARE_NE, outside the btree strategies */
-		if (interp->strategy < BTLessStrategyNumber ||
-			interp->strategy > BTGreaterStrategyNumber)
+		/* "<>" is reported as ROWCOMPARE_NE (COMPARE_NE), outside the btree strategies */
+		if (strategy < BTLessStrategyNumber || strategy > BTGreaterStrategyNumber)
 			continue;
-		return interp->strategy;
+		return strategy;
 	}
 
 	return 0;

@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <limits.h>
 
 #include "utils/datetime.h"
 #include "utils/timestamp.h"

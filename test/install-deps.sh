@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # test/install-deps.sh: install the Debian packages lemlist_fdw needs to build and test
 #
-# Checks each package with dpkg-query and installs only the missing ones with
-# apt-get (running "apt-get update" only then).  Uses sudo when not root.
+#   test/install-deps.sh                install what is missing
+#   test/install-deps.sh --print-major  print the PostgreSQL major it targets
+#   test/install-deps.sh --list-base    print the packages (one a line) but
+#                                       pg_cron, whose presence depends on the suite
+#
+# The major is PG_MAJOR when set, else that of PG_CONFIG (its --version, or the
+# /usr/lib/postgresql/N/ path it names), else the newest server installed
+# under /usr/lib/postgresql, else the one Debian's "postgresql" package of
+# this suite depends on.  Checks each package with dpkg-query and installs
+# only the missing ones with apt-get (running "apt-get update" only then);
+# postgresql-N-cron is installed when the suite has it (the cron suite is
+# skipped, by name, where it does not).  Uses sudo when not root.
 set -euo pipefail
-
-PACKAGES=(
-    postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libjansson-dev
-    make gcc pkg-config python3 ca-certificates openssl curl
-    postgresql-15-cron debhelper dpkg-dev postgresql-server-dev-all
-)
 
 say()
 {
@@ -22,25 +26,8 @@ die()
     exit 1
 }
 
-if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
-    die "not a Debian-like system (no dpkg-query/apt-get): install these by hand: ${PACKAGES[*]}"
-fi
-
-missing=()
-for p in "${PACKAGES[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-    [ "$status" = "install ok installed" ] || missing+=("$p")
-done
-
-if [ "${#missing[@]}" -eq 0 ]; then
-    say "dependencies: all installed"
-    exit 0
-fi
-
 sudo=()
-if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null \
-        || die "missing packages (${missing[*]}) and not root, and sudo is not available: run as root"
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null; then
     sudo=(sudo)
 fi
 
@@ -57,9 +44,115 @@ run_quiet()
     fi
 }
 
+apt_updated=""
+apt_update()
+{
+    [ -z "$apt_updated" ] || return 0
+    run_quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    apt_updated=1
+}
+
+# debian_default_major: the major of the suite's "postgresql" package
+# (its version is like 15+248)
+debian_default_major()
+{
+    local v
+    v=$(apt-cache policy postgresql 2>/dev/null | sed -nE 's/^ *Candidate: ([0-9]+)\+.*/\1/p')
+    if [ -z "$v" ]; then
+        apt_update
+        v=$(apt-cache policy postgresql 2>/dev/null | sed -nE 's/^ *Candidate: ([0-9]+)\+.*/\1/p')
+    fi
+    printf '%s' "$v"
+}
+
+target_major()
+{
+    local m=""
+    if [ -n "${PG_MAJOR:-}" ]; then
+        m=$PG_MAJOR
+    elif [ -n "${PG_CONFIG:-}" ] && [ -x "$PG_CONFIG" ]; then
+        m=$("$PG_CONFIG" --version | sed -nE 's/^PostgreSQL ([0-9]+).*/\1/p')
+    elif [ -n "${PG_CONFIG:-}" ]; then
+        m=$(sed -nE 's|^/usr/lib/postgresql/([0-9]+)/bin/pg_config$|\1|p' <<<"$PG_CONFIG")
+        [ -n "$m" ] || die "PG_CONFIG=$PG_CONFIG does not exist, and names no Debian major (/usr/lib/postgresql/N/bin/pg_config)"
+    else
+        m=$(ls /usr/lib/postgresql/*/bin/pg_config 2>/dev/null \
+            | sed -nE 's|^/usr/lib/postgresql/([0-9]+)/bin/pg_config$|\1|p' | sort -n | tail -n 1)
+        [ -n "$m" ] || m=$(debian_default_major)
+    fi
+    [[ "$m" =~ ^[0-9]+$ ]] || die "cannot tell which PostgreSQL major to test (set PG_CONFIG or PG_MAJOR)"
+    printf '%s' "$m"
+}
+
+MAJOR=$(target_major)
+
+base_packages()
+{
+    printf '%s\n' \
+        "postgresql-$MAJOR" "postgresql-server-dev-$MAJOR" libcurl4-openssl-dev libjansson-dev \
+        make gcc pkg-config python3 ca-certificates openssl curl \
+        debhelper dpkg-dev postgresql-server-dev-all
+}
+
+case "${1:-}" in
+    --print-major)
+        printf '%s\n' "$MAJOR"
+        exit 0
+        ;;
+    --list-base)
+        base_packages
+        exit 0
+        ;;
+    "") ;;
+    *) die "unexpected argument \"$1\"" ;;
+esac
+
+if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+    die "not a Debian-like system (no dpkg-query/apt-get): install these by hand: $(base_packages | paste -sd' ' -) postgresql-$MAJOR-cron"
+fi
+
+installed()
+{
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null || true)" = "install ok installed" ]
+}
+
+# available PKG: the suite's archive has PKG (an installable candidate)
+available()
+{
+    local c
+    c=$(apt-cache policy "$1" 2>/dev/null | sed -nE 's/^ *Candidate: (.*)/\1/p')
+    [ -n "$c" ] && [ "$c" != "(none)" ]
+}
+
+missing=()
+while read -r p; do
+    installed "$p" || missing+=("$p")
+done < <(base_packages)
+
+# pg_cron, where this suite packages it for MAJOR
+cron="postgresql-$MAJOR-cron"
+if ! installed "$cron"; then
+    if ! available "$cron" && [ "${#missing[@]}" -gt 0 ]; then
+        apt_update
+    fi
+    if available "$cron"; then
+        missing+=("$cron")
+    else
+        say "$cron is not in this suite's archive: the cron suite will be skipped"
+    fi
+fi
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    say "dependencies for PostgreSQL $MAJOR: all installed"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ] && [ "${#sudo[@]}" -eq 0 ]; then
+    die "missing packages (${missing[*]}) and not root, and sudo is not available: run as root"
+fi
+
 say "installing missing packages: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-run_quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+apt_update
 run_quiet "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -q -o Dpkg::Use-Pty=0 "${missing[@]}"
-say "dependencies: installed ${#missing[@]} package(s)"
+say "dependencies for PostgreSQL $MAJOR: installed ${#missing[@]} package(s)"

@@ -8,7 +8,9 @@
 # location, so the repository may live anywhere.
 #
 # Environment knobs:
-#   PG_CONFIG    pg_config of the target server (default PostgreSQL 15's)
+#   PG_CONFIG    pg_config of the target server (default: that of the major
+#                test/install-deps.sh --print-major names: the newest installed,
+#                else the Debian suite's own)
 #   PGPORT_TEST  port of the throw-away cluster (default 54329; unix socket only)
 #   MOCK_PORT    port of the mock API on 127.0.0.1 (default: first free from 18089)
 #   MOCK_TLS_PORT port of the https mock (start_tls_mock; default: first free
@@ -26,7 +28,10 @@
 set -euo pipefail
 
 LEMLIST_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$(bash "$LEMLIST_ROOT/test/install-deps.sh" --print-major)/bin/pg_config}
+export PG_CONFIG
+# its major (from pg_config, or from the path before the server is installed)
+PG_MAJOR=$(bash "$LEMLIST_ROOT/test/install-deps.sh" --print-major)
 LEMLIST_PYTHON=/usr/bin/python3
 PGPORT_TEST=${PGPORT_TEST:-54329}
 
@@ -49,7 +54,7 @@ TEST_KEY_NAMES=(ALPHA BETA FORBIDDEN WRONG HELD SPARE PACED WINDOW)
 
 # shared_preload_libraries of the throw-away cluster, space-separated: the
 # one place to add a library.  pg_cron runs the scheduled refreshes of the
-# cron suite (Debian's postgresql-15-cron); lemlist_fdw preloaded paces the
+# cron suite (Debian's postgresql-N-cron); lemlist_fdw preloaded paces the
 # backends that share a key together, through shared memory (the perf suite
 # checks it); a library that PG_CONFIG's server does not have is left out
 # with a warning.
@@ -146,7 +151,7 @@ setup_workdir()
     WORKDIR=$(mktemp -d /tmp/lemlist_fdw.XXXXXX)
     if is_root; then
         getent passwd postgres >/dev/null \
-            || die "running as root needs the \"postgres\" OS user (from the postgresql-15 package)"
+            || die "running as root needs the \"postgres\" OS user (from the postgresql-N packages)"
         chown postgres: "$WORKDIR"
     fi
 }
