@@ -6,13 +6,13 @@
 --
 SELECT * FROM mock('reset');
 SET timezone = 'UTC';
-\getenv mock_url LEMLIST_MOCK_URL
+\set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
 \set api_url :mock_url '/api'
 -- API keys: from the environment (test/run.sh makes them at random and
 -- searches every log and result for them at the end); statements that
 -- carry one are kept out of the server log
-\getenv key_beta LEMLIST_TEST_KEY_BETA
-\getenv key_held LEMLIST_TEST_KEY_HELD
+\set key_beta `printf "%s" "$LEMLIST_TEST_KEY_BETA"`
+\set key_held `printf "%s" "$LEMLIST_TEST_KEY_HELD"`
 
 -- queries read the first half of 2025 so that request bodies are fixed
 CREATE VIEW cancel_h1 AS
@@ -144,16 +144,23 @@ SELECT campaign_id, nb_leads FROM cancel_h1 WHERE campaign_id = 'cam_00001';
 --
 -- pg_cancel_backend from a second connection.  cancel_me_in(delay) starts,
 -- in the background, a psql that waits delay seconds, then cancels this
--- backend and logs when it did so in cancel_log.  The bound (300 ms from the
--- cancel to the next statement of this session) includes psql's round trip.
+-- backend and logs when it did so in cancel_log, with what
+-- pg_stat_activity said this backend waited for just before.  The bound
+-- (300 ms from the cancel to the next statement of this session) includes
+-- psql's round trip.
 --
-CREATE TABLE cancel_log (canceled boolean, at timestamptz);
+CREATE TABLE cancel_log (canceled boolean, at timestamptz,
+                         wait_event_type text, wait_event text);
 CREATE TABLE cancel_out (line text);
 CREATE FUNCTION cancel_me_in(delay numeric) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-  sql text := format('INSERT INTO cancel_log SELECT pg_cancel_backend(%s), clock_timestamp()',
-                     pg_backend_pid());
+  sql text := format('WITH w AS MATERIALIZED (SELECT wait_event_type, wait_event '
+                     '                        FROM pg_stat_activity WHERE pid = %s) '
+                     'INSERT INTO cancel_log '
+                     'SELECT pg_cancel_backend(%s), clock_timestamp(), wait_event_type, wait_event '
+                     '  FROM w',
+                     pg_backend_pid(), pg_backend_pid());
   cmd text;
 BEGIN
   -- The psql of this server's bin directory (the shell's parent is this
@@ -184,6 +191,16 @@ BEGIN
 END
 $$;
 
+-- the wait event a DBA sees in pg_stat_activity: from PostgreSQL 17 on, one
+-- of lemlist_fdw's own (LemlistRequest, LemlistPacing), "Extension" before
+CREATE FUNCTION cancel_wait_named(expected text) RETURNS TABLE (wait_event_type text, named boolean)
+LANGUAGE sql AS $$
+  SELECT wait_event_type,
+         wait_event = CASE WHEN current_setting('server_version_num')::int >= 170000
+                           THEN expected ELSE 'Extension' END
+    FROM cancel_log
+$$;
+
 -- while a request is in flight
 SELECT * FROM mock('reset');
 SELECT * FROM mock('fault hang route=stats ms=5000');
@@ -194,6 +211,8 @@ SELECT clock_timestamp() AS t1 \gset
 SELECT cancel_logged();
 SELECT canceled, :'t1'::timestamptz - at < interval '300 ms' AS canceled_in_time
   FROM cancel_log;
+-- waiting for lemlist's answer
+SELECT * FROM cancel_wait_named('LemlistRequest');
 SELECT line FROM cancel_lines ORDER BY n;
 SELECT campaign_id, nb_leads FROM cancel_h1 WHERE campaign_id = 'cam_00001';
 
@@ -208,11 +227,13 @@ SELECT clock_timestamp() AS t1 \gset
 SELECT cancel_logged();
 SELECT canceled, :'t1'::timestamptz - at < interval '300 ms' AS canceled_in_time
   FROM cancel_log;
+-- waiting out the back-off before the retry
+SELECT * FROM cancel_wait_named('LemlistPacing');
 SELECT line FROM cancel_lines ORDER BY n;
 SELECT campaign_id, nb_leads FROM cancel_h1 WHERE campaign_id = 'cam_00001';
 
 -- clean up
-DROP FUNCTION cancel_me_in(numeric), cancel_logged();
+DROP FUNCTION cancel_me_in(numeric), cancel_logged(), cancel_wait_named(text);
 DROP TABLE cancel_log, cancel_out;
 DROP VIEW cancel_h1, cancel_lines, cancel_requests;
 DROP FOREIGN TABLE stats_paced, stats_held;

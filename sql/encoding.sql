@@ -5,10 +5,10 @@
 -- column) escapes every character beyond ASCII, so it is valid in any
 -- encoding and loses nothing.  Request bodies go out as ASCII too.
 --
-\getenv mock_url LEMLIST_MOCK_URL
+\set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
 \set api_url :mock_url '/api'
 -- the API key: from the environment (see setup), kept out of the server log
-\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
+\set key_alpha `printf "%s" "$LEMLIST_TEST_KEY_ALPHA"`
 SELECT * FROM mock('reset');
 -- the answers the LATIN1 database gets (the mock serves any database)
 SELECT * FROM mock($$fault body route=campaigns times=3 'body=[{"_id":"cam_x1","name":"Caf\u00e9","labels":["\u00e9t\u00e9",null],"extra":{"k":"\u00fc \u2615 ü"}},{"_id":"cam_x2","name":"Caf\u00e9 \u2615"}]'$$);

@@ -7,14 +7,14 @@
 --
 SELECT * FROM mock('reset');
 SET timezone = 'UTC';
-\getenv mock_url LEMLIST_MOCK_URL
+\set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
 \set api_url :mock_url '/api'
 -- API keys: from the environment (test/run.sh makes them at random and
 -- searches every log and result for them at the end); statements that
 -- carry one are kept out of the server log
-\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
-\getenv key_forbidden LEMLIST_TEST_KEY_FORBIDDEN
-\getenv key_wrong LEMLIST_TEST_KEY_WRONG
+\set key_alpha `printf "%s" "$LEMLIST_TEST_KEY_ALPHA"`
+\set key_forbidden `printf "%s" "$LEMLIST_TEST_KEY_FORBIDDEN"`
+\set key_wrong `printf "%s" "$LEMLIST_TEST_KEY_WRONG"`
 
 -- Most queries read the first half of 2025 so that request bodies are fixed.
 CREATE VIEW errors_h1 AS

@@ -9,13 +9,13 @@
 --
 SELECT * FROM mock('reset');
 SET timezone = 'UTC';
-\getenv mock_url LEMLIST_MOCK_URL
+\set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
 \set api_url :mock_url '/api'
 -- API keys: from the environment (test/run.sh makes them at random and
 -- searches every log and result for them at the end); statements that
 -- carry one are kept out of the server log
-\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
-\getenv key_paced LEMLIST_TEST_KEY_PACED
+\set key_alpha `printf "%s" "$LEMLIST_TEST_KEY_ALPHA"`
+\set key_paced `printf "%s" "$LEMLIST_TEST_KEY_PACED"`
 
 --
 -- The normal query, its complete answer, and the servers the cases use

@@ -4,13 +4,13 @@
 -- at query time.
 --
 SELECT * FROM mock('reset');
-\getenv mock_url LEMLIST_MOCK_URL
+\set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
 \set api_url :mock_url '/api'
 -- API keys: from the environment (test/run.sh makes them at random and
 -- searches every log and result for them at the end); statements that
 -- carry one are kept out of the server log
-\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
-\getenv key_spare LEMLIST_TEST_KEY_SPARE
+\set key_alpha `printf "%s" "$LEMLIST_TEST_KEY_ALPHA"`
+\set key_spare `printf "%s" "$LEMLIST_TEST_KEY_SPARE"`
 \set url_with_key 'https://:' :key_spare '@api.lemlist.com/api'
 \set url_with_user_key 'https://me:' :key_spare '@api.lemlist.com/api'
 SET timezone = 'UTC';

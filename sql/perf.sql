@@ -4,13 +4,13 @@
 -- number of requests of a join with a CRM table.  Timings are only ever
 -- shown as bounds (booleans).
 --
-\getenv mock_url LEMLIST_MOCK_URL
+\set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
 \set api_url :mock_url '/api'
 -- API keys from the environment (see setup); statements that carry one are
 -- kept out of the server log
-\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
-\getenv key_beta LEMLIST_TEST_KEY_BETA
-\getenv key_window LEMLIST_TEST_KEY_WINDOW
+\set key_alpha `printf "%s" "$LEMLIST_TEST_KEY_ALPHA"`
+\set key_beta `printf "%s" "$LEMLIST_TEST_KEY_BETA"`
+\set key_window `printf "%s" "$LEMLIST_TEST_KEY_WINDOW"`
 SELECT * FROM mock('reset');
 SET timezone = 'UTC';
 SET datestyle = ISO;

@@ -9,17 +9,17 @@
 --
 SELECT * FROM mock('reset');
 SET timezone = 'UTC';
-\getenv mock_url LEMLIST_MOCK_URL
+\set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
 \set api_url :mock_url '/api'
 -- API keys: from the environment (test/run.sh makes them at random and
 -- searches every log and result for them at the end); statements that
 -- carry one are kept out of the server log
-\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
-\getenv key_beta LEMLIST_TEST_KEY_BETA
-\getenv key_forbidden LEMLIST_TEST_KEY_FORBIDDEN
-\getenv key_wrong LEMLIST_TEST_KEY_WRONG
-\getenv key_held LEMLIST_TEST_KEY_HELD
-\getenv key_spare LEMLIST_TEST_KEY_SPARE
+\set key_alpha `printf "%s" "$LEMLIST_TEST_KEY_ALPHA"`
+\set key_beta `printf "%s" "$LEMLIST_TEST_KEY_BETA"`
+\set key_forbidden `printf "%s" "$LEMLIST_TEST_KEY_FORBIDDEN"`
+\set key_wrong `printf "%s" "$LEMLIST_TEST_KEY_WRONG"`
+\set key_held `printf "%s" "$LEMLIST_TEST_KEY_HELD"`
+\set key_spare `printf "%s" "$LEMLIST_TEST_KEY_SPARE"`
 -- a key made to be awkward: quotes, a backslash, format directives, UTF-8
 \set key_odd :key_spare '''"\\%s%n%x€'
 

@@ -3,16 +3,16 @@
 -- and the API key never showing up anywhere a user or the log could see it.
 --
 SELECT * FROM mock('reset');
-\getenv mock_url LEMLIST_MOCK_URL
+\set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
 \set api_url :mock_url '/api'
 -- API keys: from the environment (test/run.sh makes them at random and
 -- searches every log and result for them at the end); statements that
 -- carry one are kept out of the server log
-\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
-\getenv key_beta LEMLIST_TEST_KEY_BETA
-\getenv key_forbidden LEMLIST_TEST_KEY_FORBIDDEN
-\getenv key_wrong LEMLIST_TEST_KEY_WRONG
-\getenv key_spare LEMLIST_TEST_KEY_SPARE
+\set key_alpha `printf "%s" "$LEMLIST_TEST_KEY_ALPHA"`
+\set key_beta `printf "%s" "$LEMLIST_TEST_KEY_BETA"`
+\set key_forbidden `printf "%s" "$LEMLIST_TEST_KEY_FORBIDDEN"`
+\set key_wrong `printf "%s" "$LEMLIST_TEST_KEY_WRONG"`
+\set key_spare `printf "%s" "$LEMLIST_TEST_KEY_SPARE"`
 SET timezone = 'UTC';
 
 -- the mock's log as JSON, to show the auth outcome it saw for each request

@@ -3,12 +3,12 @@
 -- helper that drives the mock (reset it, inject faults, read the requests it
 -- received) through its control CLI.  Later suites share these objects.
 --
-\getenv mock_url LEMLIST_MOCK_URL
+\set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
 \set api_url :mock_url '/api'
 -- API keys: from the environment (test/run.sh makes them at random and
 -- searches every log and result for them at the end); statements that
 -- carry one are kept out of the server log
-\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
+\set key_alpha `printf "%s" "$LEMLIST_TEST_KEY_ALPHA"`
 
 CREATE EXTENSION lemlist_fdw;
 \dx lemlist_fdw

@@ -5,18 +5,18 @@
 -- every route work; the wrong CA, the system CAs or a missing file are an
 -- ERROR that says so (SQLSTATE HV00N, like any failure to connect); verify_tls false works
 -- without any CA, and only a superuser can set either option.  The URL and
--- the paths change with every run: they come from \getenv, never shown.
+-- the paths change with every run: they come from the environment, never shown.
 --
 SELECT * FROM mock('reset');
 SET timezone = 'UTC';
-\getenv tls_url LEMLIST_MOCK_TLS_URL
+\set tls_url `printf "%s" "$LEMLIST_MOCK_TLS_URL"`
 \set tls_api_url :tls_url '/api'
-\getenv ca_file LEMLIST_TLS_CA_FILE
-\getenv wrong_ca_file LEMLIST_TLS_WRONG_CA_FILE
+\set ca_file `printf "%s" "$LEMLIST_TLS_CA_FILE"`
+\set wrong_ca_file `printf "%s" "$LEMLIST_TLS_WRONG_CA_FILE"`
 -- API keys: from the environment (test/run.sh makes them at random and
 -- searches every log and result for them at the end); statements that
 -- carry one are kept out of the server log
-\getenv key_alpha LEMLIST_TEST_KEY_ALPHA
+\set key_alpha `printf "%s" "$LEMLIST_TEST_KEY_ALPHA"`
 
 CREATE SERVER lemlist_tls FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'tls_api_url', ca_file :'ca_file', max_retries '2');

@@ -626,17 +626,42 @@ conn_attempt_ended(LemlistHttpAttempt *attempt, TimestampTz now)
 /*
  * conn_sleep
  *		Wait on the latch for at most one slice, then check for interrupts
+ *
+ * Nothing is in flight: the requests wait for the rate limit or a retry's
+ * back-off.
  */
 static void
 conn_sleep(long ms)
 {
 	ms = Min(Max(ms, 1), CONN_SLICE_MS);
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 ms, PG_WAIT_EXTENSION);
+					 ms, lemlist_wait_event(LEMLIST_WAIT_PACING));
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
 }
 
+/*
+ * lemlist_wait_event
+ *		The wait_event_info of a wait, for WaitLatch and pgstat_report_wait_start
+ *
+ * From PostgreSQL 17 on, each wait has a name of its own, registered in
+ * shared memory the first time a backend waits so (the same name gives the
+ * same ID in every backend; the postmaster never calls this).
+ */
+uint32
+lemlist_wait_event(LemlistWait wait)
+{
+#ifdef LEMLIST_HAVE_CUSTOM_WAIT_EVENTS
+	static uint32 events[LEMLIST_WAIT_PACING + 1];
+
+	if (events[wait] == 0)
+		events[wait] = WaitEventExtensionNew(wait == LEMLIST_WAIT_REQUEST ?
+											 "LemlistRequest" : "LemlistPacing");
+	return events[wait];
+#else
+	return PG_WAIT_EXTENSION;
+#endif
+}
 
 /* ---------------------------------------------------------------------
  * Outcomes: success, retry or error

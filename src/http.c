@@ -44,6 +44,7 @@
 
 #include <curl/curl.h>
 
+#include "pgstat.h"
 #include "utils/timestamp.h"
 
 #include "lemlist_fdw.h"
@@ -312,11 +313,13 @@ lemlist_curl_drive(long timeout_ms,
 	if (http_collect_finished(done) > 0 || running == 0 || timeout_ms <= 0)
 		return;
 
+	pgstat_report_wait_start(lemlist_wait_event(LEMLIST_WAIT_REQUEST));
 #if LIBCURL_VERSION_NUM >= 0x074200
 	mrc = curl_multi_poll(http_multi, NULL, 0, (int) timeout_ms, NULL);
 #else
 	mrc = curl_multi_wait(http_multi, NULL, 0, (int) timeout_ms, NULL);
 #endif
+	pgstat_report_wait_end();
 	if (mrc != CURLM_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),

@@ -463,6 +463,19 @@ extern LemlistHttpRequest *lemlist_http_next(LemlistConnection *conn);
 extern int	lemlist_http_pending(LemlistConnection *conn);
 extern void lemlist_http_forget(LemlistConnection *conn, const LemlistHttpRequest *req);
 
+/*
+ * What a backend waits for, as pg_stat_activity shows it: wait_event
+ * LemlistRequest (answers from lemlist) and LemlistPacing (the rate limit or
+ * a retry's back-off) on PostgreSQL 17 and later, Extension before.
+ */
+typedef enum LemlistWait
+{
+	LEMLIST_WAIT_REQUEST,
+	LEMLIST_WAIT_PACING
+} LemlistWait;
+
+extern uint32 lemlist_wait_event(LemlistWait wait);
+
 /* ---------------------------------------------------------------------
  * Pacing per API key and back-off (pacing.c), the table of keys it works
  * on, in shared memory or not (pacing_table.c), what the rate limit headers

@@ -67,7 +67,7 @@ CREATE EXTENSION lemlist_fdw;
 CREATE SERVER lemlist FOREIGN DATA WRAPPER lemlist_fdw$server_options;
 \\echo '    CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist OPTIONS (api_key ''<hidden>'');'
 -- the key: read from the environment, terse errors (no statement text), not logged
-\\getenv key LEMLIST_DEMO_KEY
+\\set key \`printf "%s" "\$LEMLIST_DEMO_KEY"\`
 \\set VERBOSITY terse
 SET log_min_error_statement = panic;
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist OPTIONS (api_key :'key');

@@ -90,7 +90,7 @@ base_packages()
 {
     printf '%s\n' \
         "postgresql-$MAJOR" "postgresql-server-dev-$MAJOR" libcurl4-openssl-dev libjansson-dev \
-        make gcc pkg-config python3 ca-certificates openssl curl \
+        build-essential pkg-config python3 ca-certificates openssl curl \
         debhelper dpkg-dev postgresql-server-dev-all
 }
 

@@ -360,17 +360,23 @@ make_test_certs()
     local dir="$WORKDIR/tls"
     command -v openssl >/dev/null || die "openssl not found (test/install-deps.sh installs it)"
     mkdir -p "$dir"
+    # what strict X.509 checking (Python 3.13's default, OpenSSL's
+    # X509_V_FLAG_X509_STRICT) asks of a CA and of the certificate it signs
     printf '%s\n' 'subjectAltName = IP:127.0.0.1, DNS:localhost' \
         'basicConstraints = critical, CA:FALSE' \
         'keyUsage = critical, digitalSignature, keyEncipherment' \
-        'extendedKeyUsage = serverAuth' >"$dir/server.ext"
+        'extendedKeyUsage = serverAuth' \
+        'subjectKeyIdentifier = hash' \
+        'authorityKeyIdentifier = keyid:always' >"$dir/server.ext"
     run_quiet "$WORKDIR/openssl.log" sh -c '
         set -e
         cd "$1"
         key="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-        openssl req -x509 $key -days 2 -subj "/CN=lemlist_fdw regress CA" \
+        ca="-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign"
+        ca="$ca -addext subjectKeyIdentifier=hash"
+        openssl req -x509 $key $ca -days 2 -subj "/CN=lemlist_fdw regress CA" \
             -keyout ca.key -out ca.pem
-        openssl req -x509 $key -days 2 -subj "/CN=lemlist_fdw regress wrong CA" \
+        openssl req -x509 $key $ca -days 2 -subj "/CN=lemlist_fdw regress wrong CA" \
             -keyout wrong-ca.key -out wrong-ca.pem
         openssl req $key -subj "/CN=127.0.0.1" -keyout server.key -out server.csr
         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \

@@ -179,11 +179,24 @@ copy_tree()
 
 # in_root MAJOR CMD: run the shell command CMD as root inside the root of
 # MAJOR, in /work/lemlist_fdw, in a mount and PID namespace of its own whose
-# mounts and processes die with it
+# mounts and processes die with it.  It runs in the background, so that a
+# signal reaches our trap at once; the trap kills the namespace's first
+# process, and with it every process of the namespace.
+IN_ROOT_PID=""
 in_root()
 {
+    local rc=0
+    in_namespace "$@" &
+    IN_ROOT_PID=$!
+    wait "$IN_ROOT_PID" || rc=$?
+    IN_ROOT_PID=""
+    return "$rc"
+}
+
+in_namespace()
+{
     local dir="$MATRIX_CACHE/pg$1" cmd=$2
-    unshare --mount --pid --fork --propagation private -- \
+    exec unshare --mount --pid --fork --kill-child --propagation private -- \
         /bin/bash -c '
             set -e
             root=$1
@@ -276,7 +289,12 @@ wait_root()
 cleanup()
 {
     local rc=$? pid
+    if [ -n "$IN_ROOT_PID" ]; then
+        pkill -KILL -P "$IN_ROOT_PID" 2>/dev/null || true
+        kill -KILL "$IN_ROOT_PID" 2>/dev/null || true
+    fi
     for pid in "${ROOT_PID[@]}"; do
+        pkill -TERM -P "$pid" 2>/dev/null || true	# mmdebstrap
         kill "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true

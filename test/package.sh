@@ -2,16 +2,18 @@
 # test/package.sh: build the Debian package of lemlist_fdw, install it, load it
 #
 # Copies the checkout into a temporary directory, builds the binary package
-# postgresql-15-lemlist-fdw there with dpkg-buildpackage (debian/, through
-# pg_buildext), checks what it holds, installs it, and in a throw-away
-# cluster runs CREATE EXTENSION lemlist_fdw and a query against the mock.
+# postgresql-N-lemlist-fdw there (N: PG_CONFIG's major) with
+# dpkg-buildpackage (debian/, through pg_buildext, debian/control made anew
+# for that major by "pg_buildext updatecontrol"), checks what it holds,
+# installs it, and in a throw-away cluster runs CREATE EXTENSION lemlist_fdw
+# and a query against the mock.
 #
 # Where it installs depends on PG_CONFIG:
-#   /usr/lib/postgresql/15/bin/pg_config (the default): into the system with
+#   /usr/lib/postgresql/N/bin/pg_config (the default): into the system with
 #       dpkg -i, as an administrator would; the package is removed at the end
 #       unless it was installed before (test/run.sh installs the checkout's
 #       own build afterwards).  Needs root or sudo.
-#   ROOT/usr/lib/postgresql/15/bin/pg_config (a private copy of the server
+#   ROOT/usr/lib/postgresql/N/bin/pg_config (a private copy of the server
 #       tree): unpacked into ROOT with dpkg -x; the system is not touched.
 #
 #   test/package.sh
@@ -24,7 +26,7 @@ set -euo pipefail
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     "") ;;
@@ -75,9 +77,17 @@ mkdir -p "$src"
 tar -C "$LEMLIST_ROOT" --exclude=./.git --exclude=./results --exclude='*.o' \
     --exclude='*.so' --exclude='*.bc' --exclude=__pycache__ \
     --exclude='./regression.*' -cf - . | tar -C "$src" -xf -
-say "building $PKG_NAME (dpkg-buildpackage -us -uc -b)"
+# only this major, whatever other server-dev packages are installed
+# (postgresql-common's supported-versions reads PG_SUPPORTED_VERSIONS):
+# debian/control names the packages of the majors it builds
+say "building $PKG_NAME (pg_buildext updatecontrol; dpkg-buildpackage -us -uc -b)"
+run_quiet "$WORKDIR/updatecontrol.log" \
+    env -C "$src" PG_SUPPORTED_VERSIONS="$major" pg_buildext updatecontrol \
+    || die "pg_buildext updatecontrol failed"
+grep -qx "Package: $PKG_NAME" "$src/debian/control" \
+    || die "pg_buildext updatecontrol made no $PKG_NAME in debian/control"
 run_quiet "$WORKDIR/dpkg-buildpackage.log" \
-    env -C "$src" dpkg-buildpackage -us -uc -b \
+    env -C "$src" PG_SUPPORTED_VERSIONS="$major" dpkg-buildpackage -us -uc -b \
     || die "dpkg-buildpackage failed"
 deb=""
 for f in "$WORKDIR/pkg/${PKG_NAME}_"*.deb; do
@@ -130,7 +140,7 @@ out=$(LEMLIST_PACKAGE_KEY=test-key-alpha "${PSQL[@]}" -d lemlist_package -At 2>&
 CREATE EXTENSION lemlist_fdw;
 SELECT 'version ' || extversion FROM pg_extension WHERE extname = 'lemlist_fdw';
 CREATE SERVER lemlist FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url '$LEMLIST_MOCK_URL/api');
-\\getenv key LEMLIST_PACKAGE_KEY
+\\set key \`printf "%s" "\$LEMLIST_PACKAGE_KEY"\`
 SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist OPTIONS (api_key :'key');
 RESET log_statement;

@@ -31,7 +31,10 @@ set -euo pipefail
 
 FUZZ_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 ROOT=$(cd "$FUZZ_DIR/../.." && pwd -P)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+# the server whose headers and libpgcommon the harnesses use: PG_CONFIG, or
+# the major test/install-deps.sh --print-major names
+PG_MAJOR=$(bash "$ROOT/test/install-deps.sh" --print-major)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 ALL_HARNESSES="stats steps campaigns filter_value timestamp request"
 
 case "${1:-}" in
@@ -104,7 +107,7 @@ need_packages=()
 command -v clang >/dev/null || need_packages+=(clang)
 command -v llvm-profdata >/dev/null || need_packages+=(llvm)
 [ -f /usr/include/jansson.h ] || need_packages+=(libjansson-dev)
-[ -x "$PG_CONFIG" ] || need_packages+=(postgresql-server-dev-15)
+[ -x "$PG_CONFIG" ] || need_packages+=("postgresql-server-dev-$PG_MAJOR")
 if command -v clang >/dev/null; then
     clang_rt=$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-x86_64.a
     [ -f "$clang_rt" ] || need_packages+=("libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev")
@@ -131,7 +134,7 @@ COV_FLAGS=(-fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping)
 # Debian keeps libpgcommon.a and libpgport.a in pkglibdir, others in libdir
 PGLIBDIR=$("$PG_CONFIG" --pkglibdir)
 [ -f "$PGLIBDIR/libpgcommon.a" ] || PGLIBDIR=$("$PG_CONFIG" --libdir)
-[ -f "$PGLIBDIR/libpgcommon.a" ] || die "libpgcommon.a not found (postgresql-server-dev-15)"
+[ -f "$PGLIBDIR/libpgcommon.a" ] || die "libpgcommon.a not found (postgresql-server-dev-$PG_MAJOR)"
 
 # the pure functions of libpgcommon the code uses: encoding checks, the
 # encoding name table, shortest float output
