@@ -270,7 +270,7 @@ BEGIN
         AND clock_timestamp() - t0 < interval '10 s' LOOP
     PERFORM pg_sleep(0.001);
   END LOOP;
-  gone_ms := round(extract(epoch FROM clock_timestamp() - t0) * 1000, 1);
+  gone_ms := round(extract(epoch FROM clock_timestamp() - t0)::numeric * 1000, 1);
   RAISE LOG 'faults: backend % gone % ms after pg_terminate_backend', victim, gone_ms;
 END
 $$;

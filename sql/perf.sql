@@ -154,7 +154,8 @@ CREATE TEMP TABLE visits (campaign_id text);
 INSERT INTO visits VALUES ('cam_00002'), ('cam_00007'), ('cam_00002'),
   ('cam_00007'), ('cam_00002'), ('cam_00001');
 ANALYZE visits;
-SET enable_memoize = off;		-- PostgreSQL's own cache of rescans
+-- PostgreSQL's own cache of rescans (from 14 on; 13 has none)
+DO $$ BEGIN PERFORM set_config(name, 'off', false) FROM pg_settings WHERE name = 'enable_memoize'; END $$;
 SET enable_hashjoin = off;
 SET enable_mergejoin = off;
 SELECT * FROM mock('reset');
@@ -205,7 +206,7 @@ SELECT count(*) FROM visits v,
                    AND s.end_date <= '2025-06-30' OFFSET 0) s;
 SELECT count(*) AS requests FROM reqs;
 RESET lemlist_fdw.memo_budget;
-RESET enable_memoize;
+DO $$ BEGIN PERFORM set_config(name, reset_val, false) FROM pg_settings WHERE name = 'enable_memoize'; END $$;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
 

@@ -253,7 +253,7 @@ SELECT method, path, status FROM reqs ORDER BY n;
 --
 -- joins with a local table
 --
-CREATE TEMP TABLE crm (account text, campaign_id text);
+CREATE TABLE crm (account text, campaign_id text);
 INSERT INTO crm VALUES ('Acme', 'cam_00002'), ('Globex', 'cam_00007'),
   ('Initech', 'cam_00002'), ('Umbrella', NULL), ('Hooli', 'cam_00001');
 ANALYZE crm;
@@ -266,10 +266,10 @@ SELECT s.campaign_id, s.nb_leads, s.replied
    AND start_date >= '2024-01-01' AND end_date <= '2025-06-30 23:59:59.999'
  ORDER BY s.campaign_id;
 SELECT * FROM mock_requests;
-EXPLAIN (VERBOSE, COSTS OFF)
+SELECT * FROM masked_explain($$
 SELECT s.campaign_id, s.nb_leads FROM lemlist.campaign_stats s
  WHERE s.campaign_id = ANY (ARRAY(SELECT campaign_id FROM crm))
-   AND start_date >= '2024-01-01' AND end_date <= '2025-06-30 23:59:59.999';
+   AND start_date >= '2024-01-01' AND end_date <= '2025-06-30 23:59:59.999'$$);
 
 -- a LATERAL sub-select: the outer row's campaign_id is a parameter; one
 -- request per distinct ID (Memoize), none for the NULL one

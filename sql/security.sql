@@ -103,11 +103,15 @@ SELECT regexp_replace(srvoptions::text, 'api_url=[^,}]*', 'api_url=MOCK') AS srv
   FROM pg_foreign_server WHERE srvname = 'regress_sec_given';
 
 --
--- Without a user mapping: PostgreSQL's own error; plain EXPLAIN needs no key
+-- Without a user mapping: PostgreSQL's own error (SQLSTATE 42704, naming the
+-- role: its wording differs between majors); plain EXPLAIN needs no key
 --
 SET ROLE regress_lemlist_user;
+\set VERBOSITY sqlstate
 SELECT count(*) FROM regress_sec.campaign_stats
  WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30T23:59:59.999Z';
+\set VERBOSITY default
+SELECT :'LAST_ERROR_MESSAGE' ~ '^user mapping not found for (user )?"regress_lemlist_user"' AS names_the_role;
 EXPLAIN (COSTS OFF) SELECT count(*) FROM regress_sec.campaign_stats
  WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30T23:59:59.999Z';
 
@@ -289,8 +293,11 @@ CREATE VIEW regress_sec.v AS SELECT campaign_id, nb_leads FROM regress_sec.campa
 GRANT SELECT ON regress_sec.v TO regress_lemlist_other;
 SELECT * FROM mock('reset');
 SET ROLE regress_lemlist_other;
+\set VERBOSITY sqlstate
 SELECT count(*) FROM regress_sec.campaign_stats
  WHERE campaign_id = 'cam_00002' AND end_date <= '2025-06-30T23:59:59.999Z';
+\set VERBOSITY default
+SELECT :'LAST_ERROR_MESSAGE' ~ '^user mapping not found for (user )?"regress_lemlist_other"' AS names_the_role;
 SELECT campaign_id FROM regress_sec.v;
 RESET ROLE;
 SELECT * FROM pg_temp.mock_auth_log();

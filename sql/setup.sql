@@ -51,13 +51,38 @@ $$;
 -- parallel), and the lines of EXPLAIN (opts) q, through mask_now
 CREATE FUNCTION masked_requests() RETURNS SETOF text
 LANGUAGE sql AS $$ SELECT mask_now(line) FROM mock_requests ORDER BY 1 $$;
+-- (PostgreSQL's own display of an InitPlan's output is shown as 16 and
+-- later show it, "(InitPlan 1).col1", where 13 to 15 show "$0" and
+-- "InitPlan 1 (returns $0)")
 CREATE FUNCTION masked_explain(q text, opts text DEFAULT 'VERBOSE, COSTS OFF')
 RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 DECLARE
+  lines text[] := '{}';
+  params text[] := '{}';
+  names text[] := '{}';
   ln text;
+  m text[];
+  p text;
+  n int;
 BEGIN
   FOR ln IN EXECUTE 'EXPLAIN (' || opts || ') ' || q LOOP
+    m := regexp_match(ln, 'InitPlan (\d+) \(returns ([^)]*)\)');
+    IF m IS NOT NULL THEN
+      n := 0;
+      FOREACH p IN ARRAY string_to_array(m[2], ',') LOOP
+        n := n + 1;
+        params := params || p;
+        names := names || format('(InitPlan %s).col%s', m[1], n);
+      END LOOP;
+      ln := regexp_replace(ln, ' \(returns [^)]*\)', '');
+    END IF;
+    lines := lines || ln;
+  END LOOP;
+  FOREACH ln IN ARRAY lines LOOP
+    FOR n IN 1 .. cardinality(params) LOOP
+      ln := regexp_replace(ln, '\' || params[n] || '(?!\d)', names[n], 'g');
+    END LOOP;
     RETURN NEXT mask_now(ln);
   END LOOP;
 END

@@ -368,16 +368,19 @@ make_test_certs()
         'extendedKeyUsage = serverAuth' \
         'subjectKeyIdentifier = hash' \
         'authorityKeyIdentifier = keyid:always' >"$dir/server.ext"
+    # the CAs are self-signed from a request with exactly these extensions
+    # (req -x509 -addext would duplicate its configuration's with OpenSSL 1.1)
+    printf '%s\n' 'basicConstraints = critical, CA:TRUE' \
+        'keyUsage = critical, keyCertSign, cRLSign' \
+        'subjectKeyIdentifier = hash' >"$dir/ca.ext"
     run_quiet "$WORKDIR/openssl.log" sh -c '
         set -e
         cd "$1"
         key="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-        ca="-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign"
-        ca="$ca -addext subjectKeyIdentifier=hash"
-        openssl req -x509 $key $ca -days 2 -subj "/CN=lemlist_fdw regress CA" \
-            -keyout ca.key -out ca.pem
-        openssl req -x509 $key $ca -days 2 -subj "/CN=lemlist_fdw regress wrong CA" \
-            -keyout wrong-ca.key -out wrong-ca.pem
+        for ca in ca wrong-ca; do
+            openssl req $key -subj "/CN=lemlist_fdw regress $ca" -keyout $ca.key -out $ca.csr
+            openssl x509 -req -in $ca.csr -signkey $ca.key -days 2 -extfile ca.ext -out $ca.pem
+        done
         openssl req $key -subj "/CN=127.0.0.1" -keyout server.key -out server.csr
         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
             -days 2 -extfile server.ext -out server.pem
