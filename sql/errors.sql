@@ -165,8 +165,8 @@ SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
 SELECT * FROM mock('reset');
 SELECT * FROM mock('fault status route=stats status=429 header:Retry-After=1');
 SELECT clock_timestamp() AS t0 \gset
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
+SELECT * FROM masked_explain($$
+SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001'$$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF');
 SELECT clock_timestamp() - :'t0'::timestamptz >= interval '1 s' AS waited_retry_after;
 SELECT line FROM errors_lines ORDER BY n;
 
@@ -201,8 +201,8 @@ SELECT line FROM errors_lines ORDER BY n;
 --
 SELECT * FROM mock('reset');
 SELECT * FROM mock('fault status route=stats status=500');
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
+SELECT * FROM masked_explain($$
+SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001'$$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF');
 SELECT line FROM errors_lines ORDER BY n;
 -- HTTP 500 on every attempt: an ERROR with the status and the text
 SELECT * FROM mock('reset');
@@ -246,10 +246,10 @@ CREATE FOREIGN TABLE stats_slow (campaign_id text, start_date timestamptz,
 -- once: the retry gets the answer
 SELECT * FROM mock('reset');
 SELECT * FROM mock('fault latency route=stats ms=2000');
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT * FROM masked_explain($$
 SELECT nb_leads FROM stats_slow
  WHERE campaign_id = 'cam_00001'
-   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF');
 -- every time: an ERROR naming the limit, well before the 2 s of latency
 SELECT * FROM mock('fault latency route=stats ms=2000 times=-1');
 SELECT clock_timestamp() AS t0 \gset

@@ -139,7 +139,7 @@ SELECT line FROM masked_explain($$
    WHERE campaign_id = ANY ($$ || quote_literal(:'ids150') || $$::text[])
      AND send_user IN ('usr_alice|alice@example.com', 'usr_carol|carol@example.com')
      AND ab_selected IN ('A', 'B') AND channel IN ('linkedin', 'email')
-$$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
+$$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF') AS line
  WHERE line ~ 'lemlist (Batches|Requests Sent|Retries|Rate Limited)';
 
 --

@@ -30,7 +30,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
   ln text;
 BEGIN
-  FOR ln IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+  FOR ln IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) ' || q LOOP
     IF ln ~ '(Scan|Join|Loop|lemlist (Batches|List|Requests|Memo|Cache|Rate))' THEN
       RETURN NEXT regexp_replace(ln, ' \(actual rows=.*$', '');
     END IF;

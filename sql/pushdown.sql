@@ -95,7 +95,7 @@ EXECUTE by_ids(NULL);
 SELECT * FROM masked_requests();
 -- EXPLAIN ANALYZE VERBOSE shows the values of this execution
 SELECT * FROM masked_explain($$ EXECUTE by_id('cam_00002') $$,
-                             'ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF');
+                             'ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF');
 
 -- a date parameter (date + integer is a date); a cached plan converts date
 -- and timestamp literals when it runs, in the time zone of that moment
@@ -191,7 +191,7 @@ SELECT array_agg(id ORDER BY first_id, n) = :'ids250'::text[] AS all_ids_once
 -- EXPLAIN ANALYZE counts the requests
 SELECT line FROM masked_explain($$
   SELECT count(*) FROM lemlist.campaign_stats WHERE campaign_id = ANY ($$ || quote_literal(:'ids250') || $$::text[])
-$$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line
+$$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF') AS line
  WHERE line ~ 'lemlist (Batches|Requests Sent|Retries|Rate Limited)';
 
 --
@@ -339,7 +339,7 @@ SELECT * FROM masked_requests();
 SELECT line FROM masked_explain($$
   SELECT campaign_id FROM lemlist.campaign_stats
    WHERE campaign_id = 'cam_00001' OR campaign_id = 'cam_00002'
-$$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line WHERE line ~ 'lemlist';
+$$, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF') AS line WHERE line ~ 'lemlist';
 
 --
 -- Literals that can never be valid: SQLSTATE 22023 naming the valid values,

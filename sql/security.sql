@@ -179,7 +179,7 @@ DECLARE
 BEGIN
   FOREACH fmt IN ARRAY ARRAY['TEXT', 'JSON', 'XML', 'YAML'] LOOP
     FOR line IN EXECUTE format(
-        'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT %s) '
+        'EXPLAIN (ANALYZE, VERBOSE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF, FORMAT %s) '
         'SELECT campaign_id, nb_leads FROM regress_sec.campaign_stats '
         'WHERE campaign_id IN (''cam_00001'', ''cam_00002'') '
         'AND end_date <= ''2025-06-30T23:59:59.999Z''', fmt) LOOP
