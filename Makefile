@@ -33,7 +33,7 @@ EXTENSION = lemlist_fdw
 DATA = lemlist_fdw--1.0.sql
 PGFILEDESC = "lemlist_fdw - foreign data wrapper for lemlist campaign statistics"
 
-REGRESS = setup options import scan pushdown fanout errors cancel security examples matview cron faults tls secrets encoding perf
+REGRESS = setup options import scan pushdown fanout errors cancel security examples matview cron faults tls curl secrets encoding perf
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljansson

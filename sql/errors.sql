@@ -269,7 +269,10 @@ SELECT * FROM mock('reset');
 SELECT * FROM mock('fault truncate route=stats');
 SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
 SELECT * FROM mock('fault truncate route=stats times=-1');
+-- (terse: the DETAIL is curl's own wording, which suite curl shows)
+\set VERBOSITY terse
 SELECT campaign_id, nb_leads FROM errors_h1 WHERE campaign_id = 'cam_00001';
+\set VERBOSITY default
 \echo :LAST_ERROR_SQLSTATE
 SELECT line FROM errors_lines ORDER BY n;
 -- connection reset mid-body
@@ -451,7 +454,9 @@ SELECT count(*) FROM serial_250;
 SELECT * FROM mock('reset');
 SELECT * FROM mock('fault latency route=stats ms=0 times=2');
 SELECT * FROM mock('fault truncate route=stats times=2');
+\set VERBOSITY terse
 SELECT count(*) FROM serial_250;
+\set VERBOSITY default
 SELECT request, ids, first_id, last_id FROM errors_batches ORDER BY n;
 -- and afterwards the whole answer again
 SELECT * FROM mock('reset');

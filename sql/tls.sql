@@ -33,6 +33,24 @@ RETURNS SETOF record LANGUAGE sql AS $$
      AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
    ORDER BY 1
 $$;
+-- the error tls_stats() raises: SQLSTATE, message, hint and where, and
+-- whether it has a DETAIL (curl's own wording, which suite curl shows)
+CREATE FUNCTION tls_error(OUT state text, OUT message text, OUT curl_detail boolean,
+                          OUT hint text, OUT context text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  detail text;
+BEGIN
+  PERFORM * FROM tls_stats();
+  message := 'no error';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+                          detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT,
+                          context = PG_EXCEPTION_CONTEXT;
+  curl_detail := detail <> '';
+  context := split_part(context, E'\n', 1);
+END
+$$;
 
 --
 -- ca_file names the throw-away CA: every route works, and the answers are
@@ -55,19 +73,16 @@ SELECT count(*) FROM lemlist_tls.campaign_stats
  WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30';
 
 --
--- the wrong CA: an ERROR naming the certificate problem
+-- the wrong CA: an ERROR naming the certificate problem (in its DETAIL)
 --
 ALTER SERVER lemlist_tls OPTIONS (SET ca_file :'wrong_ca_file');
-SELECT * FROM tls_stats();
-\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM tls_error();
 -- no ca_file: the system CAs do not know the throw-away CA either
 ALTER SERVER lemlist_tls OPTIONS (DROP ca_file);
-SELECT * FROM tls_stats();
-\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM tls_error();
 -- a ca_file that does not exist
 ALTER SERVER lemlist_tls OPTIONS (ADD ca_file '/nonexistent/lemlist-regress-ca.pem');
-SELECT * FROM tls_stats();
-\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM tls_error();
 -- a relative path is refused when the option is set
 ALTER SERVER lemlist_tls OPTIONS (SET ca_file 'ca.pem');
 -- back to the right CA: the session works
@@ -81,8 +96,7 @@ ALTER SERVER lemlist_tls OPTIONS (DROP ca_file, ADD verify_tls 'false');
 SELECT * FROM tls_stats();
 -- verify_tls true again, without a CA: the check is back
 ALTER SERVER lemlist_tls OPTIONS (SET verify_tls 'true');
-SELECT * FROM tls_stats();
-\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM tls_error();
 
 --
 -- only a superuser sets ca_file or verify_tls, on a server of one's own
@@ -114,7 +128,7 @@ RESET ROLE;
 
 -- clean up
 DROP SCHEMA lemlist_tls CASCADE;
-DROP FUNCTION tls_stats();
+DROP FUNCTION tls_stats(), tls_error();
 DROP SERVER lemlist_tls CASCADE;
 DROP OWNED BY regress_tls_user;
 DROP ROLE regress_tls_user;
