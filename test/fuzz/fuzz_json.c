@@ -131,7 +131,7 @@ valid_utf8(const char *s)
 {
 	int			len = (int) strlen(s);
 
-	return pg_encoding_verifymbstr(PG_UTF8, s, len) == len;
+	return lemlist_verifymbstr(PG_UTF8, s, len) == len;
 }
 
 static bool

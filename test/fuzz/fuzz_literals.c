@@ -307,7 +307,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* a text value of a UTF-8 database: valid, no NUL */
 	if (memchr(data, '\0', size) != NULL ||
-		pg_encoding_verifymbstr(PG_UTF8, (const char *) data, (int) size) != (int) size)
+		lemlist_verifymbstr(PG_UTF8, (const char *) data, (int) size) != (int) size)
 		return 0;
 	memset(&fuzz_error, 0, sizeof(fuzz_error));
 
@@ -339,7 +339,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	PG_END_TRY();
 	expect_clean_state();
 
-	if (pg_encoding_verifymbstr(PG_UTF8, body, (int) strlen(body)) != (int) strlen(body))
+	if (lemlist_verifymbstr(PG_UTF8, body, (int) strlen(body)) != (int) strlen(body))
 		fuzz_fail("request body is not valid UTF-8");
 	if (strncmp(body, "{\"campaignIds\":[", 16) != 0)
 		fuzz_fail("request body does not start with campaignIds: %s", body);

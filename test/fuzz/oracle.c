@@ -162,7 +162,7 @@ load_body(const char *body, size_t len)
 	if (len > (size_t) MaxAllocSize)
 		invalid_response("The body is too large (%zu bytes).", len);
 
-	valid = pg_encoding_verifymbstr(PG_UTF8, body, (int) len);
+	valid = lemlist_verifymbstr(PG_UTF8, body, (int) len);
 	if ((size_t) valid < len)
 	{
 		if (body[valid] == '\0')

@@ -503,7 +503,7 @@ GetDatabaseEncoding(void)
 bool
 pg_verify_mbstr(int encoding, const char *mbstr, int len, bool noError)
 {
-	if (pg_encoding_verifymbstr(encoding, mbstr, len) == len)
+	if (lemlist_verifymbstr(encoding, mbstr, len) == len)
 		return true;
 	if (noError)
 		return false;
