@@ -11,7 +11,11 @@
 \set key_alpha `printf "%s" "$LEMLIST_TEST_KEY_ALPHA"`
 
 CREATE EXTENSION lemlist_fdw;
-\dx lemlist_fdw
+-- (what psql's \dx shows, whose columns differ between majors)
+SELECT e.extname AS "Name", e.extversion AS "Version", n.nspname AS "Schema",
+       obj_description(e.oid, 'pg_extension') AS "Description"
+  FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+ WHERE e.extname = 'lemlist_fdw';
 
 CREATE SERVER lemlist FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', max_retries '2');
