@@ -3,7 +3,7 @@
 -- its wording changes between libcurl versions.  This suite shows it, whole,
 -- for each kind of failure; expected/curl.out holds libcurl 7.88's wording
 -- (Debian 12) and expected/curl_N.out the others' (7.74 in Debian 11, 8.14
--- in Debian 13, sid's).  The other suites check these failures by message,
+-- in Debian 13, 8.23 in sid).  The other suites check these failures by message,
 -- SQLSTATE, hint and context, which are lemlist_fdw's own.
 --
 SELECT * FROM mock('reset');
