@@ -44,7 +44,6 @@
 
 #include <curl/curl.h>
 
-#include "pgstat.h"
 #include "utils/timestamp.h"
 
 #include "lemlist_fdw.h"

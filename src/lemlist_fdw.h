@@ -32,7 +32,8 @@
  * Compiled and tested on 13, 15, 17, 18 and 19 (test/matrix.sh); the 14 and
  * 16 branches follow the server headers' history:
  *
- *	14	pull_varnos() takes the PlannerInfo; pg_encoding_verifymbstr()
+ *	14	pull_varnos() takes the PlannerInfo; pg_encoding_verifymbstr();
+ *		utils/wait_event.h
  *	15	shmem_request_hook; MarkGUCPrefixReserved
  *	16	ForeignScan's checkAsUser (the range table entry's is gone)
  *	17	create_foreignscan_path() takes fdw_restrictinfo; custom wait events
@@ -41,6 +42,8 @@
  *		ExplainProperty functions in headers of their own; pg_noreturn, a
  *		prefix, instead of pg_attribute_noreturn(); get_op_index_interpretation()
  *		instead of get_op_btree_interpretation()
+ *	19	headers include less: limits.h, access/htup_details.h and
+ *		utils/wait_event.h where used
  */
 #if PG_VERSION_NUM < 130000
 #error "lemlist_fdw requires PostgreSQL 13 or later"
@@ -80,7 +83,16 @@
 #define lemlist_reserve_guc_prefix(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
-/* Named wait events of an extension's own since PostgreSQL 17. */
+/*
+ * pgstat_report_wait_start() and WaitEventExtensionNew() are in
+ * utils/wait_event.h from 14 on (which pgstat.h no longer includes from 19),
+ * in pgstat.h before; named wait events of an extension's own since 17.
+ */
+#if PG_VERSION_NUM >= 140000
+#include "utils/wait_event.h"
+#else
+#include "pgstat.h"
+#endif
 #if PG_VERSION_NUM >= 170000
 #define LEMLIST_HAVE_CUSTOM_WAIT_EVENTS 1
 #endif

@@ -223,7 +223,7 @@ failed_any=""
 
 test_major()
 {
-    local major=$1 suite log line p f s
+    local major=$1 suite log line p f s t0
     suite=$(suite_of "$major")
     log="$LOGDIR/test-$major.log"
     if ! wait_root "$major"; then
@@ -233,6 +233,7 @@ test_major()
         failed_any=1
         return 0
     fi
+    t0=$(date +%s)
     say "PostgreSQL $major ($suite): copying the working tree in, building with -Werror"
     copy_tree "$MATRIX_CACHE/pg$major/work/lemlist_fdw"
     if ! in_root "$major" 'make -s clean >/dev/null 2>&1; make -j2 WERROR=1 PG_CONFIG="$PG_CONFIG"' \
@@ -261,7 +262,7 @@ test_major()
     total_skipped=$((total_skipped + ${s:-0}))
     local skipped
     skipped=$(sed -nE 's/^test ([^ ]+) +\.\.\. skipped: (.*)$/\1 (\2)/p' "$log" | paste -sd';' - | sed 's/;/; /g')
-    results+=("PostgreSQL $major ($suite): built warning-free; $line${skipped:+ [skipped: $skipped]}")
+    results+=("PostgreSQL $major ($suite): built warning-free; $line${skipped:+ [skipped: $skipped]} ($(($(date +%s) - t0)) s)")
     if [ "$f" -ne 0 ]; then
         failed_any=1
         grep -E '\.\.\. FAILED' "$log" >&2 || true
