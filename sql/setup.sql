@@ -57,8 +57,9 @@ CREATE FUNCTION masked_requests() RETURNS SETOF text
 LANGUAGE sql AS $$ SELECT mask_now(line) FROM mock_requests ORDER BY 1 $$;
 -- (PostgreSQL's own display, where it differs between majors, is shown one
 -- way: an InitPlan's output as 16 and later show it, "(InitPlan 1).col1",
--- where 13 to 15 show "$0" and "InitPlan 1 (returns $0)"; the rows of
--- EXPLAIN ANALYZE as whole numbers, as before 18)
+-- where 13 to 15 show "$0" and "InitPlan 1 (returns $0)", and 19
+-- "(InitPlan array_1).col1"; the rows of EXPLAIN ANALYZE as whole numbers,
+-- as before 18)
 CREATE FUNCTION masked_explain(q text, opts text DEFAULT 'VERBOSE, COSTS OFF')
 RETURNS SETOF text
 LANGUAGE plpgsql AS $$
@@ -88,8 +89,11 @@ BEGIN
     FOR n IN 1 .. cardinality(params) LOOP
       ln := regexp_replace(ln, '\' || params[n] || '(?!\d)', names[n], 'g');
     END LOOP;
-    -- 18 shows rows of EXPLAIN ANALYZE with two decimals
-    RETURN NEXT mask_now(regexp_replace(ln, '(actual( time=[^ ]+)? rows=\d+)\.00 ', '\1 ', 'g'));
+    -- 18 shows rows of EXPLAIN ANALYZE with two decimals; 19 names
+    -- InitPlans and SubPlans ("InitPlan array_1")
+    ln := regexp_replace(ln, '(actual( time=[^ ]+)? rows=\d+)\.00 ', '\1 ', 'g');
+    ln := regexp_replace(ln, '((Init|Sub)Plan) [a-z][a-z_]*_(\d+)', '\1 \3', 'g');
+    RETURN NEXT mask_now(ln);
   END LOOP;
 END
 $$;
