@@ -91,7 +91,7 @@ for suite in $suite_list; do
     if [ "$suite" = cron ] && ! [ -f "$("$PG_CONFIG" --pkglibdir)/pg_cron.so" ]; then
         skipped=$((skipped + 1))
         printf 'test %-28s ... skipped: %s\n' cron \
-            "pg_cron is not installed for PostgreSQL $PG_MAJOR (this Debian suite has no postgresql-$PG_MAJOR-cron)"
+            "pg_cron is not installed for PostgreSQL $PG_MAJOR (install-deps.sh installs postgresql-$PG_MAJOR-cron where the Debian suite has it)"
         continue
     fi
     suites+=("$suite")
