@@ -28,10 +28,11 @@
 set -euo pipefail
 
 LEMLIST_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$(bash "$LEMLIST_ROOT/test/install-deps.sh" --print-major)/bin/pg_config}
-export PG_CONFIG
-# its major (from pg_config, or from the path before the server is installed)
+# the target major (PG_CONFIG's when set, even before its server is installed)
+# and its pg_config
 PG_MAJOR=$(bash "$LEMLIST_ROOT/test/install-deps.sh" --print-major)
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
+export PG_CONFIG
 LEMLIST_PYTHON=/usr/bin/python3
 PGPORT_TEST=${PGPORT_TEST:-54329}
 

@@ -103,9 +103,9 @@ MIRROR=${MIRROR%/}
 LOGDIR=${MATRIX_KEEP_LOGS:-$(mktemp -d /tmp/lemlist_fdw-matrix.XXXXXX)}
 mkdir -p "$LOGDIR" "$MATRIX_CACHE"
 
-# packages MAJOR SUITE: what a root for MAJOR holds, one per line
-# (test/install-deps.sh's list for that major, with pg_cron only where the
-# suite carries it: install-deps.sh asks the root's apt)
+# packages MAJOR: what a root for MAJOR is made with, one per line:
+# test/install-deps.sh's list for that major, but pg_cron, which make_root
+# installs only where the root's apt finds it
 packages()
 {
     PG_MAJOR=$1 bash "$LEMLIST_ROOT/test/install-deps.sh" --list-base
