@@ -146,6 +146,39 @@ SELECT * FROM mock('reset');
 SELECT * FROM mock('config campaigns=200 campaigns_shape=paginated');
 SELECT count(*), max(campaign_id) FROM lemlist.campaigns;
 SELECT * FROM mock_requests;
+-- only a short (or empty) page proves the end, or a full one that
+-- totalRecords confirms: a full first page whose pagination claims it is the
+-- last (nextPage null, totalPage 1) while totalRecords says 250 is not
+-- believed, and the team comes back whole, for the campaigns table and for
+-- a stats table that lists the team first
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns_shape=paginated');
+SELECT * FROM mock('fault mutate route=campaigns op=pagination_claims_end');
+SELECT count(*), max(campaign_id) FROM lemlist.campaigns;
+SELECT * FROM mock_requests;
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns_shape=paginated');
+SELECT * FROM mock('fault mutate route=campaigns op=pagination_claims_end times=-1');
+SELECT count(DISTINCT campaign_id) FROM lemlist.campaign_stats
+ WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+SELECT count(*) FILTER (WHERE line ~ '^GET') AS list_pages,
+       count(*) FILTER (WHERE line ~ '^POST') AS batches
+  FROM mock_requests;
+-- a listing that ends with more campaigns than totalRecords announced, or
+-- fewer, is an ERROR, never a short (or long) answer
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns_shape=paginated');
+SELECT * FROM mock('fault mutate route=campaigns op=total_records_more times=-1');
+SELECT count(*) FROM lemlist.campaigns;
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns_shape=paginated');
+SELECT * FROM mock('fault mutate route=campaigns op=total_records_fewer times=-1');
+SELECT count(DISTINCT campaign_id) FROM lemlist.campaign_stats
+ WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns_shape=paginated');
+
 -- and a team without campaigns: one request, no rows, in both shapes
 SELECT * FROM mock('reset');
 SELECT * FROM mock('config campaigns=0');

@@ -98,9 +98,33 @@ SET ROLE regress_lemlist_user;
 ALTER SERVER regress_sec_given OPTIONS (SET api_url 'http://127.0.0.1:1/api');
 ALTER SERVER regress_sec_given OPTIONS (SET verify_tls 'false');
 ALTER SERVER regress_sec_given OPTIONS (ADD timeout_ms '1000');
+-- nor drop them: dropping one leaves the other, dropping both is caught
+-- once the new options are written (the validator sees only those)
+ALTER SERVER regress_sec_given OPTIONS (DROP api_url);
+ALTER SERVER regress_sec_given OPTIONS (DROP api_url, DROP verify_tls);
+\echo :LAST_ERROR_SQLSTATE
+ALTER SERVER regress_sec_given OPTIONS (DROP verify_tls, DROP api_url, ADD timeout_ms '1000');
 RESET ROLE;
 SELECT regexp_replace(srvoptions::text, 'api_url=[^,}]*', 'api_url=MOCK') AS srvoptions
   FROM pg_foreign_server WHERE srvname = 'regress_sec_given';
+-- the same for ca_file alone, and in a transaction that goes on afterwards
+CREATE SERVER regress_sec_ca FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (ca_file '/etc/ssl/certs/ca-certificates.crt');
+ALTER SERVER regress_sec_ca OWNER TO regress_lemlist_user;
+SET ROLE regress_lemlist_user;
+BEGIN;
+SAVEPOINT s;
+ALTER SERVER regress_sec_ca OPTIONS (DROP ca_file);
+ROLLBACK TO SAVEPOINT s;
+ALTER SERVER regress_sec_ca RENAME TO regress_sec_ca2;
+ALTER SERVER regress_sec_ca2 RENAME TO regress_sec_ca;
+COMMIT;
+RESET ROLE;
+SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'regress_sec_ca';
+-- a superuser may drop them
+ALTER SERVER regress_sec_ca OPTIONS (DROP ca_file);
+SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'regress_sec_ca';
+DROP SERVER regress_sec_ca;
 
 --
 -- Without a user mapping: PostgreSQL's own error (SQLSTATE 42704, naming the

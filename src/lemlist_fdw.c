@@ -94,14 +94,15 @@ static List *lemlistImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serve
 
 /*
  * _PG_init
- *		Pacing in shared memory when loaded by shared_preload_libraries, and
- *		the memo's budget setting
+ *		Pacing in shared memory when loaded by shared_preload_libraries, the
+ *		memo's budget setting, and the watch on ALTER SERVER
  */
 void
 _PG_init(void)
 {
 	lemlist_pacing_init();
 	lemlist_memo_init();
+	lemlist_option_init();
 }
 
 /*

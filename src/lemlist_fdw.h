@@ -348,6 +348,7 @@ typedef struct LemlistOptionValue
 } LemlistOptionValue;
 
 /* in option.c */
+extern void lemlist_option_init(void);
 extern const LemlistOptionDef *lemlist_option_defs(int *count);
 extern const LemlistOptionDef *lemlist_find_option(const char *name);
 lemlist_noreturn extern void lemlist_report_missing_resource(void);
@@ -719,6 +720,7 @@ typedef struct LemlistParsed
 	int			current_page;
 	int			next_page;
 	int			total_pages;
+	int64		total_records;	/* as announced; -1: not announced */
 } LemlistParsed;
 
 /* in response.c */
@@ -922,6 +924,8 @@ typedef struct LemlistScanState
 	int			chunk_combo;	/* of the first chunk, the next combination */
 	char	   *prev_first_id;	/* listing: first ID of the previous page */
 	int			list_pages;
+	int64		listed_count;	/* listing: campaigns on the pages so far */
+	int64		announced;		/* listing: totalRecords of the last page, or -1 */
 
 	/* the response being returned (batch_cxt), and its request (run_cxt) */
 	ScanRequest *row_req;

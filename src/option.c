@@ -30,7 +30,10 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/reloptions.h"
+#include "access/xact.h"
+#include "catalog/objectaccess.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
@@ -39,6 +42,8 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "lemlist_fdw.h"
@@ -72,6 +77,19 @@ static const LemlistOptionDef options[] = {
 };
 
 static int	catalog_to_where(Oid catalog);
+static void option_object_access(ObjectAccessType access, Oid classId,
+								 Oid objectId, int subId, void *arg);
+static void check_superuser_options_kept(Oid serverid);
+
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/*
+ * The statement in which the validator checked the options of a server for
+ * a non-superuser (its start and command): the server's options are about
+ * to change, and option_object_access then checks what they were.
+ */
+static TimestampTz server_check_statement = 0;
+static CommandId server_check_command = InvalidCommandId;
 lemlist_noreturn static void report_unknown_option(const char *name, int where);
 lemlist_noreturn static void report_misplaced_option(const LemlistOptionDef *opt);
 static const char *closest_option(const char *name, int where);
@@ -128,7 +146,89 @@ lemlist_fdw_validator(PG_FUNCTION_ARGS)
 	if (catalog == ForeignTableRelationId && !has_resource)
 		lemlist_report_missing_resource();
 
+	if (catalog == ForeignServerRelationId && !superuser())
+	{
+		server_check_statement = GetCurrentStatementStartTimestamp();
+		server_check_command = GetCurrentCommandId(false);
+	}
+
 	PG_RETURN_VOID();
+}
+
+/*
+ * lemlist_option_init
+ *		Watch ALTER SERVER: the validator sees only the option list as it
+ *		will be, which says nothing of the options a non-superuser drops
+ */
+void
+lemlist_option_init(void)
+{
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = option_object_access;
+}
+
+/*
+ * option_object_access
+ *		After ALTER SERVER ... OPTIONS of a lemlist server by a
+ *		non-superuser (the validator ran in this very command), check that no
+ *		superuser-only option was set on it before
+ *
+ * PostgreSQL calls the hook once the new row is written but before the
+ * command's end makes it visible: the catalog still shows the old options.
+ */
+static void
+option_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					 int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_POST_ALTER && classId == ForeignServerRelationId &&
+		server_check_command != InvalidCommandId &&
+		server_check_statement == GetCurrentStatementStartTimestamp() &&
+		server_check_command == GetCurrentCommandId(false))
+	{
+		server_check_command = InvalidCommandId;
+		check_superuser_options_kept(objectId);
+	}
+}
+
+/*
+ * check_superuser_options_kept
+ *		ERROR when the server had an option only a superuser may set: a
+ *		non-superuser may drop or change it no more than set it
+ */
+static void
+check_superuser_options_kept(Oid serverid)
+{
+	HeapTuple	tp;
+	Datum		datum;
+	bool		isnull;
+	ListCell   *lc;
+
+	tp = SearchSysCache1(FOREIGNSERVEROID, ObjectIdGetDatum(serverid));
+	if (!HeapTupleIsValid(tp))
+		return;
+	datum = SysCacheGetAttr(FOREIGNSERVEROID, tp, Anum_pg_foreign_server_srvoptions,
+							&isnull);
+	if (!isnull)
+	{
+		foreach(lc, untransformRelOptions(datum))
+		{
+			DefElem    *def = lfirst_node(DefElem, lc);
+			const LemlistOptionDef *opt = lemlist_find_option(def->defname);
+
+			if (opt != NULL && opt->superuser_only)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("only superuser can drop or change option \"%s\"",
+								opt->name),
+						 errdetail("A superuser set option \"%s\" on server \"%s\".",
+								   opt->name,
+								   NameStr(((Form_pg_foreign_server) GETSTRUCT(tp))->srvname))));
+		}
+	}
+	ReleaseSysCache(tp);
 }
 
 /*

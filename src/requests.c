@@ -95,6 +95,8 @@ lemlist_scan_send_first(LemlistScanState *ss)
 	ss->next_offset = -1;
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS || ss->fv.all_campaigns)
 		ss->next_offset = 0;
+	ss->listed_count = 0;
+	ss->announced = -1;
 
 	fill_queue(ss);
 }
@@ -458,32 +460,57 @@ free_request(ScanRequest *req)
 
 /*
  * list_page_is_last
- *		Paging always terminates: on an empty or short page, on the last page
- *		the pagination object announces (nextPage equal to the current page),
- *		and, should a server ignore the offset, when a page starts like the
- *		previous one.
+ *		Is this page of the listing the last one?
+ *
+ * Only a page shorter than the page size (or empty) proves the end, or a
+ * full page that the pagination object calls the last while totalRecords
+ * agrees that every campaign has been listed.  A pagination object that
+ * claims the end of a full page while totalRecords says there are more is
+ * not believed: paging goes on.  When the listing ends, the campaigns listed
+ * must be the number the last totalRecords announced: more or fewer is an
+ * ERROR, never a short answer.  Paging always terminates: a page that starts
+ * like the page before it (a server that ignores the offset) is an ERROR
+ * too, and so is a listing of more than LEMLIST_MAX_LIST_PAGES pages
+ * (submit_list_page).
  */
 static bool
-list_page_is_last(LemlistScanState *ss, LemlistParsed *parsed)
+list_page_is_last(LemlistScanState *ss, LemlistParsed *parsed, int offset)
 {
 	char	   *first_id;
-	bool		repeated;
+	bool		last;
 
-	if (parsed->page_count < LEMLIST_PAGE_SIZE)
-		return true;
-	if (parsed->has_pagination &&
+	ss->listed_count += parsed->page_count;
+	if (parsed->has_pagination)
+		ss->announced = parsed->total_records;
+
+	last = parsed->page_count < LEMLIST_PAGE_SIZE;
+	if (!last && parsed->has_pagination && ss->announced >= 0 &&
+		ss->listed_count >= ss->announced &&
 		(parsed->next_page <= parsed->current_page ||
 		 (parsed->total_pages > 0 && parsed->current_page >= parsed->total_pages)))
+		last = true;
+
+	if (last)
+	{
+		if (ss->announced >= 0 && ss->listed_count != ss->announced)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("lemlist listed %lld campaigns, but announced %lld",
+							(long long) ss->listed_count, (long long) ss->announced),
+					 errdetail("The listing ended at offset %lld, on a page of %d campaigns, while its \"totalRecords\" said %lld.",
+							   (long long) ss->listed_count, parsed->page_count,
+							   (long long) ss->announced),
+					 errhint("The team's campaigns may have changed during the listing: run the query again.")));
 		return true;
+	}
 
 	first_id = linitial(parsed->row_campaign_ids);
-	repeated = ss->prev_first_id && strcmp(ss->prev_first_id, first_id) == 0;
-	if (repeated)
+	if (ss->prev_first_id && strcmp(ss->prev_first_id, first_id) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("lemlist returned the same page of campaigns twice"),
 				 errdetail("The page at offset %d starts with the same campaign as the page before it.",
-						   (ss->list_pages - 1) * LEMLIST_PAGE_SIZE)));
+						   offset)));
 	ss->prev_first_id = MemoryContextStrdup(ss->run_cxt, first_id);
 	return false;
 }
@@ -522,7 +549,7 @@ handle_list_page(LemlistScanState *ss, ScanRequest *req)
 	MemoryContextSwitchTo(oldcxt);
 
 	ss->page_out = false;
-	if (!list_page_is_last(ss, &parsed))
+	if (!list_page_is_last(ss, &parsed, req->offset))
 		ss->next_offset = req->offset + parsed.page_count;
 
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)

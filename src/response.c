@@ -296,6 +296,7 @@ init_decoder(Decoder *d, const char *body, size_t len,
 {
 	memset(d, 0, sizeof(*d));
 	memset(out, 0, sizeof(*out));
+	out->total_records = -1;
 	lemlist_json_reader_init(&d->r, body, len);
 	d->answer.body = body;
 	d->answer.len = len;
@@ -705,7 +706,9 @@ read_pagination(Decoder *d)
 		if (i == (int) lengthof(names))
 			continue;
 		n = pagination_field(d, &v, names[i]);
-		if (i == 1)
+		if (i == 0)
+			out->total_records = v.kind == LEMLIST_JSON_KIND_NULL ? -1 : n;
+		else if (i == 1)
 			out->current_page = n;
 		else if (i == 2)
 			out->next_page = n;

@@ -542,7 +542,8 @@ FAULT_KEYS = ("route", "kind", "times", "status", "body", "headers", "ms", "op",
 MUTATE_OPS = ("results_not_array", "counter_string", "counter_float",
               "counter_negative", "counter_huge", "missing_campaign_id",
               "steps_not_array", "extra_id", "drop_id", "duplicate_id", "huge",
-              "campaigns_not_array", "campaign_missing_id")
+              "campaigns_not_array", "campaign_missing_id",
+              "pagination_claims_end", "total_records_more", "total_records_fewer")
 
 
 def _is_int(v):
@@ -635,6 +636,17 @@ def apply_mutation(route, op, obj, requested, fault):
             obj = {"foo": 1}
         elif op == "campaign_missing_id" and items:
             del items[0]["_id"]
+        elif isinstance(obj, dict) and isinstance(obj.get("pagination"), dict):
+            # a pagination object that lies: this is the last page (whatever
+            # the page holds), or the team is larger or smaller than it is
+            pagination = obj["pagination"]
+            if op == "pagination_claims_end":
+                pagination["nextPage"] = None
+                pagination["totalPage"] = pagination["currentPage"]
+            elif op == "total_records_more":
+                pagination["totalRecords"] += 50
+            elif op == "total_records_fewer":
+                pagination["totalRecords"] -= 1
     if op == "huge":
         target = fault.get("bytes", 10 * 1024 * 1024)
         holder = obj if isinstance(obj, dict) else (obj[0] if obj else None)

@@ -703,6 +703,25 @@ class TestFaults(MockTestCase):
             self.assertEqual(len(text), 50000)
             json.loads(text)
 
+    def test_mutate_pagination(self):
+        self.config(campaigns_shape="paginated", campaigns=250)
+        self.fault(kind="mutate", op="pagination_claims_end", route="campaigns")
+        out = json.loads(self.request("GET", "/api/campaigns?limit=100")[2])
+        self.assertEqual(len(out["campaigns"]), 100)
+        self.assertEqual(out["pagination"], {"totalRecords": 250, "currentPage": 1,
+                                             "nextPage": None, "totalPage": 1})
+        self.fault(kind="mutate", op="total_records_more", route="campaigns")
+        out = json.loads(self.request("GET", "/api/campaigns?limit=100&offset=200")[2])
+        self.assertEqual(len(out["campaigns"]), 50)
+        self.assertEqual(out["pagination"]["totalRecords"], 300)
+        self.fault(kind="mutate", op="total_records_fewer", route="campaigns")
+        out = json.loads(self.request("GET", "/api/campaigns?limit=100")[2])
+        self.assertEqual(out["pagination"]["totalRecords"], 249)
+        # the plain array has no pagination to lie with: left as it is
+        self.config(campaigns_shape="array")
+        self.fault(kind="mutate", op="pagination_claims_end", route="campaigns")
+        self.assertEqual(len(json.loads(self.request("GET", "/api/campaigns?limit=100")[2])), 100)
+
 
 class TestProtocolAndLog(MockTestCase):
     def test_keepalive_and_expect(self):
