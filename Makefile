@@ -20,6 +20,7 @@ OBJS = \
 	src/connection.o \
 	src/http.o \
 	src/http_failure.o \
+	src/network_text.o \
 	src/pacing.o \
 	src/pacing_table.o \
 	src/rate_headers.o \

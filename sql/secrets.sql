@@ -89,6 +89,67 @@ SELECT regexp_replace(line, ' \{.*$', '') AS line FROM mock('requests') AS line;
 RESET auto_explain.log_min_duration;
 
 --
+-- lemlist, or a proxy or gateway in front of it, echoes the key: whatever
+-- came from the network is printed with every key the backend has used
+-- masked, as is, as Basic credentials and as JSON writes it, and cut at a
+-- size (an HTTP body at 500 bytes, 4000 for a 400; an errors[] message at
+-- 1000; a campaign ID at 200)
+--
+CREATE SERVER secrets_echo FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url :'api_url', max_retries '0');
+SET log_statement = 'none';
+CREATE USER MAPPING FOR CURRENT_USER SERVER secrets_echo OPTIONS (api_key :'key_alpha');
+RESET log_statement;
+CREATE FOREIGN TABLE secrets_echo_stats (campaign_id text, start_date timestamptz,
+                                         end_date timestamptz, nb_leads integer)
+  SERVER secrets_echo OPTIONS (resource 'campaign_stats');
+-- a gateway's 502 that quotes the request's headers
+SELECT * FROM mock($$fault status route=stats status=502 echo=1 'body=upstream refused Authorization: {{authorization}} (key {{api_key}})'$$);
+SELECT nb_leads FROM secrets_echo_stats
+ WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30';
+-- a 400 whose JSON quotes the key
+SELECT * FROM mock($$fault status route=stats status=400 echo=1 'body={"error":"key {{api_key}} may not ask for that"}'$$);
+SELECT nb_leads FROM secrets_echo_stats
+ WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30';
+-- an errors[] message (a NOTICE) and a campaignId (an ERROR) that echo it
+SELECT * FROM mock($$fault mutate route=stats op=error_text echo=1 'text=not for key {{api_key}}'$$);
+SELECT count(*) FROM secrets_echo_stats
+ WHERE campaign_id IN ('cam_00001', 'cam_00013') AND end_date <= '2025-06-30';
+SELECT * FROM mock($$fault mutate route=stats op=result_id_text echo=1 'text={{api_key}}'$$);
+SELECT count(*) FROM secrets_echo_stats
+ WHERE campaign_id IN ('cam_00001', 'cam_00013') AND end_date <= '2025-06-30';
+-- the odd key, in a JSON body that escapes its quote and backslash
+SELECT * FROM mock($$fault status route=stats status=500 echo=1 'body={"message":"bad key {{api_key}}"}'$$);
+SELECT nb_leads FROM secrets_odd_stats
+ WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30';
+-- a key that is part of ordinary words is masked inside them too
+CREATE SERVER secrets_word FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url :'api_url', max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER secrets_word OPTIONS (api_key 'the');
+CREATE FOREIGN TABLE secrets_word_stats (campaign_id text, start_date timestamptz,
+                                         end_date timestamptz, nb_leads integer)
+  SERVER secrets_word OPTIONS (resource 'campaign_stats');
+SELECT * FROM mock($$fault status route=stats status=503 echo=1 'body=the other gateway lost key {{api_key}}'$$);
+SELECT nb_leads FROM secrets_word_stats
+ WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30';
+-- an errors[] message of 1 MiB: cut at 1000 bytes (here an ERROR, by
+-- campaign_errors 'error', so that its DETAIL can be measured)
+ALTER FOREIGN TABLE secrets_echo_stats OPTIONS (ADD campaign_errors 'error');
+SELECT * FROM mock('fault mutate route=stats op=error_text text=x bytes=1048576');
+DO $$
+DECLARE
+  det text;
+BEGIN
+  PERFORM * FROM secrets_echo_stats
+   WHERE campaign_id IN ('cam_00001', 'cam_00013') AND end_date <= '2025-06-30';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS det = PG_EXCEPTION_DETAIL;
+  RAISE NOTICE 'detail: % bytes, ends with "...": %', octet_length(det), det LIKE '%x...';
+END
+$$;
+SELECT * FROM mock('reset');
+
+--
 -- The whole server log of the run so far: the keys are in no line of it,
 -- neither as they are nor as Basic credentials; and it did record what
 -- could have carried one (statements, DEBUG messages of lemlist_fdw, plans
@@ -108,5 +169,5 @@ SELECT position('LOG:  statement: ' IN log) > 0 AS statements,
 
 -- clean up
 DROP TABLE secrets_log, secrets_keys;
-DROP SERVER secrets_odd CASCADE;
+DROP SERVER secrets_odd, secrets_echo, secrets_word CASCADE;
 SELECT * FROM mock('reset');

@@ -54,12 +54,14 @@ lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("invalid response from lemlist"),
-					 errdetail("Campaign \"%s\" is in the response but was not requested.", id)));
+					 errdetail("Campaign \"%s\" is in the response but was not requested.",
+							   lemlist_network_cstring(id, LEMLIST_TEXT_ID_BYTES))));
 		if (seen[pos]++)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("invalid response from lemlist"),
-					 errdetail("Campaign \"%s\" appears more than once in the results.", id)));
+					 errdetail("Campaign \"%s\" appears more than once in the results.",
+							   lemlist_network_cstring(id, LEMLIST_TEXT_ID_BYTES))));
 	}
 	foreach(lc, parsed->errors)
 	{
@@ -71,7 +73,7 @@ lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("invalid response from lemlist"),
 					 errdetail("Campaign \"%s\" is in the errors but was not requested.",
-							   err->campaign_id)));
+							   lemlist_network_cstring(err->campaign_id, LEMLIST_TEXT_ID_BYTES))));
 		seen[pos]++;
 	}
 	for (int i = 0; i < nids; i++)
@@ -81,7 +83,7 @@ lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 					 errmsg("incomplete response from lemlist"),
 					 errdetail("Campaign \"%s\" was requested but is neither in the results nor in the errors.",
-							   ids[i])));
+							   lemlist_network_cstring(ids[i], LEMLIST_TEXT_ID_BYTES))));
 	}
 }
 
@@ -115,8 +117,9 @@ lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *erro
 		ereport(level,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("lemlist returned no statistics for campaign \"%s\"",
-						err->campaign_id),
-				 errdetail_internal("%s", err->message),
+						lemlist_network_cstring(err->campaign_id, LEMLIST_TEXT_ID_BYTES)),
+				 errdetail_internal("%s", lemlist_network_cstring(err->message,
+																  LEMLIST_TEXT_MESSAGE_BYTES)),
 				 level == ERROR ?
 				 errhint("Set the option \"campaign_errors\" to \"notice\" or \"warning\" to skip such campaigns.") : 0));
 	}

@@ -160,6 +160,7 @@ lemlist_http_open(const LemlistOptions *opts, const char *api_key,
 
 	if (api_key == NULL)
 		api_key = "";
+	lemlist_remember_key(api_key);	/* masked in whatever lemlist says */
 
 	conn = MemoryContextAllocZero(cxt, sizeof(LemlistConnection));
 	conn->cxt = cxt;
@@ -695,7 +696,8 @@ conn_finish_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now)
 	else
 		elog(DEBUG2, "lemlist_fdw: %s %.*s: failed after %.1f ms (attempt %d): %s",
 			 req->method, pathlen, path,
-			 (double) (now - a->started) / 1000.0, t->attempts, a->errbuf);
+			 (double) (now - a->started) / 1000.0, t->attempts,
+			 lemlist_network_cstring(a->errbuf, 500));
 
 	if (a->outcome == LEMLIST_HTTP_STATUS && status == 429)
 		conn->stats->rate_limited++;

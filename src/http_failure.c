@@ -37,19 +37,15 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
-
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 
 #include "lemlist_fdw.h"
 
-/* How much of a response body goes into an error's DETAIL. */
+/* How much of a response body (or of curl's error) goes into an error's DETAIL. */
 #define HTTP_DETAIL_BYTES		500
 #define HTTP_REJECT_BYTES		4000
 
 static bool http_is_retryable(LemlistHttpOutcome outcome, long status);
-static char *http_clean_text(const char *s, size_t len, size_t max);
 
 
 /*
@@ -118,7 +114,7 @@ lemlist_http_report_failure(LemlistHttpAttempt *attempt,
 	const LemlistHttpSettings *settings = attempt->settings;
 	LemlistHttpOutcome outcome = attempt->outcome;
 	long		status = attempt->status;
-	const char *cause = attempt->errbuf;	/* survives the release */
+	char	   *cause;
 	bool		sent = attempt->sent;
 	char	   *body;
 
@@ -126,8 +122,9 @@ lemlist_http_report_failure(LemlistHttpAttempt *attempt,
 	CHECK_FOR_INTERRUPTS();
 
 	/* Keep what the message needs, then give the curl resources back. */
-	body = http_clean_text(attempt->body, attempt->body_len,
-						   status == 400 ? HTTP_REJECT_BYTES : HTTP_DETAIL_BYTES);
+	body = lemlist_network_text(attempt->body, attempt->body_len,
+								status == 400 ? HTTP_REJECT_BYTES : HTTP_DETAIL_BYTES);
+	cause = lemlist_network_cstring(attempt->errbuf, HTTP_DETAIL_BYTES);
 	lemlist_curl_release(attempt);
 
 	switch (outcome)
@@ -254,52 +251,4 @@ lemlist_http_errcontext(const LemlistHttpRequest *req)
 {
 	return errcontext("lemlist request %s %.*s", req->method,
 					  (int) strcspn(req->path, "?"), req->path);
-}
-
-/*
- * http_clean_text
- *		A palloc'd copy of network text fit for an error message
- *
- * At most max bytes (cut at a character boundary, "..." appended), control
- * characters but newline and tab turned into spaces, bytes that are not
- * valid in the database encoding turned into '?', trailing white space
- * trimmed.
- */
-static char *
-http_clean_text(const char *s, size_t len, size_t max)
-{
-	size_t		n = Min(len, max);
-	bool		cut = n < len;
-	char	   *out;
-	size_t		i;
-
-	out = palloc(n + 4);
-	if (n > 0)
-		memcpy(out, s, n);
-	out[n] = '\0';
-
-	for (i = 0; i < n; i++)
-	{
-		unsigned char c = (unsigned char) out[i];
-
-		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-			out[i] = ' ';
-	}
-
-	if (cut)
-		n = pg_mbcliplen(out, (int) n, (int) n);	/* no partial character */
-	if (!pg_verifymbstr(out, (int) n, true))
-	{
-		for (i = 0; i < n; i++)
-			if ((unsigned char) out[i] >= 0x80)
-				out[i] = '?';
-	}
-
-	while (n > 0 && isspace((unsigned char) out[n - 1]))
-		n--;
-	out[n] = '\0';
-	if (cut)
-		strcat(out, "...");
-
-	return out;
 }

@@ -490,6 +490,21 @@ typedef enum LemlistWait
 extern uint32 lemlist_wait_event(LemlistWait wait);
 
 /* ---------------------------------------------------------------------
+ * Text from the network in messages: every API key the backend has used
+ * masked, cut at a size (network_text.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* At most this many bytes of a campaign ID, or of an errors[] message. */
+#define LEMLIST_TEXT_ID_BYTES		200
+#define LEMLIST_TEXT_MESSAGE_BYTES	1000
+
+/* in network_text.c */
+extern void lemlist_remember_key(const char *key);
+extern char *lemlist_network_text(const char *s, size_t len, size_t max);
+extern char *lemlist_network_cstring(const char *s, size_t max);
+
+/* ---------------------------------------------------------------------
  * Pacing per API key and back-off (pacing.c), the table of keys it works
  * on, in shared memory or not (pacing_table.c), what the rate limit headers
  * say (rate_headers.c)

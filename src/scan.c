@@ -282,11 +282,10 @@ conversion_error_callback(void *arg)
 
 	if (ss->cur_value == NULL)
 		return;
-	value = pnstrdup(ss->cur_value, 100);
-	errcontext("column \"%s\" of foreign table \"%s\", value from lemlist: \"%s\"%s",
+	value = lemlist_network_cstring(ss->cur_value, 100);
+	errcontext("column \"%s\" of foreign table \"%s\", value from lemlist: \"%s\"",
 			   ss->columns[ss->cur_att].name,
-			   RelationGetRelationName(ss->rel), value,
-			   strlen(ss->cur_value) > 100 ? "..." : "");
+			   RelationGetRelationName(ss->rel), value);
 }
 
 /*

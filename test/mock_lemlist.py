@@ -538,12 +538,13 @@ FAULT_KINDS = ("status", "latency", "hang", "truncate", "reset", "close",
                "malformed", "body", "mutate")
 REPLACING_FAULTS = ("status", "hang", "close", "malformed", "body")
 FAULT_KEYS = ("route", "kind", "times", "status", "body", "headers", "ms", "op",
-              "bytes", "content_type")
+              "bytes", "content_type", "text", "echo")
 MUTATE_OPS = ("results_not_array", "counter_string", "counter_float",
               "counter_negative", "counter_huge", "missing_campaign_id",
               "steps_not_array", "extra_id", "drop_id", "duplicate_id", "huge",
               "campaigns_not_array", "campaign_missing_id",
-              "pagination_claims_end", "total_records_more", "total_records_fewer")
+              "pagination_claims_end", "total_records_more", "total_records_fewer",
+              "error_text", "result_id_text")
 
 
 def _is_int(v):
@@ -578,6 +579,10 @@ def check_fault(spec):
         raise ValueError("mutate fault needs op, one of: " + ", ".join(MUTATE_OPS))
     if "body" in f and not isinstance(f["body"], str):
         raise ValueError("body must be a string")
+    if "text" in f and not isinstance(f["text"], str):
+        raise ValueError("text must be a string")
+    if f.get("op") in ("error_text", "result_id_text") and "text" not in f:
+        raise ValueError("mutate op %s needs text" % f["op"])
     if "headers" in f:
         h = f["headers"]
         if not isinstance(h, dict) or not all(isinstance(k, str) for k in h):
@@ -630,6 +635,15 @@ def apply_mutation(route, op, obj, requested, fault):
             obj["errors"] = [e for e in obj["errors"] if e.get("campaignId") != gone]
         elif op == "duplicate_id" and first is not None:
             results.insert(1, json.loads(json.dumps(first)))
+        elif op == "error_text" and isinstance(obj.get("errors"), list):
+            # the text, repeated to "bytes" characters when given
+            text = fault["text"]
+            if fault.get("bytes"):
+                text = (text * (fault["bytes"] // max(len(text), 1) + 1))[:fault["bytes"]]
+            for e in obj["errors"]:
+                e["error"] = text
+        elif op == "result_id_text" and first is not None:
+            first["campaignId"] = fault["text"]
     elif route == "campaigns":
         items = obj if isinstance(obj, list) else obj.get("campaigns")
         if op == "campaigns_not_array":
@@ -1020,6 +1034,8 @@ class Handler(BaseHTTPRequestHandler):
             if kind == "mutate" and answer.status != 200:
                 entry["fault"] = kind = None    # nothing to mutate
 
+        if answer is not None and fault and fault.get("echo"):
+            answer.body = self._echo(answer.body)
         entry["status"] = answer.status
         if state.verbose:
             self._verbose(entry)
@@ -1031,6 +1047,26 @@ class Handler(BaseHTTPRequestHandler):
             self._abort()
         else:
             self._send(answer)
+
+    def _echo(self, body):
+        """A misbehaving API or proxy: the body with {{api_key}} replaced by
+        the key the request carried and {{authorization}} by its
+        Authorization header's value (never logged)."""
+        value = self.headers.get("Authorization") or ""
+        key = ""
+        try:
+            key = base64.b64decode(value.partition(" ")[2].strip()).decode("utf-8").partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            pass
+        raw = body if isinstance(body, bytes) else str(body).encode("utf-8")
+        # as JSON would carry them: the key inside a JSON string
+        if raw[:1] in (b"{", b"["):
+            key_text = json.dumps(key)[1:-1]
+            value_text = json.dumps(value)[1:-1]
+        else:
+            key_text, value_text = key, value
+        return raw.replace(b"{{api_key}}", key_text.encode("utf-8")).replace(
+            b"{{authorization}}", value_text.encode("utf-8"))
 
     def _verbose(self, entry):
         sys.stderr.write("mock_lemlist: #%d %s %s -> %s auth=%s fault=%s\n" % (

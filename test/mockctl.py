@@ -33,7 +33,7 @@ import urllib.request
 DEFAULT_URL = "http://127.0.0.1:18089"
 ROUTE_PATHS = {"stats": "/api/v2/campaigns/stats/batch", "campaigns": "/api/campaigns"}
 # Fault keys whose values stay text even when they look like numbers.
-TEXT_KEYS = ("route", "kind", "op", "body", "content_type")
+TEXT_KEYS = ("route", "kind", "op", "body", "content_type", "text")
 
 # Loopback only: never go through an http_proxy from the environment.
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

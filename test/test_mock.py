@@ -703,6 +703,28 @@ class TestFaults(MockTestCase):
             self.assertEqual(len(text), 50000)
             json.loads(text)
 
+    def test_echo_and_texts(self):
+        # a misbehaving API: the body echoes the request's key and header
+        self.fault(kind="status", status=502, echo=True,
+                   body="key={{api_key}} auth={{authorization}}")
+        status, _, text = self.request("POST", STATS, {"campaignIds": ["cam_00001"]})
+        self.assertEqual(status, 502)
+        basic = "Basic " + base64.b64encode(b":test-key-alpha").decode()
+        self.assertEqual(text, "key=test-key-alpha auth=" + basic)
+        # inside JSON, as JSON writes it; and errors[] messages, a result's ID
+        out = json.loads(self.mutated("error_text", ids=["cam_00013"],
+                                      text='no "{{api_key}}"', echo=True))
+        self.assertEqual(out["errors"][0]["error"], 'no "test-key-alpha"')
+        out = json.loads(self.mutated("error_text", ids=["cam_00013"], text="ab", bytes=5))
+        self.assertEqual(out["errors"][0]["error"], "ababa")
+        out = json.loads(self.mutated("result_id_text", ids=["cam_00001"],
+                                      text="{{api_key}}", echo=True))
+        self.assertEqual(out["results"][0]["campaignId"], "test-key-alpha")
+        # without echo the placeholders stay as they are; the key is never logged
+        self.fault(kind="status", status=500, body="{{api_key}}")
+        self.assertEqual(self.request("POST", STATS, {"campaignIds": []})[2], "{{api_key}}")
+        self.assertNotIn("test-key-alpha", json.dumps(self.log()))
+
     def test_mutate_pagination(self):
         self.config(campaigns_shape="paginated", campaigns=250)
         self.fault(kind="mutate", op="pagination_claims_end", route="campaigns")
