@@ -327,17 +327,79 @@ SELECT clock_timestamp() AS t0 \gset
 SELECT dblink_send_query('other', pg_temp.paced_scan(14, 613));
 SELECT pg_temp.paced_scan(614, 1213) \gexec
 SELECT * FROM dblink_get_result('other') AS t(n bigint, replied bigint);
+SELECT * FROM dblink_get_result('other') AS t(n bigint, replied bigint);	-- the end of it
 SELECT clock_timestamp() - :'t0'::timestamptz >= interval '3 s' AS paced,
        clock_timestamp() - :'t0'::timestamptz < interval '10 s' AS not_stuck;
 SELECT count(*) AS requests, count(*) FILTER (WHERE status = '429') AS rate_limited,
        sum(ids) AS ids
   FROM reqs;
-SELECT dblink_disconnect('other');
+-- lemlist_fdw_pacing() shows the key, by its hash (hashtextextended with
+-- lemlist_fdw's seed computes the same), in the shared table, with the
+-- server's limits and lemlist's, and the time its requests waited
+SET log_statement = 'none';
+SELECT key_hash = left(lpad(to_hex(hashtextextended(:'key_beta', x'6c656d6c69737466'::bigint)), 16, '0'), 12)
+         AS hash_of_the_key,
+       shared, window_ms, rate_limit, limit_from_lemlist, rate_limited,
+       waited_ms > 0 AS waited, requests_in_window BETWEEN 1 AND 12 AS in_window,
+       last_used > :'t0'::timestamptz AS used_now
+  FROM lemlist_fdw_pacing()
+ WHERE key_hash = left(lpad(to_hex(hashtextextended(:'key_beta', x'6c656d6c69737466'::bigint)), 16, '0'), 12);
+RESET log_statement;
+
+--
+-- Shared pacing paces every key in use, however many: 12 keys, each asked
+-- for 2 batches by each of the two backends at the same time, in the same
+-- order, under the mock's limit of 3 requests per 500 ms per key: none is
+-- 429 (a table of 8 keys forgot keys in use and earned 429s).  The keys
+-- regress-many-001 .. 300 are no secret: test/lib.sh gives them to the mock.
+--
+SHOW lemlist_fdw.max_shared_keys;
+CREATE FUNCTION pg_temp.many_ddl(sql text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1 .. 300 LOOP
+    EXECUTE replace(sql, 'NNN', lpad(i::text, 3, '0'));
+  END LOOP;
+END
+$$;
+SELECT pg_temp.many_ddl(format($f$CREATE SERVER perf_many_NNN FOREIGN DATA WRAPPER lemlist_fdw
+                                    OPTIONS (api_url %L, rate_limit '3', rate_window_ms '500',
+                                             max_parallel '8', max_retries '0')$f$, :'api_url'));
+SELECT pg_temp.many_ddl($f$CREATE USER MAPPING FOR CURRENT_USER SERVER perf_many_NNN
+                             OPTIONS (api_key 'regress-many-NNN')$f$);
+SELECT pg_temp.many_ddl($f$CREATE FOREIGN TABLE perf_many_NNN (campaign_id text, replied integer)
+                             SERVER perf_many_NNN OPTIONS (resource 'campaign_stats')$f$);
+-- the scans of keys first .. last, in order: 150 campaigns (2 batches) each
+CREATE FUNCTION pg_temp.many_scans(first int, last int) RETURNS text
+LANGUAGE sql AS $$
+  SELECT format('SELECT sum(n) FROM (%s) AS s',
+                string_agg(format('SELECT count(replied) AS n FROM perf_many_%s
+                                    WHERE campaign_id = ANY (ARRAY(SELECT format(''cam_%%s'', lpad(i::text, 5, ''0''))
+                                                                     FROM generate_series(14, 163) AS i))',
+                                  lpad(k::text, 3, '0')), ' UNION ALL ' ORDER BY k))
+    FROM generate_series(first, last) AS k
+$$;
+CREATE FUNCTION pg_temp.run(q text) RETURNS numeric
+LANGUAGE plpgsql AS $$
+DECLARE
+  n numeric;
+BEGIN
+  EXECUTE q INTO n;
+  RETURN n;
+END
+$$;
 SELECT * FROM mock('reset');
-DROP EXTENSION dblink;
-DROP FOREIGN TABLE stats_paced;
-DROP USER MAPPING FOR CURRENT_USER SERVER lemlist_paced;
-DROP SERVER lemlist_paced;
+SELECT * FROM mock('config rate_limit=3 rate_window_ms=500 campaigns=200 latency_ms=20');
+SELECT clock_timestamp() AS t0 \gset
+SELECT dblink_send_query('other', pg_temp.many_scans(1, 12));
+SELECT pg_temp.run(pg_temp.many_scans(1, 12));
+SELECT * FROM dblink_get_result('other') AS t(n numeric);
+SELECT * FROM dblink_get_result('other') AS t(n numeric);	-- the end of it
+SELECT count(*) AS requests, count(*) FILTER (WHERE status = '429') AS rate_limited
+  FROM reqs;
+SELECT count(*) AS keys, bool_and(shared) AS shared, sum(rate_limited) AS rate_limited
+  FROM lemlist_fdw_pacing() WHERE last_used > :'t0'::timestamptz;
+
 
 --
 -- A CRM table of 1,000 deals over 300 distinct campaigns, joined to
@@ -371,6 +433,57 @@ SELECT count(*) AS deals, sum(s.replied) > 0 AS replies
  WHERE s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30';
 SELECT method, route, count(*) AS requests, sum(ids) AS ids
   FROM reqs GROUP BY 1, 2 ORDER BY 1;
+
+--
+-- 300 keys, more than the shared table's 256: a key finds a free entry, or
+-- one whose key has had no request for a window, never one in use; beyond, each
+-- backend paces the key on its own and says so once, with a WARNING.  Each
+-- backend asks for one batch per key, in opposite orders: none is 429.
+--
+SELECT pg_temp.many_ddl($f$ALTER SERVER perf_many_NNN OPTIONS (SET rate_window_ms '2000')$f$);
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config rate_limit=3 rate_window_ms=2000 campaigns=200');
+SELECT clock_timestamp() AS t0 \gset
+CREATE FUNCTION perf_one_batch_each(first int, last int, step int) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  total bigint := 0;
+  n bigint;
+  k int;
+BEGIN
+  FOR k IN SELECT generate_series(first, last, step) LOOP
+    EXECUTE format('SELECT count(replied) FROM perf_many_%s WHERE campaign_id = ''cam_00001''',
+                   lpad(k::text, 3, '0')) INTO n;
+    total := total + n;
+  END LOOP;
+  RETURN total;
+END
+$$;
+SELECT dblink_send_query('other', 'SELECT perf_one_batch_each(300, 1, -1)');
+SELECT perf_one_batch_each(1, 300, 1);
+SELECT * FROM dblink_get_result('other') AS t(n bigint);
+SELECT * FROM dblink_get_result('other') AS t(n bigint);	-- the end of it
+SELECT count(*) AS requests, count(*) FILTER (WHERE status = '429') AS rate_limited
+  FROM reqs;
+-- (the shared table also holds the keys earlier suites used less than a
+-- window ago; this backend's own table holds its 8 latest keys)
+SELECT count(*) FILTER (WHERE shared) BETWEEN 200 AND 256 AS shared_keys,
+       count(*) FILTER (WHERE NOT shared) AS own_keys,
+       coalesce(sum(rate_limited), 0) AS rate_limited
+  FROM lemlist_fdw_pacing() WHERE last_used > :'t0'::timestamptz;
+-- a window later no key is in use: what comes next (the README cookbook)
+-- finds room in the shared table
+SELECT pg_sleep(2.3);
+DROP FUNCTION perf_one_batch_each(int, int, int);
+SET client_min_messages = warning;
+SELECT pg_temp.many_ddl('DROP SERVER perf_many_NNN CASCADE');
+RESET client_min_messages;
+SELECT dblink_disconnect('other');
+DROP EXTENSION dblink;
+DROP FOREIGN TABLE stats_paced;
+DROP USER MAPPING FOR CURRENT_USER SERVER lemlist_paced;
+DROP SERVER lemlist_paced;
+
 
 -- clean up
 SELECT * FROM mock('reset');

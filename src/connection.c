@@ -265,7 +265,10 @@ lemlist_http_next(LemlistConnection *conn)
 		if (was_inflight)
 			conn->stats->api_ms += ms;
 		if (was_paced)
+		{
 			conn->stats->pacing_ms += ms;
+			lemlist_pacing_waited(conn->key_hash, now, ms);
+		}
 		last = now;
 
 		/* Handle what curl has finished; a success is handed back at once. */

@@ -537,6 +537,7 @@ extern void lemlist_pacing_release(const LemlistPacingTicket *ticket, TimestampT
 extern void lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 								   TimestampTz now, const LemlistRateHeaders *headers);
 extern void lemlist_pacing_hold(uint64 key_hash, TimestampTz now, TimestampTz until);
+extern void lemlist_pacing_waited(uint64 key_hash, TimestampTz now, double ms);
 extern long lemlist_backoff_ms(int retry);
 
 /* in pacing_table.c */
@@ -571,6 +572,11 @@ typedef struct LemlistPacingKey
 	TimestampTz last_used;
 	TimestampTz hold_until;		/* start nothing before */
 	int			server_limit;	/* last X-RateLimit-Limit, 0 if none */
+	/* for lemlist_fdw_pacing() */
+	int			rate_limit;		/* the options of the last request */
+	int			window_ms;
+	int64		rate_limited;	/* 429 answers */
+	double		waited_ms;		/* time requests waited for the rate limit */
 	uint64		next;			/* requests recorded; slot of the next */
 	LemlistPacingSlot slots[LEMLIST_PACING_SLOTS];
 } LemlistPacingKey;
@@ -579,6 +585,9 @@ typedef struct LemlistPacingKey
 extern LemlistPacingKey *lemlist_pacing_lock(uint64 key_hash, TimestampTz now,
 											 bool create);
 extern void lemlist_pacing_unlock(void);
+
+/* in pacing.c */
+extern int	lemlist_pacing_in_window(const LemlistPacingKey *key, TimestampTz now);
 
 /* ---------------------------------------------------------------------
  * One attempt of one request: between connection.c, http.c and

@@ -126,6 +126,8 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 		return false;
 	}
 
+	key->rate_limit = rate_limit;
+	key->window_ms = window_ms;
 	ticket->key_hash = key_hash;
 	ticket->seq = key->next;
 	ticket->start = now;
@@ -219,7 +221,7 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 
 /*
  * lemlist_pacing_hold
- *		Start no request of the key before until (Retry-After)
+ *		After a 429: start no request of the key before until (Retry-After)
  */
 void
 lemlist_pacing_hold(uint64 key_hash, TimestampTz now, TimestampTz until)
@@ -227,6 +229,7 @@ lemlist_pacing_hold(uint64 key_hash, TimestampTz now, TimestampTz until)
 	LemlistPacingKey *key = lemlist_pacing_lock(key_hash, now, true);
 
 	key->hold_until = Max(key->hold_until, until);
+	key->rate_limited++;
 	lemlist_pacing_unlock();
 }
 
@@ -300,4 +303,32 @@ cmp_timestamp_desc(const void *a, const void *b)
 	TimestampTz y = *(const TimestampTz *) b;
 
 	return (x < y) ? 1 : (x > y) ? -1 : 0;
+}
+
+/*
+ * lemlist_pacing_waited
+ *		Requests of the key waited ms for the rate limit
+ */
+void
+lemlist_pacing_waited(uint64 key_hash, TimestampTz now, double ms)
+{
+	LemlistPacingKey *key = lemlist_pacing_lock(key_hash, now, false);
+
+	if (key != NULL)
+		key->waited_ms += ms;
+	lemlist_pacing_unlock();
+}
+
+/*
+ * lemlist_pacing_in_window
+ *		The requests of a key that count in its current window (in flight,
+ *		or ended less than a window ago), for lemlist_fdw_pacing()
+ */
+int
+lemlist_pacing_in_window(const LemlistPacingKey *key, TimestampTz now)
+{
+	TimestampTz ends[LEMLIST_PACING_SLOTS];
+	TimestampTz window = (TimestampTz) (key->window_ms + PACING_MARGIN_MS) * 1000;
+
+	return pacing_recent_ends(key, now - window, ends);
 }

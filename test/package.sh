@@ -101,7 +101,7 @@ say "built $(basename "$deb")"
 dpkg-deb -c "$deb" >"$WORKDIR/contents.txt"
 sharedir=$("$PG_CONFIG" --sharedir)
 for f in "$pkglibdir/lemlist_fdw.so" "$sharedir/extension/lemlist_fdw.control" \
-    "$sharedir/extension/lemlist_fdw--1.0.sql"; do
+    "$sharedir/extension/lemlist_fdw--1.0.sql" "$sharedir/extension/lemlist_fdw--1.0--1.1.sql"; do
     grep -q " \.${f#"$root"}\$" "$WORKDIR/contents.txt" \
         || die "$(basename "$deb") lacks ${f#"$root"}"
 done
@@ -158,6 +158,6 @@ EOF
     die "the packaged extension does not work"
 }
 printf '%s\n' "$out" | sed 's/^/    /'
-expected=$'version 1.0\nlibrary lemlist_fdw\ncam_00001 62'
+expected=$'version 1.1\nlibrary lemlist_fdw\ncam_00001 62'
 [ "$out" = "$expected" ] || die "unexpected output from the packaged extension (expected: ${expected//$'\n'/, })"
 say "package test passed"
