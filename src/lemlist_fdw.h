@@ -33,7 +33,7 @@
  * 16 branches follow the server headers' history:
  *
  *	14	pull_varnos() takes the PlannerInfo; pg_encoding_verifymbstr();
- *		utils/wait_event.h
+ *		utils/wait_event.h; ROLE_PG_* names the predefined roles
  *	15	shmem_request_hook; MarkGUCPrefixReserved
  *	16	ForeignScan's checkAsUser (the range table entry's is gone)
  *	17	create_foreignscan_path() takes fdw_restrictinfo; custom wait events
@@ -95,6 +95,13 @@
 #endif
 #if PG_VERSION_NUM >= 170000
 #define LEMLIST_HAVE_CUSTOM_WAIT_EVENTS 1
+#endif
+
+/* The OID of pg_read_all_stats: DEFAULT_ROLE_READ_ALL_STATS before 14. */
+#if PG_VERSION_NUM >= 140000
+#define LEMLIST_ROLE_READ_ALL_STATS ROLE_PG_READ_ALL_STATS
+#else
+#define LEMLIST_ROLE_READ_ALL_STATS DEFAULT_ROLE_READ_ALL_STATS
 #endif
 
 /*

@@ -335,7 +335,7 @@ lemlist_fdw_pacing(PG_FUNCTION_ARGS)
 	int			nrows = 0;
 	int			nshared = pacing_shared ? pacing_shared->nkeys : 0;
 
-	if (!superuser() && !has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS))
+	if (!superuser() && !has_privs_of_role(GetUserId(), LEMLIST_ROLE_READ_ALL_STATS))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for function lemlist_fdw_pacing"),
