@@ -1,6 +1,6 @@
 -- examples/07_cron.sql: refresh the materialized view on a schedule
 --
--- pg_cron (Debian: apt-get install postgresql-15-cron) runs SQL on a cron
+-- pg_cron (Debian: apt-get install postgresql-17-cron, for 17) runs SQL on a cron
 -- schedule from inside PostgreSQL.  postgresql.conf needs, then a restart:
 --     shared_preload_libraries = 'pg_cron'
 --     cron.database_name = 'analytics'     -- the database of the view
