@@ -89,6 +89,10 @@ static LemlistPacingKey *pacing_key(PacingTable *table, uint64 key_hash,
 void
 lemlist_pacing_init(void)
 {
+	/* a PGC_POSTMASTER setting may only be made while preloading */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
 	DefineCustomIntVariable("lemlist_fdw.max_shared_keys",
 							"API keys paced together by all backends (in shared memory).",
 							"Takes effect when lemlist_fdw is in shared_preload_libraries.  "
@@ -100,9 +104,6 @@ lemlist_pacing_init(void)
 							PGC_POSTMASTER,
 							0,
 							NULL, NULL, NULL);
-
-	if (!process_shared_preload_libraries_in_progress)
-		return;
 
 #ifdef LEMLIST_HAVE_SHMEM_REQUEST_HOOK
 	prev_shmem_request_hook = shmem_request_hook;

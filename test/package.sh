@@ -130,6 +130,8 @@ cmp -s "$WORKDIR/unpacked/usr/lib/postgresql/$major/lib/lemlist_fdw.so" "$pkglib
 
 start_mock
 CRON_DATABASE=lemlist_package
+# as most installations run it: CREATE EXTENSION, lemlist_fdw not preloaded
+PRELOAD_LIBRARIES="pg_cron"
 start_cluster
 
 say "CREATE EXTENSION lemlist_fdw and a query against the mock"
