@@ -132,6 +132,11 @@ CREATE FOREIGN TABLE secrets_word_stats (campaign_id text, start_date timestampt
 SELECT * FROM mock($$fault status route=stats status=503 echo=1 'body=the other gateway lost key {{api_key}}'$$);
 SELECT nb_leads FROM secrets_word_stats
  WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30';
+-- and any other key this backend has used: the key "the", in an answer to a
+-- request made with another key
+SELECT * FROM mock($$fault status route=stats status=503 'body=the other gateway'$$);
+SELECT nb_leads FROM secrets_echo_stats
+ WHERE campaign_id = 'cam_00001' AND end_date <= '2025-06-30';
 -- an errors[] message of 1 MiB: cut at 1000 bytes (here an ERROR, by
 -- campaign_errors 'error', so that its DETAIL can be measured)
 ALTER FOREIGN TABLE secrets_echo_stats OPTIONS (ADD campaign_errors 'error');
