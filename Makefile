@@ -11,19 +11,14 @@ OBJS = \
 	src/explain.o \
 	src/columns.o \
 	src/option.o \
-	src/option_value.o \
-	src/option_lookup.o \
 	src/pushdown.o \
 	src/filters.o \
 	src/literals.o \
 	src/resources.o \
 	src/connection.o \
 	src/http.o \
-	src/http_failure.o \
 	src/network_text.o \
 	src/pacing.o \
-	src/pacing_table.o \
-	src/rate_headers.o \
 	src/memo.o \
 	src/json.o \
 	src/jsonread.o \

@@ -7,9 +7,9 @@
  * LemlistConnection and gets them back, in completion order, with a 2xx
  * status and a palloc'd body; every other outcome becomes an ERROR.  This
  * file decides when each attempt of a request starts and acts on its
- * outcome; http.c carries the attempt out with curl, and http_failure.c
- * says whether a failed attempt is worth another, and raises the ERROR of
- * a request that failed for good.  Nothing here includes curl.h.
+ * outcome; http.c carries the attempt out with curl, says whether a failed
+ * attempt is worth another, and raises the ERROR of a request that failed
+ * for good.  Nothing here includes curl.h.
  *
  * Design rules:
  *

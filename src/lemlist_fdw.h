@@ -248,8 +248,8 @@ extern char *lemlist_default_json_key(const char *colname);
 extern List *lemlist_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 /* ---------------------------------------------------------------------
- * Options: where each may be set and the validator (option.c), their
- * values (option_value.c), the options of a scan (option_lookup.c)
+ * Options: where each may be set, the validator, their values and the
+ * options of a scan (option.c)
  * ---------------------------------------------------------------------
  */
 typedef enum LemlistCampaignErrors
@@ -280,89 +280,11 @@ typedef struct LemlistOptions
 	int			cache_ttl;		/* seconds; 0: no cross-statement cache */
 } LemlistOptions;
 
-/* in option_lookup.c */
+/* in option.c */
+extern void lemlist_option_init(void);
 extern void lemlist_get_options(Oid foreigntableid, LemlistOptions *opts);
 extern char *lemlist_get_api_key(Oid serverid, Oid userid);
 extern char *lemlist_get_column_key(Oid foreigntableid, AttrNumber attnum);
-
-/* ---------------------------------------------------------------------
- * The table of options: between option.c, option_value.c and
- * option_lookup.c only
- * ---------------------------------------------------------------------
- */
-
-/* Where an option may be set: one bit per catalog the validator is run for. */
-#define LEMLIST_OPT_SERVER			0x01	/* ForeignServerRelationId */
-#define LEMLIST_OPT_USER_MAPPING	0x02	/* UserMappingRelationId */
-#define LEMLIST_OPT_TABLE			0x04	/* ForeignTableRelationId */
-#define LEMLIST_OPT_COLUMN			0x08	/* AttributeRelationId */
-
-typedef enum LemlistOptionId
-{
-	LEMLIST_OPTION_API_URL,
-	LEMLIST_OPTION_CONNECT_TIMEOUT_MS,
-	LEMLIST_OPTION_TIMEOUT_MS,
-	LEMLIST_OPTION_MAX_RETRIES,
-	LEMLIST_OPTION_MAX_PARALLEL,
-	LEMLIST_OPTION_RATE_LIMIT,
-	LEMLIST_OPTION_RATE_WINDOW_MS,
-	LEMLIST_OPTION_MAX_RESPONSE_BYTES,
-	LEMLIST_OPTION_CA_FILE,
-	LEMLIST_OPTION_VERIFY_TLS,
-	LEMLIST_OPTION_CAMPAIGN_ERRORS,
-	LEMLIST_OPTION_DEFAULT_START_DATE,
-	LEMLIST_OPTION_CACHE_TTL,
-	LEMLIST_OPTION_API_KEY,
-	LEMLIST_OPTION_RESOURCE,
-	LEMLIST_OPTION_KEY
-} LemlistOptionId;
-
-/* What an option's value must look like. */
-typedef enum LemlistValueKind
-{
-	LEMLIST_VALUE_INTEGER,		/* decimal, within [min_value, max_value] */
-	LEMLIST_VALUE_BOOLEAN,		/* anything parse_bool takes */
-	LEMLIST_VALUE_URL,			/* http(s)://host..., no credentials */
-	LEMLIST_VALUE_PATH,			/* an absolute file name */
-	LEMLIST_VALUE_CAMPAIGN_ERRORS,	/* notice | warning | error */
-	LEMLIST_VALUE_TIMESTAMPTZ,	/* finite, as timestamptz_in reads it */
-	LEMLIST_VALUE_SECRET,		/* non-empty, never shown */
-	LEMLIST_VALUE_RESOURCE,		/* a resource name */
-	LEMLIST_VALUE_STRING		/* non-empty */
-} LemlistValueKind;
-
-typedef struct LemlistOptionDef
-{
-	const char *name;
-	LemlistOptionId id;
-	int			where;			/* LEMLIST_OPT_* bits */
-	bool		superuser_only;
-	LemlistValueKind kind;
-	int			min_value;		/* integers only */
-	int			max_value;
-	int			default_value;
-} LemlistOptionDef;
-
-/* A parsed option value; which field is set depends on the LemlistValueKind. */
-typedef struct LemlistOptionValue
-{
-	int			ival;
-	bool		bval;
-	TimestampTz tval;
-	LemlistCampaignErrors errors;
-	LemlistResourceKind resource;
-	const char *sval;
-} LemlistOptionValue;
-
-/* in option.c */
-extern void lemlist_option_init(void);
-extern const LemlistOptionDef *lemlist_option_defs(int *count);
-extern const LemlistOptionDef *lemlist_find_option(const char *name);
-lemlist_noreturn extern void lemlist_report_missing_resource(void);
-
-/* in option_value.c */
-extern void lemlist_check_option_value(const LemlistOptionDef *opt, const char *value,
-									   LemlistOptionValue *val);
 
 /* ---------------------------------------------------------------------
  * Pushdown: which clauses (pushdown.c), their values at run time
@@ -441,8 +363,8 @@ extern const char *lemlist_filter_name(LemlistFilterKind filter);
 
 /* ---------------------------------------------------------------------
  * Transport: the requests of a scan (connection.c), each attempt carried
- * out by curl (http.c, the only file that includes curl.h), retry or ERROR
- * after a failed attempt (http_failure.c)
+ * out by curl, and retry or ERROR after a failed one (http.c, the only file
+ * that includes curl.h)
  * ---------------------------------------------------------------------
  */
 
@@ -512,9 +434,8 @@ extern char *lemlist_network_text(const char *s, size_t len, size_t max);
 extern char *lemlist_network_cstring(const char *s, size_t max);
 
 /* ---------------------------------------------------------------------
- * Pacing per API key and back-off (pacing.c), the table of keys it works
- * on, in shared memory or not (pacing_table.c), what the rate limit headers
- * say (rate_headers.c)
+ * Pacing per API key and back-off, the table of keys it works on, in
+ * shared memory or not, what the rate limit headers say (pacing.c)
  * ---------------------------------------------------------------------
  */
 
@@ -546,59 +467,13 @@ extern void lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_m
 extern void lemlist_pacing_hold(uint64 key_hash, TimestampTz now, TimestampTz until);
 extern void lemlist_pacing_waited(uint64 key_hash, TimestampTz now, double ms);
 extern long lemlist_backoff_ms(int retry);
-
-/* in pacing_table.c */
 extern void lemlist_pacing_init(void);
-
-/* in rate_headers.c */
 extern void lemlist_rate_headers_clear(LemlistRateHeaders *headers);
 extern bool lemlist_rate_header(const char *line, size_t len, LemlistRateHeaders *headers);
 extern long lemlist_retry_after_ms(const LemlistRateHeaders *headers, int window_ms);
-extern TimestampTz lemlist_parse_rate_reset(const char *value, TimestampTz now);
 
 /* ---------------------------------------------------------------------
- * The table of keys: between pacing.c and pacing_table.c only
- * ---------------------------------------------------------------------
- */
-
-/* Requests remembered per key: the largest useful rate_limit. */
-#define LEMLIST_PACING_SLOTS	1024
-
-/* One request of a key: when it started, and when it ended (or will have). */
-typedef struct LemlistPacingSlot
-{
-	TimestampTz start;
-	TimestampTz end;			/* in flight: its deadline */
-} LemlistPacingSlot;
-
-/* What pacing knows of one API key: its last LEMLIST_PACING_SLOTS requests. */
-typedef struct LemlistPacingKey
-{
-	uint64		key_hash;
-	bool		used;
-	TimestampTz last_used;
-	TimestampTz hold_until;		/* start nothing before */
-	int			server_limit;	/* last X-RateLimit-Limit, 0 if none */
-	/* for lemlist_fdw_pacing() */
-	int			rate_limit;		/* the options of the last request */
-	int			window_ms;
-	int64		rate_limited;	/* 429 answers */
-	double		waited_ms;		/* time requests waited for the rate limit */
-	uint64		next;			/* requests recorded; slot of the next */
-	LemlistPacingSlot slots[LEMLIST_PACING_SLOTS];
-} LemlistPacingKey;
-
-/* in pacing_table.c */
-extern LemlistPacingKey *lemlist_pacing_lock(uint64 key_hash, TimestampTz now,
-											 bool create);
-extern void lemlist_pacing_unlock(void);
-
-/* in pacing.c */
-extern int	lemlist_pacing_in_window(const LemlistPacingKey *key, TimestampTz now);
-
-/* ---------------------------------------------------------------------
- * One attempt of one request: between connection.c, http.c and
- * http_failure.c only
+ * One attempt of one request: between connection.c and http.c only
  * ---------------------------------------------------------------------
  */
 
@@ -675,14 +550,11 @@ extern void lemlist_curl_drive(long timeout_ms,
 							   void (*done) (LemlistHttpAttempt *attempt,
 											 TimestampTz now));
 extern void lemlist_curl_release(LemlistHttpAttempt *attempt);
-
-/* in http_failure.c */
 extern long lemlist_http_retry_ms(const LemlistHttpAttempt *attempt, int retries,
 								  int window_ms);
 lemlist_noreturn extern void lemlist_http_report_failure(LemlistHttpAttempt *attempt,
 														 const LemlistHttpRequest *req,
 														 int retries);
-extern int	lemlist_http_errcontext(const LemlistHttpRequest *req);
 
 /* ---------------------------------------------------------------------
  * Memo and cache of answers (memo.c)

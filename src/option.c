@@ -1,27 +1,46 @@
 /*-------------------------------------------------------------------------
  *
  * option.c
- *		  The options of lemlist_fdw: where each may be set, and the validator
+ *		  The options of lemlist_fdw: where each may be set, the validator,
+ *		  their values, and the options of a scan
  *
  * Every option lemlist_fdw knows is one row of a static table that says
  * where it may be set, whether only a superuser may set it and what kind of
  * value it takes.  The validator checks an object's options against that
- * table at CREATE and ALTER time; option_value.c parses each value, and
- * option_lookup.c reads the options of a scan from the same table.
+ * table at CREATE and ALTER time; lemlist_check_option_value parses each value, for
+ * the validator and for lemlist_get_options alike, so a value accepted by
+ * CREATE or ALTER means the same thing at query time, and a value that
+ * somehow reached the catalog without going through the validator still
+ * cannot reach the scan unchecked.  lemlist_get_options gives a scan its
+ * options: the defaults, overridden by the server's options, overridden by
+ * the foreign table's; lemlist_get_api_key reads the key from the user
+ * mapping on its own, and lemlist_get_column_key a column's "key" option.
  *
  * Design rules:
  *
- * - The table is the only list of options: the validator, its hints and
- *	 option_lookup.c all read it.  Defaults of integer options are in it too;
- *	 the others are set in option_lookup.c.
+ * - The table is the only list of options: the validator, its hints and the
+ *	 scan's lookup all read it.  Defaults of integer options are in it too;
+ *	 the others are set by lemlist_get_options.
  *
  * - An unknown option gets the "Perhaps you meant" hint postgres_fdw gives,
  *	 limited to the options valid on that kind of object, or else the list of
  *	 those options; an option set on the wrong kind of object is told where
- *	 it is valid.
+ *	 it is valid.  At query time, options this version does not know, or
+ *	 knows for another kind of object, are ignored, as postgres_fdw does.
  *
  * - Messages follow PostgreSQL's style guide and always name the option;
- *	 none made here shows a value.
+ *	 none shows a value.  The value of api_key never appears in any of them,
+ *	 and neither does an api_url that carries credentials: both may hold
+ *	 secrets.
+ *
+ * - Stricter than PostgreSQL's own readers where looser would surprise:
+ *	 integers take no units, no hexadecimal and no fraction; a timestamp
+ *	 without a time zone is UTC whatever the session's TimeZone, and words
+ *	 that move with the clock are refused.
+ *
+ * - A superuser-only option (api_url, ca_file, verify_tls) is refused to a
+ *	 non-superuser who sets it, and, checked once ALTER SERVER has written
+ *	 the new options, to one who drops or changes it.
  *
  * IDENTIFICATION
  *		  src/option.c
@@ -29,6 +48,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <ctype.h>
 
 #include "access/htup_details.h"
 #include "access/reloptions.h"
@@ -40,13 +61,84 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "fmgr.h"
+#include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
 #include "lemlist_fdw.h"
+
+/* Where an option may be set: one bit per catalog the validator is run for. */
+#define LEMLIST_OPT_SERVER			0x01	/* ForeignServerRelationId */
+#define LEMLIST_OPT_USER_MAPPING	0x02	/* UserMappingRelationId */
+#define LEMLIST_OPT_TABLE			0x04	/* ForeignTableRelationId */
+#define LEMLIST_OPT_COLUMN			0x08	/* AttributeRelationId */
+
+typedef enum LemlistOptionId
+{
+	LEMLIST_OPTION_API_URL,
+	LEMLIST_OPTION_CONNECT_TIMEOUT_MS,
+	LEMLIST_OPTION_TIMEOUT_MS,
+	LEMLIST_OPTION_MAX_RETRIES,
+	LEMLIST_OPTION_MAX_PARALLEL,
+	LEMLIST_OPTION_RATE_LIMIT,
+	LEMLIST_OPTION_RATE_WINDOW_MS,
+	LEMLIST_OPTION_MAX_RESPONSE_BYTES,
+	LEMLIST_OPTION_CA_FILE,
+	LEMLIST_OPTION_VERIFY_TLS,
+	LEMLIST_OPTION_CAMPAIGN_ERRORS,
+	LEMLIST_OPTION_DEFAULT_START_DATE,
+	LEMLIST_OPTION_CACHE_TTL,
+	LEMLIST_OPTION_API_KEY,
+	LEMLIST_OPTION_RESOURCE,
+	LEMLIST_OPTION_KEY
+} LemlistOptionId;
+
+/* What an option's value must look like. */
+typedef enum LemlistValueKind
+{
+	LEMLIST_VALUE_INTEGER,		/* decimal, within [min_value, max_value] */
+	LEMLIST_VALUE_BOOLEAN,		/* anything parse_bool takes */
+	LEMLIST_VALUE_URL,			/* http(s)://host..., no credentials */
+	LEMLIST_VALUE_PATH,			/* an absolute file name */
+	LEMLIST_VALUE_CAMPAIGN_ERRORS,	/* notice | warning | error */
+	LEMLIST_VALUE_TIMESTAMPTZ,	/* finite, as timestamptz_in reads it */
+	LEMLIST_VALUE_SECRET,		/* non-empty, never shown */
+	LEMLIST_VALUE_RESOURCE,		/* a resource name */
+	LEMLIST_VALUE_STRING		/* non-empty */
+} LemlistValueKind;
+
+typedef struct LemlistOptionDef
+{
+	const char *name;
+	LemlistOptionId id;
+	int			where;			/* LEMLIST_OPT_* bits */
+	bool		superuser_only;
+	LemlistValueKind kind;
+	int			min_value;		/* integers only */
+	int			max_value;
+	int			default_value;
+} LemlistOptionDef;
+
+/* A parsed option value; which field is set depends on the LemlistValueKind. */
+typedef struct LemlistOptionValue
+{
+	int			ival;
+	bool		bval;
+	TimestampTz tval;
+	LemlistCampaignErrors errors;
+	LemlistResourceKind resource;
+	const char *sval;
+} LemlistOptionValue;
+
+static const LemlistOptionDef *lemlist_option_defs(int *count);
+static const LemlistOptionDef *lemlist_find_option(const char *name);
+lemlist_noreturn static void lemlist_report_missing_resource(void);
+static void lemlist_check_option_value(const LemlistOptionDef *opt, const char *value,
+									   LemlistOptionValue *val);
 
 /* Longest name worth a "Perhaps you meant" suggestion. */
 #define MAX_SUGGEST_LEN		255
@@ -235,7 +327,7 @@ check_superuser_options_kept(Oid serverid)
  * lemlist_option_defs
  *		Every option, for those that go through them all; *count says how many
  */
-const LemlistOptionDef *
+static const LemlistOptionDef *
 lemlist_option_defs(int *count)
 {
 	*count = (int) lengthof(options);
@@ -246,7 +338,7 @@ lemlist_option_defs(int *count)
  * lemlist_find_option
  *		The definition of an option, or NULL if there is none by that name
  */
-const LemlistOptionDef *
+static const LemlistOptionDef *
 lemlist_find_option(const char *name)
 {
 	int			i;
@@ -263,7 +355,7 @@ lemlist_find_option(const char *name)
  * lemlist_report_missing_resource
  *		ERROR for a foreign table without the "resource" option
  */
-void
+static void
 lemlist_report_missing_resource(void)
 {
 	ereport(ERROR,
@@ -413,4 +505,542 @@ closest_option(const char *name, int where)
 		}
 	}
 	return best;
+}
+
+
+/* ---------------------------------------------------------------------
+ * The value of one option
+ * ---------------------------------------------------------------------
+ */
+
+static const struct
+{
+	const char *name;
+	LemlistCampaignErrors value;
+}			campaign_errors_values[] = {
+	{"notice", LEMLIST_ERRORS_NOTICE},
+	{"warning", LEMLIST_ERRORS_WARNING},
+	{"error", LEMLIST_ERRORS_ERROR}
+};
+
+static void check_integer(const LemlistOptionDef *opt, const char *value, int *result);
+static void check_url(const LemlistOptionDef *opt, const char *value);
+static int	parse_timestamptz(const char *value, TimestampTz *result);
+
+
+/*
+ * lemlist_check_option_value
+ *		Parse an option's value into val, or raise an ERROR naming it
+ */
+static void
+lemlist_check_option_value(const LemlistOptionDef *opt, const char *value,
+						   LemlistOptionValue *val)
+{
+	int			i;
+
+	memset(val, 0, sizeof(LemlistOptionValue));
+	val->sval = value;
+
+	switch (opt->kind)
+	{
+		case LEMLIST_VALUE_INTEGER:
+			check_integer(opt, value, &val->ival);
+			break;
+
+		case LEMLIST_VALUE_BOOLEAN:
+			if (!parse_bool(value, &val->bval))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								opt->name, value),
+						 errdetail("Option \"%s\" requires a Boolean value.",
+								   opt->name)));
+			break;
+
+		case LEMLIST_VALUE_URL:
+			check_url(opt, value);
+			break;
+
+		case LEMLIST_VALUE_PATH:
+			if (!is_absolute_path(value))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								opt->name, value),
+						 errdetail("The file name must be an absolute path.")));
+			break;
+
+		case LEMLIST_VALUE_CAMPAIGN_ERRORS:
+			for (i = 0; i < (int) lengthof(campaign_errors_values); i++)
+			{
+				if (strcmp(campaign_errors_values[i].name, value) == 0)
+				{
+					val->errors = campaign_errors_values[i].value;
+					return;
+				}
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"",
+							opt->name, value),
+					 errhint("Valid values are: notice, warning, error")));
+			break;
+
+		case LEMLIST_VALUE_TIMESTAMPTZ:
+			switch (parse_timestamptz(value, &val->tval))
+			{
+				case 0:
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, value),
+							 errdetail("The value must be a fixed, finite timestamp, such as \"2025-01-01T00:00:00Z\"; without a time zone it is read as UTC.")));
+					break;
+				case -1:
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, value),
+							 errdetail("lemlist dates, in UTC, must fall between the years 1 and 9999.")));
+					break;
+			}
+			break;
+
+		case LEMLIST_VALUE_SECRET:
+			/* never show the value */
+			if (value[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\"", opt->name),
+						 errdetail("The value must not be empty.")));
+			break;
+
+		case LEMLIST_VALUE_RESOURCE:
+			{
+				const LemlistResourceDef *res = lemlist_resource_by_name(value);
+
+				if (res == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("invalid value for option \"%s\": \"%s\"",
+									opt->name, value),
+							 errhint("Valid values are: %s",
+									 lemlist_resource_names())));
+				val->resource = res->kind;
+			}
+			break;
+
+		case LEMLIST_VALUE_STRING:
+			if (value[0] == '\0')
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"%s\": \"%s\"",
+								opt->name, value),
+						 errdetail("The value must not be empty.")));
+			break;
+	}
+}
+
+/*
+ * check_integer
+ *		Parse a decimal integer option and check its range
+ *
+ * Stricter than parse_int: no units, no hexadecimal, no fraction.
+ */
+static void
+check_integer(const LemlistOptionDef *opt, const char *value, int *result)
+{
+	const char *p = value;
+	char	   *end;
+	long		lval;
+
+	while (isspace((unsigned char) *p))
+		p++;
+	if (!(isdigit((unsigned char) *p) ||
+		  ((*p == '-' || *p == '+') && isdigit((unsigned char) p[1]))))
+		goto syntax_error;
+
+	errno = 0;
+	lval = strtol(p, &end, 10);
+	while (isspace((unsigned char) *end))
+		end++;
+	if (*end != '\0')
+		goto syntax_error;
+
+	if (errno == ERANGE || lval < opt->min_value || lval > opt->max_value)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("value for option \"%s\" must be between %d and %d",
+						opt->name, opt->min_value, opt->max_value)));
+
+	*result = (int) lval;
+	return;
+
+syntax_error:
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for integer option \"%s\": %s",
+					opt->name, value),
+			 errhint("Valid values are whole numbers between %d and %d.",
+					 opt->min_value, opt->max_value)));
+}
+
+/*
+ * check_url
+ *		Check api_url: http or https, a host, no credentials, no fragment
+ *
+ * Routes are appended to it, so a query string is refused as well.  A URL
+ * that carries a user name or password is not echoed back.
+ */
+static void
+check_url(const LemlistOptionDef *opt, const char *value)
+{
+	const char *authority;
+	const char *p;
+	size_t		authority_len;
+	const char *problem = NULL;
+
+	/* the authority runs from after "scheme://" to the first / ? or # */
+	p = strstr(value, "://");
+	authority = p ? p + 3 : value;
+	authority_len = strcspn(authority, "/?#");
+
+	if (memchr(authority, '@', authority_len) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\"", opt->name),
+				 errdetail("The URL must not contain a user name or password."),
+				 errhint("Put the API key in the \"api_key\" option of a user mapping.")));
+
+	for (p = value; *p; p++)
+	{
+		if ((unsigned char) *p <= ' ' || (unsigned char) *p == 0x7f)
+		{
+			problem = "The URL must not contain spaces or control characters.";
+			break;
+		}
+	}
+
+	if (problem == NULL &&
+		pg_strncasecmp(value, "http://", 7) != 0 &&
+		pg_strncasecmp(value, "https://", 8) != 0)
+		problem = "The URL must start with \"http://\" or \"https://\".";
+	else if (problem == NULL &&
+			 (authority_len == 0 || authority[0] == ':'))
+		problem = "The URL must name a host.";
+	else if (problem == NULL && strchr(value, '#') != NULL)
+		problem = "The URL must not contain a fragment.";
+	else if (problem == NULL && strchr(value, '?') != NULL)
+		problem = "The URL must not contain a query string.";
+
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"",
+						opt->name, value),
+				 errdetail_internal("%s", problem)));
+}
+
+/*
+ * parse_timestamptz
+ *		Read a timestamptz the way timestamptz_in does, in UTC
+ *
+ * A value without a time zone means UTC whatever the session's TimeZone,
+ * so that one option gives one startDate; words that move with the clock
+ * ("now", "today", ...) are refused.  Returns 1 for a good value, 0 for one
+ * that does not parse or is not finite, -1 for one outside the years 1 to
+ * 9999 that lemlist can take.
+ *
+ * PostgreSQL 15 has no soft input errors, so timestamptz_in's own ERROR is
+ * caught and the caller raises ours instead; a failure is always followed
+ * by an ERROR, so the transaction never goes on after the catch.  Only data
+ * exceptions (class 22) are caught: anything else (a cancel, out of memory)
+ * is re-thrown as it is.
+ */
+static int
+parse_timestamptz(const char *value, TimestampTz *result)
+{
+	static const char *const moving[] = {"now", "today", "tomorrow", "yesterday"};
+	MemoryContext oldcxt = CurrentMemoryContext;
+	pg_tz	   *save_tz = session_timezone;
+	volatile bool ok = true;
+	char	   *word = pstrdup(value);
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	for (char *p = word; *p; p++)
+		*p = pg_tolower((unsigned char) *p);
+	for (size_t i = 0; i < lengthof(moving); i++)
+	{
+		if (strstr(word, moving[i]) != NULL)
+			return 0;
+	}
+
+	PG_TRY();
+	{
+		session_timezone = pg_tzset("UTC");
+		*result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+														  CStringGetDatum(value),
+														  ObjectIdGetDatum(InvalidOid),
+														  Int32GetDatum(-1)));
+		session_timezone = save_tz;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		session_timezone = save_tz;
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) != ERRCODE_DATA_EXCEPTION)
+			PG_RE_THROW();
+		FlushErrorState();
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+
+	if (!ok || TIMESTAMP_NOT_FINITE(*result))
+		return 0;
+	if (timestamp2tm(*result, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+		return -1;
+	return 1;
+}
+
+
+/* ---------------------------------------------------------------------
+ * The options of a scan, read from the catalogs
+ * ---------------------------------------------------------------------
+ */
+
+#define DEFAULT_API_URL		"https://api.lemlist.com/api"
+/* 1970-01-01T00:00:00.000Z, in microseconds since 2000-01-01 */
+#define DEFAULT_START_DATE \
+	((TimestampTz) (UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY)
+
+static const char *mapping_role(UserMapping *um);
+static bool apply_options(LemlistOptions *opts, List *optlist, int where);
+static void store_option(LemlistOptions *opts, const LemlistOptionDef *opt,
+						 const LemlistOptionValue *val);
+
+
+/*
+ * lemlist_get_options
+ *		The options a scan of a foreign table works with
+ *
+ * Defaults, overridden by the server's options, overridden by the table's.
+ * Options this version does not know are ignored, as postgres_fdw does.
+ */
+void
+lemlist_get_options(Oid foreigntableid, LemlistOptions *opts)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	const LemlistOptionDef *defs;
+	int			ndefs;
+	size_t		len;
+	int			i;
+
+	memset(opts, 0, sizeof(LemlistOptions));
+	opts->serverid = server->serverid;
+	opts->server_name = pstrdup(server->servername);
+	opts->api_url = pstrdup(DEFAULT_API_URL);
+	opts->ca_file = NULL;
+	opts->verify_tls = true;
+	opts->campaign_errors = LEMLIST_ERRORS_NOTICE;
+	opts->default_start_date = DEFAULT_START_DATE;
+	opts->resource = LEMLIST_RES_CAMPAIGN_STATS;
+
+	/* integer defaults come from the option table */
+	defs = lemlist_option_defs(&ndefs);
+	for (i = 0; i < ndefs; i++)
+	{
+		LemlistOptionValue val;
+
+		if (defs[i].kind != LEMLIST_VALUE_INTEGER)
+			continue;
+		memset(&val, 0, sizeof(val));
+		val.ival = defs[i].default_value;
+		store_option(opts, &defs[i], &val);
+	}
+
+	(void) apply_options(opts, server->options, LEMLIST_OPT_SERVER);
+	if (!apply_options(opts, table->options, LEMLIST_OPT_TABLE))
+		lemlist_report_missing_resource();
+
+	/* routes start with a slash */
+	len = strlen(opts->api_url);
+	while (len > 0 && opts->api_url[len - 1] == '/')
+		opts->api_url[--len] = '\0';
+}
+
+/*
+ * lemlist_get_api_key
+ *		The api_key of the user mapping that applies to userid on serverid
+ *
+ * GetUserMapping raises the usual error when there is no mapping at all.
+ */
+char *
+lemlist_get_api_key(Oid serverid, Oid userid)
+{
+	UserMapping *um = GetUserMapping(userid, serverid);
+	const char *servername;
+	ListCell   *lc;
+
+	foreach(lc, um->options)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "api_key") == 0)
+		{
+			char	   *key = defGetString(def);
+
+			if (key[0] != '\0')
+				return pstrdup(key);
+		}
+	}
+
+	servername = GetForeignServer(serverid)->servername;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+			 errmsg("user mapping for server \"%s\" has no \"api_key\"",
+					servername),
+			 errhint("Add one with ALTER USER MAPPING FOR %s SERVER %s OPTIONS (ADD api_key '...').",
+					 mapping_role(um), quote_identifier(servername))));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * mapping_role
+ *		The role a user mapping is for, as ALTER USER MAPPING FOR spells it
+ *
+ * GetUserMapping reports the user it was asked about, even when the mapping
+ * it found is the PUBLIC one, so look at the mapping itself.
+ */
+static const char *
+mapping_role(UserMapping *um)
+{
+	HeapTuple	tuple;
+	Oid			umuser;
+	char	   *rolename;
+
+	tuple = SearchSysCache1(USERMAPPINGOID, ObjectIdGetDatum(um->umid));
+	if (!HeapTupleIsValid(tuple))
+		return "CURRENT_USER";
+	umuser = ((Form_pg_user_mapping) GETSTRUCT(tuple))->umuser;
+	ReleaseSysCache(tuple);
+
+	if (!OidIsValid(umuser))
+		return "PUBLIC";
+	rolename = GetUserNameFromId(umuser, true);
+	return rolename ? quote_identifier(rolename) : "CURRENT_USER";
+}
+
+/*
+ * lemlist_get_column_key
+ *		A column's "key" option, or NULL if it has none
+ */
+char *
+lemlist_get_column_key(Oid foreigntableid, AttrNumber attnum)
+{
+	List	   *optlist = GetForeignColumnOptions(foreigntableid, attnum);
+	ListCell   *lc;
+
+	foreach(lc, optlist)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "key") == 0)
+			return pstrdup(defGetString(def));
+	}
+	return NULL;
+}
+
+/*
+ * apply_options
+ *		Store the values of one object's options into opts
+ *
+ * Returns whether the list had a "resource" option.
+ */
+static bool
+apply_options(LemlistOptions *opts, List *optlist, int where)
+{
+	bool		has_resource = false;
+	ListCell   *lc;
+
+	foreach(lc, optlist)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+		const LemlistOptionDef *opt = lemlist_find_option(def->defname);
+		LemlistOptionValue val;
+
+		if (opt == NULL || (opt->where & where) == 0)
+			continue;
+
+		lemlist_check_option_value(opt, defGetString(def), &val);
+		store_option(opts, opt, &val);
+		if (opt->id == LEMLIST_OPTION_RESOURCE)
+			has_resource = true;
+	}
+	return has_resource;
+}
+
+/*
+ * store_option
+ *		Put one parsed option value where it belongs in opts
+ */
+static void
+store_option(LemlistOptions *opts, const LemlistOptionDef *opt,
+			 const LemlistOptionValue *val)
+{
+	switch (opt->id)
+	{
+		case LEMLIST_OPTION_API_URL:
+			opts->api_url = pstrdup(val->sval);
+			break;
+		case LEMLIST_OPTION_CONNECT_TIMEOUT_MS:
+			opts->connect_timeout_ms = val->ival;
+			break;
+		case LEMLIST_OPTION_TIMEOUT_MS:
+			opts->timeout_ms = val->ival;
+			break;
+		case LEMLIST_OPTION_MAX_RETRIES:
+			opts->max_retries = val->ival;
+			break;
+		case LEMLIST_OPTION_MAX_PARALLEL:
+			opts->max_parallel = val->ival;
+			break;
+		case LEMLIST_OPTION_RATE_LIMIT:
+			opts->rate_limit = val->ival;
+			break;
+		case LEMLIST_OPTION_RATE_WINDOW_MS:
+			opts->rate_window_ms = val->ival;
+			break;
+		case LEMLIST_OPTION_MAX_RESPONSE_BYTES:
+			opts->max_response_bytes = (int64) val->ival;
+			break;
+		case LEMLIST_OPTION_CA_FILE:
+			opts->ca_file = pstrdup(val->sval);
+			break;
+		case LEMLIST_OPTION_VERIFY_TLS:
+			opts->verify_tls = val->bval;
+			break;
+		case LEMLIST_OPTION_CAMPAIGN_ERRORS:
+			opts->campaign_errors = val->errors;
+			break;
+		case LEMLIST_OPTION_DEFAULT_START_DATE:
+			opts->default_start_date = val->tval;
+			break;
+		case LEMLIST_OPTION_CACHE_TTL:
+			opts->cache_ttl = val->ival;
+			break;
+		case LEMLIST_OPTION_RESOURCE:
+			opts->resource = val->resource;
+			break;
+		case LEMLIST_OPTION_API_KEY:
+		case LEMLIST_OPTION_KEY:
+			/* not scan options: see lemlist_get_api_key, _column_key */
+			break;
+	}
 }

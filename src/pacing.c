@@ -19,25 +19,35 @@
  * The model is corrected with what lemlist says: X-RateLimit-Limit lowers
  * the limit; X-RateLimit-Remaining reveals requests of the key we do not know
  * about (another client, another backend without shared memory), which are
- * then counted until X-RateLimit-Reset (a JavaScript Date string, read by
- * rate_headers.c); a window used up by others, and Retry-After after a 429,
- * hold the key.
+ * then counted until X-RateLimit-Reset (a JavaScript Date string); a window
+ * used up by others, and Retry-After after a 429, hold the key.
+ *
+ * Where the state lives: when lemlist_fdw is in shared_preload_libraries,
+ * a table of lemlist_fdw.max_shared_keys entries in shared memory, under one
+ * LWLock, that every backend paces against; a key in use (a request in
+ * flight or in its window, or a hold) keeps its entry, and a key that finds
+ * none free is paced by its backend alone (with a WARNING, once per
+ * backend).  Otherwise, or beyond, a backend's own small table
+ * (PACING_LOCAL_KEYS), where the least recently used key is forgotten.
+ * lemlist_fdw_pacing() shows both.
  *
  * Design rules:
  *
  * - Keys are told apart by a 64-bit hash (lemlist_key_hash); neither this
  *	 file nor shared memory ever holds a key.
  *
- * - Each key has a ring of its last LEMLIST_PACING_SLOTS requests, in the
- *	 table of pacing_table.c, which every backend may share: an entry is
- *	 only read or written between lemlist_pacing_lock and
- *	 lemlist_pacing_unlock, and nothing waits or throws in between.
+ * - Each key has a ring of its last LEMLIST_PACING_SLOTS requests: an entry
+ *	 is only read or written between lemlist_pacing_lock and
+ *	 lemlist_pacing_unlock, and nothing waits or throws in between (the lock
+ *	 is held for microseconds).
  *
  * - Nothing here sleeps: callers (connection.c) get the time a request may
  *	 start, or the back-off before a retry, and wait on their latch,
  *	 interruptibly.
- *	 Nothing here includes curl.h either: http.c hands header lines over to
- *	 rate_headers.c.
+ *	 Nothing here includes curl.h either: http.c hands each header line of an
+ *	 answer to lemlist_rate_header, from curl's header callback, which never
+ *	 throws and never allocates.  A header value that does not read is as if
+ *	 it had not been sent; counts are capped, Retry-After at an hour.
  *
  * - A request in flight counts until it ends or until its deadline (its
  *	 timeout), so that a backend that dies with requests in flight cannot
@@ -50,12 +60,59 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <limits.h>
 
+#include "catalog/pg_authid.h"
 #include "common/hashfn.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "lemlist_fdw.h"
+
+/* Requests remembered per key: the largest useful rate_limit. */
+#define LEMLIST_PACING_SLOTS	1024
+
+/* One request of a key: when it started, and when it ended (or will have). */
+typedef struct LemlistPacingSlot
+{
+	TimestampTz start;
+	TimestampTz end;			/* in flight: its deadline */
+} LemlistPacingSlot;
+
+/* What pacing knows of one API key: its last LEMLIST_PACING_SLOTS requests. */
+typedef struct LemlistPacingKey
+{
+	uint64		key_hash;
+	bool		used;
+	TimestampTz last_used;
+	TimestampTz hold_until;		/* start nothing before */
+	int			server_limit;	/* last X-RateLimit-Limit, 0 if none */
+	/* for lemlist_fdw_pacing() */
+	int			rate_limit;		/* the options of the last request */
+	int			window_ms;
+	int64		rate_limited;	/* 429 answers */
+	double		waited_ms;		/* time requests waited for the rate limit */
+	uint64		next;			/* requests recorded; slot of the next */
+	LemlistPacingSlot slots[LEMLIST_PACING_SLOTS];
+} LemlistPacingKey;
+
+static LemlistPacingKey *lemlist_pacing_lock(uint64 key_hash, TimestampTz now,
+											 bool create);
+static void lemlist_pacing_unlock(void);
+static int	lemlist_pacing_in_window(const LemlistPacingKey *key, TimestampTz now);
+static TimestampTz lemlist_parse_rate_reset(const char *value, TimestampTz now);
 
 /* Added to the window, for clock granularity on either side. */
 #define PACING_MARGIN_MS		5
@@ -324,11 +381,660 @@ lemlist_pacing_waited(uint64 key_hash, TimestampTz now, double ms)
  *		The requests of a key that count in its current window (in flight,
  *		or ended less than a window ago), for lemlist_fdw_pacing()
  */
-int
+static int
 lemlist_pacing_in_window(const LemlistPacingKey *key, TimestampTz now)
 {
 	TimestampTz ends[LEMLIST_PACING_SLOTS];
 	TimestampTz window = (TimestampTz) (key->window_ms + PACING_MARGIN_MS) * 1000;
 
 	return pacing_recent_ends(key, now - window, ends);
+}
+
+/* ---------------------------------------------------------------------
+ * The table of keys, in shared memory or in the backend
+ * ---------------------------------------------------------------------
+ */
+
+/* API keys a backend-local table remembers; the least recently used is forgotten. */
+#define PACING_LOCAL_KEYS		8
+#define PACING_TRANCHE			"lemlist_fdw"
+
+typedef struct PacingTable
+{
+	LWLock	   *lock;			/* NULL in a backend-local table */
+	int			nkeys;
+	LemlistPacingKey keys[FLEXIBLE_ARRAY_MEMBER];
+} PacingTable;
+
+/* lemlist_fdw.max_shared_keys: entries of the shared table */
+static int	max_shared_keys = 256;
+
+static PacingTable *pacing_shared = NULL;
+static PacingTable *pacing_local = NULL;
+static bool locked_shared = false;	/* between lemlist_pacing_lock and _unlock */
+static bool warned_full = false;	/* this backend said the shared table is full */
+
+#ifdef LEMLIST_HAVE_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+static Size pacing_table_size(int nkeys);
+static void pacing_shmem_request(void);
+static void pacing_shmem_startup(void);
+static PacingTable *pacing_local_table(void);
+static bool pacing_in_use(const LemlistPacingKey *key, TimestampTz now);
+static LemlistPacingKey *pacing_key(PacingTable *table, uint64 key_hash,
+									TimestampTz now, bool create);
+
+
+/*
+ * lemlist_pacing_init
+ *		The size of the shared table, and the table itself when loaded by
+ *		shared_preload_libraries
+ *
+ * Called from _PG_init.  Loaded any other way, backends pace on their own.
+ */
+void
+lemlist_pacing_init(void)
+{
+	/* a PGC_POSTMASTER setting may only be made while preloading */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomIntVariable("lemlist_fdw.max_shared_keys",
+							"API keys paced together by all backends (in shared memory).",
+							"Takes effect when lemlist_fdw is in shared_preload_libraries.  "
+							"Once they are all in use, a backend paces a new key on its own.",
+							&max_shared_keys,
+							256,
+							1,
+							4096,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+#ifdef LEMLIST_HAVE_SHMEM_REQUEST_HOOK
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = pacing_shmem_request;
+#else
+	pacing_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = pacing_shmem_startup;
+}
+
+/*
+ * pacing_table_size
+ *		Bytes of a table of nkeys entries
+ */
+static Size
+pacing_table_size(int nkeys)
+{
+	return add_size(offsetof(PacingTable, keys),
+					mul_size(nkeys, sizeof(LemlistPacingKey)));
+}
+
+/*
+ * pacing_shmem_request
+ *		Reserve the table and its lock
+ */
+static void
+pacing_shmem_request(void)
+{
+#ifdef LEMLIST_HAVE_SHMEM_REQUEST_HOOK
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(MAXALIGN(pacing_table_size(max_shared_keys)));
+	RequestNamedLWLockTranche(PACING_TRANCHE, 1);
+}
+
+/*
+ * pacing_shmem_startup
+ *		Create or attach to the shared table
+ */
+static void
+pacing_shmem_startup(void)
+{
+	bool		found;
+	Size		size = pacing_table_size(max_shared_keys);
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	pacing_shared = ShmemInitStruct("lemlist_fdw pacing", size, &found);
+	if (!found)
+	{
+		memset(pacing_shared, 0, size);
+		pacing_shared->lock = &(GetNamedLWLockTranche(PACING_TRANCHE))->lock;
+		pacing_shared->nkeys = max_shared_keys;
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * lemlist_pacing_lock
+ *		Lock the table and find the entry of a key
+ *
+ * If the key has no entry, one is made if create, else the result is NULL.
+ * In the shared table an entry is made from a free one, or from one whose
+ * key is no longer in use (nothing in flight, in its window or held);
+ * never from a key in use.  When there
+ * is none, the key is paced by this backend alone, in its own table, and the
+ * backend says so once with a WARNING.  Either way the table stays locked
+ * until lemlist_pacing_unlock.
+ */
+static LemlistPacingKey *
+lemlist_pacing_lock(uint64 key_hash, TimestampTz now, bool create)
+{
+	if (pacing_shared != NULL)
+	{
+		LemlistPacingKey *key;
+
+		LWLockAcquire(pacing_shared->lock, LW_EXCLUSIVE);
+		key = pacing_key(pacing_shared, key_hash, now, create);
+		if (key != NULL)
+		{
+			locked_shared = true;
+			return key;
+		}
+		LWLockRelease(pacing_shared->lock);
+
+		if (create && !warned_full)
+		{
+			warned_full = true;
+			ereport(WARNING,
+					(errmsg("lemlist_fdw's shared pacing table is full"),
+					 errdetail("All %d entries of \"lemlist_fdw.max_shared_keys\" are in use: this backend paces API keys beyond them on its own, and other backends do not see its requests.",
+							   pacing_shared->nkeys),
+					 errhint("Raise \"lemlist_fdw.max_shared_keys\" (it takes a restart).")));
+		}
+	}
+	locked_shared = false;
+	return pacing_key(pacing_local_table(), key_hash, now, create);
+}
+
+/*
+ * lemlist_pacing_unlock
+ *		Let go of the table lemlist_pacing_lock locked
+ */
+static void
+lemlist_pacing_unlock(void)
+{
+	if (locked_shared)
+	{
+		locked_shared = false;
+		LWLockRelease(pacing_shared->lock);
+	}
+}
+
+/*
+ * pacing_local_table
+ *		This backend's own table, made on first use
+ */
+static PacingTable *
+pacing_local_table(void)
+{
+	if (pacing_local == NULL)
+	{
+		pacing_local = MemoryContextAllocZero(TopMemoryContext,
+											  pacing_table_size(PACING_LOCAL_KEYS));
+		pacing_local->nkeys = PACING_LOCAL_KEYS;
+	}
+	return pacing_local;
+}
+
+/*
+ * pacing_in_use
+ *		Does the entry's key still hold something pacing must know: a
+ *		request in flight or in its window, or a hold?
+ */
+static bool
+pacing_in_use(const LemlistPacingKey *key, TimestampTz now)
+{
+	if (key->hold_until > now)
+		return true;
+	/* cheap first: used less than a window ago */
+	if (key->last_used > TimestampTzPlusMilliseconds(now, -(key->window_ms + 100)))
+		return true;
+	return lemlist_pacing_in_window(key, now) > 0;
+}
+
+/*
+ * pacing_key
+ *		The entry of a key; if it has none and create, one made from a free
+ *		entry, or else from the least recently used one: in the shared table
+ *		only from one whose key is no longer in use (NULL when there is none)
+ */
+static LemlistPacingKey *
+pacing_key(PacingTable *table, uint64 key_hash, TimestampTz now, bool create)
+{
+	LemlistPacingKey *victim = NULL;
+	bool		shared = table->lock != NULL;
+
+	for (int i = 0; i < table->nkeys; i++)
+	{
+		LemlistPacingKey *key = &table->keys[i];
+
+		if (key->used && key->key_hash == key_hash)
+		{
+			key->last_used = now;
+			return key;
+		}
+		if (!create)
+			continue;
+		if (victim != NULL && !victim->used)
+			continue;			/* a free entry: the best there is */
+		if (!key->used)
+			victim = key;
+		else if (shared && pacing_in_use(key, now))
+			continue;
+		else if (victim == NULL || key->last_used < victim->last_used)
+			victim = key;
+	}
+	if (!create || victim == NULL)
+		return NULL;			/* in the shared table: every entry in use */
+
+	memset(victim, 0, sizeof(LemlistPacingKey));
+	victim->used = true;
+	victim->key_hash = key_hash;
+	victim->last_used = now;
+	return victim;
+}
+
+/*
+ * What lemlist_fdw_pacing() shows of one entry: a copy, made under the lock.
+ */
+typedef struct PacingRow
+{
+	uint64		key_hash;
+	bool		shared;
+	int			in_window;
+	int			window_ms;
+	int			rate_limit;
+	int			server_limit;
+	int64		rate_limited;
+	double		waited_ms;
+	TimestampTz last_used;
+} PacingRow;
+
+static int	pacing_copy_rows(PacingTable *table, bool shared, TimestampTz now,
+							 PacingRow *rows);
+
+PG_FUNCTION_INFO_V1(lemlist_fdw_pacing);
+
+/*
+ * lemlist_fdw_pacing
+ *		One row per API key that pacing knows: the shared table's (when
+ *		lemlist_fdw is preloaded), then this backend's own
+ *
+ * For a superuser or a member of pg_read_all_stats.  A key is shown by the
+ * first 12 hex digits of its hash, never itself.
+ */
+Datum
+lemlist_fdw_pacing(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	MemoryContext oldcxt;
+	TimestampTz now = GetCurrentTimestamp();
+	PacingRow  *rows;
+	int			nrows = 0;
+	int			nshared = pacing_shared ? pacing_shared->nkeys : 0;
+
+	if (!superuser() && !has_privs_of_role(GetUserId(), LEMLIST_ROLE_READ_ALL_STATS))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for function lemlist_fdw_pacing"),
+				 errdetail("Only superusers and roles with privileges of the \"pg_read_all_stats\" role may see how API keys are paced.")));
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	/* copies first: nothing allocates while the shared table is locked */
+	rows = palloc(sizeof(PacingRow) * (nshared + PACING_LOCAL_KEYS));
+	if (pacing_shared != NULL)
+	{
+		LWLockAcquire(pacing_shared->lock, LW_SHARED);
+		nrows += pacing_copy_rows(pacing_shared, true, now, rows);
+		LWLockRelease(pacing_shared->lock);
+	}
+	if (pacing_local != NULL)
+		nrows += pacing_copy_rows(pacing_local, false, now, rows + nrows);
+
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	store = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(oldcxt);
+
+	for (int i = 0; i < nrows; i++)
+	{
+		Datum		values[9];
+		bool		nulls[9] = {false};
+		char		hash[17];
+
+		snprintf(hash, sizeof(hash), "%016llx", (unsigned long long) rows[i].key_hash);
+		hash[12] = '\0';
+		values[0] = CStringGetTextDatum(hash);
+		values[1] = BoolGetDatum(rows[i].shared);
+		values[2] = Int32GetDatum(rows[i].in_window);
+		values[3] = Int32GetDatum(rows[i].window_ms);
+		values[4] = Int32GetDatum(rows[i].rate_limit);
+		values[5] = Int32GetDatum(rows[i].server_limit);
+		nulls[5] = rows[i].server_limit == 0;
+		values[6] = Int64GetDatum(rows[i].rate_limited);
+		values[7] = Float8GetDatum(rows[i].waited_ms);
+		values[8] = TimestampTzGetDatum(rows[i].last_used);
+		tuplestore_putvalues(store, tupdesc, values, nulls);
+	}
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = tupdesc;
+	return (Datum) 0;
+}
+
+/*
+ * pacing_copy_rows
+ *		Copy what lemlist_fdw_pacing shows of a table's entries into rows;
+ *		return how many there were
+ */
+static int
+pacing_copy_rows(PacingTable *table, bool shared, TimestampTz now, PacingRow *rows)
+{
+	int			n = 0;
+
+	for (int i = 0; i < table->nkeys; i++)
+	{
+		const LemlistPacingKey *key = &table->keys[i];
+		PacingRow  *row = &rows[n];
+
+		if (!key->used)
+			continue;
+		row->key_hash = key->key_hash;
+		row->shared = shared;
+		row->in_window = lemlist_pacing_in_window(key, now);
+		row->window_ms = key->window_ms;
+		row->rate_limit = key->rate_limit;
+		row->server_limit = key->server_limit;
+		row->rate_limited = key->rate_limited;
+		row->waited_ms = key->waited_ms;
+		row->last_used = key->last_used;
+		n++;
+	}
+	return n;
+}
+
+/* ---------------------------------------------------------------------
+ * What lemlist's answers say of its rate limit
+ * ---------------------------------------------------------------------
+ */
+
+/* Longest Retry-After we accept, in seconds. */
+#define RATE_MAX_RETRY_AFTER_S 3600
+/* Unix seconds of 10000-01-01: a larger X-RateLimit-Reset is no time. */
+#define RATE_MAX_UNIX_S		253402300800L
+
+static bool header_value(const char *line, size_t len, const char *name,
+						 char *value, size_t valuesize);
+static long parse_count(const char *s, long max);
+static bool parse_js_date(const char *s, TimestampTz *result);
+static bool parse_http_date(const char *s, TimestampTz *result);
+static int	month_number(const char *s);
+
+
+/*
+ * lemlist_rate_headers_clear
+ *		Nothing said yet
+ */
+void
+lemlist_rate_headers_clear(LemlistRateHeaders *headers)
+{
+	headers->retry_after_s = -1;
+	headers->limit = -1;
+	headers->remaining = -1;
+	headers->reset[0] = '\0';
+}
+
+/*
+ * lemlist_rate_header
+ *		Note one header line of an answer if it is about the rate limit
+ *
+ * Runs in curl's header callback: never throws, never allocates.
+ */
+bool
+lemlist_rate_header(const char *line, size_t len, LemlistRateHeaders *headers)
+{
+	char		value[sizeof(headers->reset)];
+
+	if (header_value(line, len, "Retry-After", value, sizeof(value)))
+		headers->retry_after_s = parse_count(value, RATE_MAX_RETRY_AFTER_S);
+	else if (header_value(line, len, "X-RateLimit-Limit", value, sizeof(value)))
+		headers->limit = parse_count(value, INT_MAX);
+	else if (header_value(line, len, "X-RateLimit-Remaining", value, sizeof(value)))
+		headers->remaining = parse_count(value, INT_MAX);
+	else if (header_value(line, len, "X-RateLimit-Reset", value, sizeof(value)))
+		strlcpy(headers->reset, value, sizeof(headers->reset));
+	else
+		return false;
+	return true;
+}
+
+/*
+ * lemlist_retry_after_ms
+ *		The wait lemlist asked for after a 429: Retry-After, or else the
+ *		whole window
+ */
+long
+lemlist_retry_after_ms(const LemlistRateHeaders *headers, int window_ms)
+{
+	return headers->retry_after_s >= 0 ? headers->retry_after_s * 1000L : window_ms;
+}
+
+/*
+ * lemlist_parse_rate_reset
+ *		The time an X-RateLimit-Reset value names, or 0 if it names none
+ *
+ * lemlist sends JavaScript's Date.toString(), "Tue Feb 16 2021 09:02:42
+ * GMT+0100 (Central European Standard Time)".  An HTTP date ("Tue, 16 Feb
+ * 2021 08:02:42 GMT") and Unix seconds are accepted too, as are seconds
+ * from now (a number below a day's worth).
+ */
+static TimestampTz
+lemlist_parse_rate_reset(const char *value, TimestampTz now)
+{
+	TimestampTz result;
+
+	while (isspace((unsigned char) *value))
+		value++;
+
+	if (isdigit((unsigned char) *value))
+	{
+		char	   *end;
+		long		n;
+
+		errno = 0;
+		n = strtol(value, &end, 10);
+		while (isspace((unsigned char) *end))
+			end++;
+		if (errno != 0 || *end != '\0' || n < 0 || n >= RATE_MAX_UNIX_S)
+			return 0;
+		if (n < SECS_PER_DAY)
+			return TimestampTzPlusMilliseconds(now, (int64) n * 1000);
+		return (TimestampTz) (n - ((POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY)) *
+			USECS_PER_SEC;
+	}
+
+	if (parse_js_date(value, &result) || parse_http_date(value, &result))
+		return result;
+	return 0;
+}
+
+/*
+ * header_value
+ *		If line is header "name: value", copy its trimmed value and say so
+ */
+static bool
+header_value(const char *line, size_t len, const char *name,
+			 char *value, size_t valuesize)
+{
+	size_t		namelen = strlen(name);
+	size_t		i;
+	size_t		n = 0;
+
+	if (len <= namelen || line[namelen] != ':' ||
+		pg_strncasecmp(line, name, namelen) != 0)
+		return false;
+
+	i = namelen + 1;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	while (i < len && n < valuesize - 1)
+		value[n++] = line[i++];
+	while (n > 0 && isspace((unsigned char) value[n - 1]))
+		n--;
+	value[n] = '\0';
+	return true;
+}
+
+/*
+ * parse_count
+ *		A non-negative decimal integer, capped at max; -1 if s is not one
+ */
+static long
+parse_count(const char *s, long max)
+{
+	char	   *end;
+	long		v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*end != '\0')
+		return -1;
+	if (errno == ERANGE || v > max)
+		return max;
+	return v;
+}
+
+/*
+ * make_timestamp_utc
+ *		A TimestampTz from a broken-down UTC time minus an offset in seconds
+ */
+static bool
+make_timestamp_utc(int year, int mon, int mday, int hour, int min, int sec,
+				   int offset_s, TimestampTz *result)
+{
+	int64		days;
+
+	if (year < 1970 || year > 9999 || mon < 1 || mon > 12 || mday < 1 ||
+		mday > day_tab[isleap(year)][mon - 1] || hour > 23 || min > 59 || sec > 60)
+		return false;
+	days = date2j(year, mon, mday) - POSTGRES_EPOCH_JDATE;
+	*result = ((days * SECS_PER_DAY) + hour * SECS_PER_HOUR + min * SECS_PER_MINUTE +
+			   sec - offset_s) * USECS_PER_SEC;
+	return true;
+}
+
+/*
+ * parse_js_date
+ *		"Tue Feb 16 2021 09:02:42 GMT+0100 (Central European Standard Time)";
+ *		the zone name in parentheses is optional and ignored
+ */
+static bool
+parse_js_date(const char *s, TimestampTz *result)
+{
+	char		wday[4];
+	char		mon[4];
+	char		zone[4];
+	int			mday,
+				year,
+				hour,
+				min,
+				sec,
+				used = 0;
+	int			offset_s = 0;
+	const char *p;
+
+	if (sscanf(s, "%3s %3s %d %d %d:%d:%d %3s%n", wday, mon, &mday, &year,
+			   &hour, &min, &sec, zone, &used) != 8 || used == 0)
+		return false;
+	if (strcmp(zone, "GMT") != 0 && strcmp(zone, "UTC") != 0)
+		return false;
+
+	p = s + used;
+	if (*p == '+' || *p == '-')
+	{
+		int			sign = (*p == '+') ? 1 : -1;
+		int			digits = 0;
+		int			hhmm = 0;
+
+		for (p++; isdigit((unsigned char) *p) && digits < 4; p++, digits++)
+			hhmm = hhmm * 10 + (*p - '0');
+		if (digits != 4 || hhmm % 100 > 59 || hhmm / 100 > 14)
+			return false;
+		offset_s = sign * ((hhmm / 100) * SECS_PER_HOUR + (hhmm % 100) * SECS_PER_MINUTE);
+	}
+	while (*p == ' ')
+		p++;
+	if (*p != '\0' && *p != '(')
+		return false;
+
+	return make_timestamp_utc(year, month_number(mon), mday, hour, min, sec,
+							  offset_s, result);
+}
+
+/*
+ * parse_http_date
+ *		"Tue, 16 Feb 2021 08:02:42 GMT" (RFC 9110's IMF-fixdate)
+ */
+static bool
+parse_http_date(const char *s, TimestampTz *result)
+{
+	char		wday[4];
+	char		mon[4];
+	char		zone[4];
+	int			mday,
+				year,
+				hour,
+				min,
+				sec,
+				used = 0;
+
+	if (sscanf(s, "%3[A-Za-z], %d %3s %d %d:%d:%d %3s%n", wday, &mday, mon, &year,
+			   &hour, &min, &sec, zone, &used) != 8 || used == 0)
+		return false;
+	if (strcmp(zone, "GMT") != 0 || s[used] != '\0')
+		return false;
+	return make_timestamp_utc(year, month_number(mon), mday, hour, min, sec, 0,
+							  result);
+}
+
+/*
+ * month_number
+ *		1 to 12 for "Jan" to "Dec", 0 for anything else
+ */
+static int
+month_number(const char *s)
+{
+	static const char *const months[] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+	};
+
+	for (int i = 0; i < 12; i++)
+	{
+		if (strcmp(s, months[i]) == 0)
+			return i + 1;
+	}
+	return 0;
 }
