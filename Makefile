@@ -6,9 +6,6 @@ MODULE_big = lemlist_fdw
 OBJS = \
 	src/lemlist_fdw.o \
 	src/scan.o \
-	src/requests.o \
-	src/answer.o \
-	src/explain.o \
 	src/columns.o \
 	src/option.o \
 	src/pushdown.o \

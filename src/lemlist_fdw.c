@@ -13,8 +13,7 @@
  *
  * The plan carries only copyable nodes (FdwScanPrivateIndex) and the
  * run-time expressions in fdw_exprs; the API key never enters a plan.
- * Execution lives in scan.c, requests.c and answer.c, EXPLAIN in
- * explain.c.
+ * Execution and EXPLAIN live in scan.c.
  *
  *-------------------------------------------------------------------------
  */

@@ -758,8 +758,8 @@ extern LemlistColumn *lemlist_map_columns(Oid foreigntableid, LemlistResourceKin
 										  int *natts);
 
 /* ---------------------------------------------------------------------
- * Executor: callbacks (scan.c), requests (requests.c), answers to stats
- * batches (answer.c), EXPLAIN (explain.c); handler in lemlist_fdw.c
+ * Executor: the scan, its requests and answers, EXPLAIN (scan.c); the
+ * handler and planner callbacks in lemlist_fdw.c
  * ---------------------------------------------------------------------
  */
 /*
@@ -773,96 +773,13 @@ enum FdwScanPrivateIndex
 	FdwScanPrivateRetrievedAttrs	/* Integer list: attnums the plan reads */
 };
 
-/* A request of a scan and a chunk of listed IDs: only requests.c looks inside. */
-typedef struct ScanRequest ScanRequest;
-typedef struct ScanChunk ScanChunk;
-
-/*
- * The state of one foreign scan: scan.c sets it up and returns its rows,
- * requests.c sends its requests and reads their answers, explain.c reports
- * on it.
- */
-typedef struct LemlistScanState
-{
-	ForeignScanState *node;
-	Relation	rel;
-	MemoryContext scan_cxt;
-	MemoryContext run_cxt;
-	MemoryContext batch_cxt;
-
-	LemlistOptions opts;
-	bool		explain_only;
-	char	   *api_key;
-
-	/* columns */
-	int			natts;
-	LemlistColumn *columns;
-	bool	   *retrieved;
-	LemlistJsonColumn *jcols;
-	FmgrInfo   *in_funcs;
-	Oid		   *typioparams;
-
-	/* pushed-down conditions */
-	List	   *conds;
-	List	   *exprstates;
-
-	/* one execution (run_cxt) */
-	bool		started;
-	bool		done;
-	LemlistFilterValues fv;
-	List	   *combos;
-	char	   *start_str;
-	char	   *end_str;
-	LemlistConnection *conn;
-	int			ncombos;
-	/* explicit IDs: the next batch to make */
-	int			next_combo;
-	int			next_first;
-	/* listing */
-	int			next_offset;	/* offset of the next page to ask, -1: none */
-	bool		page_out;		/* a page is queued or in flight */
-	HTAB	   *listed;			/* stats: every ID listed so far */
-	ScanChunk  *filling;		/* stats: listed IDs not yet in a chunk */
-	List	   *chunks;			/* stats: full chunks, of ScanChunk * */
-	int			chunk_combo;	/* of the first chunk, the next combination */
-	char	   *prev_first_id;	/* listing: first ID of the previous page */
-	int			list_pages;
-	int64		listed_count;	/* listing: campaigns on the pages so far */
-	int64		announced;		/* listing: totalRecords of the last page, or -1 */
-
-	/* the response being returned (batch_cxt), and its request (run_cxt) */
-	ScanRequest *row_req;
-	List	   *rows;
-	List	   *row_ids;
-	int			next_row;
-	LemlistCombo *row_combo;
-
-	/* for EXPLAIN ANALYZE */
-	LemlistHttpStats stats;
-	int64		batches;
-	int64		list_requests;
-	double		decode_ms;		/* time decoding answers into rows */
-
-	/* error context while converting a value */
-	const char *cur_value;
-	int			cur_att;
-} LemlistScanState;
+/* The state of one foreign scan (scan.c) */
+typedef struct LemlistScanState LemlistScanState;
 
 /* in scan.c */
 extern LemlistScanState *lemlist_scan_begin(ForeignScanState *node, int eflags);
 extern TupleTableSlot *lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot);
 extern void lemlist_scan_rescan(LemlistScanState *ss);
-
-/* in requests.c */
-extern void lemlist_scan_send_first(LemlistScanState *ss);
-extern bool lemlist_scan_next_answer(LemlistScanState *ss);
-extern void lemlist_scan_forget_answer(LemlistScanState *ss);
-
-/* in answer.c */
-extern void lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed);
-extern void lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors);
-
-/* in explain.c */
 extern void lemlist_scan_explain(LemlistScanState *ss, ExplainState *es);
 
 #endif							/* LEMLIST_FDW_H */

@@ -1,34 +1,146 @@
 /*-------------------------------------------------------------------------
  *
  * scan.c
- *		  Executing a lemlist foreign scan: begin, rows, rescan
+ *		  Executing a lemlist foreign scan: its requests, their answers, its
+ *		  rows, and its EXPLAIN output
  *
  * A scan evaluates its pushed-down conditions once (at the first row, so
- * that parameters and initplan outputs are known), then lets requests.c
- * send its requests and bring back their answers, one response at a time,
- * as rows of texts.  This file turns those texts into tuples with the
- * columns' input functions, filling the echo columns with the filters of
- * the request the row came from.  An answer one of whose values fails to
- * convert is not handed out again by the memo (nor, in requests.c, one
- * that fails to parse).
+ * that parameters and initplan outputs are known).  For every filter
+ * combination it then sends one batch request per 100 campaign IDs; without
+ * a campaign_id condition it lists the team's campaigns page by page, and
+ * batches the IDs as the pages come, once there are enough for a wave of
+ * max_parallel batches (or the listing is over).  A campaign listed twice
+ * (it moved between pages) counts once, and a listing always ends.  Each
+ * answer becomes the rows returned next (the campaigns resource's pages, or
+ * a batch's statistics) or more requests (the pages of a stats listing);
+ * rows are texts, turned into tuples with the columns' input functions, the
+ * echo columns filled with the filters of the request the row came from.
+ *
+ * Nothing a scan returns is ever silently partial: each batch's answer must
+ * account for every campaign it asked for, either in results[] or in
+ * errors[], and must not bring campaigns nobody asked for; an answer that
+ * does not is an ERROR (a transport failure that survives the retries
+ * already is one, in http.c).  errors[] entries then surface as the
+ * "campaign_errors" option says: NOTICE, WARNING or ERROR.  An answer that
+ * fails to parse, or one of whose values fails to convert, is not handed out
+ * again by the memo.
+ *
+ * EXPLAIN shows what a scan will send, or sent: the route, how many
+ * campaigns and batches, the filters as they go into the requests and, with
+ * VERBOSE, the body of the first batch.  Plain EXPLAIN sends nothing: the
+ * values are computed from the plan's conditions when they are all
+ * constants, and otherwise shown as "computed at run time".  Once the scan
+ * has run (EXPLAIN ANALYZE), the values and combinations it computed are
+ * shown as they were, and what the transport did is added.
  *
  * Memory: scan_cxt (whole scan: options, columns, key), run_cxt (one
- * execution: filter values, IDs, the connection and its curl handles, reset
- * on rescan) and batch_cxt (one response and the rows built from it, reset
- * before the next response).
+ * execution: filter values, IDs, the connection and its curl handles, the
+ * requests and the listing's bookkeeping; reset on rescan) and batch_cxt
+ * (one response and the rows built from it, reset before the next
+ * response).  Requests are made only as slots free up (at most
+ * LEMLIST_QUEUE_WAVES * max_parallel queued or in flight) and freed once
+ * answered, and a listing pauses while as many batches wait to be sent, so
+ * memory is bounded by the batches in flight, not by the number of
+ * campaigns: only the set of listed IDs, kept to count a campaign once,
+ * grows with them.
+ *
+ * IDENTIFICATION
+ *		  src/scan.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "commands/explain.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "foreign/foreign.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "lemlist_fdw.h"
+
+/* A request of a scan and a chunk of listed IDs (defined below). */
+typedef struct ScanRequest ScanRequest;
+typedef struct ScanChunk ScanChunk;
+
+/* The state of one foreign scan. */
+typedef struct LemlistScanState
+{
+	ForeignScanState *node;
+	Relation	rel;
+	MemoryContext scan_cxt;
+	MemoryContext run_cxt;
+	MemoryContext batch_cxt;
+
+	LemlistOptions opts;
+	bool		explain_only;
+	char	   *api_key;
+
+	/* columns */
+	int			natts;
+	LemlistColumn *columns;
+	bool	   *retrieved;
+	LemlistJsonColumn *jcols;
+	FmgrInfo   *in_funcs;
+	Oid		   *typioparams;
+
+	/* pushed-down conditions */
+	List	   *conds;
+	List	   *exprstates;
+
+	/* one execution (run_cxt) */
+	bool		started;
+	bool		done;
+	LemlistFilterValues fv;
+	List	   *combos;
+	char	   *start_str;
+	char	   *end_str;
+	LemlistConnection *conn;
+	int			ncombos;
+	/* explicit IDs: the next batch to make */
+	int			next_combo;
+	int			next_first;
+	/* listing */
+	int			next_offset;	/* offset of the next page to ask, -1: none */
+	bool		page_out;		/* a page is queued or in flight */
+	HTAB	   *listed;			/* stats: every ID listed so far */
+	ScanChunk  *filling;		/* stats: listed IDs not yet in a chunk */
+	List	   *chunks;			/* stats: full chunks, of ScanChunk * */
+	int			chunk_combo;	/* of the first chunk, the next combination */
+	char	   *prev_first_id;	/* listing: first ID of the previous page */
+	int			list_pages;
+	int64		listed_count;	/* listing: campaigns on the pages so far */
+	int64		announced;		/* listing: totalRecords of the last page, or -1 */
+
+	/* the response being returned (batch_cxt), and its request (run_cxt) */
+	ScanRequest *row_req;
+	List	   *rows;
+	List	   *row_ids;
+	int			next_row;
+	LemlistCombo *row_combo;
+
+	/* for EXPLAIN ANALYZE */
+	LemlistHttpStats stats;
+	int64		batches;
+	int64		list_requests;
+	double		decode_ms;		/* time decoding answers into rows */
+
+	/* error context while converting a value */
+	const char *cur_value;
+	int			cur_att;
+} LemlistScanState;
+
+static void lemlist_scan_send_first(LemlistScanState *ss);
+static bool lemlist_scan_next_answer(LemlistScanState *ss);
+static void lemlist_scan_forget_answer(LemlistScanState *ss);
+static void lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed);
+static void lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors);
 
 static void start_scan(LemlistScanState *ss);
 static void store_row(LemlistScanState *ss, TupleTableSlot *slot, char **values,
@@ -315,4 +427,871 @@ lemlist_scan_rescan(LemlistScanState *ss)
 	MemoryContextReset(ss->batch_cxt);
 	/* closes the connection's curl handles through its reset callback */
 	MemoryContextReset(ss->run_cxt);
+}
+
+
+/* ---------------------------------------------------------------------
+ * The requests of a scan, and what their answers bring
+ * ---------------------------------------------------------------------
+ */
+
+/* Hard stop for campaign listing: more pages than this is a broken API. */
+#define LEMLIST_MAX_LIST_PAGES		100000
+/* Requests queued or in flight per scan, in units of max_parallel. */
+#define LEMLIST_QUEUE_WAVES			2
+
+typedef enum ScanRequestKind
+{
+	SCAN_REQ_LIST_PAGE,			/* GET /campaigns page */
+	SCAN_REQ_STATS_BATCH		/* POST /v2/campaigns/stats/batch */
+} ScanRequestKind;
+
+/* One request of the scan, with what is needed to check its answer. */
+struct ScanRequest
+{
+	LemlistHttpRequest http;
+	ScanRequestKind kind;
+	int			offset;			/* list page */
+	LemlistCombo *combo;		/* stats batch */
+	char	  **ids;			/* stats batch: requested IDs */
+	int			nids;
+};
+
+/* Up to 100 listed IDs waiting to be batched, for every combination. */
+struct ScanChunk
+{
+	char	  **ids;
+	int			nids;
+};
+
+/* An ID the listing brought (hash table entry; collisions chained). */
+typedef struct ListedId
+{
+	uint64		hash;
+	char	   *id;
+	List	   *more;			/* other IDs with the same hash */
+} ListedId;
+
+static void fill_queue(LemlistScanState *ss);
+static int	unsent_listed_batches(LemlistScanState *ss);
+static void submit_list_page(LemlistScanState *ss, int offset);
+static void submit_batch(LemlistScanState *ss, LemlistCombo *combo,
+						 char **ids, int nids);
+static void add_listed_id(LemlistScanState *ss, const char *id);
+static void flush_listed_ids(LemlistScanState *ss);
+static void handle_response(LemlistScanState *ss, ScanRequest *req);
+static void free_request(ScanRequest *req);
+static void handle_list_page(LemlistScanState *ss, ScanRequest *req);
+static void handle_stats_batch(LemlistScanState *ss, ScanRequest *req);
+
+/*
+ * lemlist_scan_send_first
+ *		Open the connection of an execution, and send its first requests.
+ */
+static void
+lemlist_scan_send_first(LemlistScanState *ss)
+{
+	ss->conn = lemlist_http_open(&ss->opts, ss->api_key, &ss->stats, ss->run_cxt);
+	ss->ncombos = list_length(ss->combos);
+	ss->next_combo = 0;
+	ss->next_first = 0;
+	ss->next_offset = -1;
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS || ss->fv.all_campaigns)
+		ss->next_offset = 0;
+	ss->listed_count = 0;
+	ss->announced = -1;
+
+	fill_queue(ss);
+}
+
+/*
+ * lemlist_scan_next_answer
+ *		Replace the answer whose rows have all been returned by the next one,
+ *		sending what may be sent meanwhile.  False when every request has
+ *		been answered.
+ */
+static bool
+lemlist_scan_next_answer(LemlistScanState *ss)
+{
+	LemlistHttpRequest *http;
+
+	/* the previous response and its rows are no longer referenced */
+	ss->rows = NIL;
+	ss->row_ids = NIL;
+	if (ss->row_req != NULL)
+		free_request(ss->row_req);
+	ss->row_req = NULL;
+	MemoryContextReset(ss->batch_cxt);
+
+	fill_queue(ss);
+	http = lemlist_http_next(ss->conn);
+	if (http == NULL)
+		return false;
+
+	/* an answer that fails to parse is not reused */
+	PG_TRY();
+	{
+		handle_response(ss, (ScanRequest *) http->arg);
+	}
+	PG_CATCH();
+	{
+		lemlist_http_forget(ss->conn, http);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return true;
+}
+
+/*
+ * lemlist_scan_forget_answer
+ *		The answer whose rows are being returned is not to be reused: one of
+ *		its values failed to convert.
+ */
+static void
+lemlist_scan_forget_answer(LemlistScanState *ss)
+{
+	if (ss->row_req != NULL)
+		lemlist_http_forget(ss->conn, &ss->row_req->http);
+}
+
+/*
+ * fill_queue
+ *		Make the requests that may be made now: the next list page (it is on
+ *		the critical path) unless enough batches wait already, then batches
+ *		while fewer than LEMLIST_QUEUE_WAVES * max_parallel requests are
+ *		queued or in flight.  During a listing, batches wait until a wave of
+ *		max_parallel is ready, so that a short listing sends its pages
+ *		first and its batches together.
+ */
+static void
+fill_queue(LemlistScanState *ss)
+{
+	int			wave = Max(ss->opts.max_parallel, 1);
+	int			window = LEMLIST_QUEUE_WAVES * wave;
+	int			nids = list_length(ss->fv.campaign_ids);
+
+	if (ss->done || ss->conn == NULL)
+		return;
+
+	if (ss->next_offset >= 0 && !ss->page_out &&
+		unsent_listed_batches(ss) < window)
+	{
+		submit_list_page(ss, ss->next_offset);
+		ss->next_offset = -1;
+		ss->page_out = true;
+	}
+
+	while (lemlist_http_pending(ss->conn) < window)
+	{
+		if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+			break;
+		if (!ss->fv.all_campaigns)
+		{
+			/* explicit IDs: every chunk of a combination, then the next one */
+			char	   *ids[LEMLIST_BATCH_SIZE];
+			int			n = Min(LEMLIST_BATCH_SIZE, nids - ss->next_first);
+
+			if (ss->next_combo >= ss->ncombos)
+				break;
+			for (int i = 0; i < n; i++)
+				ids[i] = list_nth(ss->fv.campaign_ids, ss->next_first + i);
+			submit_batch(ss, list_nth(ss->combos, ss->next_combo), ids, n);
+			ss->next_first += LEMLIST_BATCH_SIZE;
+			if (ss->next_first >= nids)
+			{
+				ss->next_first = 0;
+				ss->next_combo++;
+			}
+		}
+		else
+		{
+			/* listed IDs: every combination of a chunk, then the next one */
+			ScanChunk  *chunk;
+			bool		listing = ss->page_out || ss->next_offset >= 0;
+
+			if (ss->chunks == NIL ||
+				(listing && unsent_listed_batches(ss) < wave))
+				break;
+			chunk = linitial(ss->chunks);
+			submit_batch(ss, list_nth(ss->combos, ss->chunk_combo),
+						 chunk->ids, chunk->nids);
+			if (++ss->chunk_combo >= ss->ncombos)
+			{
+				ss->chunks = list_delete_first(ss->chunks);
+				pfree(chunk->ids);
+				pfree(chunk);
+				ss->chunk_combo = 0;
+			}
+		}
+	}
+}
+
+/*
+ * unsent_listed_batches
+ *		Batches of listed IDs not made yet (the chunk being filled aside)
+ */
+static int
+unsent_listed_batches(LemlistScanState *ss)
+{
+	return list_length(ss->chunks) * ss->ncombos - ss->chunk_combo;
+}
+
+/*
+ * append_query_param
+ *		Add "&name=value" to a query string, percent-encoding the value.
+ */
+static void
+append_query_param(StringInfo buf, const char *name, const char *value)
+{
+	appendStringInfo(buf, "&%s=", name);
+	for (const unsigned char *p = (const unsigned char *) value; *p; p++)
+	{
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+			*p == '.' || *p == '~')
+			appendStringInfoChar(buf, (char) *p);
+		else
+			appendStringInfo(buf, "%%%02X", *p);
+	}
+}
+
+/*
+ * list_page_path
+ *		The path of one page of the campaign list.
+ */
+static char *
+list_page_path(LemlistScanState *ss, int offset)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s?version=v2&limit=%d&offset=%d",
+					 LEMLIST_CAMPAIGNS_ROUTE, LEMLIST_PAGE_SIZE, offset);
+	/* the list filters only narrow the campaigns resource itself */
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+	{
+		if (ss->fv.status)
+			append_query_param(&buf, "status", ss->fv.status);
+		if (ss->fv.created_by)
+			append_query_param(&buf, "createdBy", ss->fv.created_by);
+	}
+	return buf.data;
+}
+
+static void
+submit_list_page(LemlistScanState *ss, int offset)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+	ScanRequest *req = palloc0(sizeof(ScanRequest));
+
+	if (++ss->list_pages > LEMLIST_MAX_LIST_PAGES)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("lemlist campaign list does not end"),
+				 errdetail("More than %d pages were listed.", LEMLIST_MAX_LIST_PAGES)));
+
+	req->kind = SCAN_REQ_LIST_PAGE;
+	req->offset = offset;
+	req->http.urgent = true;	/* the listing's next step waits on it */
+	req->http.method = "GET";
+	req->http.path = list_page_path(ss, offset);
+	req->http.arg = req;
+	ss->list_requests++;
+	lemlist_http_submit(ss->conn, &req->http);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * submit_batch
+ *		One request for up to 100 IDs under one combination; every chunk
+ *		carries the same dates and filters.  The request keeps its own copy
+ *		of the array of IDs (not of the IDs).
+ */
+static void
+submit_batch(LemlistScanState *ss, LemlistCombo *combo, char **ids, int nids)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+	ScanRequest *req = palloc0(sizeof(ScanRequest));
+	List	   *chunk = NIL;
+
+	req->kind = SCAN_REQ_STATS_BATCH;
+	req->combo = combo;
+	req->nids = nids;
+	req->ids = palloc(sizeof(char *) * nids);
+	for (int i = 0; i < nids; i++)
+	{
+		req->ids[i] = ids[i];
+		chunk = lappend(chunk, ids[i]);
+	}
+	req->http.method = "POST";
+	req->http.path = LEMLIST_STATS_ROUTE;
+	req->http.body = lemlist_json_stats_request(chunk, ss->start_str,
+												ss->end_str, combo);
+	req->http.arg = req;
+	list_free(chunk);
+	ss->batches++;
+	lemlist_http_submit(ss->conn, &req->http);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * add_listed_id
+ *		Queue a listed ID for batching, unless it was listed already: a
+ *		campaign can move between pages while listing, and counts once
+ */
+static void
+add_listed_id(LemlistScanState *ss, const char *id)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+	uint64		hash = hash_bytes_extended((const unsigned char *) id, strlen(id), 0);
+	ListedId   *entry;
+	bool		found;
+	char	   *copy;
+
+	if (ss->listed == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(ListedId);
+		ctl.hcxt = ss->run_cxt;
+		ss->listed = hash_create("lemlist_fdw listed campaigns", 256, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	entry = hash_search(ss->listed, &hash, HASH_ENTER, &found);
+	if (found)
+	{
+		ListCell   *lc;
+
+		if (strcmp(entry->id, id) == 0)
+		{
+			MemoryContextSwitchTo(oldcxt);
+			return;
+		}
+		foreach(lc, entry->more)
+		{
+			if (strcmp(lfirst(lc), id) == 0)
+			{
+				MemoryContextSwitchTo(oldcxt);
+				return;
+			}
+		}
+		copy = pstrdup(id);
+		entry->more = lappend(entry->more, copy);
+	}
+	else
+	{
+		copy = pstrdup(id);
+		entry->id = copy;
+		entry->more = NIL;
+	}
+
+	if (ss->filling == NULL)
+	{
+		ss->filling = palloc(sizeof(ScanChunk));
+		ss->filling->ids = palloc(sizeof(char *) * LEMLIST_BATCH_SIZE);
+		ss->filling->nids = 0;
+	}
+	ss->filling->ids[ss->filling->nids++] = copy;
+	if (ss->filling->nids == LEMLIST_BATCH_SIZE)
+		flush_listed_ids(ss);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * flush_listed_ids
+ *		The chunk being filled is ready to be batched
+ */
+static void
+flush_listed_ids(LemlistScanState *ss)
+{
+	MemoryContext oldcxt;
+
+	if (ss->filling == NULL)
+		return;
+	oldcxt = MemoryContextSwitchTo(ss->run_cxt);
+	ss->chunks = lappend(ss->chunks, ss->filling);
+	ss->filling = NULL;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * handle_response
+ *		Turn one completed request into rows (or into more requests).
+ */
+static void
+handle_response(LemlistScanState *ss, ScanRequest *req)
+{
+	if (req->kind == SCAN_REQ_LIST_PAGE)
+		handle_list_page(ss, req);
+	else
+		handle_stats_batch(ss, req);
+
+	/*
+	 * The body has been parsed into batch_cxt; the request is kept while its
+	 * rows are returned, should one of them fail to convert.
+	 */
+	if (req->http.response)
+		pfree(req->http.response);
+	req->http.response = NULL;
+	ss->row_req = req;
+
+	/* queue what the answer made possible, before its rows are returned */
+	fill_queue(ss);
+}
+
+/*
+ * free_request
+ *		Give back what a request took from run_cxt
+ */
+static void
+free_request(ScanRequest *req)
+{
+	if (req->http.response)
+		pfree(req->http.response);
+	if (req->kind == SCAN_REQ_LIST_PAGE)
+		pfree(req->http.path);
+	else
+	{
+		pfree(req->http.body);
+		pfree(req->ids);
+	}
+	pfree(req);
+}
+
+/*
+ * list_page_is_last
+ *		Is this page of the listing the last one?
+ *
+ * Only a page shorter than the page size (or empty) proves the end, or a
+ * full page that the pagination object calls the last while totalRecords
+ * agrees that every campaign has been listed.  A pagination object that
+ * claims the end of a full page while totalRecords says there are more is
+ * not believed: paging goes on.  When the listing ends, the campaigns listed
+ * must be the number the last totalRecords announced: more or fewer is an
+ * ERROR, never a short answer.  Paging always terminates: a page that starts
+ * like the page before it (a server that ignores the offset) is an ERROR
+ * too, and so is a listing of more than LEMLIST_MAX_LIST_PAGES pages
+ * (submit_list_page).
+ */
+static bool
+list_page_is_last(LemlistScanState *ss, LemlistParsed *parsed, int offset)
+{
+	char	   *first_id;
+	bool		last;
+
+	ss->listed_count += parsed->page_count;
+	if (parsed->has_pagination)
+		ss->announced = parsed->total_records;
+
+	last = parsed->page_count < LEMLIST_PAGE_SIZE;
+	if (!last && parsed->has_pagination && ss->announced >= 0 &&
+		ss->listed_count >= ss->announced &&
+		(parsed->next_page <= parsed->current_page ||
+		 (parsed->total_pages > 0 && parsed->current_page >= parsed->total_pages)))
+		last = true;
+
+	if (last)
+	{
+		if (ss->announced >= 0 && ss->listed_count != ss->announced)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("lemlist listed %lld campaigns, but announced %lld",
+							(long long) ss->listed_count, (long long) ss->announced),
+					 errdetail("The listing ended at offset %lld, on a page of %d campaigns, while its \"totalRecords\" said %lld.",
+							   (long long) ss->listed_count, parsed->page_count,
+							   (long long) ss->announced),
+					 errhint("The team's campaigns may have changed during the listing: run the query again.")));
+		return true;
+	}
+
+	first_id = linitial(parsed->row_campaign_ids);
+	if (ss->prev_first_id && strcmp(ss->prev_first_id, first_id) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("lemlist returned the same page of campaigns twice"),
+				 errdetail("The page at offset %d starts with the same campaign as the page before it.",
+						   offset)));
+	ss->prev_first_id = MemoryContextStrdup(ss->run_cxt, first_id);
+	return false;
+}
+
+/*
+ * add_decode_time
+ *		Count the time since start as spent decoding answers.
+ */
+static void
+add_decode_time(LemlistScanState *ss, instr_time start)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	ss->decode_ms += INSTR_TIME_GET_MILLISEC(now);
+}
+
+static void
+handle_list_page(LemlistScanState *ss, ScanRequest *req)
+{
+	LemlistParsed parsed;
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
+	ListCell   *lc;
+	instr_time	start;
+
+	/* listing for a stats table only needs the IDs, not its columns */
+	INSTR_TIME_SET_CURRENT(start);
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+		lemlist_parse_campaigns(req->http.response, req->http.response_len,
+								ss->jcols, ss->natts, &parsed);
+	else
+		lemlist_parse_campaigns(req->http.response, req->http.response_len,
+								NULL, 0, &parsed);
+	add_decode_time(ss, start);
+	MemoryContextSwitchTo(oldcxt);
+
+	ss->page_out = false;
+	if (!list_page_is_last(ss, &parsed, req->offset))
+		ss->next_offset = req->offset + parsed.page_count;
+
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+	{
+		ss->rows = parsed.rows;
+		ss->row_ids = parsed.row_campaign_ids;
+		ss->next_row = 0;
+		ss->row_combo = NULL;
+		return;
+	}
+
+	/* stats without campaign_id: batch the team's IDs as they come */
+	foreach(lc, parsed.row_campaign_ids)
+		add_listed_id(ss, lfirst(lc));
+	if (ss->next_offset < 0)
+		flush_listed_ids(ss);
+}
+
+static void
+handle_stats_batch(LemlistScanState *ss, ScanRequest *req)
+{
+	LemlistParsed parsed;
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
+	instr_time	start;
+
+	INSTR_TIME_SET_CURRENT(start);
+	lemlist_parse_stats(req->http.response, req->http.response_len,
+						ss->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS,
+						ss->jcols, ss->natts, &parsed);
+	add_decode_time(ss, start);
+	lemlist_check_batch_complete(req->ids, req->nids, &parsed);
+	MemoryContextSwitchTo(oldcxt);
+
+	lemlist_report_campaign_errors(ss->opts.campaign_errors, parsed.errors);
+
+	ss->rows = parsed.rows;
+	ss->row_ids = parsed.row_campaign_ids;
+	ss->next_row = 0;
+	ss->row_combo = req->combo;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Checking the answer to a stats batch, and reporting its errors[]
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * find_id
+ *		Position of an ID in an array, or -1.  Batches hold at most 100 IDs.
+ */
+static int
+find_id(char **ids, int nids, const char *id)
+{
+	for (int i = 0; i < nids; i++)
+	{
+		if (strcmp(ids[i], id) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * lemlist_check_batch_complete
+ *		A batch's answer must cover exactly what it asked for: each requested
+ *		campaign once, in results[] or in errors[], and nothing else.
+ */
+static void
+lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
+{
+	int		   *seen = palloc0(sizeof(int) * nids);
+	ListCell   *lc;
+
+	foreach(lc, parsed->result_ids)
+	{
+		const char *id = lfirst(lc);
+		int			pos = find_id(ids, nids, id);
+
+		if (pos < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid response from lemlist"),
+					 errdetail("Campaign \"%s\" is in the response but was not requested.",
+							   lemlist_network_cstring(id, LEMLIST_TEXT_ID_BYTES))));
+		if (seen[pos]++)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid response from lemlist"),
+					 errdetail("Campaign \"%s\" appears more than once in the results.",
+							   lemlist_network_cstring(id, LEMLIST_TEXT_ID_BYTES))));
+	}
+	foreach(lc, parsed->errors)
+	{
+		LemlistCampaignError *err = lfirst(lc);
+		int			pos = find_id(ids, nids, err->campaign_id);
+
+		if (pos < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("invalid response from lemlist"),
+					 errdetail("Campaign \"%s\" is in the errors but was not requested.",
+							   lemlist_network_cstring(err->campaign_id, LEMLIST_TEXT_ID_BYTES))));
+		seen[pos]++;
+	}
+	for (int i = 0; i < nids; i++)
+	{
+		if (!seen[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("incomplete response from lemlist"),
+					 errdetail("Campaign \"%s\" was requested but is neither in the results nor in the errors.",
+							   lemlist_network_cstring(ids[i], LEMLIST_TEXT_ID_BYTES))));
+	}
+}
+
+/*
+ * lemlist_report_campaign_errors
+ *		Surface errors[] as the "campaign_errors" option says.
+ */
+static void
+lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors)
+{
+	ListCell   *lc;
+	int			level;
+
+	switch (campaign_errors)
+	{
+		case LEMLIST_ERRORS_WARNING:
+			level = WARNING;
+			break;
+		case LEMLIST_ERRORS_ERROR:
+			level = ERROR;
+			break;
+		default:
+			level = NOTICE;
+			break;
+	}
+
+	foreach(lc, errors)
+	{
+		LemlistCampaignError *err = lfirst(lc);
+
+		ereport(level,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("lemlist returned no statistics for campaign \"%s\"",
+						lemlist_network_cstring(err->campaign_id, LEMLIST_TEXT_ID_BYTES)),
+				 errdetail_internal("%s", lemlist_network_cstring(err->message,
+																  LEMLIST_TEXT_MESSAGE_BYTES)),
+				 level == ERROR ?
+				 errhint("Set the option \"campaign_errors\" to \"notice\" or \"warning\" to skip such campaigns.") : 0));
+	}
+}
+
+
+/* ---------------------------------------------------------------------
+ * EXPLAIN
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * describe_filters
+ *		"startDate=..., endDate=..., ABSelected in (A, B)" for EXPLAIN.
+ */
+static char *
+describe_filters(LemlistScanState *ss, LemlistFilterValues *fv, bool known)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+	bool		run_time_end = true;
+	struct
+	{
+		const char *field;
+		List	   *values;
+	}			sets[3];
+
+	initStringInfo(&buf);
+	if (!known)
+	{
+		/* in the order of the filters, whatever the order of the clauses */
+		for (int filter = LEMLIST_FILTER_NONE + 1; filter < LEMLIST_NUM_FILTERS; filter++)
+		{
+			foreach(lc, ss->conds)
+			{
+				if ((int) ((LemlistCond *) lfirst(lc))->filter != filter)
+					continue;
+				appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
+								 lemlist_filter_name(filter));
+				break;
+			}
+		}
+		return psprintf("computed at run time from %s", buf.data);
+	}
+
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+	{
+		if (fv->status)
+			appendStringInfo(&buf, "status=%s", fv->status);
+		if (fv->created_by)
+			appendStringInfo(&buf, "%screatedBy=%s", buf.len ? ", " : "",
+							 fv->created_by);
+		return buf.len ? buf.data : NULL;
+	}
+
+	foreach(lc, ss->conds)
+	{
+		if (((LemlistCond *) lfirst(lc))->filter == LEMLIST_FILTER_END_DATE)
+			run_time_end = false;
+	}
+	appendStringInfo(&buf, "startDate=%s, endDate=%s",
+					 lemlist_format_timestamp(fv->start_date),
+					 (run_time_end && !ss->started) ? "statement start" :
+					 lemlist_format_timestamp(fv->end_date));
+
+	sets[0].field = "sendUser";
+	sets[0].values = fv->send_users;
+	sets[1].field = "ABSelected";
+	sets[1].values = fv->ab_selected;
+	sets[2].field = "channels";
+	sets[2].values = fv->channels;
+	for (int i = 0; i < 3; i++)
+	{
+		if (sets[i].values == NIL || linitial(sets[i].values) == NULL)
+			continue;
+		appendStringInfo(&buf, ", %s%s", sets[i].field,
+						 list_length(sets[i].values) > 1 ? " in (" : "=");
+		foreach(lc, sets[i].values)
+			appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+							 (char *) lfirst(lc));
+		if (list_length(sets[i].values) > 1)
+			appendStringInfoChar(&buf, ')');
+	}
+	return buf.data;
+}
+
+/*
+ * lemlist_scan_explain
+ *		What will be (or was) requested; VERBOSE adds the first body, ANALYZE
+ *		what the transport did.
+ */
+void
+lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
+{
+	LemlistFilterValues fv;
+	bool		known;
+	bool		campaigns = ss->opts.resource == LEMLIST_RES_CAMPAIGNS;
+	char	   *filters;
+	List	   *combos = NIL;
+
+	memset(&fv, 0, sizeof(fv));
+	known = ss->started || lemlist_conds_are_constant(ss->conds);
+	if (ss->started)
+	{
+		fv = ss->fv;
+		combos = ss->combos;
+	}
+	else if (known)
+	{
+		lemlist_eval_conds(ss->conds, NIL, NULL, ss->opts.default_start_date,
+						   lemlist_default_end_date(), &fv);
+		combos = lemlist_combinations(&fv);
+	}
+
+	ExplainPropertyText("lemlist Request",
+						campaigns ? "GET /campaigns?version=v2" :
+						"POST " LEMLIST_STATS_ROUTE, es);
+
+	if (!campaigns)
+	{
+		char	   *what;
+
+		if (!known)
+			what = pstrdup("computed at run time");
+		else if (fv.empty)
+			what = pstrdup("none (the filters exclude every row)");
+		else if (fv.all_campaigns)
+			what = pstrdup("all (listed with GET /campaigns?version=v2)");
+		else
+			what = psprintf("%d", list_length(fv.campaign_ids));
+		ExplainPropertyText("lemlist Campaigns", what, es);
+
+		if (known && !fv.empty && !fv.all_campaigns)
+		{
+			int			n = list_length(fv.campaign_ids);
+			int			ncombos = list_length(combos);
+
+			ExplainPropertyInteger("lemlist Batches", NULL,
+								   (int64) ncombos * ((n + LEMLIST_BATCH_SIZE - 1) / LEMLIST_BATCH_SIZE),
+								   es);
+		}
+	}
+
+	filters = describe_filters(ss, &fv, known);
+	if (filters)
+		ExplainPropertyText("lemlist Filters", filters, es);
+
+	if (es->verbose && known && !fv.empty && !campaigns)
+	{
+		List	   *ids = NIL;
+
+		if (!fv.all_campaigns)
+		{
+			ListCell   *lc;
+
+			foreach(lc, fv.campaign_ids)
+			{
+				if (foreach_current_index(lc) >= LEMLIST_BATCH_SIZE)
+					break;
+				ids = lappend(ids, lfirst(lc));
+			}
+		}
+		if (ids != NIL)
+			ExplainPropertyText("lemlist Body",
+								lemlist_json_stats_request(ids,
+														   lemlist_format_timestamp(fv.start_date),
+														   lemlist_format_timestamp(fv.end_date),
+														   linitial(combos)),
+								es);
+	}
+
+	if (es->analyze)
+	{
+		if (ss->list_requests > 0)
+			ExplainPropertyInteger("lemlist List Pages", NULL, ss->list_requests, es);
+		if (!campaigns)
+			ExplainPropertyInteger("lemlist Batches Sent", NULL, ss->batches, es);
+		ExplainPropertyInteger("lemlist Requests Sent", NULL, ss->stats.requests, es);
+		/* answers that needed no request: in text format, only if any */
+		if (ss->stats.memo_hits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
+			ExplainPropertyInteger("lemlist Memo Hits", NULL, ss->stats.memo_hits, es);
+		if (ss->stats.cache_hits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
+			ExplainPropertyInteger("lemlist Cache Hits", NULL, ss->stats.cache_hits, es);
+		ExplainPropertyInteger("lemlist Retries", NULL, ss->stats.retries, es);
+		ExplainPropertyInteger("lemlist Rate Limited", NULL, ss->stats.rate_limited, es);
+		if (es->timing)
+		{
+			ExplainPropertyFloat("lemlist API Time", "ms", ss->stats.api_ms, 3, es);
+			ExplainPropertyFloat("lemlist Decode Time", "ms", ss->decode_ms, 3, es);
+			ExplainPropertyFloat("lemlist Pacing Wait", "ms", ss->stats.pacing_ms, 3, es);
+			ExplainPropertyFloat("lemlist Backoff Wait", "ms", ss->stats.backoff_ms, 3, es);
+		}
+	}
 }
