@@ -30,9 +30,9 @@ REGRESS = setup options import scan pushdown fanout errors cancel security examp
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljansson
-PG_CPPFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter
 ifdef WERROR
-PG_CPPFLAGS += -Werror
+PG_CFLAGS += -Werror
 endif
 
 EXTRA_CLEAN = results regression.diffs regression.out

@@ -149,23 +149,30 @@ static void lemlist_check_option_value(const LemlistOptionDef *opt, const char *
  * the other defaults are set in lemlist_get_options.
  */
 static const LemlistOptionDef options[] = {
-	/* name, id, where, superuser only, kind, min, max, default */
-	{"api_url", LEMLIST_OPTION_API_URL, LEMLIST_OPT_SERVER, true, LEMLIST_VALUE_URL},
-	{"connect_timeout_ms", LEMLIST_OPTION_CONNECT_TIMEOUT_MS, LEMLIST_OPT_SERVER, false, LEMLIST_VALUE_INTEGER, 1, 600000, 5000},
-	{"timeout_ms", LEMLIST_OPTION_TIMEOUT_MS, LEMLIST_OPT_SERVER, false, LEMLIST_VALUE_INTEGER, 1, 3600000, 30000},
-	{"max_retries", LEMLIST_OPTION_MAX_RETRIES, LEMLIST_OPT_SERVER, false, LEMLIST_VALUE_INTEGER, 0, 20, 3},
-	{"max_parallel", LEMLIST_OPTION_MAX_PARALLEL, LEMLIST_OPT_SERVER, false, LEMLIST_VALUE_INTEGER, 1, 64, 4},
-	{"rate_limit", LEMLIST_OPTION_RATE_LIMIT, LEMLIST_OPT_SERVER, false, LEMLIST_VALUE_INTEGER, 1, 10000, 20},
-	{"rate_window_ms", LEMLIST_OPTION_RATE_WINDOW_MS, LEMLIST_OPT_SERVER, false, LEMLIST_VALUE_INTEGER, 1, 3600000, 2000},
-	{"max_response_bytes", LEMLIST_OPTION_MAX_RESPONSE_BYTES, LEMLIST_OPT_SERVER, false, LEMLIST_VALUE_INTEGER, 1024, 1073741824, 67108864},
-	{"ca_file", LEMLIST_OPTION_CA_FILE, LEMLIST_OPT_SERVER, true, LEMLIST_VALUE_PATH},
-	{"verify_tls", LEMLIST_OPTION_VERIFY_TLS, LEMLIST_OPT_SERVER, true, LEMLIST_VALUE_BOOLEAN},
-	{"campaign_errors", LEMLIST_OPTION_CAMPAIGN_ERRORS, LEMLIST_OPT_SERVER | LEMLIST_OPT_TABLE, false, LEMLIST_VALUE_CAMPAIGN_ERRORS},
-	{"default_start_date", LEMLIST_OPTION_DEFAULT_START_DATE, LEMLIST_OPT_SERVER | LEMLIST_OPT_TABLE, false, LEMLIST_VALUE_TIMESTAMPTZ},
-	{"cache_ttl", LEMLIST_OPTION_CACHE_TTL, LEMLIST_OPT_SERVER | LEMLIST_OPT_TABLE, false, LEMLIST_VALUE_INTEGER, 0, 2592000, 0},
-	{"api_key", LEMLIST_OPTION_API_KEY, LEMLIST_OPT_USER_MAPPING, false, LEMLIST_VALUE_SECRET},
-	{"resource", LEMLIST_OPTION_RESOURCE, LEMLIST_OPT_TABLE, false, LEMLIST_VALUE_RESOURCE},
-	{"key", LEMLIST_OPTION_KEY, LEMLIST_OPT_COLUMN, false, LEMLIST_VALUE_STRING}
+	{.name = "api_url", .id = LEMLIST_OPTION_API_URL, .where = LEMLIST_OPT_SERVER, .superuser_only = true, .kind = LEMLIST_VALUE_URL},
+	{.name = "connect_timeout_ms", .id = LEMLIST_OPTION_CONNECT_TIMEOUT_MS, .where = LEMLIST_OPT_SERVER, .superuser_only = false, .kind = LEMLIST_VALUE_INTEGER,
+	 .min_value = 1, .max_value = 600000, .default_value = 5000},
+	{.name = "timeout_ms", .id = LEMLIST_OPTION_TIMEOUT_MS, .where = LEMLIST_OPT_SERVER, .superuser_only = false, .kind = LEMLIST_VALUE_INTEGER,
+	 .min_value = 1, .max_value = 3600000, .default_value = 30000},
+	{.name = "max_retries", .id = LEMLIST_OPTION_MAX_RETRIES, .where = LEMLIST_OPT_SERVER, .superuser_only = false, .kind = LEMLIST_VALUE_INTEGER,
+	 .min_value = 0, .max_value = 20, .default_value = 3},
+	{.name = "max_parallel", .id = LEMLIST_OPTION_MAX_PARALLEL, .where = LEMLIST_OPT_SERVER, .superuser_only = false, .kind = LEMLIST_VALUE_INTEGER,
+	 .min_value = 1, .max_value = 64, .default_value = 4},
+	{.name = "rate_limit", .id = LEMLIST_OPTION_RATE_LIMIT, .where = LEMLIST_OPT_SERVER, .superuser_only = false, .kind = LEMLIST_VALUE_INTEGER,
+	 .min_value = 1, .max_value = 10000, .default_value = 20},
+	{.name = "rate_window_ms", .id = LEMLIST_OPTION_RATE_WINDOW_MS, .where = LEMLIST_OPT_SERVER, .superuser_only = false, .kind = LEMLIST_VALUE_INTEGER,
+	 .min_value = 1, .max_value = 3600000, .default_value = 2000},
+	{.name = "max_response_bytes", .id = LEMLIST_OPTION_MAX_RESPONSE_BYTES, .where = LEMLIST_OPT_SERVER, .superuser_only = false, .kind = LEMLIST_VALUE_INTEGER,
+	 .min_value = 1024, .max_value = 1073741824, .default_value = 67108864},
+	{.name = "ca_file", .id = LEMLIST_OPTION_CA_FILE, .where = LEMLIST_OPT_SERVER, .superuser_only = true, .kind = LEMLIST_VALUE_PATH},
+	{.name = "verify_tls", .id = LEMLIST_OPTION_VERIFY_TLS, .where = LEMLIST_OPT_SERVER, .superuser_only = true, .kind = LEMLIST_VALUE_BOOLEAN},
+	{.name = "campaign_errors", .id = LEMLIST_OPTION_CAMPAIGN_ERRORS, .where = LEMLIST_OPT_SERVER | LEMLIST_OPT_TABLE, .superuser_only = false, .kind = LEMLIST_VALUE_CAMPAIGN_ERRORS},
+	{.name = "default_start_date", .id = LEMLIST_OPTION_DEFAULT_START_DATE, .where = LEMLIST_OPT_SERVER | LEMLIST_OPT_TABLE, .superuser_only = false, .kind = LEMLIST_VALUE_TIMESTAMPTZ},
+	{.name = "cache_ttl", .id = LEMLIST_OPTION_CACHE_TTL, .where = LEMLIST_OPT_SERVER | LEMLIST_OPT_TABLE, .superuser_only = false, .kind = LEMLIST_VALUE_INTEGER,
+	 .min_value = 0, .max_value = 2592000, .default_value = 0},
+	{.name = "api_key", .id = LEMLIST_OPTION_API_KEY, .where = LEMLIST_OPT_USER_MAPPING, .superuser_only = false, .kind = LEMLIST_VALUE_SECRET},
+	{.name = "resource", .id = LEMLIST_OPTION_RESOURCE, .where = LEMLIST_OPT_TABLE, .superuser_only = false, .kind = LEMLIST_VALUE_RESOURCE},
+	{.name = "key", .id = LEMLIST_OPTION_KEY, .where = LEMLIST_OPT_COLUMN, .superuser_only = false, .kind = LEMLIST_VALUE_STRING}
 };
 
 static int	catalog_to_where(Oid catalog);
