@@ -69,8 +69,8 @@
 typedef struct ScanRequest ScanRequest;
 typedef struct ScanChunk ScanChunk;
 
-/* The state of one foreign scan. */
-typedef struct LemlistScanState
+/* The state of one foreign scan (LemlistScanState, opaque outside this file). */
+struct LemlistScanState
 {
 	ForeignScanState *node;
 	Relation	rel;
@@ -134,7 +134,7 @@ typedef struct LemlistScanState
 	/* error context while converting a value */
 	const char *cur_value;
 	int			cur_att;
-} LemlistScanState;
+};
 
 static void lemlist_scan_send_first(LemlistScanState *ss);
 static bool lemlist_scan_next_answer(LemlistScanState *ss);
