@@ -16,16 +16,7 @@ SELECT split_part(current_setting('unix_socket_directories'), ',', 1) AS socket,
 SET timezone = 'UTC';
 \set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
 \set api_url :mock_url '/api'
-CREATE TABLE mock_output (n serial, line text);
-CREATE FUNCTION mock(cmd text) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-BEGIN
-  DELETE FROM mock_output;
-  EXECUTE format('COPY mock_output (line) FROM PROGRAM %L WITH (FORMAT csv, DELIMITER %L, QUOTE %L)',
-                 '"$LEMLIST_PYTHON" "$LEMLIST_MOCKCTL" ' || cmd, E'\x02', E'\x01');
-  RETURN QUERY SELECT line FROM mock_output ORDER BY n;
-END
-$$;
+\i test/mock.sql
 CREATE EXTENSION lemlist_fdw;
 CREATE SERVER lemlist FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', max_retries '0');
