@@ -54,6 +54,7 @@ typedef struct KeyForms
 
 static KeyForms keys[MAX_KEYS];
 static int	nkeys = 0;
+static int	longest_form = 0;	/* of all the keys' forms */
 
 static char *base64_credentials(const char *key);
 static char *json_escaped(const char *key, bool escape_slash, const char *ascii_format);
@@ -103,6 +104,11 @@ lemlist_remember_key(const char *key)
 	add_form(k, percent_encoded(key));
 	MemoryContextSwitchTo(oldcxt);
 	nkeys++;
+
+	longest_form = 0;
+	for (int i = 0; i < nkeys; i++)
+		for (int f = 0; f < keys[i].nforms; f++)
+			longest_form = Max(longest_form, keys[i].lens[f]);
 }
 
 /*
@@ -277,7 +283,6 @@ mask_keys(const char *s, size_t len, size_t *outlen)
 char *
 lemlist_network_text(const char *s, size_t len, size_t max)
 {
-	size_t		longest = 0;
 	size_t		scan;
 	size_t		n;
 	bool		cut;
@@ -285,10 +290,7 @@ lemlist_network_text(const char *s, size_t len, size_t max)
 
 	if (s == NULL)
 		len = 0;
-	for (int k = 0; k < nkeys; k++)
-		for (int f = 0; f < keys[k].nforms; f++)
-			longest = Max(longest, (size_t) keys[k].lens[f]);
-	scan = Min(len, max + longest);
+	scan = Min(len, max + (size_t) longest_form);
 	out = mask_keys(s ? s : "", scan, &n);
 
 	for (size_t i = 0; i < n; i++)
