@@ -5,22 +5,16 @@
 MODULE_big = lemlist_fdw
 OBJS = \
 	src/lemlist_fdw.o \
-	src/scan.o \
-	src/columns.o \
 	src/option.o \
-	src/pushdown.o \
-	src/filters.o \
-	src/literals.o \
 	src/resources.o \
-	src/connection.o \
+	src/pushdown.o \
+	src/scan.o \
 	src/http.o \
-	src/network_text.o \
 	src/pacing.o \
 	src/memo.o \
+	src/network_text.o \
 	src/json.o \
-	src/jsonread.o \
-	src/response.o \
-	src/values.o
+	src/jsonread.o
 
 EXTENSION = lemlist_fdw
 DATA = lemlist_fdw--1.0.sql lemlist_fdw--1.0--1.1.sql

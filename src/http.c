@@ -1,38 +1,48 @@
 /*-------------------------------------------------------------------------
  *
  * http.c
- *		  Attempts of lemlist requests, carried out with libcurl, and what a
- *		  failed one leads to
+ *		  The requests of a scan, sent with libcurl: queue, memo, pacing,
+ *		  retries, and the one map from a failure to an ERROR
  *
- * This is the only file that includes curl.h.  connection.c decides when an
- * attempt of a request starts; here the attempt becomes an easy handle on
- * the backend's multi handle, and its completion becomes an outcome, an HTTP
- * status, a body and what the headers said of the rate limit, all in the
- * LemlistHttpAttempt.  For an attempt that did not succeed, this file says
- * whether it is worth another attempt and when (lemlist_http_retry_ms), and
- * raises the ERROR of a request that failed for good: it is the one place
- * that maps a transport outcome to an SQLSTATE and a message.
+ * The rest of the extension submits LemlistHttpRequests to a
+ * LemlistConnection and gets them back, in completion order, with a
+ * palloc'd body; every outcome but a 2xx answer becomes an ERROR.  This is
+ * the only file that includes curl.h: each attempt of a request is an easy
+ * handle on the backend's multi handle, and its completion an outcome, an
+ * HTTP status, a body and what the headers said of the rate limit.
  *
  * Design rules:
  *
+ * - A connection lives as long as the memory context it is opened in: a
+ *	 reset callback on that context gives back the curl resources and the
+ *	 pacing ticket of every transfer still held, whether the scan ends well
+ *	 or by an ERROR thrown elsewhere, and wipes the copy of the API key.
+ *	 curl allocates with malloc; nothing of curl's goes through palloc.
+ *
  * - One CURLM multi handle per backend, created lazily and kept for the life
  *	 of the backend, so that its connection cache gives keep-alive across
- *	 scans.  Easy handles live for one attempt of one request and are always
- *	 removed from the multi handle and cleaned up by lemlist_curl_release,
- *	 whether the attempt ends well, badly, or by an ERROR thrown elsewhere:
- *	 connection.c calls it from a reset callback on the connection's memory
- *	 context.  curl allocates with malloc; nothing of curl's goes through
- *	 palloc.
+ *	 scans.  Easy handles live for one attempt of one request.
  *
  * - curl callbacks (body, headers) never ereport nor palloc: they set flags
- *	 in the attempt and the outcome is acted upon once curl has returned.
+ *	 in the transfer and the outcome is acted upon once curl has returned.
  *
- * - Nothing here waits longer than the caller says: transfers are driven
- *	 with curl_multi_poll, and the caller checks for interrupts in between.
+ * - Nothing blocks for more than CONN_SLICE_MS without CHECK_FOR_INTERRUPTS:
+ *	 transfers are driven in slices with curl_multi_poll, and waits (pacing,
+ *	 back-off, Retry-After) sleep on the latch.  A request waiting to be
+ *	 retried has its own "not before" time and never holds up the others.
  *
- * - An attempt holds its pacing ticket until curl completes it, and then
- *	 tells pacing.c when it ended by curl's clock; an attempt given back
- *	 before that gives back its ticket too.
+ * - Every attempt asks pacing.c first (per API key, shared by backends when
+ *	 preloaded), holds its ticket until curl completes it, tells pacing.c
+ *	 when it ended by curl's clock, and hands it the rate limit headers of
+ *	 the answer and the Retry-After of a 429.
+ *
+ * - Before an attempt starts, memo.c may answer it: an identical request
+ *	 answered earlier in the statement (or within cache_ttl).  A request
+ *	 identical to one of any scan of the backend that is in flight waits for
+ *	 it, and takes a copy of its answer once curl has it.  An answer reaches
+ *	 memo.c only when its scan has decoded it and made its rows
+ *	 (lemlist_http_keep): an answer that turned out unusable is never
+ *	 handed out again.
  *
  * - Only http and https, no redirects, no signals, explicit timeouts.  The
  *	 API key goes in basic authentication only, never in the URL.
@@ -59,48 +69,818 @@
 #include "postgres.h"
 
 #include <stdlib.h>
-
 #include <curl/curl.h>
 
+#include "lib/ilist.h"
 #include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "lemlist_fdw.h"
 
 /* Connections the multi handle keeps open for reuse. */
 #define HTTP_MAX_CONNECTS		16
-
 #define HTTP_USER_AGENT			"lemlist_fdw/1.0"
+/* How much of a response body (or of curl's error) goes into an error's DETAIL. */
+#define HTTP_DETAIL_BYTES		500
+#define HTTP_REJECT_BYTES		4000
+/* Longest time between two interrupt checks while driving or waiting. */
+#define CONN_SLICE_MS			50
+/* An attempt counts for pacing at most this long after its timeout. */
+#define CONN_DEADLINE_SLACK_MS	1000
 
-StaticAssertDecl(LEMLIST_HTTP_ERROR_SIZE >= CURL_ERROR_SIZE,
-				 "LEMLIST_HTTP_ERROR_SIZE must hold CURL_ERROR_SIZE bytes");
+/* How an attempt ended, as far as choosing a retry or an error goes. */
+typedef enum HttpOutcome
+{
+	HTTP_OK,					/* 2xx */
+	HTTP_STATUS,				/* any other HTTP status */
+	HTTP_CONNECT_FAILED,		/* could not connect */
+	HTTP_BROKEN,				/* connected, but the exchange broke off */
+	HTTP_TIMED_OUT,				/* connect_timeout_ms or timeout_ms elapsed */
+	HTTP_TLS_FAILED,			/* certificate or TLS handshake problem */
+	HTTP_TOO_LARGE,				/* body exceeded max_response_bytes */
+	HTTP_NO_MEMORY,				/* malloc failed while buffering the body */
+	HTTP_FAILED					/* any other curl failure */
+} HttpOutcome;
 
-static int	lemlist_http_errcontext(const LemlistHttpRequest *req);
+/* Where a transfer is; each state but the last has a list in the connection. */
+typedef enum ConnState
+{
+	CONN_QUEUED,				/* waiting to start, FIFO */
+	CONN_INFLIGHT,				/* its attempt is with curl, in conn_inflight */
+	CONN_FINISHED,				/* done by curl, outcome not yet handled */
+	CONN_DETACHED				/* being handled, or handed back */
+} ConnState;
+
+#define CONN_NUM_LISTS	CONN_DETACHED
+
+/*
+ * One submitted request, and its current attempt.  Allocated in the
+ * connection's context; the curl resources of the attempt are malloc'd, and
+ * given back by http_release_attempt.  What curl reports is set when the
+ * attempt completes, and stays valid after the release (but the body).
+ */
+typedef struct HttpTransfer
+{
+	dlist_node	all_node;		/* in conn->all until handed back */
+	dlist_node	state_node;		/* in conn->lists[state] */
+	dlist_node	inflight_node;	/* in conn_inflight while CONN_INFLIGHT */
+	ConnState	state;
+	LemlistConnection *conn;
+	LemlistHttpRequest *req;
+	char	   *url;			/* api_url + path */
+	int			attempts;		/* attempts started so far */
+	TimestampTz not_before;		/* earliest start of the next attempt */
+	LemlistMemoKey memo_key;	/* the request, for memo.c */
+	uint64		memo_looked;	/* memo generation + 1 at the last lookup */
+	bool		answered;		/* without an attempt: req->response is set */
+
+	/* the current attempt: its pacing ticket and curl resources */
+	LemlistPacingTicket ticket;
+	bool		ticket_open;	/* the attempt has not ended for pacing.c */
+	CURL	   *easy;
+	struct curl_slist *headers;
+	bool		in_multi;		/* easy is attached to the multi handle */
+
+	/* written by curl's callbacks */
+	char	   *body;			/* response body so far, NUL-terminated */
+	size_t		body_len;
+	size_t		body_cap;
+	bool		too_large;
+	bool		no_memory;
+	LemlistRateHeaders rl;		/* what the answer said of the rate limit */
+	char		errbuf[CURL_ERROR_SIZE];	/* on failure, the cause */
+
+	/* set when the attempt starts, and when curl completes it */
+	TimestampTz started;
+	HttpOutcome outcome;
+	long		status;			/* HTTP status, 0 if no answer came */
+	bool		sent;			/* timed out after the request went out */
+} HttpTransfer;
+
+/* The requests of one scan, and copies of the options they are sent with. */
+struct LemlistConnection
+{
+	dlist_node	open_node;		/* in conn_open */
+	MemoryContext cxt;
+	LemlistHttpStats *stats;
+
+	char	   *server_name;	/* for messages */
+	char	   *api_url;		/* without trailing slash */
+	char	   *api_key;		/* wiped when the connection goes away */
+	uint64		key_hash;		/* lemlist_key_hash(api_key) */
+	Oid			serverid;
+	int			connect_timeout_ms;
+	int			timeout_ms;
+	int64		max_response_bytes;
+	char	   *ca_file;		/* NULL: system CAs */
+	bool		verify_tls;
+	int			cache_ttl;
+	int			max_retries;
+	int			max_parallel;
+	int			rate_limit;
+	int			rate_window_ms;
+	bool		waiting;		/* a request waits for an identical one */
+
+	dlist_head	all;			/* every transfer not yet handed back */
+	dlist_head	lists[CONN_NUM_LISTS];	/* transfers by state */
+	int			counts[CONN_NUM_LISTS];
+
+	MemoryContextCallback cleanup;
+};
+
+/* The backend's multi handle, and the connections and attempts on it. */
 static bool http_curl_initialized = false;
 static CURLM *http_multi = NULL;
+static dlist_head conn_open = DLIST_STATIC_INIT(conn_open);
+static dlist_head conn_inflight = DLIST_STATIC_INIT(conn_inflight);
 
-static CURLcode http_setup_easy(LemlistHttpAttempt *a, const LemlistHttpRequest *req,
-								const char *url);
-static int	http_collect_finished(void (*done) (LemlistHttpAttempt *attempt,
-												TimestampTz now));
-static void http_completed(LemlistHttpAttempt *a, CURLcode result, TimestampTz now);
-static LemlistHttpOutcome http_classify(const LemlistHttpAttempt *a, CURLcode result,
-										long status);
+static void http_init(void);
+static void http_start_attempt(HttpTransfer *t);
+static CURLcode http_setup_easy(HttpTransfer *t);
+static void http_release_attempt(HttpTransfer *t);
+static void http_drive_curl(long timeout_ms);
+static int	http_collect_finished(void);
+static void http_completed(HttpTransfer *t, CURLcode result, TimestampTz now);
+static HttpOutcome http_classify(const HttpTransfer *t, CURLcode result, long status);
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *arg);
 static size_t http_header_cb(char *data, size_t size, size_t nitems, void *arg);
+static long http_retry_ms(const HttpTransfer *t);
+static bool http_is_retryable(HttpOutcome outcome, long status);
+lemlist_noreturn static void http_report_failure(HttpTransfer *t);
+static int	http_errcontext(const LemlistHttpRequest *req);
 
+static void conn_memo_key(LemlistConnection *conn, const LemlistHttpRequest *req,
+						  LemlistMemoKey *key);
+static void conn_cleanup_callback(void *arg);
+static void conn_set_state(HttpTransfer *t, ConnState state);
+static bool conn_start_due(LemlistConnection *conn, TimestampTz now,
+						   TimestampTz *wake);
+static bool conn_answer_from_memo(LemlistConnection *conn, HttpTransfer *t);
+static bool conn_answer_from_peer(LemlistConnection *conn, HttpTransfer *t,
+								  bool *waiting);
+static void conn_set_answer(HttpTransfer *t, const char *body, size_t len);
+static void conn_start_transfer(LemlistConnection *conn, HttpTransfer *t,
+								const LemlistPacingTicket *ticket);
+static void conn_drive(long timeout_ms);
+static void conn_attempt_ended(HttpTransfer *t, TimestampTz now);
+static void conn_sleep(long ms);
+static bool conn_finish_transfer(LemlistConnection *conn, HttpTransfer *t,
+								 TimestampTz now);
+static void conn_schedule_retry(LemlistConnection *conn, HttpTransfer *t,
+								long wait_ms, TimestampTz now);
 
 /* ---------------------------------------------------------------------
- * curl handles and their life cycle
+ * The interface: the requests of a scan
  * ---------------------------------------------------------------------
  */
 
 /*
- * lemlist_curl_init
- *		Initialize libcurl and the backend's multi handle, once
+ * lemlist_http_open
+ *		Create a connection that lives as long as the memory context cxt
+ *
+ * Nothing is sent before lemlist_http_next.  The options and the key are
+ * copied; the copy of the key is wiped when cxt is reset or deleted.  stats
+ * receives what the transport does.
+ */
+LemlistConnection *
+lemlist_http_open(const LemlistOptions *opts, const char *api_key,
+				  LemlistHttpStats *stats, MemoryContext cxt)
+{
+	LemlistConnection *conn;
+	int			i;
+
+	http_init();
+
+	if (api_key == NULL)
+		api_key = "";
+	lemlist_remember_key(api_key);	/* masked in whatever lemlist says */
+
+	conn = MemoryContextAllocZero(cxt, sizeof(LemlistConnection));
+	conn->cxt = cxt;
+	conn->stats = stats;
+
+	conn->server_name = MemoryContextStrdup(cxt, opts->server_name ? opts->server_name : "");
+	conn->api_url = MemoryContextStrdup(cxt, opts->api_url ? opts->api_url : "");
+	conn->api_key = MemoryContextStrdup(cxt, api_key);
+	conn->key_hash = lemlist_key_hash(api_key);
+	conn->serverid = opts->serverid;
+	conn->cache_ttl = Max(opts->cache_ttl, 0);
+	conn->connect_timeout_ms = Max(opts->connect_timeout_ms, 0);
+	conn->timeout_ms = Max(opts->timeout_ms, 0);
+	conn->max_retries = Max(opts->max_retries, 0);
+	conn->max_parallel = Max(opts->max_parallel, 1);
+	conn->rate_limit = Max(opts->rate_limit, 0);
+	conn->rate_window_ms = Max(opts->rate_window_ms, 0);
+	conn->max_response_bytes = opts->max_response_bytes;
+	conn->ca_file = opts->ca_file ? MemoryContextStrdup(cxt, opts->ca_file) : NULL;
+	conn->verify_tls = opts->verify_tls;
+
+	dlist_init(&conn->all);
+	for (i = 0; i < CONN_NUM_LISTS; i++)
+		dlist_init(&conn->lists[i]);
+
+	conn->cleanup.func = conn_cleanup_callback;
+	conn->cleanup.arg = conn;
+	MemoryContextRegisterResetCallback(cxt, &conn->cleanup);
+	dlist_push_tail(&conn_open, &conn->open_node);
+
+	return conn;
+}
+
+/*
+ * lemlist_http_submit
+ *		Queue a request; a later lemlist_http_next sends it
  */
 void
-lemlist_curl_init(void)
+lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req)
+{
+	HttpTransfer *t;
+
+	if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "POST") != 0)
+		elog(ERROR, "unsupported HTTP method \"%s\"", req->method);
+
+	t = MemoryContextAllocZero(conn->cxt, sizeof(HttpTransfer));
+	t->conn = conn;
+	t->req = req;
+	t->url = MemoryContextAlloc(conn->cxt,
+								strlen(conn->api_url) + strlen(req->path) + 1);
+	strcpy(t->url, conn->api_url);
+	strcat(t->url, req->path);
+	t->state = CONN_DETACHED;
+	lemlist_rate_headers_clear(&t->rl);
+
+	conn_memo_key(conn, req, &t->memo_key);
+
+	req->reused = false;
+	req->response = NULL;
+	req->response_len = 0;
+
+	dlist_push_tail(&conn->all, &t->all_node);
+	conn_set_state(t, CONN_QUEUED);
+	if (req->urgent)
+	{
+		/* ahead of everything queued: the caller waits on it */
+		dlist_delete(&t->state_node);
+		dlist_push_head(&conn->lists[CONN_QUEUED], &t->state_node);
+	}
+}
+
+/*
+ * lemlist_http_next
+ *		Drive transfers until a request succeeds, and return it
+ *
+ * Requests come back in completion order, those the memo answers first.
+ * Returns NULL when nothing is queued or in flight.  A failure that survives
+ * its retries is an ERROR.
+ */
+LemlistHttpRequest *
+lemlist_http_next(LemlistConnection *conn)
+{
+	TimestampTz last = GetCurrentTimestamp();
+	bool		was_inflight = false;
+	bool		was_paced = false;
+
+	for (;;)
+	{
+		TimestampTz now;
+		TimestampTz wake;
+		double		ms;
+
+		CHECK_FOR_INTERRUPTS();
+
+		/* Account for the slice that just ended. */
+		now = GetCurrentTimestamp();
+		ms = (double) (now - last) / 1000.0;
+		if (was_inflight)
+			conn->stats->api_ms += ms;
+		if (was_paced)
+		{
+			conn->stats->pacing_ms += ms;
+			lemlist_pacing_waited(conn->key_hash, now, ms);
+		}
+		last = now;
+
+		/* Handle what curl has finished; a success is handed back at once. */
+		while (!dlist_is_empty(&conn->lists[CONN_FINISHED]))
+		{
+			HttpTransfer *t = dlist_head_element(HttpTransfer, state_node,
+												 &conn->lists[CONN_FINISHED]);
+
+			conn_set_state(t, CONN_DETACHED);
+			if (conn_finish_transfer(conn, t, now))
+			{
+				LemlistHttpRequest *req = t->req;
+
+				dlist_delete(&t->all_node);
+				pfree(t->url);
+				pfree(t);
+
+				/* Fill the freed slot while the caller handles the answer. */
+				wake = now;
+				(void) conn_start_due(conn, now, &wake);
+				if (conn->counts[CONN_INFLIGHT] > 0)
+					conn_drive(0);
+				return req;
+			}
+		}
+
+		if (lemlist_http_pending(conn) == 0)
+			return NULL;
+
+		/* Start what may start, and learn when to look again. */
+		wake = TimestampTzPlusMilliseconds(now, CONN_SLICE_MS);
+		was_paced = conn_start_due(conn, now, &wake);
+		if (!dlist_is_empty(&conn->lists[CONN_FINISHED]))
+		{
+			/* the memo answered */
+			was_inflight = was_paced = false;
+			continue;
+		}
+		was_inflight = conn->counts[CONN_INFLIGHT] > 0 || conn->waiting;
+
+		/* Another scan's transfer may be what a request waits for. */
+		if (!dlist_is_empty(&conn_inflight))
+			conn_drive(Max(TimestampDifferenceMilliseconds(now, wake), 1));
+		else
+			conn_sleep(TimestampDifferenceMilliseconds(now, wake));
+	}
+}
+
+/*
+ * lemlist_http_keep
+ *		The answer to req has been decoded and made rows: the memo may hand
+ *		it out again, to identical requests of the statement (and within
+ *		cache_ttl)
+ *
+ * An answer that turned out unusable is never kept, so it is never reused.
+ */
+void
+lemlist_http_keep(LemlistConnection *conn, const LemlistHttpRequest *req)
+{
+	LemlistMemoKey key;
+
+	if (req->reused || req->response == NULL || !lemlist_memo_enabled())
+		return;
+	conn_memo_key(conn, req, &key);
+	lemlist_memo_store(&key, conn->cache_ttl, req->response, req->response_len);
+}
+
+/*
+ * lemlist_http_pending
+ *		Number of requests queued or in flight
+ */
+int
+lemlist_http_pending(LemlistConnection *conn)
+{
+	return conn->counts[CONN_QUEUED] + conn->counts[CONN_INFLIGHT] +
+		conn->counts[CONN_FINISHED];
+}
+
+
+/* ---------------------------------------------------------------------
+ * Transfers and their life cycle: memo, identical requests, pacing
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * conn_memo_key
+ *		What identifies req for memo.c
+ */
+static void
+conn_memo_key(LemlistConnection *conn, const LemlistHttpRequest *req,
+			  LemlistMemoKey *key)
+{
+	key->serverid = conn->serverid;
+	key->api_url = conn->api_url;
+	key->key_hash = conn->key_hash;
+	key->method = req->method;
+	key->path = req->path;
+	key->body = req->body;
+	lemlist_memo_key_init(key);
+}
+
+/*
+ * conn_cleanup_callback
+ *		Release every curl resource of a connection whose context goes away
+ *
+ * Runs at the end of a scan and after an ERROR alike, so it must not throw.
+ * The transfers themselves go with the context.
+ */
+static void
+conn_cleanup_callback(void *arg)
+{
+	LemlistConnection *conn = (LemlistConnection *) arg;
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &conn->all)
+	{
+		HttpTransfer *t = dlist_container(HttpTransfer, all_node, iter.cur);
+
+		if (t->state == CONN_INFLIGHT)
+			dlist_delete(&t->inflight_node);
+		http_release_attempt(t);
+	}
+	dlist_delete(&conn->open_node);
+
+	explicit_bzero(conn->api_key, strlen(conn->api_key));
+}
+
+/*
+ * conn_set_state
+ *		Move a transfer to another of its connection's lists
+ */
+static void
+conn_set_state(HttpTransfer *t, ConnState state)
+{
+	LemlistConnection *conn = t->conn;
+
+	if (t->state != CONN_DETACHED)
+	{
+		dlist_delete(&t->state_node);
+		conn->counts[t->state]--;
+	}
+	t->state = state;
+	if (state != CONN_DETACHED)
+	{
+		dlist_push_tail(&conn->lists[state], &t->state_node);
+		conn->counts[state]++;
+	}
+}
+
+/*
+ * conn_start_due
+ *		Answer queued requests from the memo, and start the others while a
+ *		slot is free and pacing allows
+ *
+ * Requests start in FIFO order among those whose "not before" time has come;
+ * one waiting for its retry does not hold up the others.  *wake is lowered
+ * to when something now waiting could start.  Returns true if pacing kept a
+ * due request from starting; conn->waiting tells whether one waits for an
+ * identical request in flight (in any scan of the backend).
+ */
+static bool
+conn_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
+{
+	dlist_mutable_iter iter;
+	bool		memo = lemlist_memo_enabled();
+	bool		paced = false;
+
+	conn->waiting = false;
+	dlist_foreach_modify(iter, &conn->lists[CONN_QUEUED])
+	{
+		HttpTransfer *t = dlist_container(HttpTransfer, state_node, iter.cur);
+		LemlistPacingTicket ticket;
+		TimestampTz ready;
+		TimestampTz deadline;
+		bool		in_flight = false;
+
+		if (t->not_before > now)
+		{
+			*wake = Min(*wake, t->not_before);
+			continue;
+		}
+
+		/*
+		 * The memo needs no slot (look again only if it changed since), nor
+		 * does an identical request whose answer curl has just brought.
+		 */
+		if (memo && t->memo_looked != lemlist_memo_generation() + 1)
+		{
+			t->memo_looked = lemlist_memo_generation() + 1;
+			if (conn_answer_from_memo(conn, t))
+			{
+				conn_set_state(t, CONN_FINISHED);
+				continue;
+			}
+		}
+		if (memo && conn_answer_from_peer(conn, t, &in_flight))
+		{
+			conn_set_state(t, CONN_FINISHED);
+			continue;
+		}
+
+		if (paced || conn->counts[CONN_INFLIGHT] >= conn->max_parallel)
+			continue;
+
+		if (in_flight)
+		{
+			conn->waiting = true;
+			continue;
+		}
+
+		deadline = TimestampTzPlusMilliseconds(now, (int64) conn->timeout_ms +
+											   CONN_DEADLINE_SLACK_MS);
+		if (!lemlist_pacing_acquire(conn->key_hash, conn->rate_limit,
+									conn->rate_window_ms, now, deadline,
+									&ticket, &ready))
+		{
+			*wake = Min(*wake, ready);
+			paced = true;
+			continue;
+		}
+
+		conn_start_transfer(conn, t, &ticket);
+	}
+
+	return paced;
+}
+
+/*
+ * conn_answer_from_memo
+ *		Give a request the answer memo.c kept for it, if any
+ */
+static bool
+conn_answer_from_memo(LemlistConnection *conn, HttpTransfer *t)
+{
+	LemlistHttpRequest *req = t->req;
+	size_t		len = 0;
+	bool		cached = false;
+	char	   *response;
+
+	response = lemlist_memo_lookup(&t->memo_key, conn->cache_ttl, conn->cxt,
+								   &len, &cached);
+	if (response == NULL)
+		return false;
+
+	elog(DEBUG2, "lemlist_fdw: %s %.*s answered by the %s (%zu bytes)",
+		 req->method, (int) strcspn(req->path, "?"), req->path,
+		 cached ? "cache" : "memo", len);
+	req->response = response;
+	req->response_len = len;
+	req->reused = true;
+	t->answered = true;
+	if (cached)
+		conn->stats->cache_hits++;
+	else
+		conn->stats->memo_hits++;
+	return true;
+}
+
+/*
+ * conn_answer_from_peer
+ *		Give a request a copy of the answer curl brought to an identical
+ *		request of any scan of the backend, not yet handed to its scan
+ *
+ * Otherwise *in_flight tells whether an identical request is with curl: the
+ * request then waits for it rather than being sent twice.  Counted as a memo
+ * hit: the answer was shared without a request.
+ */
+static bool
+conn_answer_from_peer(LemlistConnection *conn, HttpTransfer *t, bool *in_flight)
+{
+	dlist_iter	citer;
+	dlist_iter	iter;
+
+	dlist_foreach(citer, &conn_open)
+	{
+		LemlistConnection *other = dlist_container(LemlistConnection, open_node, citer.cur);
+
+		dlist_foreach(iter, &other->lists[CONN_FINISHED])
+		{
+			HttpTransfer *peer = dlist_container(HttpTransfer, state_node, iter.cur);
+
+			if (peer->answered || peer->outcome != HTTP_OK ||
+				!lemlist_memo_key_equal(&peer->memo_key, &t->memo_key))
+				continue;
+			elog(DEBUG2, "lemlist_fdw: %s %.*s answered by an identical request (%zu bytes)",
+				 t->req->method, (int) strcspn(t->req->path, "?"), t->req->path,
+				 peer->body_len);
+			conn_set_answer(t, peer->body, peer->body_len);
+			t->req->reused = true;
+			t->answered = true;
+			conn->stats->memo_hits++;
+			return true;
+		}
+	}
+
+	dlist_foreach(iter, &conn_inflight)
+	{
+		HttpTransfer *peer = dlist_container(HttpTransfer, inflight_node, iter.cur);
+
+		if (peer != t && lemlist_memo_key_equal(&peer->memo_key, &t->memo_key))
+		{
+			*in_flight = true;
+			break;
+		}
+	}
+	return false;
+}
+
+/*
+ * conn_set_answer
+ *		Copy a body into the request, in its connection's context
+ */
+static void
+conn_set_answer(HttpTransfer *t, const char *body, size_t len)
+{
+	LemlistHttpRequest *req = t->req;
+
+	req->response = MemoryContextAllocExtended(t->conn->cxt, len + 1, MCXT_ALLOC_HUGE);
+	if (len > 0)
+		memcpy(req->response, body, len);
+	req->response[len] = '\0';
+	req->response_len = len;
+}
+
+/*
+ * conn_start_transfer
+ *		Start one attempt of a request, which pacing let start
+ */
+static void
+conn_start_transfer(LemlistConnection *conn, HttpTransfer *t,
+					const LemlistPacingTicket *ticket)
+{
+	/*
+	 * The attempt counts for pacing from now on, whatever happens below: t is
+	 * on conn->all, so the reset callback gives the ticket back if anything
+	 * throws.
+	 */
+	t->ticket = *ticket;
+	t->ticket_open = true;
+
+	http_start_attempt(t);
+	dlist_push_tail(&conn_inflight, &t->inflight_node);
+	conn_set_state(t, CONN_INFLIGHT);
+	t->attempts++;
+	conn->stats->requests++;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Driving transfers and waiting
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * conn_drive
+ *		Let curl move every transfer on, and wait at most timeout_ms, within
+ *		one slice, for more
+ *
+ * curl's multi handle is shared by all scans of the backend: a completed
+ * transfer goes to its own connection's finished list, whichever scan is
+ * driving.
+ */
+static void
+conn_drive(long timeout_ms)
+{
+	http_drive_curl(Min(timeout_ms, CONN_SLICE_MS));
+}
+
+/*
+ * conn_attempt_ended
+ *		What must happen as soon as curl completes an attempt, whichever scan
+ *		is driving: the transfer is filed as finished (where identical
+ *		requests that wait for it find its answer), and pacing learns what
+ *		lemlist said of the rate limit.  Retry or error is for the owning
+ *		scan to decide.
+ *
+ * http_completed has already told pacing when the attempt ended.
+ */
+static void
+conn_attempt_ended(HttpTransfer *t, TimestampTz now)
+{
+	LemlistConnection *conn = t->conn;
+
+	dlist_delete(&t->inflight_node);
+	conn_set_state(t, CONN_FINISHED);
+
+	lemlist_pacing_observe(conn->key_hash, conn->rate_limit, conn->rate_window_ms,
+						   now, &t->rl);
+	if (t->status == 429)
+	{
+		long		hold_ms = lemlist_retry_after_ms(&t->rl, conn->rate_window_ms);
+
+		elog(DEBUG2, "lemlist_fdw: rate limited, holding the key for %ld ms", hold_ms);
+		lemlist_pacing_hold(conn->key_hash, now, TimestampTzPlusMilliseconds(now, hold_ms));
+	}
+}
+
+/*
+ * conn_sleep
+ *		Wait on the latch for at most one slice, then check for interrupts
+ *
+ * Nothing is in flight: the requests wait for the rate limit or a retry's
+ * back-off.
+ */
+static void
+conn_sleep(long ms)
+{
+	ms = Min(Max(ms, 1), CONN_SLICE_MS);
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 ms, lemlist_wait_event(LEMLIST_WAIT_PACING));
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * lemlist_wait_event
+ *		The wait_event_info of a wait, for WaitLatch and pgstat_report_wait_start
+ *
+ * From PostgreSQL 17 on, each wait has a name of its own, registered in
+ * shared memory the first time a backend waits so (the same name gives the
+ * same ID in every backend; the postmaster never calls this).
+ */
+uint32
+lemlist_wait_event(LemlistWait wait)
+{
+#ifdef LEMLIST_HAVE_CUSTOM_WAIT_EVENTS
+	static uint32 events[LEMLIST_WAIT_PACING + 1];
+
+	if (events[wait] == 0)
+		events[wait] = WaitEventExtensionNew(wait == LEMLIST_WAIT_REQUEST ?
+											 "LemlistRequest" : "LemlistPacing");
+	return events[wait];
+#else
+	return PG_WAIT_EXTENSION;
+#endif
+}
+
+/* ---------------------------------------------------------------------
+ * The outcome of an attempt: success, retry or error
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * conn_finish_transfer
+ *		Act on the outcome of a completed attempt
+ *
+ * Returns true when the request succeeded: its body is then set.
+ * Returns false when it was queued again for a retry.  Throws otherwise.
+ */
+static bool
+conn_finish_transfer(LemlistConnection *conn, HttpTransfer *t, TimestampTz now)
+{
+	LemlistHttpRequest *req = t->req;
+	long		status = t->status;
+	long		wait_ms;
+	const char *path = req->path;
+	int			pathlen = strcspn(path, "?");
+
+	if (t->answered)
+		return true;			/* by the memo, or an identical request */
+
+	if (t->outcome == HTTP_OK || t->outcome == HTTP_STATUS)
+		elog(DEBUG2, "lemlist_fdw: %s %.*s: HTTP %ld, %zu bytes in %.1f ms (attempt %d)",
+			 req->method, pathlen, path, status, t->body_len,
+			 (double) (now - t->started) / 1000.0, t->attempts);
+	else
+		elog(DEBUG2, "lemlist_fdw: %s %.*s: failed after %.1f ms (attempt %d): %s",
+			 req->method, pathlen, path,
+			 (double) (now - t->started) / 1000.0, t->attempts,
+			 lemlist_network_cstring(t->errbuf, 500));
+
+	if (t->outcome == HTTP_STATUS && status == 429)
+		conn->stats->rate_limited++;
+
+	if (t->outcome == HTTP_OK)
+	{
+		conn_set_answer(t, t->body, t->body_len);
+		http_release_attempt(t);
+		return true;
+	}
+
+	if (t->attempts <= conn->max_retries && (wait_ms = http_retry_ms(t)) >= 0)
+	{
+		conn_schedule_retry(conn, t, wait_ms, now);
+		return false;
+	}
+
+	/* gives back the attempt's curl resources before it throws */
+	http_report_failure(t);
+}
+
+/*
+ * conn_schedule_retry
+ *		Queue a request again, not to start before wait_ms from now
+ */
+static void
+conn_schedule_retry(LemlistConnection *conn, HttpTransfer *t, long wait_ms,
+					TimestampTz now)
+{
+	elog(DEBUG2, "lemlist_fdw: retrying %s %.*s in %ld ms",
+		 t->req->method, (int) strcspn(t->req->path, "?"), t->req->path, wait_ms);
+
+	conn->stats->retries++;
+	conn->stats->backoff_ms += wait_ms;
+	t->not_before = TimestampTzPlusMilliseconds(now, wait_ms);
+	http_release_attempt(t);
+	conn_set_state(t, CONN_QUEUED);
+}
+
+
+/* ---------------------------------------------------------------------
+ * Attempts with curl: handles and their life cycle
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * http_init
+ *		Initialize libcurl and the backend's multi handle, once
+ */
+static void
+http_init(void)
 {
 	if (!http_curl_initialized)
 	{
@@ -125,95 +905,95 @@ lemlist_curl_init(void)
 }
 
 /*
- * lemlist_curl_release
+ * http_release_attempt
  *		Give back the curl resources of an attempt, and its pacing ticket
  *		if curl has not completed it
  *
  * Idempotent, and never throws.  What curl reported stays, but the body.
  */
-void
-lemlist_curl_release(LemlistHttpAttempt *a)
+static void
+http_release_attempt(HttpTransfer *t)
 {
-	if (a->easy != NULL)
+	if (t->easy != NULL)
 	{
-		if (a->in_multi)
-			curl_multi_remove_handle(http_multi, a->easy);
-		a->in_multi = false;
-		curl_easy_cleanup(a->easy);
-		a->easy = NULL;
+		if (t->in_multi)
+			curl_multi_remove_handle(http_multi, t->easy);
+		t->in_multi = false;
+		curl_easy_cleanup(t->easy);
+		t->easy = NULL;
 	}
-	if (a->ticket_open)
+	if (t->ticket_open)
 	{
-		a->ticket_open = false;
-		lemlist_pacing_release(&a->ticket, GetCurrentTimestamp());
+		t->ticket_open = false;
+		lemlist_pacing_release(&t->ticket, GetCurrentTimestamp());
 	}
-	if (a->headers != NULL)
+	if (t->headers != NULL)
 	{
-		curl_slist_free_all(a->headers);
-		a->headers = NULL;
+		curl_slist_free_all(t->headers);
+		t->headers = NULL;
 	}
-	free(a->body);
-	a->body = NULL;
-	a->body_len = 0;
-	a->body_cap = 0;
+	free(t->body);
+	t->body = NULL;
+	t->body_len = 0;
+	t->body_cap = 0;
 }
 
 /*
- * lemlist_curl_start
+ * http_start_attempt
  *		Start one attempt of req: a new easy handle on the multi handle
  *
- * The owner has set the attempt's settings and pacing ticket; whatever
- * happens here, the ticket is given back with the attempt.  The owner must
- * make sure lemlist_curl_release runs if anything throws later.
+ * The caller has set the attempt's pacing ticket; whatever happens here,
+ * the ticket is given back with the attempt.  The transfer is on its
+ * connection's list: the connection's reset callback gives its curl
+ * resources back if anything throws later.
  */
-void
-lemlist_curl_start(LemlistHttpAttempt *a, const LemlistHttpRequest *req,
-				   const char *url)
+static void
+http_start_attempt(HttpTransfer *t)
 {
 	CURLcode	rc;
 	CURLMcode	mrc;
 
-	Assert(a->easy == NULL);
+	Assert(t->easy == NULL);
 
-	a->outcome = LEMLIST_HTTP_OK;
-	a->status = 0;
-	a->sent = false;
-	a->too_large = false;
-	a->no_memory = false;
-	lemlist_rate_headers_clear(&a->rl);
-	a->errbuf[0] = '\0';
+	t->outcome = HTTP_OK;
+	t->status = 0;
+	t->sent = false;
+	t->too_large = false;
+	t->no_memory = false;
+	lemlist_rate_headers_clear(&t->rl);
+	t->errbuf[0] = '\0';
 
-	/* From here on, a holds curl resources. */
-	a->easy = curl_easy_init();
-	if (a->easy == NULL)
+	/* From here on, t holds curl resources. */
+	t->easy = curl_easy_init();
+	if (t->easy == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
 				 errdetail("Could not create a curl handle.")));
 
-	rc = http_setup_easy(a, req, url);
+	rc = http_setup_easy(t);
 	if (rc != CURLE_OK)
 	{
-		lemlist_curl_release(a);
+		http_release_attempt(t);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not prepare a request to lemlist"),
 				 errdetail_internal("%s", curl_easy_strerror(rc)),
-				 lemlist_http_errcontext(req)));
+				 http_errcontext(t->req)));
 	}
 
-	a->started = GetCurrentTimestamp();
-	mrc = curl_multi_add_handle(http_multi, a->easy);
+	t->started = GetCurrentTimestamp();
+	mrc = curl_multi_add_handle(http_multi, t->easy);
 	if (mrc != CURLM_OK)
 	{
-		lemlist_curl_release(a);
+		http_release_attempt(t);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not start a request to lemlist"),
 				 errdetail_internal("%s", curl_multi_strerror(mrc)),
-				 lemlist_http_errcontext(req)));
+				 http_errcontext(t->req)));
 	}
-	a->in_multi = true;
+	t->in_multi = true;
 }
 
 /* Set a curl option, unless an earlier one failed. */
@@ -228,11 +1008,11 @@ lemlist_curl_start(LemlistHttpAttempt *a, const LemlistHttpRequest *req,
  *		Set every option of an attempt on its fresh easy handle
  */
 static CURLcode
-http_setup_easy(LemlistHttpAttempt *a, const LemlistHttpRequest *req,
-				const char *url)
+http_setup_easy(HttpTransfer *t)
 {
-	const LemlistHttpSettings *settings = a->settings;
-	CURL	   *easy = a->easy;
+	const LemlistConnection *conn = t->conn;
+	const LemlistHttpRequest *req = t->req;
+	CURL	   *easy = t->easy;
 	CURLcode	rc = CURLE_OK;
 	bool		post = strcmp(req->method, "POST") == 0;
 	const char *hdrs[] = {
@@ -248,15 +1028,15 @@ http_setup_easy(LemlistHttpAttempt *a, const LemlistHttpRequest *req,
 
 		if (hdrs[i] == NULL)
 			continue;
-		h = curl_slist_append(a->headers, hdrs[i]);
+		h = curl_slist_append(t->headers, hdrs[i]);
 		if (h == NULL)
 			return CURLE_OUT_OF_MEMORY;
-		a->headers = h;
+		t->headers = h;
 	}
 
-	HTTP_SETOPT(easy, rc, CURLOPT_PRIVATE, (void *) a);
-	HTTP_SETOPT(easy, rc, CURLOPT_ERRORBUFFER, a->errbuf);
-	HTTP_SETOPT(easy, rc, CURLOPT_URL, url);
+	HTTP_SETOPT(easy, rc, CURLOPT_PRIVATE, (void *) t);
+	HTTP_SETOPT(easy, rc, CURLOPT_ERRORBUFFER, t->errbuf);
+	HTTP_SETOPT(easy, rc, CURLOPT_URL, t->url);
 	HTTP_SETOPT(easy, rc, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	HTTP_SETOPT(easy, rc, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -264,22 +1044,22 @@ http_setup_easy(LemlistHttpAttempt *a, const LemlistHttpRequest *req,
 	HTTP_SETOPT(easy, rc, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	HTTP_SETOPT(easy, rc, CURLOPT_FOLLOWLOCATION, 0L);
-	HTTP_SETOPT(easy, rc, CURLOPT_CONNECTTIMEOUT_MS, (long) settings->connect_timeout_ms);
-	HTTP_SETOPT(easy, rc, CURLOPT_TIMEOUT_MS, (long) settings->timeout_ms);
+	HTTP_SETOPT(easy, rc, CURLOPT_CONNECTTIMEOUT_MS, (long) conn->connect_timeout_ms);
+	HTTP_SETOPT(easy, rc, CURLOPT_TIMEOUT_MS, (long) conn->timeout_ms);
 	HTTP_SETOPT(easy, rc, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
 	HTTP_SETOPT(easy, rc, CURLOPT_USERNAME, "");
-	HTTP_SETOPT(easy, rc, CURLOPT_PASSWORD, settings->api_key);
+	HTTP_SETOPT(easy, rc, CURLOPT_PASSWORD, conn->api_key);
 	HTTP_SETOPT(easy, rc, CURLOPT_USERAGENT, HTTP_USER_AGENT);
-	HTTP_SETOPT(easy, rc, CURLOPT_HTTPHEADER, a->headers);
+	HTTP_SETOPT(easy, rc, CURLOPT_HTTPHEADER, t->headers);
 	HTTP_SETOPT(easy, rc, CURLOPT_ACCEPT_ENCODING, "");
-	HTTP_SETOPT(easy, rc, CURLOPT_SSL_VERIFYPEER, settings->verify_tls ? 1L : 0L);
-	HTTP_SETOPT(easy, rc, CURLOPT_SSL_VERIFYHOST, settings->verify_tls ? 2L : 0L);
-	if (settings->ca_file != NULL)
-		HTTP_SETOPT(easy, rc, CURLOPT_CAINFO, settings->ca_file);
+	HTTP_SETOPT(easy, rc, CURLOPT_SSL_VERIFYPEER, conn->verify_tls ? 1L : 0L);
+	HTTP_SETOPT(easy, rc, CURLOPT_SSL_VERIFYHOST, conn->verify_tls ? 2L : 0L);
+	if (conn->ca_file != NULL)
+		HTTP_SETOPT(easy, rc, CURLOPT_CAINFO, conn->ca_file);
 	HTTP_SETOPT(easy, rc, CURLOPT_WRITEFUNCTION, http_write_cb);
-	HTTP_SETOPT(easy, rc, CURLOPT_WRITEDATA, (void *) a);
+	HTTP_SETOPT(easy, rc, CURLOPT_WRITEDATA, (void *) t);
 	HTTP_SETOPT(easy, rc, CURLOPT_HEADERFUNCTION, http_header_cb);
-	HTTP_SETOPT(easy, rc, CURLOPT_HEADERDATA, (void *) a);
+	HTTP_SETOPT(easy, rc, CURLOPT_HEADERDATA, (void *) t);
 
 	if (post)
 	{
@@ -305,18 +1085,17 @@ http_setup_easy(LemlistHttpAttempt *a, const LemlistHttpRequest *req,
  */
 
 /*
- * lemlist_curl_drive
+ * http_drive_curl
  *		Let curl move every attempt on, then wait at most timeout_ms for more
  *		(not at all if timeout_ms is 0, or if an attempt has completed)
  *
- * The multi handle is shared by all scans of the backend: done is called
- * for every attempt curl has completed, whichever scan it belongs to, once
- * the attempt's outcome, status and body are set and its ticket is given
+ * The multi handle is shared by all scans of the backend: every attempt
+ * curl has completed goes to conn_attempt_ended, whichever scan it belongs
+ * to, once its outcome, status and body are set and its ticket is given
  * back.
  */
-void
-lemlist_curl_drive(long timeout_ms,
-				   void (*done) (LemlistHttpAttempt *attempt, TimestampTz now))
+static void
+http_drive_curl(long timeout_ms)
 {
 	CURLMcode	mrc;
 	int			running;
@@ -329,7 +1108,7 @@ lemlist_curl_drive(long timeout_ms,
 				 errdetail_internal("%s", curl_multi_strerror(mrc))));
 
 	/* Whatever finished is handled before waiting for anything else. */
-	if (http_collect_finished(done) > 0 || running == 0 || timeout_ms <= 0)
+	if (http_collect_finished() > 0 || running == 0 || timeout_ms <= 0)
 		return;
 
 	pgstat_report_wait_start(lemlist_wait_event(LEMLIST_WAIT_REQUEST));
@@ -348,11 +1127,11 @@ lemlist_curl_drive(long timeout_ms,
 
 /*
  * http_collect_finished
- *		Detach the attempts curl has completed, hand each to done, and
- *		return how many there were
+ *		Detach the attempts curl has completed, hand each to
+ *		conn_attempt_ended, and return how many there were
  */
 static int
-http_collect_finished(void (*done) (LemlistHttpAttempt *attempt, TimestampTz now))
+http_collect_finished(void)
 {
 	CURLMsg    *msg;
 	int			left;
@@ -363,7 +1142,7 @@ http_collect_finished(void (*done) (LemlistHttpAttempt *attempt, TimestampTz now
 		CURL	   *easy = msg->easy_handle;
 		CURLcode	result = msg->data.result;
 		char	   *priv = NULL;
-		LemlistHttpAttempt *a;
+		HttpTransfer *t;
 		TimestampTz now;
 
 		if (msg->msg != CURLMSG_DONE)
@@ -371,8 +1150,8 @@ http_collect_finished(void (*done) (LemlistHttpAttempt *attempt, TimestampTz now
 
 		/* msg is invalid once its handle is removed */
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-		a = (LemlistHttpAttempt *) priv;
-		if (a == NULL || a->easy != easy)
+		t = (HttpTransfer *) priv;
+		if (t == NULL || t->easy != easy)
 		{
 			/* not ours: cannot happen, but never leave it attached */
 			curl_multi_remove_handle(http_multi, easy);
@@ -380,12 +1159,12 @@ http_collect_finished(void (*done) (LemlistHttpAttempt *attempt, TimestampTz now
 		}
 
 		curl_multi_remove_handle(http_multi, easy);
-		a->in_multi = false;
+		t->in_multi = false;
 		count++;
 
 		now = GetCurrentTimestamp();
-		http_completed(a, result, now);
-		done(a, now);
+		http_completed(t, result, now);
+		conn_attempt_ended(t, now);
 	}
 
 	return count;
@@ -397,28 +1176,28 @@ http_collect_finished(void (*done) (LemlistHttpAttempt *attempt, TimestampTz now
  *		ended
  */
 static void
-http_completed(LemlistHttpAttempt *a, CURLcode result, TimestampTz now)
+http_completed(HttpTransfer *t, CURLcode result, TimestampTz now)
 {
 	long		status = 0;
 
 	if (result == CURLE_OK)
-		curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
-	a->status = status;
-	a->outcome = http_classify(a, result, status);
+		curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+	t->status = status;
+	t->outcome = http_classify(t, result, status);
 
-	if (result != CURLE_OK && a->errbuf[0] == '\0')
-		strlcpy(a->errbuf, curl_easy_strerror(result), sizeof(a->errbuf));
+	if (result != CURLE_OK && t->errbuf[0] == '\0')
+		strlcpy(t->errbuf, curl_easy_strerror(result), sizeof(t->errbuf));
 
 	/* whether the request went out, to say which timeout it was */
 	if (result == CURLE_OPERATION_TIMEDOUT)
 	{
 		long		request_size = 0;
 
-		curl_easy_getinfo(a->easy, CURLINFO_REQUEST_SIZE, &request_size);
-		a->sent = request_size > 0;
+		curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_size);
+		t->sent = request_size > 0;
 	}
 
-	if (a->ticket_open)
+	if (t->ticket_open)
 	{
 		/*
 		 * When it ended, by curl's clock: a scan busy with rows may collect
@@ -428,12 +1207,12 @@ http_completed(LemlistHttpAttempt *a, CURLcode result, TimestampTz now)
 #if LIBCURL_VERSION_NUM >= 0x073d00
 		curl_off_t	total_us = 0;
 
-		if (curl_easy_getinfo(a->easy, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK &&
+		if (curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK &&
 			total_us > 0)
-			ended = Min(now, a->started + (TimestampTz) total_us);
+			ended = Min(now, t->started + (TimestampTz) total_us);
 #endif
-		a->ticket_open = false;
-		lemlist_pacing_release(&a->ticket, ended);
+		t->ticket_open = false;
+		lemlist_pacing_release(&t->ticket, ended);
 	}
 }
 
@@ -441,28 +1220,28 @@ http_completed(LemlistHttpAttempt *a, CURLcode result, TimestampTz now)
  * http_classify
  *		Sort the result of an attempt into the outcomes we act upon
  */
-static LemlistHttpOutcome
-http_classify(const LemlistHttpAttempt *a, CURLcode result, long status)
+static HttpOutcome
+http_classify(const HttpTransfer *t, CURLcode result, long status)
 {
 	switch (result)
 	{
 		case CURLE_OK:
-			return (status >= 200 && status <= 299) ? LEMLIST_HTTP_OK : LEMLIST_HTTP_STATUS;
+			return (status >= 200 && status <= 299) ? HTTP_OK : HTTP_STATUS;
 
 		case CURLE_WRITE_ERROR:
-			if (a->too_large)
-				return LEMLIST_HTTP_TOO_LARGE;
-			if (a->no_memory)
-				return LEMLIST_HTTP_NO_MEMORY;
-			return LEMLIST_HTTP_FAILED;
+			if (t->too_large)
+				return HTTP_TOO_LARGE;
+			if (t->no_memory)
+				return HTTP_NO_MEMORY;
+			return HTTP_FAILED;
 
 		case CURLE_OPERATION_TIMEDOUT:
-			return LEMLIST_HTTP_TIMED_OUT;
+			return HTTP_TIMED_OUT;
 
 		case CURLE_COULDNT_RESOLVE_PROXY:
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_COULDNT_CONNECT:
-			return LEMLIST_HTTP_CONNECT_FAILED;
+			return HTTP_CONNECT_FAILED;
 
 		case CURLE_SEND_ERROR:
 		case CURLE_RECV_ERROR:
@@ -470,7 +1249,7 @@ http_classify(const LemlistHttpAttempt *a, CURLcode result, long status)
 		case CURLE_PARTIAL_FILE:
 		case CURLE_HTTP2:
 		case CURLE_HTTP2_STREAM:
-			return LEMLIST_HTTP_BROKEN;
+			return HTTP_BROKEN;
 
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_PEER_FAILED_VERIFICATION:
@@ -485,10 +1264,10 @@ http_classify(const LemlistHttpAttempt *a, CURLcode result, long status)
 		case CURLE_SSL_ENGINE_SETFAILED:
 		case CURLE_SSL_ENGINE_INITFAILED:
 		case CURLE_USE_SSL_FAILED:
-			return LEMLIST_HTTP_TLS_FAILED;
+			return HTTP_TLS_FAILED;
 
 		default:
-			return LEMLIST_HTTP_FAILED;
+			return HTTP_FAILED;
 	}
 }
 
@@ -508,36 +1287,36 @@ http_classify(const LemlistHttpAttempt *a, CURLcode result, long status)
 static size_t
 http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
-	LemlistHttpAttempt *a = (LemlistHttpAttempt *) arg;
+	HttpTransfer *t = (HttpTransfer *) arg;
 	size_t		n = size * nmemb;
-	int64		limit = a->settings->max_response_bytes;
+	int64		limit = t->conn->max_response_bytes;
 
-	if (limit > 0 && (uint64) (a->body_len + n) > (uint64) limit)
+	if (limit > 0 && (uint64) (t->body_len + n) > (uint64) limit)
 	{
-		a->too_large = true;
+		t->too_large = true;
 		return 0;
 	}
 
-	if (a->body_len + n + 1 > a->body_cap)
+	if (t->body_len + n + 1 > t->body_cap)
 	{
-		size_t		cap = Max(a->body_cap, 16384);
+		size_t		cap = Max(t->body_cap, 16384);
 		char	   *p;
 
-		while (cap < a->body_len + n + 1)
+		while (cap < t->body_len + n + 1)
 			cap *= 2;
-		p = realloc(a->body, cap);
+		p = realloc(t->body, cap);
 		if (p == NULL)
 		{
-			a->no_memory = true;
+			t->no_memory = true;
 			return 0;
 		}
-		a->body = p;
-		a->body_cap = cap;
+		t->body = p;
+		t->body_cap = cap;
 	}
 
-	memcpy(a->body + a->body_len, data, n);
-	a->body_len += n;
-	a->body[a->body_len] = '\0';
+	memcpy(t->body + t->body_len, data, n);
+	t->body_len += n;
+	t->body[t->body_len] = '\0';
 	return n;
 }
 
@@ -548,14 +1327,14 @@ http_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 static size_t
 http_header_cb(char *data, size_t size, size_t nitems, void *arg)
 {
-	LemlistHttpAttempt *a = (LemlistHttpAttempt *) arg;
+	HttpTransfer *t = (HttpTransfer *) arg;
 	size_t		n = size * nitems;
 
 	/* a new response (after a 100 Continue, say): forget the last one's */
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
-		lemlist_rate_headers_clear(&a->rl);
+		lemlist_rate_headers_clear(&t->rl);
 	else
-		(void) lemlist_rate_header(data, n, &a->rl);
+		(void) lemlist_rate_header(data, n, &t->rl);
 	return n;
 }
 
@@ -565,40 +1344,35 @@ http_header_cb(char *data, size_t size, size_t nitems, void *arg)
  * ---------------------------------------------------------------------
  */
 
-/* How much of a response body (or of curl's error) goes into an error's DETAIL. */
-#define HTTP_DETAIL_BYTES		500
-#define HTTP_REJECT_BYTES		4000
-
-static bool http_is_retryable(LemlistHttpOutcome outcome, long status);
-
 
 /*
- * lemlist_http_retry_ms
+ * http_retry_ms
  *		How long to wait before another attempt of a request whose attempt
  *		failed, retries attempts after the first; -1 if the failure is not
  *		worth another attempt
  *
  * After a 429 the wait is Retry-After (or the window), for which the whole
- * key is held already (connection.c); otherwise it is an exponential
+ * key is held already (conn_attempt_ended); otherwise it is an exponential
  * back-off with jitter, at least as long as a Retry-After that came with the
  * answer.
  */
-long
-lemlist_http_retry_ms(const LemlistHttpAttempt *attempt, int retries,
-					  int window_ms)
+static long
+http_retry_ms(const HttpTransfer *t)
 {
+	int			retries = t->attempts - 1;
+	int			window_ms = t->conn->rate_window_ms;
 	long		wait_ms;
 
-	if (!http_is_retryable(attempt->outcome, attempt->status))
+	if (!http_is_retryable(t->outcome, t->status))
 		return -1;
 
-	if (attempt->status == 429)
-		wait_ms = lemlist_retry_after_ms(&attempt->rl, window_ms);
+	if (t->status == 429)
+		wait_ms = lemlist_retry_after_ms(&t->rl, window_ms);
 	else
 	{
 		wait_ms = lemlist_backoff_ms(retries);
-		if (attempt->rl.retry_after_s >= 0)
-			wait_ms = Max(wait_ms, attempt->rl.retry_after_s * 1000L);
+		if (t->rl.retry_after_s >= 0)
+			wait_ms = Max(wait_ms, t->rl.retry_after_s * 1000L);
 	}
 	return wait_ms;
 }
@@ -608,15 +1382,15 @@ lemlist_http_retry_ms(const LemlistHttpAttempt *attempt, int retries,
  *		Whether an outcome is worth another attempt: 429, 5xx, network trouble
  */
 static bool
-http_is_retryable(LemlistHttpOutcome outcome, long status)
+http_is_retryable(HttpOutcome outcome, long status)
 {
 	switch (outcome)
 	{
-		case LEMLIST_HTTP_STATUS:
+		case HTTP_STATUS:
 			return status == 429 || (status >= 500 && status <= 599);
-		case LEMLIST_HTTP_CONNECT_FAILED:
-		case LEMLIST_HTTP_BROKEN:
-		case LEMLIST_HTTP_TIMED_OUT:
+		case HTTP_CONNECT_FAILED:
+		case HTTP_BROKEN:
+		case HTTP_TIMED_OUT:
 			return true;
 		default:
 			return false;
@@ -624,36 +1398,37 @@ http_is_retryable(LemlistHttpOutcome outcome, long status)
 }
 
 /*
- * lemlist_http_report_failure
+ * http_report_failure
  *		Raise the ERROR for a failed request: the one place that maps a
  *		transport outcome to an SQLSTATE and a message
  *
- * Gives back the attempt's curl resources (lemlist_curl_release) before it
- * throws.  retries is the number of attempts beyond the first.
+ * Gives back the attempt's curl resources (http_release_attempt) before it
+ * throws.
  */
-void
-lemlist_http_report_failure(LemlistHttpAttempt *attempt,
-							const LemlistHttpRequest *req, int retries)
+static void
+http_report_failure(HttpTransfer *t)
 {
-	const LemlistHttpSettings *settings = attempt->settings;
-	LemlistHttpOutcome outcome = attempt->outcome;
-	long		status = attempt->status;
+	LemlistConnection *conn = t->conn;
+	const LemlistHttpRequest *req = t->req;
+	int			retries = t->attempts - 1;
+	HttpOutcome outcome = t->outcome;
+	long		status = t->status;
 	char	   *cause;
-	bool		sent = attempt->sent;
+	bool		sent = t->sent;
 	char	   *body;
 
 	/* A cancel that aborted the transfer wins over the transfer's error. */
 	CHECK_FOR_INTERRUPTS();
 
 	/* Keep what the message needs, then give the curl resources back. */
-	body = lemlist_network_text(attempt->body, attempt->body_len,
+	body = lemlist_network_text(t->body, t->body_len,
 								status == 400 ? HTTP_REJECT_BYTES : HTTP_DETAIL_BYTES);
-	cause = lemlist_network_cstring(attempt->errbuf, HTTP_DETAIL_BYTES);
-	lemlist_curl_release(attempt);
+	cause = lemlist_network_cstring(t->errbuf, HTTP_DETAIL_BYTES);
+	http_release_attempt(t);
 
 	switch (outcome)
 	{
-		case LEMLIST_HTTP_STATUS:
+		case HTTP_STATUS:
 			if (status == 429)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
@@ -662,20 +1437,20 @@ lemlist_http_report_failure(LemlistHttpAttempt *attempt,
 										  "The request was still rate limited after %d retries.",
 										  retries, retries),
 						 errhint("Lower the \"rate_limit\" option or raise the \"max_retries\" option of server \"%s\".",
-								 settings->server_name),
-						 lemlist_http_errcontext(req)));
+								 conn->server_name),
+						 http_errcontext(req)));
 			else if (status >= 500 && status <= 599)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("lemlist request failed with HTTP status %ld", status),
 						 body[0] ? errdetail_internal("%s", body) : 0,
-						 lemlist_http_errcontext(req)));
+						 http_errcontext(req)));
 			else if (status == 400)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("lemlist rejected the request"),
 						 body[0] ? errdetail_internal("%s", body) : 0,
-						 lemlist_http_errcontext(req)));
+						 http_errcontext(req)));
 			else if (status == 401 || status == 403)
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
@@ -683,83 +1458,83 @@ lemlist_http_report_failure(LemlistHttpAttempt *attempt,
 						 errmsg("lemlist rejected the API key") :
 						 errmsg("lemlist denied access"),
 						 errhint("Check the \"api_key\" option of the user mapping for server \"%s\".",
-								 settings->server_name),
-						 lemlist_http_errcontext(req)));
+								 conn->server_name),
+						 http_errcontext(req)));
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("unexpected HTTP status %ld from lemlist", status),
 						 body[0] ? errdetail_internal("%s", body) : 0,
-						 lemlist_http_errcontext(req)));
+						 http_errcontext(req)));
 			break;
 
-		case LEMLIST_HTTP_CONNECT_FAILED:
+		case HTTP_CONNECT_FAILED:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 					 errmsg("could not connect to lemlist"),
 					 errdetail_internal("%s", cause),
-					 lemlist_http_errcontext(req)));
+					 http_errcontext(req)));
 			break;
 
-		case LEMLIST_HTTP_TIMED_OUT:
+		case HTTP_TIMED_OUT:
 			if (sent)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("lemlist request timed out"),
 						 errdetail("No complete response arrived within %d ms.",
-								   settings->timeout_ms),
+								   conn->timeout_ms),
 						 errhint("The \"timeout_ms\" option of server \"%s\" sets this limit.",
-								 settings->server_name),
-						 lemlist_http_errcontext(req)));
+								 conn->server_name),
+						 http_errcontext(req)));
 			else
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 						 errmsg("lemlist request timed out"),
 						 errdetail("No connection could be established within %d ms.",
-								   settings->connect_timeout_ms),
+								   conn->connect_timeout_ms),
 						 errhint("The \"connect_timeout_ms\" option of server \"%s\" sets this limit.",
-								 settings->server_name),
-						 lemlist_http_errcontext(req)));
+								 conn->server_name),
+						 http_errcontext(req)));
 			break;
 
-		case LEMLIST_HTTP_TLS_FAILED:
+		case HTTP_TLS_FAILED:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
 					 errmsg("could not establish a TLS connection to lemlist"),
 					 errdetail_internal("%s", cause),
 					 errhint("Check the \"ca_file\" option of server \"%s\".",
-							 settings->server_name),
-					 lemlist_http_errcontext(req)));
+							 conn->server_name),
+					 http_errcontext(req)));
 			break;
 
-		case LEMLIST_HTTP_TOO_LARGE:
+		case HTTP_TOO_LARGE:
 			ereport(ERROR,
 					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 					 errmsg("response from lemlist exceeds \"max_response_bytes\" (%lld bytes)",
-							(long long) settings->max_response_bytes),
+							(long long) conn->max_response_bytes),
 					 errhint("Raise the \"max_response_bytes\" option of server \"%s\".",
-							 settings->server_name),
-					 lemlist_http_errcontext(req)));
+							 conn->server_name),
+					 http_errcontext(req)));
 			break;
 
-		case LEMLIST_HTTP_NO_MEMORY:
+		case HTTP_NO_MEMORY:
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory"),
 					 errdetail("Could not buffer the response from lemlist."),
-					 lemlist_http_errcontext(req)));
+					 http_errcontext(req)));
 			break;
 
-		case LEMLIST_HTTP_BROKEN:
-		case LEMLIST_HTTP_FAILED:
+		case HTTP_BROKEN:
+		case HTTP_FAILED:
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("lemlist request failed"),
 					 errdetail_internal("%s", cause),
-					 lemlist_http_errcontext(req)));
+					 http_errcontext(req)));
 			break;
 
-		case LEMLIST_HTTP_OK:
+		case HTTP_OK:
 			break;
 	}
 
@@ -767,11 +1542,11 @@ lemlist_http_report_failure(LemlistHttpAttempt *attempt,
 }
 
 /*
- * lemlist_http_errcontext
+ * http_errcontext
  *		Add "lemlist request METHOD /path" to an error; never the query string
  */
 static int
-lemlist_http_errcontext(const LemlistHttpRequest *req)
+http_errcontext(const LemlistHttpRequest *req)
 {
 	return errcontext("lemlist request %s %.*s", req->method,
 					  (int) strcspn(req->path, "?"), req->path);

@@ -4,8 +4,8 @@
  *		  JSON layer of lemlist_fdw: request bodies
  *
  * This is the only file that includes jansson.h; it writes the body of each
- * stats request.  (Answers are read without jansson, by jsonread.c and
- * response.c, in one pass and without building a tree.)  Everything it hands
+ * stats request.  (Answers are read without jansson, by jsonread.c, in one
+ * pass and without building a tree.)  Everything it hands
  * back is palloc'd in the caller's memory context.  The design rules:
  *
  * - jansson allocates with malloc.  Every json_t tree built here has exactly

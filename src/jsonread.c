@@ -1,9 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * jsonread.c
- *		  A strict pull reader of JSON text, for decoding lemlist's answers
+ *		  lemlist's answers to rows: a strict pull reader of JSON text, the
+ *		  checks of each value against the documented types, and the
+ *		  decoders of the stats batch and the campaigns list
  *
- * response.c walks an answer with these functions in one pass, asking for
+ * Three layers, each in a section of its own.  The reader: the decoders
+ * walk an answer with its functions in one pass, asking for
  * the next key of an object or the next element of an array and reading
  * values as it goes; nothing is built that the caller did not ask for.  A
  * value is handed back as a LemlistJsonValue: its kind and where its text
@@ -22,7 +25,7 @@
  *   test/fuzz/ checks this file against jansson on every input.
  *
  * - The body was checked to be valid UTF-8 without NUL bytes before it gets
- *   here (response.c), so bytes outside strings are ASCII and strings need
+ *   here (check_body), so bytes outside strings are ASCII and strings need
  *   no UTF-8 check of their own.  The body is not NUL-terminated: every read
  *   is bounded by its end.
  *
@@ -45,10 +48,103 @@
 #include <errno.h>
 #include <math.h>
 
+#include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 
 #include "lemlist_fdw.h"
+
+/* How deep values may nest in an answer (the body is at depth 1). */
+#define LEMLIST_JSON_MAX_DEPTH 2048
+
+/* The kind of a JSON value. */
+typedef enum LemlistJsonKind
+{
+	LEMLIST_JSON_KIND_NULL,
+	LEMLIST_JSON_KIND_FALSE,
+	LEMLIST_JSON_KIND_TRUE,
+	LEMLIST_JSON_KIND_INTEGER,	/* no fraction, no exponent; fits in int64 */
+	LEMLIST_JSON_KIND_REAL,
+	LEMLIST_JSON_KIND_STRING,
+	LEMLIST_JSON_KIND_ARRAY,
+	LEMLIST_JSON_KIND_OBJECT
+} LemlistJsonKind;
+
+/* A value read from a body: its kind and where its text lies. */
+typedef struct LemlistJsonValue
+{
+	LemlistJsonKind kind;
+	const char *start;			/* in the body; a string's content, unquoted */
+	int			len;
+	bool		escaped;		/* a string holding a backslash escape */
+	int64		integer;		/* LEMLIST_JSON_KIND_INTEGER */
+	double		real;			/* LEMLIST_JSON_KIND_REAL */
+} LemlistJsonValue;
+
+/* Where a reader is in a body. */
+typedef struct LemlistJsonReader
+{
+	const char *body;
+	const char *pos;
+	const char *end;
+	int			depth;			/* arrays and objects open at pos */
+	bool		after_open;		/* pos is just inside a '{' or '[' */
+} LemlistJsonReader;
+
+/* Where a value sits in an answer, to name it in error details. */
+typedef struct LemlistJsonWhere
+{
+	const char *array;			/* "results", "errors", "campaigns"; NULL: the body */
+	int			index;			/* in that array */
+	int			step;			/* in the element's "steps", or -1 */
+} LemlistJsonWhere;
+
+/* The answer being decoded, as the checks of its values need it. */
+typedef struct LemlistAnswer
+{
+	const char *body;
+	size_t		len;
+	bool		ascii;			/* JSON text must be ASCII (not a UTF-8 database) */
+} LemlistAnswer;
+
+/*
+ * A wrong value in an answer: one ERROR whose DETAIL (a translatable format
+ * and its arguments) says what is wrong, raised only once the whole body is
+ * known to be JSON, so that a body that is not JSON is always reported so.
+ */
+#define lemlist_invalid_answer(answer, ...) \
+	do { \
+		lemlist_json_check_syntax((answer)->body, (answer)->len); \
+		lemlist_invalid_response(__VA_ARGS__); \
+	} while (0)
+
+static char *lemlist_value_where(const LemlistJsonWhere *where);
+static void lemlist_value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
+								LemlistJsonType type, const char *key,
+								const LemlistJsonWhere *where);
+static char *lemlist_value_id(const LemlistAnswer *a, const LemlistJsonValue *v,
+							  const char *key, const LemlistJsonWhere *where);
+static char *lemlist_value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
+								  const char *key, int element,
+								  const LemlistJsonWhere *where);
+static char *lemlist_value_text(const LemlistAnswer *a, const LemlistJsonValue *v,
+								LemlistJsonType type, const char *key,
+								const LemlistJsonWhere *where);
+static char *lemlist_json_compact(const LemlistJsonValue *v, bool ascii);
+
+static void lemlist_json_reader_init(LemlistJsonReader *r, const char *body, size_t len);
+static LemlistJsonKind lemlist_json_start(LemlistJsonReader *r);
+static bool lemlist_json_at(LemlistJsonReader *r, char c);
+static void lemlist_json_enter(LemlistJsonReader *r);
+static bool lemlist_json_next_key(LemlistJsonReader *r, LemlistJsonValue *key);
+static bool lemlist_json_next_element(LemlistJsonReader *r);
+static void lemlist_json_read(LemlistJsonReader *r, LemlistJsonValue *v);
+static void lemlist_json_finish(LemlistJsonReader *r);
+static void lemlist_json_check_syntax(const char *body, size_t len);
+static bool lemlist_json_key_is(const LemlistJsonValue *key, const char *name, int namelen);
+static char *lemlist_json_string(const LemlistJsonValue *v, int *len);
+static const char *lemlist_json_kind_name(LemlistJsonKind kind);
 
 /* Bytes that end the fast scan of a string: '"', '\\' and controls. */
 static bool string_stop[256];
@@ -74,7 +170,7 @@ static void append_utf8(StringInfo buf, pg_wchar c);
  * lemlist_json_reader_init
  *		Start reading body (len bytes).
  */
-void
+static void
 lemlist_json_reader_init(LemlistJsonReader *r, const char *body, size_t len)
 {
 	if (!string_stop_ready)
@@ -94,7 +190,7 @@ lemlist_json_reader_init(LemlistJsonReader *r, const char *body, size_t len)
  * lemlist_json_at
  *		Does the next token (after white space) start with c?
  */
-bool
+static bool
 lemlist_json_at(LemlistJsonReader *r, char c)
 {
 	skip_space(r);
@@ -106,7 +202,7 @@ lemlist_json_at(LemlistJsonReader *r, char c)
  *		Check that the body starts with an object or an array (the only
  *		bodies lemlist sends) and return which, without reading it.
  */
-LemlistJsonKind
+static LemlistJsonKind
 lemlist_json_start(LemlistJsonReader *r)
 {
 	skip_space(r);
@@ -123,7 +219,7 @@ lemlist_json_start(LemlistJsonReader *r)
  *		with lemlist_json_next_key or lemlist_json_next_element until they
  *		return false.
  */
-void
+static void
 lemlist_json_enter(LemlistJsonReader *r)
 {
 	skip_space(r);
@@ -141,7 +237,7 @@ lemlist_json_enter(LemlistJsonReader *r)
  *		return true; or read the closing '}' and return false.  The caller
  *		must then read the member's value (lemlist_json_read, or enter it).
  */
-bool
+static bool
 lemlist_json_next_key(LemlistJsonReader *r, LemlistJsonValue *key)
 {
 	bool		first = r->after_open;
@@ -176,7 +272,7 @@ lemlist_json_next_key(LemlistJsonReader *r, LemlistJsonValue *key)
  *		In an array: true if another element follows (the caller must read
  *		it), false after reading the closing ']'.
  */
-bool
+static bool
 lemlist_json_next_element(LemlistJsonReader *r)
 {
 	bool		first = r->after_open;
@@ -203,7 +299,7 @@ lemlist_json_next_element(LemlistJsonReader *r)
  *		Read the value at the reader's position into *v.  An array or an
  *		object is checked and skipped; *v then spans its whole text.
  */
-void
+static void
 lemlist_json_read(LemlistJsonReader *r, LemlistJsonValue *v)
 {
 	skip_space(r);
@@ -225,7 +321,7 @@ lemlist_json_read(LemlistJsonReader *r, LemlistJsonValue *v)
  * lemlist_json_finish
  *		After the body's value: nothing but white space may follow.
  */
-void
+static void
 lemlist_json_finish(LemlistJsonReader *r)
 {
 	skip_space(r);
@@ -240,7 +336,7 @@ lemlist_json_finish(LemlistJsonReader *r)
  * lemlist_invalid_answer calls this before it reports a wrong value, so
  * that a body that is not JSON at all is always reported as such.
  */
-void
+static void
 lemlist_json_check_syntax(const char *body, size_t len)
 {
 	LemlistJsonReader r;
@@ -256,7 +352,7 @@ lemlist_json_check_syntax(const char *body, size_t len)
  * lemlist_json_key_is
  *		Is key (a string value) the ASCII name of namelen bytes?
  */
-bool
+static bool
 lemlist_json_key_is(const LemlistJsonValue *key, const char *name, int namelen)
 {
 	int			len;
@@ -276,7 +372,7 @@ lemlist_json_key_is(const LemlistJsonValue *key, const char *name, int namelen)
  *		The UTF-8 text of a string value, escapes resolved, palloc'd and
  *		NUL-terminated; *len receives its length, as it may hold U+0000.
  */
-char *
+static char *
 lemlist_json_string(const LemlistJsonValue *v, int *len)
 {
 	StringInfoData buf;
@@ -350,7 +446,7 @@ lemlist_json_string(const LemlistJsonValue *v, int *len)
  * lemlist_json_kind_name
  *		What a JSON value is, as the subject of an error detail.
  */
-const char *
+static const char *
 lemlist_json_kind_name(LemlistJsonKind kind)
 {
 	switch (kind)
@@ -412,11 +508,8 @@ syntax_error(const LemlistJsonReader *r, const char *at, const char *what)
 	int			column;
 
 	locate(r, at, &line, &column);
-	ereport(ERROR,
-			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-			 errmsg("invalid response from lemlist"),
-			 errdetail("The body is not valid JSON: %s at line %d, column %d.",
-					   what, line, column)));
+	lemlist_invalid_response("The body is not valid JSON: %s at line %d, column %d.",
+							 what, line, column);
 }
 
 /*
@@ -633,11 +726,8 @@ read_number(LemlistJsonReader *r, LemlistJsonValue *v)
 			magnitude > (negative ? (uint64) PG_INT64_MAX + 1 : (uint64) PG_INT64_MAX))
 		{
 			locate(r, v->start, &line, &column);
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("invalid response from lemlist"),
-					 errdetail("The body holds a number too large for a 64-bit integer at line %d, column %d.",
-							   line, column)));
+			lemlist_invalid_response("The body holds a number too large for a 64-bit integer at line %d, column %d.",
+									 line, column);
 		}
 		v->kind = LEMLIST_JSON_KIND_INTEGER;
 		v->integer = negative ? (int64) (0 - magnitude) : (int64) magnitude;
@@ -657,11 +747,8 @@ read_number(LemlistJsonReader *r, LemlistJsonValue *v)
 			int			column;
 
 			locate(r, v->start, &line, &column);
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("invalid response from lemlist"),
-					 errdetail("The body holds a number too large for a double precision real at line %d, column %d.",
-							   line, column)));
+			lemlist_invalid_response("The body holds a number too large for a double precision real at line %d, column %d.",
+									 line, column);
 		}
 		if (copy != small)
 			pfree(copy);
@@ -808,4 +895,1142 @@ append_utf8(StringInfo buf, pg_wchar c)
 
 	unicode_to_utf8(c, utf8);
 	appendBinaryStringInfo(buf, (char *) utf8, pg_utf_mblen(utf8));
+}
+
+
+/* ---------------------------------------------------------------------
+ * A value of lemlist's answer to the text of a column
+ *
+ * The decoders walk an answer; for each value they read they ask here whether
+ * the value has the documented type and for the text of the columns that
+ * read it.  The design rules:
+ *
+ * - Every wrong value is one ERROR, "invalid response from lemlist"
+ *   (lemlist_invalid_answer, which first makes sure the whole body is JSON),
+ *   whose DETAIL names the field and where it is (results[3].steps[1]) and
+ *   says what was expected.  Values are never quoted, except a number.
+ *
+ * - JSON null is SQL NULL, whatever the type.  Strings are converted from
+ *   UTF-8 to the server encoding (an ERROR for a character it lacks, whose
+ *   CONTEXT names the field); one holding U+0000 is rejected here, when it
+ *   is used.  Integers keep their decimal text, booleans become
+ *   true/false, string arrays a text[] literal with every element quoted,
+ *   reals (in undocumented fields) their shortest exact decimal, and arrays
+ *   and objects compact JSON text, escaped to ASCII when the database is not
+ *   UTF-8, so that it is valid in any server encoding.
+ *
+ * ---------------------------------------------------------------------
+ */
+/* What string_context names: the field whose string is being converted. */
+typedef struct StringContext
+{
+	const char *key;
+	int			element;
+	const LemlistJsonWhere *where;
+} StringContext;
+
+static const char *json_type_name(LemlistJsonType type);
+static void string_context(void *arg);
+static char *string_array(const LemlistAnswer *a, const LemlistJsonValue *v,
+						  const char *key, const LemlistJsonWhere *where,
+						  bool build);
+static void append_ascii_escaped(StringInfo buf, const char *p, int len);
+
+
+/*
+ * lemlist_value_where
+ *		"results[3]", "results[3].steps[1]", or "the body".
+ */
+static char *
+lemlist_value_where(const LemlistJsonWhere *where)
+{
+	if (where->array == NULL)
+		return pstrdup("the body");
+	if (where->step >= 0)
+		return psprintf("%s[%d].steps[%d]", where->array, where->index, where->step);
+	return psprintf("%s[%d]", where->array, where->index);
+}
+
+/*
+ * json_type_name
+ *		What a documented type expects, as the end of an error detail.
+ */
+static const char *
+json_type_name(LemlistJsonType type)
+{
+	switch (type)
+	{
+		case LEMLIST_JSON_ANY:
+			return "any JSON value";
+		case LEMLIST_JSON_STRING:
+			return "a string";
+		case LEMLIST_JSON_COUNTER:
+			return "a non-negative integer";
+		case LEMLIST_JSON_INTEGER:
+			return "an integer";
+		case LEMLIST_JSON_BOOLEAN:
+			return "a boolean";
+		case LEMLIST_JSON_STRING_ARRAY:
+			return "an array of strings";
+	}
+	return "an unknown type";
+}
+
+/*
+ * lemlist_value_check
+ *		ERROR unless v (field key of where) has the documented type.
+ *
+ * JSON null is always accepted: it reads as SQL NULL.  Elements of a string
+ * array may be null too (NULL elements of the text[]).
+ */
+static void
+lemlist_value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
+					LemlistJsonType type, const char *key,
+					const LemlistJsonWhere *where)
+{
+	bool		ok;
+
+	if (v->kind == LEMLIST_JSON_KIND_NULL)
+		return;
+
+	switch (type)
+	{
+		case LEMLIST_JSON_ANY:
+			ok = true;
+			break;
+		case LEMLIST_JSON_STRING:
+			ok = (v->kind == LEMLIST_JSON_KIND_STRING);
+			break;
+		case LEMLIST_JSON_COUNTER:
+			ok = (v->kind == LEMLIST_JSON_KIND_INTEGER);
+			if (ok && v->integer < 0)
+				lemlist_invalid_answer(a, "Field \"%s\" of %s is %lld, expected a non-negative integer.",
+									   key, lemlist_value_where(where), (long long) v->integer);
+			break;
+		case LEMLIST_JSON_INTEGER:
+			ok = (v->kind == LEMLIST_JSON_KIND_INTEGER);
+			break;
+		case LEMLIST_JSON_BOOLEAN:
+			ok = (v->kind == LEMLIST_JSON_KIND_TRUE || v->kind == LEMLIST_JSON_KIND_FALSE);
+			break;
+		case LEMLIST_JSON_STRING_ARRAY:
+			ok = (v->kind == LEMLIST_JSON_KIND_ARRAY);
+			if (ok)
+				(void) string_array(a, v, key, where, false);
+			break;
+		default:
+			elog(ERROR, "unrecognized lemlist JSON type %d", (int) type);
+			ok = false;			/* keep compiler quiet */
+	}
+
+	if (!ok)
+		lemlist_invalid_answer(a, "Field \"%s\" of %s is %s, expected %s.",
+							   key, lemlist_value_where(where), lemlist_json_kind_name(v->kind),
+							   json_type_name(type));
+}
+
+/*
+ * lemlist_value_id
+ *		The non-empty string v (field key of where) in the server encoding.
+ */
+static char *
+lemlist_value_id(const LemlistAnswer *a, const LemlistJsonValue *v,
+				 const char *key, const LemlistJsonWhere *where)
+{
+	if (v->kind != LEMLIST_JSON_KIND_STRING)
+		lemlist_invalid_answer(a, "Field \"%s\" of %s is %s, expected a non-empty string.",
+							   key, lemlist_value_where(where), lemlist_json_kind_name(v->kind));
+	if (v->len == 0)
+		lemlist_invalid_answer(a, "Field \"%s\" of %s is an empty string, expected a non-empty string.",
+							   key, lemlist_value_where(where));
+	return lemlist_value_string(a, v, key, -1, where);
+}
+
+
+/* ---------------------------------------------------------------------
+ * Values to text
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * lemlist_value_string
+ *		A JSON string converted to the server encoding, palloc'd.
+ *
+ * element is the index in a string array, or -1 for a plain field.
+ */
+static char *
+lemlist_value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
+					 const char *key, int element,
+					 const LemlistJsonWhere *where)
+{
+	int			len;
+	char	   *s = lemlist_json_string(v, &len);
+	char	   *converted;
+	StringContext ctx;
+	ErrorContextCallback errcallback;
+
+	if (v->escaped && memchr(s, '\0', len) != NULL)
+	{
+		if (element >= 0)
+			lemlist_invalid_answer(a, "Element %d of field \"%s\" of %s contains a NUL character (\\u0000).",
+								   element, key, lemlist_value_where(where));
+		else
+			lemlist_invalid_answer(a, "Field \"%s\" of %s contains a NUL character (\\u0000).",
+								   key, lemlist_value_where(where));
+	}
+
+	/* a character the server encoding lacks: say which field holds it */
+	ctx.key = key;
+	ctx.element = element;
+	ctx.where = where;
+	errcallback.callback = string_context;
+	errcallback.arg = &ctx;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	converted = pg_any_to_server(s, len, PG_UTF8);
+	error_context_stack = errcallback.previous;
+
+	if (converted != s)
+		pfree(s);
+	return converted;
+}
+
+/*
+ * string_context
+ *		Error context of a string's conversion: which field of the answer.
+ */
+static void
+string_context(void *arg)
+{
+	const StringContext *ctx = (const StringContext *) arg;
+
+	if (ctx->element >= 0)
+		errcontext("element %d of field \"%s\" of %s in lemlist's answer",
+				   ctx->element, ctx->key, lemlist_value_where(ctx->where));
+	else
+		errcontext("field \"%s\" of %s in lemlist's answer",
+				   ctx->key, lemlist_value_where(ctx->where));
+}
+
+/*
+ * string_array
+ *		Check that every element of the array v is a string or null, and
+ *		with build, return it as a text[] literal with every element quoted.
+ */
+static char *
+string_array(const LemlistAnswer *a, const LemlistJsonValue *v,
+			 const char *key, const LemlistJsonWhere *where, bool build)
+{
+	LemlistJsonReader r;
+	LemlistJsonValue element;
+	StringInfoData lit;
+	int			i = 0;
+
+	if (build)
+	{
+		initStringInfo(&lit);
+		appendStringInfoChar(&lit, '{');
+	}
+	lemlist_json_reader_init(&r, v->start, v->len);
+	lemlist_json_enter(&r);
+	while (lemlist_json_next_element(&r))
+	{
+		lemlist_json_read(&r, &element);
+		if (element.kind != LEMLIST_JSON_KIND_STRING &&
+			element.kind != LEMLIST_JSON_KIND_NULL)
+			lemlist_invalid_answer(a, "Element %d of field \"%s\" of %s is %s, expected a string.",
+								   i, key, lemlist_value_where(where), lemlist_json_kind_name(element.kind));
+		if (build)
+		{
+			if (i > 0)
+				appendStringInfoChar(&lit, ',');
+			if (element.kind == LEMLIST_JSON_KIND_NULL)
+				appendStringInfoString(&lit, "NULL");
+			else
+			{
+				char	   *s = lemlist_value_string(a, &element, key, i, where);
+
+				appendStringInfoChar(&lit, '"');
+				for (char *p = s; *p != '\0'; p++)
+				{
+					if (*p == '"' || *p == '\\')
+						appendStringInfoChar(&lit, '\\');
+					appendStringInfoChar(&lit, *p);
+				}
+				appendStringInfoChar(&lit, '"');
+				pfree(s);
+			}
+		}
+		i++;
+	}
+	if (!build)
+		return NULL;
+	appendStringInfoChar(&lit, '}');
+	return lit.data;
+}
+
+/*
+ * lemlist_value_text
+ *		The text of v (field key of where) for a column whose documented
+ *		type is type: NULL for SQL NULL.
+ *
+ * Strings in the server encoding; integers in decimal; booleans as
+ * true/false; string arrays as a text[] literal; for undocumented (ANY)
+ * fields, reals as their shortest exact decimal and arrays and objects as
+ * compact JSON text.
+ */
+static char *
+lemlist_value_text(const LemlistAnswer *a, const LemlistJsonValue *v,
+				   LemlistJsonType type, const char *key,
+				   const LemlistJsonWhere *where)
+{
+	if (v->kind == LEMLIST_JSON_KIND_NULL)
+		return NULL;
+
+	lemlist_value_check(a, v, type, key, where);
+
+	switch (v->kind)
+	{
+		case LEMLIST_JSON_KIND_STRING:
+			return lemlist_value_string(a, v, key, -1, where);
+		case LEMLIST_JSON_KIND_INTEGER:
+			/* the token is the decimal text of its value, "-0" aside */
+			if (v->integer == 0)
+				return pstrdup("0");
+			return pnstrdup(v->start, v->len);
+		case LEMLIST_JSON_KIND_REAL:
+			{
+				char		buf[DOUBLE_SHORTEST_DECIMAL_LEN];
+
+				double_to_shortest_decimal_buf(v->real, buf);
+				return pstrdup(buf);
+			}
+		case LEMLIST_JSON_KIND_TRUE:
+			return pstrdup("true");
+		case LEMLIST_JSON_KIND_FALSE:
+			return pstrdup("false");
+		case LEMLIST_JSON_KIND_ARRAY:
+			if (type == LEMLIST_JSON_STRING_ARRAY)
+				return string_array(a, v, key, where, true);
+			return lemlist_json_compact(v, a->ascii);
+		case LEMLIST_JSON_KIND_OBJECT:
+			return lemlist_json_compact(v, a->ascii);
+		case LEMLIST_JSON_KIND_NULL:
+			break;
+	}
+	return NULL;
+}
+
+
+/* ---------------------------------------------------------------------
+ * JSON text
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * lemlist_json_compact
+ *		The text of an array or object without white space between tokens,
+ *		palloc'd.  With ascii, characters beyond ASCII in strings become
+ *		\uXXXX escapes, so that the text is valid in any server encoding.
+ */
+static char *
+lemlist_json_compact(const LemlistJsonValue *v, bool ascii)
+{
+	StringInfoData buf;
+	const char *p = v->start;
+	const char *end = v->start + v->len;
+
+	Assert(v->kind == LEMLIST_JSON_KIND_ARRAY || v->kind == LEMLIST_JSON_KIND_OBJECT);
+	initStringInfo(&buf);
+	while (p < end)
+	{
+		const char *run = p;
+
+		/* copy up to the next string or white space */
+		while (p < end && *p != '"' && *p != ' ' && *p != '\t' &&
+			   *p != '\n' && *p != '\r')
+			p++;
+		appendBinaryStringInfo(&buf, run, (int) (p - run));
+		if (p >= end)
+			break;
+		if (*p != '"')
+		{
+			p++;
+			continue;
+		}
+
+		/* a string: copy it whole, up to its unescaped closing quote */
+		run = ++p;
+		while (*p != '"')
+			p += (*p == '\\') ? 2 : 1;
+		appendStringInfoChar(&buf, '"');
+		if (ascii)
+			append_ascii_escaped(&buf, run, (int) (p - run));
+		else
+			appendBinaryStringInfo(&buf, run, (int) (p - run));
+		appendStringInfoChar(&buf, '"');
+		p++;
+	}
+	return buf.data;
+}
+
+/*
+ * append_ascii_escaped
+ *		Append the content of a JSON string (len bytes at p, escapes kept),
+ *		characters beyond ASCII written as \uXXXX escapes (UTF-16).
+ */
+static void
+append_ascii_escaped(StringInfo buf, const char *p, int len)
+{
+	const unsigned char *s = (const unsigned char *) p;
+	const unsigned char *end = s + len;
+
+	while (s < end)
+	{
+		pg_wchar	c;
+		int			charlen;
+
+		if (*s < 0x80)
+		{
+			appendStringInfoChar(buf, (char) *s++);
+			continue;
+		}
+		charlen = pg_utf_mblen(s);
+		c = utf8_to_unicode(s);
+		s += charlen;
+		if (c >= 0x10000)
+		{
+			c -= 0x10000;
+			appendStringInfo(buf, "\\u%04x\\u%04x",
+							 (unsigned int) (0xD800 + (c >> 10)),
+							 (unsigned int) (0xDC00 + (c & 0x3FF)));
+		}
+		else
+			appendStringInfo(buf, "\\u%04x", (unsigned int) c);
+	}
+}
+
+
+/* ---------------------------------------------------------------------
+ * lemlist's answers to rows: the stats batch and the campaigns list
+ *
+ * An answer is read in one pass with the pull reader above: each
+ * object of results[] (or of the campaigns list) is walked key by key, the
+ * documented fields are checked as they come, and only the columns the scan
+ * asked for are turned into text (the section above checks each value and
+ * makes its text).  Nothing else is built: no tree of the body, no copy of fields
+ * nobody reads.  The design rules:
+ *
+ * - An answer is accepted whole or not at all.  Every deviation from the
+ *   documented types (taken from the resource table of resources.c) is one
+ *   ERROR, ERRCODE_FDW_INVALID_DATA_TYPE "invalid response from lemlist",
+ *   whose DETAIL says in our own words where and what is wrong; since the
+ *   rows are handed back only at the end, an ERROR anywhere leaves nothing
+ *   behind but palloc'd memory of the caller's context.  A body that is not
+ *   JSON at all is reported as such even when a wrong value comes first
+ *   (lemlist_invalid_answer checks the whole body's syntax before it
+ *   reports).  Undocumented fields are not checked; columns reading them
+ *   (LEMLIST_JSON_ANY) take any value.
+ *
+ * - A field that is read or checked may appear only once in its object: a
+ *   duplicate would make the answer ambiguous, and is an ERROR.
+ *
+ * - The raw column takes the compact text of the whole object (the step's,
+ *   with rows per step): see lemlist_json_compact.
+ *
+ * ---------------------------------------------------------------------
+ */
+#define shape_error(d, ...) lemlist_invalid_answer(&(d)->answer, __VA_ARGS__)
+
+/* What a field of an object is to the decoder, beyond its columns. */
+typedef enum FieldRole
+{
+	FIELD_PLAIN,
+	FIELD_ID,					/* the object's required, non-empty ID */
+	FIELD_STEPS					/* a result's steps[], walked in place */
+} FieldRole;
+
+/* One field the decoder checks or reads. */
+typedef struct FieldSpec
+{
+	const char *key;
+	int			keylen;
+	int			documented;		/* its LemlistJsonType, or -1 */
+	FieldRole	role;
+	int		   *columns;		/* indexes of the columns reading it */
+	int			ncolumns;
+} FieldSpec;
+
+/* The fields of one kind of object (a result, a step, a campaign). */
+typedef struct ObjectSpec
+{
+	FieldSpec  *fields;
+	int			nfields;
+	int			maxfields;
+	bool	   *seen;			/* per field, while an object is walked */
+	const char *id_key;			/* the required FIELD_ID field, or NULL */
+	List	   *raw_columns;	/* int indexes of RAW columns taking the object */
+} ObjectSpec;
+
+/* The state of one decoding. */
+typedef struct Decoder
+{
+	LemlistJsonReader r;
+	LemlistAnswer answer;		/* the body, for lemlist_invalid_answer */
+	const LemlistColumn *columns;
+	int			ncolumns;
+	bool		steps;			/* one row per step */
+	ObjectSpec	object;			/* a result, or a campaign */
+	ObjectSpec	step;			/* a step of a result */
+	LemlistParsed *out;
+} Decoder;
+
+static void check_body(const char *body, size_t len);
+static void init_decoder(Decoder *d, const char *body, size_t len,
+						 const LemlistColumn *columns, int ncolumns,
+						 LemlistParsed *out);
+static FieldSpec *add_field(ObjectSpec *spec, const char *key, int documented);
+static void add_documented(ObjectSpec *spec, LemlistResourceKind kind,
+						   LemlistColumnSource source);
+static void add_columns(Decoder *d, ObjectSpec *spec, LemlistColumnSource source);
+static void finish_spec(ObjectSpec *spec);
+static int	find_field(const ObjectSpec *spec, const LemlistJsonValue *key);
+static char *read_object(Decoder *d, ObjectSpec *spec, char **row,
+						 const LemlistJsonWhere *where, List **step_rows);
+static void read_steps(Decoder *d, const LemlistJsonWhere *where, List **step_rows);
+static void read_results(Decoder *d);
+static void read_errors(Decoder *d);
+static void read_campaigns(Decoder *d);
+static void read_pagination(Decoder *d);
+static int	pagination_field(Decoder *d, const LemlistJsonValue *v, const char *key);
+static bool object_key(Decoder *d, const LemlistJsonValue *key, const char *name,
+					   bool *seen, const char *where);
+
+/* A member of the body's object, and what reads it. */
+typedef struct BodyMember
+{
+	const char *name;
+	char		open;			/* '[' or '{': the kind it must be */
+	bool		may_be_null;
+	void		(*read) (Decoder *d);
+	const char *missing;		/* the first member only: the DETAIL without it */
+} BodyMember;
+
+static void read_body(Decoder *d, const BodyMember *members, int nmembers);
+
+static const BodyMember stats_body[] = {
+	{"results", '[', false, read_results, "The body has no \"results\" array."},
+	{"errors", '[', true, read_errors, NULL},
+};
+
+static const BodyMember campaigns_body[] = {
+	{"campaigns", '[', false, read_campaigns,
+	"The body is an object without a \"campaigns\" array."},
+	{"pagination", '{', true, read_pagination, NULL},
+};
+
+
+/*
+ * lemlist_parse_stats
+ *		Parse a 200 answer of POST /v2/campaigns/stats/batch.
+ *
+ * Without steps, one row per element of results[]; with steps, one row per
+ * element of each result's steps[].  See LemlistParsed for the rest.
+ */
+void
+lemlist_parse_stats(const char *body, size_t len, bool steps,
+					const LemlistColumn *columns, int ncolumns,
+					LemlistParsed *out)
+{
+	Decoder		d;
+
+	check_body(body, len);
+	init_decoder(&d, body, len, columns, ncolumns, out);
+	d.steps = steps;
+
+	/* a result: its documented fields (both tables'), campaignId, steps */
+	add_documented(&d.object, LEMLIST_RES_CAMPAIGN_STATS, LEMLIST_SRC_RESULT);
+	add_documented(&d.object, LEMLIST_RES_CAMPAIGN_STEP_STATS, LEMLIST_SRC_RESULT);
+	add_field(&d.object, "campaignId", LEMLIST_JSON_STRING)->role = FIELD_ID;
+	add_field(&d.object, "steps", -1)->role = FIELD_STEPS;
+	add_columns(&d, &d.object, LEMLIST_SRC_RESULT);
+	add_documented(&d.step, LEMLIST_RES_CAMPAIGN_STEP_STATS, LEMLIST_SRC_STEP);
+	if (steps)
+		add_columns(&d, &d.step, LEMLIST_SRC_STEP);
+	finish_spec(&d.object);
+	finish_spec(&d.step);
+
+	if (lemlist_json_start(&d.r) != LEMLIST_JSON_KIND_OBJECT)
+	{
+		LemlistJsonValue v;
+
+		lemlist_json_read(&d.r, &v);
+		shape_error(&d, "The body is %s, expected an object.",
+					lemlist_json_kind_name(v.kind));
+	}
+	read_body(&d, stats_body, lengthof(stats_body));
+}
+
+/*
+ * lemlist_parse_campaigns
+ *		Parse a 200 answer of GET /campaigns?version=v2.
+ *
+ * Both shapes the API is known to send are accepted: the documented bare
+ * array of campaigns, and {"campaigns": [...], "pagination": {...}}.  Only
+ * the second sets has_pagination, and only when "pagination" is an object.
+ */
+void
+lemlist_parse_campaigns(const char *body, size_t len,
+						const LemlistColumn *columns, int ncolumns,
+						LemlistParsed *out)
+{
+	Decoder		d;
+
+	check_body(body, len);
+	init_decoder(&d, body, len, columns, ncolumns, out);
+	add_documented(&d.object, LEMLIST_RES_CAMPAIGNS, LEMLIST_SRC_RESULT);
+	add_field(&d.object, "_id", LEMLIST_JSON_STRING)->role = FIELD_ID;
+	add_columns(&d, &d.object, LEMLIST_SRC_RESULT);
+	finish_spec(&d.object);
+
+	if (lemlist_json_start(&d.r) == LEMLIST_JSON_KIND_ARRAY)
+	{
+		read_campaigns(&d);
+		lemlist_json_finish(&d.r);
+		return;
+	}
+	read_body(&d, campaigns_body, lengthof(campaigns_body));
+}
+
+/*
+ * read_body
+ *		Walk the body, an object: each of its members is read by its reader,
+ *		any other field is skipped, and the first member must be there
+ */
+static void
+read_body(Decoder *d, const BodyMember *members, int nmembers)
+{
+	LemlistJsonValue key;
+	LemlistJsonValue v;
+	bool		seen[2] = {false, false};
+
+	Assert(nmembers <= (int) lengthof(seen));
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_key(&d->r, &key))
+	{
+		const BodyMember *m = NULL;
+
+		for (int i = 0; i < nmembers && m == NULL; i++)
+		{
+			if (object_key(d, &key, members[i].name, &seen[i], "the body"))
+				m = &members[i];
+		}
+		if (m != NULL && lemlist_json_at(&d->r, m->open))
+		{
+			m->read(d);
+			continue;
+		}
+		lemlist_json_read(&d->r, &v);
+		if (m != NULL && !(m->may_be_null && v.kind == LEMLIST_JSON_KIND_NULL))
+			shape_error(d, "Field \"%s\" of the body is %s, expected %s.",
+						m->name, lemlist_json_kind_name(v.kind),
+						m->open == '[' ? "an array" : "an object");
+	}
+	lemlist_json_finish(&d->r);
+	if (!seen[0])
+		lemlist_invalid_response("%s", members[0].missing);
+}
+
+
+/* ---------------------------------------------------------------------
+ * Setting up
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * check_body
+ *		What the reader relies on: a non-empty body of valid UTF-8 without
+ *		NUL bytes, of a size a palloc'd copy can have.
+ */
+static void
+check_body(const char *body, size_t len)
+{
+	int			valid;
+
+	if (len == 0)
+		lemlist_invalid_response("The body is empty.");
+	if (len > (size_t) MaxAllocSize)
+		lemlist_invalid_response("The body is too large (%zu bytes).", len);
+
+	valid = lemlist_verifymbstr(PG_UTF8, body, (int) len);
+	if ((size_t) valid < len)
+	{
+		if (body[valid] == '\0')
+			lemlist_invalid_response("The body contains a NUL byte at offset %d.", valid);
+		else
+			lemlist_invalid_response("The body is not valid UTF-8: invalid byte sequence at offset %d.",
+							 valid);
+	}
+}
+
+static void
+init_decoder(Decoder *d, const char *body, size_t len,
+			 const LemlistColumn *columns, int ncolumns, LemlistParsed *out)
+{
+	memset(d, 0, sizeof(*d));
+	memset(out, 0, sizeof(*out));
+	out->total_records = -1;
+	lemlist_json_reader_init(&d->r, body, len);
+	d->answer.body = body;
+	d->answer.len = len;
+	d->answer.ascii = (GetDatabaseEncoding() != PG_UTF8);
+	d->columns = columns;
+	d->ncolumns = ncolumns;
+	d->out = out;
+}
+
+/*
+ * add_field
+ *		The spec of key in spec, added if new.  A documented type given
+ *		later replaces -1.
+ */
+static FieldSpec *
+add_field(ObjectSpec *spec, const char *key, int documented)
+{
+	FieldSpec  *f;
+
+	for (int i = 0; i < spec->nfields; i++)
+	{
+		f = &spec->fields[i];
+		if (strcmp(f->key, key) == 0)
+		{
+			if (f->documented < 0)
+				f->documented = documented;
+			return f;
+		}
+	}
+	if (spec->nfields == spec->maxfields)
+	{
+		spec->maxfields = Max(16, spec->maxfields * 2);
+		spec->fields = spec->fields == NULL ?
+			palloc(sizeof(FieldSpec) * spec->maxfields) :
+			repalloc(spec->fields, sizeof(FieldSpec) * spec->maxfields);
+	}
+	f = &spec->fields[spec->nfields++];
+	f->key = key;
+	f->keylen = (int) strlen(key);
+	f->documented = documented;
+	f->role = FIELD_PLAIN;
+	f->columns = NULL;
+	f->ncolumns = 0;
+	return f;
+}
+
+/*
+ * add_documented
+ *		The documented fields of resource kind whose source is source.
+ */
+static void
+add_documented(ObjectSpec *spec, LemlistResourceKind kind,
+			   LemlistColumnSource source)
+{
+	const LemlistResourceDef *res = lemlist_resource_by_kind(kind);
+
+	for (int i = 0; i < res->ncolumns; i++)
+	{
+		const LemlistColumnDef *col = &res->columns[i];
+
+		if (col->source == source && col->json_key != NULL)
+			(void) add_field(spec, col->json_key, col->json_type);
+	}
+}
+
+/*
+ * add_columns
+ *		The scan's columns whose source is source read the fields of spec;
+ *		RAW columns take the whole object (the step when rows are steps).
+ */
+static void
+add_columns(Decoder *d, ObjectSpec *spec, LemlistColumnSource source)
+{
+	bool		takes_raw = (source == LEMLIST_SRC_STEP) == d->steps;
+
+	for (int i = 0; i < d->ncolumns; i++)
+	{
+		const LemlistColumn *col = &d->columns[i];
+		FieldSpec  *f;
+
+		if (col->source == LEMLIST_SRC_RAW && takes_raw)
+			spec->raw_columns = lappend_int(spec->raw_columns, i);
+		if (col->source != source || col->key == NULL)
+			continue;
+		f = add_field(spec, col->key, -1);
+		f->columns = f->columns == NULL ?
+			palloc(sizeof(int)) :
+			repalloc(f->columns, sizeof(int) * (f->ncolumns + 1));
+		f->columns[f->ncolumns++] = i;
+	}
+}
+
+static void
+finish_spec(ObjectSpec *spec)
+{
+	spec->seen = palloc0(sizeof(bool) * Max(spec->nfields, 1));
+	for (int i = 0; i < spec->nfields; i++)
+	{
+		if (spec->fields[i].role == FIELD_ID)
+			spec->id_key = spec->fields[i].key;
+	}
+}
+
+/*
+ * find_field
+ *		The index in spec of the field named key, or -1.
+ */
+static int
+find_field(const ObjectSpec *spec, const LemlistJsonValue *key)
+{
+	const char *name = key->start;
+	int			len = key->len;
+	int			result = -1;
+
+	if (key->escaped)
+		name = lemlist_json_string(key, &len);
+	for (int i = 0; i < spec->nfields; i++)
+	{
+		const FieldSpec *f = &spec->fields[i];
+
+		if (f->keylen == len && memcmp(f->key, name, len) == 0)
+		{
+			result = i;
+			break;
+		}
+	}
+	if (key->escaped)
+		pfree((char *) name);
+	return result;
+}
+
+
+/* ---------------------------------------------------------------------
+ * Walking the body
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * read_object
+ *		Walk the object at the reader's position as spec says: check its
+ *		documented fields, fill row's columns (row may be NULL: nothing to
+ *		fill), and return its ID, if spec has one.  A result's steps are
+ *		walked in place, their rows appended to *step_rows.
+ */
+static char *
+read_object(Decoder *d, ObjectSpec *spec, char **row,
+			const LemlistJsonWhere *where, List **step_rows)
+{
+	LemlistJsonValue key;
+	LemlistJsonValue v;
+	const char *start;
+	char	   *id = NULL;
+	ListCell   *lc;
+
+	if (!lemlist_json_at(&d->r, '{'))
+	{
+		lemlist_json_read(&d->r, &v);
+		shape_error(d, "%s is %s, expected an object.",
+					lemlist_value_where(where), lemlist_json_kind_name(v.kind));
+	}
+	start = d->r.pos;
+	memset(spec->seen, 0, sizeof(bool) * spec->nfields);
+
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_key(&d->r, &key))
+	{
+		int			i = find_field(spec, &key);
+		FieldSpec  *f;
+
+		if (i < 0)
+		{
+			lemlist_json_read(&d->r, &v);
+			continue;
+		}
+		f = &spec->fields[i];
+		if (spec->seen[i])
+			shape_error(d, "Field \"%s\" of %s appears twice.",
+						f->key, lemlist_value_where(where));
+		spec->seen[i] = true;
+
+		if (f->role == FIELD_STEPS && lemlist_json_at(&d->r, '['))
+		{
+			v.kind = LEMLIST_JSON_KIND_ARRAY;
+			v.start = d->r.pos;
+			v.escaped = false;
+			read_steps(d, where, step_rows);
+			v.len = (int) (d->r.pos - v.start);
+		}
+		else
+			lemlist_json_read(&d->r, &v);
+
+		if (f->role == FIELD_STEPS && v.kind != LEMLIST_JSON_KIND_ARRAY &&
+			v.kind != LEMLIST_JSON_KIND_NULL)
+			shape_error(d, "Field \"steps\" of %s is %s, expected an array.",
+						lemlist_value_where(where), lemlist_json_kind_name(v.kind));
+		if (f->role == FIELD_ID)
+			id = lemlist_value_id(&d->answer, &v, f->key, where);
+		else if (f->documented >= 0)
+			lemlist_value_check(&d->answer, &v, (LemlistJsonType) f->documented,
+								f->key, where);
+		if (row != NULL)
+		{
+			for (int c = 0; c < f->ncolumns; c++)
+			{
+				int			col = f->columns[c];
+				LemlistJsonType type = d->columns[col].json_type;
+
+				/* the ID's text is already made: what a string column would get */
+				if (id != NULL && f->role == FIELD_ID &&
+					(type == LEMLIST_JSON_STRING || type == LEMLIST_JSON_ANY))
+					row[col] = id;
+				else
+					row[col] = lemlist_value_text(&d->answer, &v, type, f->key, where);
+			}
+		}
+	}
+
+	if (spec->id_key != NULL && id == NULL)
+		shape_error(d, "Field \"%s\" of %s is missing.",
+					spec->id_key, lemlist_value_where(where));
+
+	if (row != NULL && spec->raw_columns != NIL)
+	{
+		char	   *text;
+
+		v.kind = LEMLIST_JSON_KIND_OBJECT;
+		v.start = start;
+		v.len = (int) (d->r.pos - start);
+		v.escaped = false;
+		text = lemlist_json_compact(&v, d->answer.ascii);
+		foreach(lc, spec->raw_columns)
+			row[lfirst_int(lc)] = text;
+	}
+	return id;
+}
+
+/*
+ * read_steps
+ *		Walk the steps[] of the result at where; with rows per step, each
+ *		step's row (its STEP and RAW columns) goes to *step_rows.
+ */
+static void
+read_steps(Decoder *d, const LemlistJsonWhere *where, List **step_rows)
+{
+	int			j = 0;
+
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_element(&d->r))
+	{
+		LemlistJsonWhere step_where = {where->array, where->index, j++};
+		char	  **row = NULL;
+
+		if (d->steps)
+			row = palloc0(sizeof(char *) * Max(d->ncolumns, 1));
+		(void) read_object(d, &d->step, row, &step_where, NULL);
+		if (d->steps)
+			*step_rows = lappend(*step_rows, row);
+	}
+}
+
+/*
+ * read_results
+ *		Walk results[]: one row per result, or per step of each result.
+ */
+static void
+read_results(Decoder *d)
+{
+	LemlistParsed *out = d->out;
+	int			i = 0;
+
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_element(&d->r))
+	{
+		LemlistJsonWhere where = {"results", i++, -1};
+		char	  **row = palloc0(sizeof(char *) * Max(d->ncolumns, 1));
+		List	   *step_rows = NIL;
+		char	   *id;
+		ListCell   *lc;
+
+		CHECK_FOR_INTERRUPTS();
+		id = read_object(d, &d->object, row, &where, &step_rows);
+		out->result_ids = lappend(out->result_ids, id);
+		if (!d->steps)
+		{
+			out->rows = lappend(out->rows, row);
+			out->row_campaign_ids = lappend(out->row_campaign_ids, id);
+			continue;
+		}
+
+		/* a step's row takes its result's RESULT columns */
+		foreach(lc, step_rows)
+		{
+			char	  **step_row = lfirst(lc);
+
+			for (int c = 0; c < d->ncolumns; c++)
+			{
+				if (d->columns[c].source == LEMLIST_SRC_RESULT)
+					step_row[c] = row[c];
+			}
+			out->rows = lappend(out->rows, step_row);
+			out->row_campaign_ids = lappend(out->row_campaign_ids, id);
+		}
+		list_free(step_rows);
+	}
+}
+
+/*
+ * read_errors
+ *		Walk errors[]: {"campaignId": "...", "error": "..."} each.
+ */
+static void
+read_errors(Decoder *d)
+{
+	int			i = 0;
+
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_element(&d->r))
+	{
+		LemlistJsonWhere where = {"errors", i++, -1};
+		LemlistCampaignError *err = palloc0(sizeof(LemlistCampaignError));
+		LemlistJsonValue key;
+		LemlistJsonValue v;
+		bool		seen_id = false;
+		bool		seen_error = false;
+		char	   *where_str = lemlist_value_where(&where);
+
+		if (!lemlist_json_at(&d->r, '{'))
+		{
+			lemlist_json_read(&d->r, &v);
+			shape_error(d, "%s is %s, expected an object.",
+						where_str, lemlist_json_kind_name(v.kind));
+		}
+		lemlist_json_enter(&d->r);
+		while (lemlist_json_next_key(&d->r, &key))
+		{
+			lemlist_json_read(&d->r, &v);
+			if (object_key(d, &key, "campaignId", &seen_id, where_str))
+				err->campaign_id = lemlist_value_id(&d->answer, &v, "campaignId", &where);
+			else if (object_key(d, &key, "error", &seen_error, where_str))
+			{
+				lemlist_value_check(&d->answer, &v, LEMLIST_JSON_STRING, "error", &where);
+				if (v.kind != LEMLIST_JSON_KIND_NULL)
+					err->message = lemlist_value_string(&d->answer, &v, "error", -1, &where);
+			}
+		}
+		if (!seen_id)
+			shape_error(d, "Field \"campaignId\" of %s is missing.", where_str);
+		if (err->message == NULL)
+			err->message = pstrdup("unknown error");
+		d->out->errors = lappend(d->out->errors, err);
+	}
+}
+
+/*
+ * read_campaigns
+ *		Walk a page of the campaigns list: one row per campaign.
+ */
+static void
+read_campaigns(Decoder *d)
+{
+	LemlistParsed *out = d->out;
+	int			i = 0;
+
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_element(&d->r))
+	{
+		LemlistJsonWhere where = {"campaigns", i++, -1};
+		char	  **row = palloc0(sizeof(char *) * Max(d->ncolumns, 1));
+		char	   *id;
+
+		CHECK_FOR_INTERRUPTS();
+		id = read_object(d, &d->object, row, &where, NULL);
+		out->row_campaign_ids = lappend(out->row_campaign_ids, id);
+		out->rows = lappend(out->rows, row);
+	}
+	out->page_count = i;
+}
+
+/*
+ * read_pagination
+ *		Walk the "pagination" object of the campaigns list.
+ */
+static void
+read_pagination(Decoder *d)
+{
+	static const char *const names[] = {
+		"totalRecords", "currentPage", "nextPage", "totalPage"
+	};
+	bool		seen[lengthof(names)] = {false};
+	LemlistJsonValue key;
+	LemlistJsonValue v;
+	LemlistParsed *out = d->out;
+
+	out->has_pagination = true;
+	lemlist_json_enter(&d->r);
+	while (lemlist_json_next_key(&d->r, &key))
+	{
+		int			i;
+		int			n;
+
+		lemlist_json_read(&d->r, &v);
+		for (i = 0; i < (int) lengthof(names); i++)
+		{
+			if (object_key(d, &key, names[i], &seen[i], "pagination"))
+				break;
+		}
+		if (i == (int) lengthof(names))
+			continue;
+		n = pagination_field(d, &v, names[i]);
+		if (i == 0)
+			out->total_records = v.kind == LEMLIST_JSON_KIND_NULL ? -1 : n;
+		else if (i == 1)
+			out->current_page = n;
+		else if (i == 2)
+			out->next_page = n;
+		else if (i == 3)
+			out->total_pages = n;
+	}
+}
+
+/*
+ * pagination_field
+ *		A field of "pagination": a non-negative int, 0 when null.
+ */
+static int
+pagination_field(Decoder *d, const LemlistJsonValue *v, const char *key)
+{
+	if (v->kind == LEMLIST_JSON_KIND_NULL)
+		return 0;
+	if (v->kind != LEMLIST_JSON_KIND_INTEGER)
+		shape_error(d, "Field \"%s\" of pagination is %s, expected a non-negative integer.",
+					key, lemlist_json_kind_name(v->kind));
+	if (v->integer < 0 || v->integer > PG_INT32_MAX)
+		shape_error(d, "Field \"%s\" of pagination is %lld, expected a non-negative 32-bit integer.",
+					key, (long long) v->integer);
+	return (int) v->integer;
+}
+
+/*
+ * object_key
+ *		Is key the name of a field the caller handles?  Then it may not have
+ *		been seen before in this object (where names it).
+ */
+static bool
+object_key(Decoder *d, const LemlistJsonValue *key, const char *name,
+		   bool *seen, const char *where)
+{
+	if (!lemlist_json_key_is(key, name, (int) strlen(name)))
+		return false;
+	if (*seen)
+		shape_error(d, "Field \"%s\" of %s appears twice.", name, where);
+	*seen = true;
+	return true;
 }

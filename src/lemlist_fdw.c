@@ -64,7 +64,6 @@ typedef struct LemlistRelInfo
 	LemlistOptions opts;
 	LemlistColumn *columns;
 	int			natts;
-	LemlistFilterKind *attr_filters;	/* per attribute: filter it pushes into */
 	List	   *conds;			/* pushed-down LemlistCond * */
 	double		list_pages;		/* estimated campaign list pages */
 	double		batches;		/* estimated stats batch requests */
@@ -236,19 +235,12 @@ lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 						 Oid foreigntableid)
 {
 	LemlistRelInfo *info = palloc0(sizeof(LemlistRelInfo));
-	LemlistFilterKind *attr_filters;
 
 	lemlist_get_options(foreigntableid, &info->opts);
 	info->columns = lemlist_map_columns(foreigntableid, info->opts.resource,
 										&info->natts);
 
-	attr_filters = palloc0(sizeof(LemlistFilterKind) * Max(info->natts, 1));
-	for (int i = 0; i < info->natts; i++)
-		attr_filters[i] = info->columns[i].dropped ?
-			LEMLIST_FILTER_NONE : info->columns[i].pushdown;
-
-	info->attr_filters = attr_filters;
-	info->conds = lemlist_extract_conds(root, baserel, attr_filters, info->natts,
+	info->conds = lemlist_extract_conds(root, baserel, info->columns, info->natts,
 										baserel->baserestrictinfo);
 	estimate_size(info);
 
@@ -300,7 +292,7 @@ join_clauses(PlannerInfo *root, RelOptInfo *baserel, LemlistRelInfo *info)
 	{
 		for (AttrNumber attno = 1; attno <= info->natts; attno++)
 		{
-			if (info->attr_filters[attno - 1] != LEMLIST_FILTER_CAMPAIGN_ID)
+			if (info->columns[attno - 1].pushdown != LEMLIST_FILTER_CAMPAIGN_ID)
 				continue;
 			result = list_concat(result,
 								 generate_implied_equalities_for_column(root, baserel,
@@ -347,7 +339,7 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 		ParamPathInfo *param_info;
 		double		rows;
 
-		conds = lemlist_extract_conds(root, baserel, info->attr_filters,
+		conds = lemlist_extract_conds(root, baserel, info->columns,
 									  info->natts, list_make1(rinfo));
 		if (conds == NIL ||
 			((LemlistCond *) linitial(conds))->filter != LEMLIST_FILTER_CAMPAIGN_ID)
@@ -392,7 +384,7 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	 * scan_clauses holds the restriction clauses and, for a parameterized
 	 * path, the join clauses; their outer Vars in fdw_exprs become Params.
 	 */
-	conds = lemlist_extract_conds(root, baserel, info->attr_filters, info->natts,
+	conds = lemlist_extract_conds(root, baserel, info->columns, info->natts,
 								  scan_clauses);
 	foreach(lc, conds)
 	{

@@ -300,27 +300,6 @@ lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
 }
 
 /*
- * lemlist_memo_forget
- *		Drop the answer to a request, if kept: it did not parse
- *
- * Answers are kept as soon as they arrive, before anybody parsed them, so
- * that identical requests waiting for them need not be sent; the one that
- * fails to parse is forgotten here, so that a later statement, or the same
- * statement after catching the ERROR, asks lemlist again.  Never throws.
- */
-void
-lemlist_memo_forget(const LemlistMemoKey *key)
-{
-	MemoSlot   *slot;
-
-	if (memo_table == NULL)
-		return;
-	slot = hash_search(memo_table, &key->hash, HASH_FIND, NULL);
-	if (slot != NULL && memo_matches(slot->entry, key))
-		memo_remove(slot->entry);
-}
-
-/*
  * memo_setup
  *		Create the store's memory context and hash table, once
  */

@@ -945,26 +945,6 @@ mapping_role(UserMapping *um)
 }
 
 /*
- * lemlist_get_column_key
- *		A column's "key" option, or NULL if it has none
- */
-char *
-lemlist_get_column_key(Oid foreigntableid, AttrNumber attnum)
-{
-	List	   *optlist = GetForeignColumnOptions(foreigntableid, attnum);
-	ListCell   *lc;
-
-	foreach(lc, optlist)
-	{
-		DefElem    *def = lfirst_node(DefElem, lc);
-
-		if (strcmp(def->defname, "key") == 0)
-			return pstrdup(defGetString(def));
-	}
-	return NULL;
-}
-
-/*
  * apply_options
  *		Store the values of one object's options into opts
  *

@@ -41,7 +41,7 @@
  *	 lemlist_pacing_unlock, and nothing waits or throws in between (the lock
  *	 is held for microseconds).
  *
- * - Nothing here sleeps: callers (connection.c) get the time a request may
+ * - Nothing here sleeps: callers (http.c) get the time a request may
  *	 start, or the back-off before a retry, and wait on their latch,
  *	 interruptibly.
  *	 Nothing here includes curl.h either: http.c hands each header line of an
@@ -786,8 +786,7 @@ pacing_copy_rows(PacingTable *table, bool shared, TimestampTz now, PacingRow *ro
 static bool header_value(const char *line, size_t len, const char *name,
 						 char *value, size_t valuesize);
 static long parse_count(const char *s, long max);
-static bool parse_js_date(const char *s, TimestampTz *result);
-static bool parse_http_date(const char *s, TimestampTz *result);
+static bool parse_date_text(const char *s, TimestampTz *result);
 static int	month_number(const char *s);
 
 
@@ -873,7 +872,7 @@ lemlist_parse_rate_reset(const char *value, TimestampTz now)
 			USECS_PER_SEC;
 	}
 
-	if (parse_js_date(value, &result) || parse_http_date(value, &result))
+	if (parse_date_text(value, &result))
 		return result;
 	return 0;
 }
@@ -946,12 +945,14 @@ make_timestamp_utc(int year, int mon, int mday, int hour, int min, int sec,
 }
 
 /*
- * parse_js_date
- *		"Tue Feb 16 2021 09:02:42 GMT+0100 (Central European Standard Time)";
- *		the zone name in parentheses is optional and ignored
+ * parse_date_text
+ *		A date as lemlist writes X-RateLimit-Reset: RFC 9110's IMF-fixdate
+ *		"Tue, 16 Feb 2021 08:02:42 GMT", or JavaScript's Date.toString()
+ *		"Tue Feb 16 2021 09:02:42 GMT+0100 (Central European Standard Time)",
+ *		whose zone name in parentheses is optional and ignored
  */
 static bool
-parse_js_date(const char *s, TimestampTz *result)
+parse_date_text(const char *s, TimestampTz *result)
 {
 	char		wday[4];
 	char		mon[4];
@@ -965,58 +966,43 @@ parse_js_date(const char *s, TimestampTz *result)
 	int			offset_s = 0;
 	const char *p;
 
-	if (sscanf(s, "%3s %3s %d %d %d:%d:%d %3s%n", wday, mon, &mday, &year,
-			   &hour, &min, &sec, zone, &used) != 8 || used == 0)
-		return false;
-	if (strcmp(zone, "GMT") != 0 && strcmp(zone, "UTC") != 0)
-		return false;
-
-	p = s + used;
-	if (*p == '+' || *p == '-')
+	if (sscanf(s, "%3[A-Za-z], %d %3s %d %d:%d:%d %3s%n", wday, &mday, mon, &year,
+			   &hour, &min, &sec, zone, &used) == 8 && used > 0)
 	{
-		int			sign = (*p == '+') ? 1 : -1;
-		int			digits = 0;
-		int			hhmm = 0;
-
-		for (p++; isdigit((unsigned char) *p) && digits < 4; p++, digits++)
-			hhmm = hhmm * 10 + (*p - '0');
-		if (digits != 4 || hhmm % 100 > 59 || hhmm / 100 > 14)
+		/* IMF-fixdate: GMT, and nothing after it */
+		if (strcmp(zone, "GMT") != 0 || s[used] != '\0')
 			return false;
-		offset_s = sign * ((hhmm / 100) * SECS_PER_HOUR + (hhmm % 100) * SECS_PER_MINUTE);
 	}
-	while (*p == ' ')
-		p++;
-	if (*p != '\0' && *p != '(')
-		return false;
+	else
+	{
+		used = 0;
+		if (sscanf(s, "%3s %3s %d %d %d:%d:%d %3s%n", wday, mon, &mday, &year,
+				   &hour, &min, &sec, zone, &used) != 8 || used == 0)
+			return false;
+		if (strcmp(zone, "GMT") != 0 && strcmp(zone, "UTC") != 0)
+			return false;
+
+		p = s + used;
+		if (*p == '+' || *p == '-')
+		{
+			int			sign = (*p == '+') ? 1 : -1;
+			int			digits = 0;
+			int			hhmm = 0;
+
+			for (p++; isdigit((unsigned char) *p) && digits < 4; p++, digits++)
+				hhmm = hhmm * 10 + (*p - '0');
+			if (digits != 4 || hhmm % 100 > 59 || hhmm / 100 > 14)
+				return false;
+			offset_s = sign * ((hhmm / 100) * SECS_PER_HOUR + (hhmm % 100) * SECS_PER_MINUTE);
+		}
+		while (*p == ' ')
+			p++;
+		if (*p != '\0' && *p != '(')
+			return false;
+	}
 
 	return make_timestamp_utc(year, month_number(mon), mday, hour, min, sec,
 							  offset_s, result);
-}
-
-/*
- * parse_http_date
- *		"Tue, 16 Feb 2021 08:02:42 GMT" (RFC 9110's IMF-fixdate)
- */
-static bool
-parse_http_date(const char *s, TimestampTz *result)
-{
-	char		wday[4];
-	char		mon[4];
-	char		zone[4];
-	int			mday,
-				year,
-				hour,
-				min,
-				sec,
-				used = 0;
-
-	if (sscanf(s, "%3[A-Za-z], %d %3s %d %d:%d:%d %3s%n", wday, &mday, mon, &year,
-			   &hour, &min, &sec, zone, &used) != 8 || used == 0)
-		return false;
-	if (strcmp(zone, "GMT") != 0 || s[used] != '\0')
-		return false;
-	return make_timestamp_utc(year, month_number(mon), mday, hour, min, sec, 0,
-							  result);
 }
 
 /*

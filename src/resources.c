@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * resources.c
- *		  The lemlist resources lemlist_fdw exposes, and IMPORT FOREIGN SCHEMA
+ *		  The lemlist resources lemlist_fdw exposes, how a foreign table's
+ *		  columns map to them, and IMPORT FOREIGN SCHEMA
  *
  * A resource is what a foreign table's "resource" option names: a lemlist
  * route seen as a table.  Each one is described here, once, by a static
@@ -16,15 +17,21 @@
  * order, because IMPORT FOREIGN SCHEMA declares them in that order.  A
  * hand-written foreign table may use any subset of them; a column that is
  * not listed reads the camelCase of its name (lemlist_default_json_key).
+ * How a table's own columns map onto a resource is the second section.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 #include "lemlist_fdw.h"
 
@@ -148,6 +155,10 @@ static const LemlistResourceDef resources[] = {
 };
 
 static bool table_is_wanted(ImportForeignSchemaStmt *stmt, const char *name);
+static const LemlistColumnDef *lemlist_resource_column(const LemlistResourceDef *res,
+													   const char *colname);
+static char *lemlist_default_json_key(const char *colname);
+static char *column_key_option(Oid foreigntableid, AttrNumber attnum);
 static char *create_table_command(const LemlistResourceDef *res,
 								  const char *local_schema,
 								  const char *server_name);
@@ -219,7 +230,7 @@ lemlist_resource_names(void)
  * lemlist_resource_column
  *		The column of a resource with this name, or NULL if it has none
  */
-const LemlistColumnDef *
+static const LemlistColumnDef *
 lemlist_resource_column(const LemlistResourceDef *res, const char *colname)
 {
 	int			i;
@@ -244,7 +255,7 @@ lemlist_resource_column(const LemlistResourceDef *res, const char *colname)
  * counts as one, and only ASCII lower-case letters change case, so digits
  * and upper-case letters are left alone ("step_2_sent" is "step2Sent").
  */
-char *
+static char *
 lemlist_default_json_key(const char *colname)
 {
 	size_t		len = strlen(colname);
@@ -393,4 +404,158 @@ create_table_command(const LemlistResourceDef *res, const char *local_schema,
 					 quote_literal_cstr(res->name));
 
 	return buf.data;
+}
+
+
+/* ---------------------------------------------------------------------
+ * How the columns of one foreign table map to JSON fields and filters
+ *
+ * A foreign table may hold any subset of a resource's columns, in any order,
+ * with any type whose input function accepts the JSON value's text, plus
+ * columns the resource table does not know.  The rules, in order:
+ *
+ * - a json or jsonb column named "raw" receives the whole JSON object;
+ * - a column named like one of the resource's columns takes that column's
+ *	 role: a filter echo (start_date, send_user, ...) or a JSON field, whose
+ *	 key the column option "key" may override;
+ * - any other column reads the JSON field named by its "key" option, or the
+ *	 camelCase of its name, from the result object (the step object for
+ *	 campaign_step_stats).
+ *
+ * A JSON array reaches an array column (labels text[]) as an array literal,
+ * any other column (json, jsonb, text) as its JSON text.
+ *
+ * Only a column of the type the contract gives it (text, or varchar, for
+ * the text filters; timestamptz for the dates) has its WHERE clauses pushed
+ * down: for any other type the comparison semantics could differ from what
+ * lemlist does with the value.
+ *
+ * ---------------------------------------------------------------------
+ */
+/*
+ * column_can_push
+ *		Whether clauses on a column of this type may be pushed as this filter.
+ */
+static bool
+column_can_push(LemlistFilterKind filter, Oid typid)
+{
+	switch (filter)
+	{
+		case LEMLIST_FILTER_NONE:
+			return false;
+		case LEMLIST_FILTER_START_DATE:
+		case LEMLIST_FILTER_END_DATE:
+			return typid == TIMESTAMPTZOID;
+		default:
+			return typid == TEXTOID || typid == VARCHAROID;
+	}
+}
+
+/*
+ * filter_applies
+ *		Whether a filter has a request field in this resource.
+ *
+ * The campaign list has no campaign ID filter; the stats route has no status
+ * or creator filter.
+ */
+static bool
+filter_applies(LemlistFilterKind filter, LemlistResourceKind kind)
+{
+	if (kind == LEMLIST_RES_CAMPAIGNS)
+		return filter == LEMLIST_FILTER_STATUS ||
+			filter == LEMLIST_FILTER_CREATED_BY;
+	return filter != LEMLIST_FILTER_STATUS &&
+		filter != LEMLIST_FILTER_CREATED_BY &&
+		filter != LEMLIST_FILTER_NONE;
+}
+
+/*
+ * column_key_option
+ *		A column's "key" option, or NULL if it has none
+ */
+static char *
+column_key_option(Oid foreigntableid, AttrNumber attnum)
+{
+	List	   *optlist = GetForeignColumnOptions(foreigntableid, attnum);
+	ListCell   *lc;
+
+	foreach(lc, optlist)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "key") == 0)
+			return pstrdup(defGetString(def));
+	}
+	return NULL;
+}
+
+/*
+ * lemlist_map_columns
+ *		Describe every attribute of a foreign table; returns an array of natts.
+ */
+LemlistColumn *
+lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
+{
+	const LemlistResourceDef *res = lemlist_resource_by_kind(kind);
+	Relation	rel;
+	TupleDesc	tupdesc;
+	LemlistColumn *cols;
+
+	rel = table_open(foreigntableid, NoLock);
+	tupdesc = RelationGetDescr(rel);
+	*natts = tupdesc->natts;
+	cols = palloc0(sizeof(LemlistColumn) * Max(tupdesc->natts, 1));
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		LemlistColumn *col = &cols[i];
+		const LemlistColumnDef *def;
+		char	   *keyopt;
+
+		col->dropped = att->attisdropped;
+		if (col->dropped)
+			continue;
+		col->name = pstrdup(NameStr(att->attname));
+		col->typid = att->atttypid;
+		col->typmod = att->atttypmod;
+		col->json_type = LEMLIST_JSON_ANY;
+		keyopt = column_key_option(foreigntableid, att->attnum);
+
+		if (strcmp(col->name, "raw") == 0 &&
+			(col->typid == JSONOID || col->typid == JSONBOID))
+		{
+			col->source = LEMLIST_SRC_RAW;
+			continue;
+		}
+
+		def = lemlist_resource_column(res, col->name);
+		if (def != NULL)
+		{
+			col->source = def->source;
+			col->filter = def->filter;
+			if (def->source != LEMLIST_SRC_FILTER)
+			{
+				col->key = keyopt ? keyopt : pstrdup(def->json_key);
+				/* an overridden key is not the documented field any more */
+				col->json_type = keyopt ? LEMLIST_JSON_ANY : def->json_type;
+				/* an array literal only suits an array column; others get JSON */
+				if (col->json_type == LEMLIST_JSON_STRING_ARRAY &&
+					!OidIsValid(get_element_type(col->typid)))
+					col->json_type = LEMLIST_JSON_ANY;
+			}
+			if (filter_applies(def->filter, kind) &&
+				column_can_push(def->filter, col->typid) &&
+				(keyopt == NULL || def->source == LEMLIST_SRC_FILTER))
+				col->pushdown = def->filter;
+			continue;
+		}
+
+		col->source = (kind == LEMLIST_RES_CAMPAIGN_STEP_STATS) ?
+			LEMLIST_SRC_STEP : LEMLIST_SRC_RESULT;
+		col->key = keyopt ? keyopt : lemlist_default_json_key(col->name);
+	}
+
+	table_close(rel, NoLock);
+	return cols;
 }

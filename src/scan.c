@@ -13,8 +13,9 @@
  * (it moved between pages) counts once, and a listing always ends.  Each
  * answer becomes the rows returned next (the campaigns resource's pages, or
  * a batch's statistics) or more requests (the pages of a stats listing);
- * rows are texts, turned into tuples with the columns' input functions, the
- * echo columns filled with the filters of the request the row came from.
+ * its values are converted with the columns' input functions as soon as it
+ * is decoded, the echo columns filled with the filters of the request the
+ * row came from; only then may the memo hand the answer out again.
  *
  * Nothing a scan returns is ever silently partial: each batch's answer must
  * account for every campaign it asked for, either in results[] or in
@@ -22,8 +23,8 @@
  * does not is an ERROR (a transport failure that survives the retries
  * already is one, in http.c).  errors[] entries then surface as the
  * "campaign_errors" option says: NOTICE, WARNING or ERROR.  An answer that
- * fails to parse, or one of whose values fails to convert, is not handed out
- * again by the memo.
+ * fails to parse, or one of whose values fails to convert, never reaches
+ * the memo.
  *
  * EXPLAIN shows what a scan will send, or sent: the route, how many
  * campaigns and batches, the filters as they go into the requests and, with
@@ -36,7 +37,7 @@
  * Memory: scan_cxt (whole scan: options, columns, key), run_cxt (one
  * execution: filter values, IDs, the connection and its curl handles, the
  * requests and the listing's bookkeeping; reset on rescan) and batch_cxt
- * (one response and the rows built from it, reset before the next
+ * (one response and the rows made from it, reset before the next
  * response).  Requests are made only as slots free up (at most
  * LEMLIST_QUEUE_WAVES * max_parallel queued or in flight) and freed once
  * answered, and a listing pauses while as many batches wait to be sent, so
@@ -65,9 +66,23 @@
 
 #include "lemlist_fdw.h"
 
+/* Routes, relative to api_url. */
+#define LEMLIST_STATS_ROUTE			"/v2/campaigns/stats/batch"
+#define LEMLIST_CAMPAIGNS_ROUTE		"/campaigns"
+/* At most this many bytes of a campaign ID, or of an errors[] message, in messages. */
+#define LEMLIST_TEXT_ID_BYTES		200
+#define LEMLIST_TEXT_MESSAGE_BYTES	1000
+
 /* A request of a scan and a chunk of listed IDs (defined below). */
 typedef struct ScanRequest ScanRequest;
 typedef struct ScanChunk ScanChunk;
+
+/* A row made from an answer, in batch_cxt. */
+typedef struct ScanRow
+{
+	Datum	   *values;
+	bool	   *nulls;
+} ScanRow;
 
 /* The state of one foreign scan (LemlistScanState, opaque outside this file). */
 struct LemlistScanState
@@ -82,11 +97,9 @@ struct LemlistScanState
 	bool		explain_only;
 	char	   *api_key;
 
-	/* columns */
+	/* columns: those the plan does not read are LEMLIST_SRC_UNREAD */
 	int			natts;
 	LemlistColumn *columns;
-	bool	   *retrieved;
-	LemlistJsonColumn *jcols;
 	FmgrInfo   *in_funcs;
 	Oid		   *typioparams;
 
@@ -102,7 +115,6 @@ struct LemlistScanState
 	char	   *start_str;
 	char	   *end_str;
 	LemlistConnection *conn;
-	int			ncombos;
 	/* explicit IDs: the next batch to make */
 	int			next_combo;
 	int			next_first;
@@ -114,16 +126,12 @@ struct LemlistScanState
 	List	   *chunks;			/* stats: full chunks, of ScanChunk * */
 	int			chunk_combo;	/* of the first chunk, the next combination */
 	char	   *prev_first_id;	/* listing: first ID of the previous page */
-	int			list_pages;
 	int64		listed_count;	/* listing: campaigns on the pages so far */
 	int64		announced;		/* listing: totalRecords of the last page, or -1 */
 
-	/* the response being returned (batch_cxt), and its request (run_cxt) */
-	ScanRequest *row_req;
-	List	   *rows;
-	List	   *row_ids;
+	/* the rows of the answer being returned (batch_cxt) */
+	List	   *rows;			/* of ScanRow * */
 	int			next_row;
-	LemlistCombo *row_combo;
 
 	/* for EXPLAIN ANALYZE */
 	LemlistHttpStats stats;
@@ -138,13 +146,11 @@ struct LemlistScanState
 
 static void lemlist_scan_send_first(LemlistScanState *ss);
 static bool lemlist_scan_next_answer(LemlistScanState *ss);
-static void lemlist_scan_forget_answer(LemlistScanState *ss);
 static void lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed);
 static void lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors);
 
 static void start_scan(LemlistScanState *ss);
-static void store_row(LemlistScanState *ss, TupleTableSlot *slot, char **values,
-					  LemlistCombo *combo);
+static List *make_rows(LemlistScanState *ss, List *texts, LemlistCombo *combo);
 static void conversion_error_callback(void *arg);
 
 /*
@@ -198,10 +204,6 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 	}
 
 	/* columns: what to extract, and how to convert it */
-	ss->retrieved = palloc0(sizeof(bool) * Max(ss->natts, 1));
-	foreach(lc1, attrs)
-		ss->retrieved[lfirst_int(lc1) - 1] = true;
-	ss->jcols = palloc0(sizeof(LemlistJsonColumn) * Max(ss->natts, 1));
 	ss->in_funcs = palloc0(sizeof(FmgrInfo) * Max(ss->natts, 1));
 	ss->typioparams = palloc0(sizeof(Oid) * Max(ss->natts, 1));
 	for (int i = 0; i < ss->natts; i++)
@@ -210,15 +212,11 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 		Oid			infunc;
 
 		/* a column nobody reads is extracted as nothing */
-		if (col->dropped || !ss->retrieved[i])
+		if (col->dropped || !list_member_int(attrs, i + 1))
 		{
-			ss->retrieved[i] = false;
-			ss->jcols[i].source = LEMLIST_SRC_FILTER;
+			col->source = LEMLIST_SRC_UNREAD;
 			continue;
 		}
-		ss->jcols[i].source = col->source;
-		ss->jcols[i].key = col->key;
-		ss->jcols[i].json_type = col->json_type;
 		getTypeInputInfo(col->typid, &infunc, &ss->typioparams[i]);
 		fmgr_info_cxt(infunc, &ss->in_funcs[i], ss->scan_cxt);
 	}
@@ -286,22 +284,11 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 	{
 		if (ss->next_row < list_length(ss->rows))
 		{
-			char	  **values = list_nth(ss->rows, ss->next_row);
+			ScanRow    *row = list_nth(ss->rows, ss->next_row++);
 
-			ss->next_row++;
-
-			/* an answer with a value that does not convert is not reused */
-			PG_TRY();
-			{
-				store_row(ss, slot, values, ss->row_combo);
-			}
-			PG_CATCH();
-			{
-				lemlist_scan_forget_answer(ss);
-				PG_RE_THROW();
-			}
-			PG_END_TRY();
-			return slot;
+			memcpy(slot->tts_values, row->values, sizeof(Datum) * ss->natts);
+			memcpy(slot->tts_isnull, row->nulls, sizeof(bool) * ss->natts);
+			return ExecStoreVirtualTuple(slot);
 		}
 		if (ss->done)
 			return slot;
@@ -339,47 +326,55 @@ filter_echo(LemlistScanState *ss, LemlistFilterKind filter, LemlistCombo *combo)
 }
 
 /*
- * store_row
- *		Convert one row's texts with the columns' input functions.
+ * make_rows
+ *		Convert the texts of an answer's rows with the columns' input
+ *		functions, into batch_cxt; combo gives the echo columns' values.
  */
-static void
-store_row(LemlistScanState *ss, TupleTableSlot *slot, char **values,
-		  LemlistCombo *combo)
+static List *
+make_rows(LemlistScanState *ss, List *texts, LemlistCombo *combo)
 {
 	ErrorContextCallback errcallback;
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
+	List	   *rows = NIL;
+	ListCell   *lc;
 
 	errcallback.callback = conversion_error_callback;
 	errcallback.arg = ss;
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
-	for (int i = 0; i < ss->natts; i++)
+	foreach(lc, texts)
 	{
-		LemlistColumn *col = &ss->columns[i];
-		const char *text;
+		char	  **values = lfirst(lc);
+		ScanRow    *row = palloc(sizeof(ScanRow));
 
-		slot->tts_isnull[i] = true;
-		slot->tts_values[i] = (Datum) 0;
-		if (!ss->retrieved[i])
-			continue;
+		row->values = palloc0(sizeof(Datum) * Max(ss->natts, 1));
+		row->nulls = palloc(sizeof(bool) * Max(ss->natts, 1));
+		for (int i = 0; i < ss->natts; i++)
+		{
+			LemlistColumn *col = &ss->columns[i];
+			const char *text = NULL;
 
-		text = (col->source == LEMLIST_SRC_FILTER) ?
-			filter_echo(ss, col->filter, combo) : values[i];
-		if (text == NULL)
-			continue;
+			if (col->source == LEMLIST_SRC_FILTER)
+				text = filter_echo(ss, col->filter, combo);
+			else if (col->source != LEMLIST_SRC_UNREAD)
+				text = values[i];
+			row->nulls[i] = (text == NULL);
+			if (text == NULL)
+				continue;
 
-		ss->cur_att = i;
-		ss->cur_value = text;
-		slot->tts_values[i] = InputFunctionCall(&ss->in_funcs[i], (char *) text,
-												ss->typioparams[i], col->typmod);
-		slot->tts_isnull[i] = false;
+			ss->cur_att = i;
+			ss->cur_value = text;
+			row->values[i] = InputFunctionCall(&ss->in_funcs[i], (char *) text,
+											   ss->typioparams[i], col->typmod);
+		}
+		rows = lappend(rows, row);
 	}
 	ss->cur_value = NULL;
 
 	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
-	ExecStoreVirtualTuple(slot);
+	return rows;
 }
 
 /*
@@ -410,10 +405,8 @@ lemlist_scan_rescan(LemlistScanState *ss)
 	ss->started = false;
 	ss->done = false;
 	ss->rows = NIL;
-	ss->row_ids = NIL;
 	ss->next_row = 0;
 	ss->conn = NULL;
-	ss->row_req = NULL;
 	ss->listed = NULL;
 	ss->filling = NULL;
 	ss->chunks = NIL;
@@ -421,7 +414,6 @@ lemlist_scan_rescan(LemlistScanState *ss)
 	ss->page_out = false;
 	ss->next_offset = -1;
 	ss->prev_first_id = NULL;
-	ss->list_pages = 0;
 	memset(&ss->fv, 0, sizeof(ss->fv));
 	ss->combos = NIL;
 	MemoryContextReset(ss->batch_cxt);
@@ -479,7 +471,6 @@ static void submit_batch(LemlistScanState *ss, LemlistCombo *combo,
 						 char **ids, int nids);
 static void add_listed_id(LemlistScanState *ss, const char *id);
 static void flush_listed_ids(LemlistScanState *ss);
-static void handle_response(LemlistScanState *ss, ScanRequest *req);
 static void free_request(ScanRequest *req);
 static void handle_list_page(LemlistScanState *ss, ScanRequest *req);
 static void handle_stats_batch(LemlistScanState *ss, ScanRequest *req);
@@ -492,7 +483,6 @@ static void
 lemlist_scan_send_first(LemlistScanState *ss)
 {
 	ss->conn = lemlist_http_open(&ss->opts, ss->api_key, &ss->stats, ss->run_cxt);
-	ss->ncombos = list_length(ss->combos);
 	ss->next_combo = 0;
 	ss->next_first = 0;
 	ss->next_offset = -1;
@@ -514,13 +504,11 @@ static bool
 lemlist_scan_next_answer(LemlistScanState *ss)
 {
 	LemlistHttpRequest *http;
+	ScanRequest *req;
 
-	/* the previous response and its rows are no longer referenced */
+	/* the previous answer's rows are no longer referenced */
 	ss->rows = NIL;
-	ss->row_ids = NIL;
-	if (ss->row_req != NULL)
-		free_request(ss->row_req);
-	ss->row_req = NULL;
+	ss->next_row = 0;
 	MemoryContextReset(ss->batch_cxt);
 
 	fill_queue(ss);
@@ -528,30 +516,18 @@ lemlist_scan_next_answer(LemlistScanState *ss)
 	if (http == NULL)
 		return false;
 
-	/* an answer that fails to parse is not reused */
-	PG_TRY();
-	{
-		handle_response(ss, (ScanRequest *) http->arg);
-	}
-	PG_CATCH();
-	{
-		lemlist_http_forget(ss->conn, http);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	return true;
-}
+	/* its rows (or more requests), then the memo may reuse it */
+	req = (ScanRequest *) http->arg;
+	if (req->kind == SCAN_REQ_LIST_PAGE)
+		handle_list_page(ss, req);
+	else
+		handle_stats_batch(ss, req);
+	lemlist_http_keep(ss->conn, http);
+	free_request(req);
 
-/*
- * lemlist_scan_forget_answer
- *		The answer whose rows are being returned is not to be reused: one of
- *		its values failed to convert.
- */
-static void
-lemlist_scan_forget_answer(LemlistScanState *ss)
-{
-	if (ss->row_req != NULL)
-		lemlist_http_forget(ss->conn, &ss->row_req->http);
+	/* queue what the answer made possible, before its rows are returned */
+	fill_queue(ss);
+	return true;
 }
 
 /*
@@ -591,7 +567,7 @@ fill_queue(LemlistScanState *ss)
 			char	   *ids[LEMLIST_BATCH_SIZE];
 			int			n = Min(LEMLIST_BATCH_SIZE, nids - ss->next_first);
 
-			if (ss->next_combo >= ss->ncombos)
+			if (ss->next_combo >= list_length(ss->combos))
 				break;
 			for (int i = 0; i < n; i++)
 				ids[i] = list_nth(ss->fv.campaign_ids, ss->next_first + i);
@@ -615,7 +591,7 @@ fill_queue(LemlistScanState *ss)
 			chunk = linitial(ss->chunks);
 			submit_batch(ss, list_nth(ss->combos, ss->chunk_combo),
 						 chunk->ids, chunk->nids);
-			if (++ss->chunk_combo >= ss->ncombos)
+			if (++ss->chunk_combo >= list_length(ss->combos))
 			{
 				ss->chunks = list_delete_first(ss->chunks);
 				pfree(chunk->ids);
@@ -633,7 +609,7 @@ fill_queue(LemlistScanState *ss)
 static int
 unsent_listed_batches(LemlistScanState *ss)
 {
-	return list_length(ss->chunks) * ss->ncombos - ss->chunk_combo;
+	return list_length(ss->chunks) * list_length(ss->combos) - ss->chunk_combo;
 }
 
 /*
@@ -684,7 +660,7 @@ submit_list_page(LemlistScanState *ss, int offset)
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
 	ScanRequest *req = palloc0(sizeof(ScanRequest));
 
-	if (++ss->list_pages > LEMLIST_MAX_LIST_PAGES)
+	if (offset / LEMLIST_PAGE_SIZE >= LEMLIST_MAX_LIST_PAGES)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("lemlist campaign list does not end"),
@@ -818,31 +794,6 @@ flush_listed_ids(LemlistScanState *ss)
 }
 
 /*
- * handle_response
- *		Turn one completed request into rows (or into more requests).
- */
-static void
-handle_response(LemlistScanState *ss, ScanRequest *req)
-{
-	if (req->kind == SCAN_REQ_LIST_PAGE)
-		handle_list_page(ss, req);
-	else
-		handle_stats_batch(ss, req);
-
-	/*
-	 * The body has been parsed into batch_cxt; the request is kept while its
-	 * rows are returned, should one of them fail to convert.
-	 */
-	if (req->http.response)
-		pfree(req->http.response);
-	req->http.response = NULL;
-	ss->row_req = req;
-
-	/* queue what the answer made possible, before its rows are returned */
-	fill_queue(ss);
-}
-
-/*
  * free_request
  *		Give back what a request took from run_cxt
  */
@@ -944,7 +895,7 @@ handle_list_page(LemlistScanState *ss, ScanRequest *req)
 	INSTR_TIME_SET_CURRENT(start);
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
 		lemlist_parse_campaigns(req->http.response, req->http.response_len,
-								ss->jcols, ss->natts, &parsed);
+								ss->columns, ss->natts, &parsed);
 	else
 		lemlist_parse_campaigns(req->http.response, req->http.response_len,
 								NULL, 0, &parsed);
@@ -957,10 +908,7 @@ handle_list_page(LemlistScanState *ss, ScanRequest *req)
 
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
 	{
-		ss->rows = parsed.rows;
-		ss->row_ids = parsed.row_campaign_ids;
-		ss->next_row = 0;
-		ss->row_combo = NULL;
+		ss->rows = make_rows(ss, parsed.rows, NULL);
 		return;
 	}
 
@@ -981,17 +929,14 @@ handle_stats_batch(LemlistScanState *ss, ScanRequest *req)
 	INSTR_TIME_SET_CURRENT(start);
 	lemlist_parse_stats(req->http.response, req->http.response_len,
 						ss->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS,
-						ss->jcols, ss->natts, &parsed);
+						ss->columns, ss->natts, &parsed);
 	add_decode_time(ss, start);
 	lemlist_check_batch_complete(req->ids, req->nids, &parsed);
 	MemoryContextSwitchTo(oldcxt);
 
 	lemlist_report_campaign_errors(ss->opts.campaign_errors, parsed.errors);
 
-	ss->rows = parsed.rows;
-	ss->row_ids = parsed.row_campaign_ids;
-	ss->next_row = 0;
-	ss->row_combo = req->combo;
+	ss->rows = make_rows(ss, parsed.rows, req->combo);
 }
 
 
@@ -1032,17 +977,11 @@ lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
 		int			pos = find_id(ids, nids, id);
 
 		if (pos < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("invalid response from lemlist"),
-					 errdetail("Campaign \"%s\" is in the response but was not requested.",
-							   lemlist_network_cstring(id, LEMLIST_TEXT_ID_BYTES))));
+			lemlist_invalid_response("Campaign \"%s\" is in the response but was not requested.",
+									 lemlist_network_cstring(id, LEMLIST_TEXT_ID_BYTES));
 		if (seen[pos]++)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("invalid response from lemlist"),
-					 errdetail("Campaign \"%s\" appears more than once in the results.",
-							   lemlist_network_cstring(id, LEMLIST_TEXT_ID_BYTES))));
+			lemlist_invalid_response("Campaign \"%s\" appears more than once in the results.",
+									 lemlist_network_cstring(id, LEMLIST_TEXT_ID_BYTES));
 	}
 	foreach(lc, parsed->errors)
 	{
@@ -1050,11 +989,8 @@ lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
 		int			pos = find_id(ids, nids, err->campaign_id);
 
 		if (pos < 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("invalid response from lemlist"),
-					 errdetail("Campaign \"%s\" is in the errors but was not requested.",
-							   lemlist_network_cstring(err->campaign_id, LEMLIST_TEXT_ID_BYTES))));
+			lemlist_invalid_response("Campaign \"%s\" is in the errors but was not requested.",
+									 lemlist_network_cstring(err->campaign_id, LEMLIST_TEXT_ID_BYTES));
 		seen[pos]++;
 	}
 	for (int i = 0; i < nids; i++)

@@ -37,12 +37,12 @@ extern FuzzError fuzz_error;
 extern void fuzz_reset_memory(void);
 extern int	fuzz_database_encoding;	/* what GetDatabaseEncoding() returns */
 
-/* in oracle.c: the jansson decoder response.c replaced */
+/* in oracle.c: the jansson decoder jsonread.c replaced */
 extern void oracle_parse_stats(const char *body, size_t len, bool steps,
-							   const LemlistJsonColumn *columns, int ncolumns,
+							   const LemlistColumn *columns, int ncolumns,
 							   LemlistParsed *out);
 extern void oracle_parse_campaigns(const char *body, size_t len,
-								   const LemlistJsonColumn *columns, int ncolumns,
+								   const LemlistColumn *columns, int ncolumns,
 								   LemlistParsed *out);
 
 /* fail: print what broke, then abort() so that the fuzzer keeps the input */

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_json.c
- *		  libFuzzer harness over response.c's decoders of lemlist's answers
+ *		  libFuzzer harness over jsonread.c's decoders of lemlist's answers
  *
  * Built three times by test/fuzz/run.sh, with FUZZ_TARGET set to
  * FUZZ_STATS (lemlist_parse_stats without steps), FUZZ_STEPS (with
@@ -32,9 +32,9 @@
  * - every errors[] entry with a non-empty ID and a message.
  *
  * And it must be the answer of the reference decoder (oracle.c, the jansson
- * decoder response.c replaced): the same bodies accepted, the same rows,
+ * decoder jsonread.c replaced): the same bodies accepted, the same rows,
  * IDs, errors and pagination, JSON text compared as JSON.  The one allowed
- * difference: response.c rejects a field it reads that appears twice in an
+ * difference: jsonread.c rejects a field it reads that appears twice in an
  * object, where jansson keeps the last.
  *
  * IDENTIFICATION
@@ -67,7 +67,7 @@
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int			LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static LemlistJsonColumn columns[MAX_COLUMNS];
+static LemlistColumn columns[MAX_COLUMNS];
 static int	ncolumns = 0;
 
 static void
@@ -152,7 +152,7 @@ all_digits(const char *s)
  *		The text of one column of an accepted row.
  */
 static void
-check_text(const LemlistJsonColumn *col, const char *text)
+check_text(const LemlistColumn *col, const char *text)
 {
 	if (text == NULL)
 		return;

@@ -4,7 +4,7 @@
  *		  The reference decoder of lemlist's answers, for the fuzz harness
  *
  * lemlist_fdw decoded answers with jansson (json_loadb, then two passes over
- * the tree) until src/response.c replaced it with a one-pass reader.  This
+ * the tree) until src/jsonread.c replaced it with a one-pass reader.  This
  * is that jansson decoder, kept as the oracle that fuzz_json.c compares the
  * new one with on every input: both must accept and reject the same bodies
  * and give the same rows (JSON text compared as JSON).  It is test code
@@ -65,16 +65,16 @@ static char *required_id(const json_t *object, const char *key,
 static char *dump_text(const json_t *value, size_t flags);
 static char *value_text(const json_t *value, LemlistJsonType type,
 						const char *key, const JsonWhere *where);
-static char **build_row(const LemlistJsonColumn *columns, int ncolumns,
+static char **build_row(const LemlistColumn *columns, int ncolumns,
 						const json_t *result, const json_t *step,
 						const JsonWhere *where);
 static int	pagination_field(const json_t *pagination, const char *key);
 static const LemlistResourceDef *resource(LemlistResourceKind kind);
 static void parse_stats_root(const json_t *root, bool steps,
-							 const LemlistJsonColumn *columns, int ncolumns,
+							 const LemlistColumn *columns, int ncolumns,
 							 LemlistParsed *out);
 static void parse_campaigns_root(const json_t *root,
-								 const LemlistJsonColumn *columns,
+								 const LemlistColumn *columns,
 								 int ncolumns, LemlistParsed *out);
 
 
@@ -92,7 +92,7 @@ static void parse_campaigns_root(const json_t *root,
  */
 void
 oracle_parse_stats(const char *body, size_t len, bool steps,
-						 const LemlistJsonColumn *columns, int ncolumns,
+						 const LemlistColumn *columns, int ncolumns,
 						 LemlistParsed *out)
 {
 	json_t	   *root;
@@ -121,7 +121,7 @@ oracle_parse_stats(const char *body, size_t len, bool steps,
  */
 void
 oracle_parse_campaigns(const char *body, size_t len,
-							 const LemlistJsonColumn *columns, int ncolumns,
+							 const LemlistColumn *columns, int ncolumns,
 							 LemlistParsed *out)
 {
 	json_t	   *root;
@@ -226,7 +226,7 @@ load_body(const char *body, size_t len)
  */
 static void
 parse_stats_root(const json_t *root, bool steps,
-				 const LemlistJsonColumn *columns, int ncolumns,
+				 const LemlistColumn *columns, int ncolumns,
 				 LemlistParsed *out)
 {
 	const LemlistResourceDef *stats_res = resource(LEMLIST_RES_CAMPAIGN_STATS);
@@ -355,7 +355,7 @@ parse_stats_root(const json_t *root, bool steps,
  *		The body of lemlist_json_parse_campaigns, run while root is alive.
  */
 static void
-parse_campaigns_root(const json_t *root, const LemlistJsonColumn *columns,
+parse_campaigns_root(const json_t *root, const LemlistColumn *columns,
 					 int ncolumns, LemlistParsed *out)
 {
 	const LemlistResourceDef *res = resource(LEMLIST_RES_CAMPAIGNS);
@@ -448,7 +448,7 @@ pagination_field(const json_t *pagination, const char *key)
  * steps mode, NULL otherwise.  RAW takes the step when there is one.
  */
 static char **
-build_row(const LemlistJsonColumn *columns, int ncolumns,
+build_row(const LemlistColumn *columns, int ncolumns,
 		  const json_t *result, const json_t *step, const JsonWhere *where)
 {
 	char	  **row = palloc0(sizeof(char *) * Max(ncolumns, 1));
@@ -457,7 +457,7 @@ build_row(const LemlistJsonColumn *columns, int ncolumns,
 
 	for (i = 0; i < ncolumns; i++)
 	{
-		const LemlistJsonColumn *col = &columns[i];
+		const LemlistColumn *col = &columns[i];
 
 		switch (col->source)
 		{

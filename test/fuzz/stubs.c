@@ -3,9 +3,8 @@
  * stubs.c
  *		  Stand-ins for the backend functions the fuzzed code calls
  *
- * The fuzz harnesses link src/json.c, src/jsonread.c, src/response.c, src/values.c,
- * src/literals.c and src/resources.c (and test/fuzz/oracle.c) into a plain
- * executable, without a postgres backend around them.  This
+ * The fuzz harnesses link src/json.c, src/jsonread.c, src/pushdown.c and
+ * src/resources.c (and test/fuzz/oracle.c) into a plain executable, without a postgres backend around them.  This
  * file provides the few backend services those files reach on the paths
  * the harnesses drive, written to behave as the backend does where it
  * matters to the caller and to be strict everywhere else:
