@@ -34,6 +34,13 @@
 #error "lemlist_fdw requires PostgreSQL 13 or later"
 #endif
 
+/* ExplainState and the ExplainProperty functions (18: headers of their own) */
+#include "commands/explain.h"
+#if PG_VERSION_NUM >= 180000
+#include "commands/explain_format.h"
+#include "commands/explain_state.h"
+#endif
+
 #if PG_VERSION_NUM >= 140000
 #define lemlist_pull_varnos(root, node) pull_varnos((root), (node))
 #else
