@@ -147,7 +147,8 @@ SELECT * FROM fault_case('{"mutate route=stats op=duplicate_id"}');
 -- a body over max_response_bytes (65536 on faults_small): 54000, not retried
 SELECT * FROM fault_case('{"mutate route=stats op=huge bytes=100000"}', faults_on('faults.small'));
 -- the team's campaign list (GET /campaigns), read first when no campaign_id
--- condition is pushed down (campaign_id || '' is not): its faults too
+-- condition is sent (campaign_id || '' is not: it is tested on each listed
+-- ID, and only the two it holds for are batched): its faults too
 SELECT * FROM fault_case('{}', $$SELECT campaign_id, nb_leads, replied FROM lemlist.campaign_stats
    WHERE campaign_id || '' IN ('cam_00001', 'cam_00002')
      AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$);

@@ -260,8 +260,8 @@ SELECT campaign_id FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00003' AND end_date = 'infinity';
 SELECT * FROM masked_requests();
 
--- bounds from the other side (start_date <= t, end_date >= t) are not sent;
--- the defaults satisfy them
+-- bounds from the other side (start_date <= t, end_date >= t) select no
+-- one date to send: an ERROR naming the condition, before any request
 SELECT * FROM masked_explain($$
   SELECT campaign_id FROM lemlist.campaign_stats
    WHERE campaign_id = 'cam_00001'
@@ -310,9 +310,10 @@ SELECT line ~ '^POST /api/v2/campaigns/stats/batch 200 \{"campaignIds":\["cam_00
   FROM mock_requests;
 
 --
--- Clauses that are not pushed still give the right rows (filtered locally);
--- each query lists all the team's campaigns (a team of 12 here) and asks
--- for all of them
+-- Clauses on campaign_id: an OR of equalities is the IN list it means; the
+-- others, which no request carries, narrow the listed IDs: each of those
+-- queries lists the team's campaigns (a team of 12 here) and asks only for
+-- the campaigns the clause holds for
 --
 SELECT * FROM masked_explain($$
   SELECT campaign_id FROM lemlist.campaign_stats
@@ -335,7 +336,7 @@ SELECT campaign_id, nb_leads FROM lemlist.campaign_stats
 SELECT count(*) FROM lemlist.campaign_stats
  WHERE campaign_id NOT IN ('cam_00001', 'cam_00002');
 SELECT * FROM masked_requests();
--- EXPLAIN ANALYZE: one page of the list and one batch
+-- EXPLAIN ANALYZE: one batch, no listing
 SELECT line FROM masked_explain($$
   SELECT campaign_id FROM lemlist.campaign_stats
    WHERE campaign_id = 'cam_00001' OR campaign_id = 'cam_00002'
@@ -421,7 +422,8 @@ SELECT campaign_id, nb_leads FROM lemlist.campaign_stats
  ORDER BY campaign_id;
 -- a column declared with that collation: same
 SELECT campaign_id, nb_leads FROM regress_pushdown_ci_stats WHERE campaign_id = 'CAM_00003';
--- 'EMAIL' is not pushed, so it is no error; no row has that echo
+-- 'EMAIL' under a case-insensitive collation is decided for each channel:
+-- it holds for email, whose rows come back
 SELECT campaign_id FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001' AND channel = 'EMAIL' COLLATE regress_pushdown_ci;
 SELECT * FROM masked_requests();

@@ -65,6 +65,7 @@ typedef struct LemlistRelInfo
 	LemlistColumn *columns;
 	int			natts;
 	List	   *conds;			/* pushed-down LemlistCond * */
+	LemlistCond *join_domain;	/* join clauses on finite filters: all values */
 	double		list_pages;		/* estimated campaign list pages */
 	double		batches;		/* estimated stats batch requests */
 	double		combos;			/* filter combinations */
@@ -241,7 +242,12 @@ lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 										&info->natts);
 
 	info->conds = lemlist_extract_conds(root, baserel, info->columns, info->natts,
-										baserel->baserestrictinfo);
+										baserel->baserestrictinfo,
+										info->opts.resource != LEMLIST_RES_CAMPAIGNS);
+	if (info->opts.resource != LEMLIST_RES_CAMPAIGNS &&
+		(info->join_domain = lemlist_join_domain_cond(root, baserel, info->columns,
+													  info->natts)) != NULL)
+		info->conds = lappend(info->conds, info->join_domain);
 	estimate_size(info);
 
 	/* the local recheck keeps every row the API returns, so no selectivity */
@@ -340,7 +346,7 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 		double		rows;
 
 		conds = lemlist_extract_conds(root, baserel, info->columns,
-									  info->natts, list_make1(rinfo));
+									  info->natts, list_make1(rinfo), false);
 		if (conds == NIL ||
 			((LemlistCond *) linitial(conds))->filter != LEMLIST_FILTER_CAMPAIGN_ID)
 			continue;
@@ -375,8 +381,7 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 {
 	LemlistRelInfo *info = baserel->fdw_private;
 	List	   *fdw_exprs = NIL;
-	List	   *filters = NIL;
-	List	   *ops = NIL;
+	List	   *private_conds = NIL;
 	List	   *conds;
 	ListCell   *lc;
 
@@ -385,20 +390,24 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	 * path, the join clauses; their outer Vars in fdw_exprs become Params.
 	 */
 	conds = lemlist_extract_conds(root, baserel, info->columns, info->natts,
-								  scan_clauses);
+								  scan_clauses, false);
+	if (info->join_domain != NULL)
+		conds = lappend(conds, info->join_domain);
 	foreach(lc, conds)
 	{
 		LemlistCond *cond = lfirst(lc);
 
 		fdw_exprs = lappend(fdw_exprs, cond->expr);
-		filters = lappend_int(filters, cond->filter);
-		ops = lappend_int(ops, cond->op);
+		private_conds = lappend(private_conds,
+								lappend_int(list_make4_int(cond->filter, cond->op,
+														   cond->group, cond->mode),
+											cond->refs));
 	}
 
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make3(filters, ops,
+							list_make2(private_conds,
 									   retrieved_attrs(baserel->relid, info->natts,
 													   baserel->reltarget->exprs,
 													   scan_clauses)),

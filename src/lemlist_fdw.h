@@ -170,19 +170,38 @@ typedef enum LemlistCondOp
 	LEMLIST_OP_GE,				/* col >= scalar */
 	LEMLIST_OP_GT,				/* col > scalar */
 	LEMLIST_OP_LE,				/* col <= scalar */
-	LEMLIST_OP_LT				/* col < scalar */
+	LEMLIST_OP_LT,				/* col < scalar */
+	LEMLIST_OP_TEST,			/* a clause on echo columns, tested per combination */
+	LEMLIST_OP_ID_TEST			/* a clause on campaign_id, tested per campaign */
 } LemlistCondOp;
+
+/* How a date comparand stands for the instant sent. */
+typedef enum LemlistDateMode
+{
+	LEMLIST_DATE_INSTANT,		/* a timestamptz, as is */
+	LEMLIST_DATE_UTC_WALL,		/* a timestamp: a wall time in UTC */
+	LEMLIST_DATE_UTC_DAY,		/* a date: a day in UTC */
+	LEMLIST_DATE_LOCAL_DAY		/* a date: a day in the session's time zone */
+} LemlistDateMode;
 
 /*
  * One pushed-down clause: "filter op expr".  expr is evaluated at run time
  * (a Const, a Param, an initplan output, a stable expression); for the text
- * filters it yields text or text[], for the date filters timestamptz.
+ * filters it yields a text type or an array of one, for the date filters a
+ * timestamptz, timestamp or date (or an array of one) read as mode says.
+ * The conditions of one group are the arms of an OR: their values are
+ * united.  For the tests, expr is the whole clause, a boolean of the
+ * scanned relation's columns, and refs the filters (bit 1 << kind) whose
+ * echo columns it reads.
  */
 typedef struct LemlistCond
 {
 	LemlistFilterKind filter;
 	LemlistCondOp op;
 	Expr	   *expr;
+	int			group;
+	int			mode;			/* LemlistDateMode */
+	int			refs;
 } LemlistCond;
 
 /*
@@ -194,8 +213,8 @@ typedef struct LemlistFilterValues
 	bool		empty;			/* contradiction: no request, no rows */
 	bool		all_campaigns;	/* no campaign_id condition: list the team's */
 	List	   *campaign_ids;	/* de-duplicated char *, NULLs dropped */
-	TimestampTz start_date;
-	TimestampTz end_date;
+	List	   *start_dates;	/* TimestampTz *, at least one unless empty */
+	List	   *end_dates;
 	List	   *send_users;		/* char * or a single NULL */
 	List	   *ab_selected;	/* char * or a single NULL */
 	List	   *channels;		/* char * or a single NULL */
@@ -203,9 +222,11 @@ typedef struct LemlistFilterValues
 	char	   *created_by;
 } LemlistFilterValues;
 
-/* One combination of sendUser x ABSelected x channel (NULL: not filtered). */
+/* One combination of the filters' values (NULL: not filtered). */
 typedef struct LemlistCombo
 {
+	char	   *start_date;		/* as sent */
+	char	   *end_date;
 	char	   *send_user;
 	char	   *ab_selected;
 	char	   *channel;
@@ -213,7 +234,9 @@ typedef struct LemlistCombo
 
 extern List *lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 								   const LemlistColumn *columns, int natts,
-								   List *clauses);
+								   List *clauses, bool report);
+extern LemlistCond *lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
+											 const LemlistColumn *columns, int natts);
 extern bool lemlist_conds_are_constant(List *conds);
 extern void lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 							   TimestampTz default_start, TimestampTz default_end,
@@ -235,8 +258,8 @@ extern const char *lemlist_filter_name(LemlistFilterKind filter);
  */
 enum FdwScanPrivateIndex
 {
-	FdwScanPrivateFilters,		/* Integer list: LemlistFilterKind of each condition */
-	FdwScanPrivateOps,			/* Integer list: LemlistCondOp of each condition */
+	FdwScanPrivateConds,		/* per condition, an Integer list: filter, op,
+								 * group, mode, refs */
 	FdwScanPrivateRetrievedAttrs	/* Integer list: attnums the plan reads */
 };
 

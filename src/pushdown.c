@@ -1,28 +1,36 @@
 /*-------------------------------------------------------------------------
  *
  * pushdown.c
- *		  Which WHERE clauses of a lemlist foreign table become request fields
+ *		  Which WHERE clauses of a lemlist foreign table become request
+ *		  fields, what they send at run time, and the literals lemlist accepts
  *
  * lemlist answers with rows that echo the filters they were computed under:
  * a row of campaign_stats carries the campaignId, startDate, endDate,
- * sendUser, ABSelected and channel its numbers belong to.  The planner keeps
- * every clause we push as a local qual as well, so a pushed clause is only
- * ever an optimisation: it decides what we ask for, and PostgreSQL's recheck
- * still decides what is returned.  The one rule of pushdown follows from
- * that: the values we send must satisfy every clause they were derived
- * from, otherwise the recheck silently throws the rows away.  This file is
- * the planner's half of it, the choice of clauses:
+ * sendUser, ABSelected and channel its numbers belong to, and PostgreSQL
+ * rechecks every clause on it.  A scan's rows are therefore the filter
+ * combinations its WHERE clause selects, and this file computes that set
+ * from the clauses themselves:
  *
- * - Only top-level clauses of the form "filter_column op expr" are looked
- *	 at; anything under OR or NOT stays local.
- * - Only operators whose meaning we know are accepted: built-in text
- *	 equality under a deterministic collation, and built-in btree comparison
- *	 operators on timestamptz found through their (built-in) btree operator
- *	 family rather than through their names.
- * - expr must be computable once per scan, before any row exists: no Var of
- *	 the scanned relation, nothing volatile, no set-returning function, no
- *	 SubPlan.  Constants, parameters, initplan outputs and stable
- *	 expressions qualify; lemlist_eval_conds computes them at run time.
+ * - Conditions that give a filter its values ("determining" conditions):
+ *	 equality, IN, = ANY and ORs of those on campaign_id, send_user and the
+ *	 dates (one request set per value), and the bounds the API's dates mean
+ *	 (start_date >= or > t, end_date <= or < t), over constants, parameters,
+ *	 initplan outputs and stable expressions.  Built-in btree operators
+ *	 only, text equality under a deterministic collation.  Dates may be
+ *	 columns of type timestamptz, timestamp (UTC wall time) or date (the UTC
+ *	 day), or a timestamptz column cast to date or timestamp (the session's
+ *	 time zone).
+ * - Tests: any other clause whose only columns are echo columns is
+ *	 evaluated by the scan on each combination of the values the requests
+ *	 would carry, and only the combinations it holds for are requested.
+ *	 ab_selected and channel have finite domains (A, B; email, linkedin,
+ *	 others; and NULL, "not filtered"), so a test alone decides their
+ *	 values.  A clause whose only column is campaign_id is tested on each
+ *	 campaign before its statistics are requested.
+ * - Anything else on an echo column, and a test on the dates or send_user
+ *	 without a determining condition to choose among, is an ERROR at plan
+ *	 time: its rows would be computed under other filters and dropped by the
+ *	 recheck, a silently empty answer.
  *
  * Three sections: the choice of clauses at plan time; their evaluation into
  * the values the requests carry; the filters' names and the literals
@@ -33,145 +41,371 @@
 #include "postgres.h"
 
 #include "access/stratnum.h"
+#include "access/sysattr.h"
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_operator_d.h"
 #include "catalog/pg_type_d.h"
 #include "executor/executor.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
+#include "parser/parsetree.h"
 #include "pgtime.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
 #include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
 #include "utils/timestamp.h"
 
 #include "lemlist_fdw.h"
 
+#define FILTER_BIT(filter) (1 << (int) (filter))
+
+/* The filters a test of the dates or the sender cannot decide alone. */
+#define OPEN_FILTERS (FILTER_BIT(LEMLIST_FILTER_START_DATE) | \
+					  FILTER_BIT(LEMLIST_FILTER_END_DATE) | \
+					  FILTER_BIT(LEMLIST_FILTER_SEND_USER))
+
+/* A filter column as a condition sees it: which filter, through which type. */
+typedef struct FilterSide
+{
+	LemlistFilterKind filter;
+	Oid			type;			/* what the operator compares */
+	int			mode;			/* dates: LemlistDateMode */
+	bool		exact;			/* a timestamptz column as is (no test needed) */
+} FilterSide;
+
 static bool lemlist_is_text_filter(LemlistFilterKind filter);
 static bool lemlist_is_date_filter(LemlistFilterKind filter);
-static LemlistFilterKind match_filter_var(Node *node, RelOptInfo *baserel,
-										  const LemlistColumn *columns,
-										  int natts);
+static bool is_text_type(Oid type);
+static bool match_filter_side(Node *node, RelOptInfo *baserel,
+							  const LemlistColumn *columns, int natts,
+							  FilterSide *side);
 static bool is_pushable_expr(PlannerInfo *root, RelOptInfo *baserel, Node *expr);
 static bool deterministic_collation(Oid collid);
 static LemlistCond *make_cond(LemlistFilterKind filter, LemlistCondOp op, Expr *expr);
-static LemlistFilterKind match_operands(OpExpr *op, RelOptInfo *baserel,
-										const LemlistColumn *columns, int natts,
-										Node **other, bool *var_on_left);
-static LemlistCond *text_cond(PlannerInfo *root, RelOptInfo *baserel, LemlistFilterKind filter,
-							  LemlistCondOp op, Node *expr, Oid type);
-static LemlistCond *text_equality_cond(PlannerInfo *root, RelOptInfo *baserel,
-									   const LemlistColumn *columns,
-									   int natts, OpExpr *op);
-static LemlistCond *text_in_cond(PlannerInfo *root, RelOptInfo *baserel,
-								 const LemlistColumn *columns,
-								 int natts, ScalarArrayOpExpr *saop);
-static LemlistCond *date_comparison_cond(PlannerInfo *root, RelOptInfo *baserel,
-										 const LemlistColumn *columns,
-										 int natts, OpExpr *op);
+static List *determining_conds(PlannerInfo *root, RelOptInfo *baserel,
+							   const LemlistColumn *columns, int natts,
+							   Expr *clause, int group, bool *exact);
+static LemlistCond *comparison_cond(PlannerInfo *root, RelOptInfo *baserel,
+									const LemlistColumn *columns, int natts,
+									OpExpr *op, bool *exact);
+static LemlistCond *in_cond(PlannerInfo *root, RelOptInfo *baserel,
+							const LemlistColumn *columns, int natts,
+							ScalarArrayOpExpr *saop, bool *exact);
+static LemlistCond *null_test_cond(RelOptInfo *baserel, const LemlistColumn *columns,
+								   int natts, NullTest *nt);
+static Node *coerce_comparand(Node *expr, Oid type);
 static int	btree_strategy(Oid opno, Oid lefttype, Oid righttype);
+static int	commute_strategy(int strategy);
+static LemlistFilterKind echo_filter(const LemlistColumn *col);
+static bool contain_params(Node *node);
+static LemlistCond *test_cond(PlannerInfo *root, RelOptInfo *baserel,
+							  const LemlistColumn *columns, int natts,
+							  Expr *clause, bool report);
+static bool is_test_safe(PlannerInfo *root, RelOptInfo *baserel, Expr *clause);
+lemlist_noreturn static void report_unsendable(PlannerInfo *root, RelOptInfo *baserel,
+											   const LemlistColumn *columns,
+											   int natts, Expr *clause);
 
 
 /*
  * lemlist_extract_conds
- *		Find the clauses of "clauses" (RestrictInfos) that can become request
- *		fields, and return them as a List of LemlistCond.
+ *		The conditions of "clauses" (RestrictInfos) for the requests: the
+ *		determining conditions, then the tests.
  *
- * columns[attno - 1].pushdown tells which filter, if any, column attno receives.
- * Clauses not returned are simply not pushed; all of them, pushed or not,
- * stay local quals, so this may be as conservative as it likes.
+ * Every clause stays a local qual as well.  With report (the restriction
+ * clauses of a stats table), a clause on an echo column that is neither is
+ * an ERROR; without (join clauses, the clauses of a plan already checked),
+ * it is left alone.
  */
 List *
 lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 					  const LemlistColumn *columns, int natts,
-					  List *clauses)
+					  List *clauses, bool report)
 {
 	List	   *conds = NIL;
+	List	   *tests = NIL;
+	int			determined = 0;	/* filters a condition gives values to */
+	int			group = 0;
 	ListCell   *lc;
 
 	foreach(lc, clauses)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
 		Expr	   *clause = ri->clause;
-		LemlistCond *cond = NULL;
+		List	   *found;
+		LemlistCond *test;
+		bool		exact = true;
 
-		/*
-		 * Only the top-level clause: a filter under OR or NOT does not
-		 * restrict the rows by itself, so it cannot restrict the request.
-		 */
-		if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+		found = determining_conds(root, baserel, columns, natts, clause,
+								  ++group, &exact);
+		if (found != NIL)
 		{
-			OpExpr	   *op = (OpExpr *) clause;
-
-			if (op->opno == TextEqualOperator)
-				cond = text_equality_cond(root, baserel, columns, natts, op);
-			else
-				cond = date_comparison_cond(root, baserel, columns, natts, op);
+			determined |= FILTER_BIT(((LemlistCond *) linitial(found))->filter);
+			conds = list_concat(conds, found);
+			/* a cast or another column type: the clause itself decides too */
+			if (exact)
+				continue;
 		}
-		else if (IsA(clause, ScalarArrayOpExpr))
-			cond = text_in_cond(root, baserel, columns, natts,
-								(ScalarArrayOpExpr *) clause);
-
-		if (cond != NULL)
-			conds = lappend(conds, cond);
+		test = test_cond(root, baserel, columns, natts, clause,
+						 report && found == NIL);
+		if (test != NULL)
+			tests = lappend(tests, test);
 	}
 
-	return conds;
+	/*
+	 * A test of an open filter (the dates, send_user) selects among the
+	 * values the determining conditions send; without one it would be
+	 * tested on the defaults only, and the other rows silently lost.
+	 */
+	if (report)
+	{
+		foreach(lc, tests)
+		{
+			LemlistCond *test = lfirst(lc);
+
+			if ((test->refs & OPEN_FILTERS & ~determined) != 0)
+				report_unsendable(root, baserel, columns, natts, test->expr);
+		}
+	}
+
+	return list_concat(conds, tests);
 }
 
 /*
- * match_filter_var
- *		If node is a filter column of baserel (possibly under RelabelType, as
- *		a varchar column is when compared with text), return its filter kind;
- *		otherwise LEMLIST_FILTER_NONE.
+ * lemlist_join_domain_cond
+ *		For the finite filters (ab_selected, channel) that a join clause of
+ *		baserel reads, a test that holds for every value of their domains,
+ *		NULL if there are none.
  *
- * The column's own type must be what the filter's clauses are written for
- * (text or varchar for the text filters, timestamptz for the dates): the
- * echoed value is read back through that type, and an operator of another
- * type, such as a domain's, could have other semantics.
+ * A join clause cannot give a filter its values: without this, the scan
+ * would ask for "all variants" or "all channels" only, and the join would
+ * find no row for 'A' or 'email'.  With it, the scan asks for every value
+ * (in sum, the few combinations of two small domains) and the join keeps
+ * what it matches.  Restriction clauses on the same filters still narrow
+ * it; a parameterized path that sends the join clause does not need it.
  */
-static LemlistFilterKind
-match_filter_var(Node *node, RelOptInfo *baserel,
-				 const LemlistColumn *columns, int natts)
+LemlistCond *
+lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
+						 const LemlistColumn *columns, int natts)
 {
+	int			refs = 0;
+	ListCell   *lc;
+	LemlistCond *cond;
+
+	for (int attno = 1; attno <= natts; attno++)
+	{
+		LemlistFilterKind filter = echo_filter(&columns[attno - 1]);
+		bool		joined = false;
+
+		if (filter != LEMLIST_FILTER_AB_SELECTED && filter != LEMLIST_FILTER_CHANNEL)
+			continue;
+
+		foreach(lc, baserel->joininfo)
+		{
+			RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+			Bitmapset  *attnos = NULL;
+
+			pull_varattnos((Node *) ri->clause, baserel->relid, &attnos);
+			if (bms_is_member(attno - FirstLowInvalidHeapAttributeNumber, attnos))
+				joined = true;
+		}
+
+		/* an equivalence class that joins the column with another relation */
+		if (!joined && baserel->has_eclass_joins)
+		{
+			foreach(lc, root->eq_classes)
+			{
+				EquivalenceClass *ec = lfirst(lc);
+				ListCell   *mlc;
+				bool		mine = false;
+				bool		others = false;
+
+				if (ec->ec_has_const || ec->ec_broken)
+					continue;
+				foreach(mlc, ec->ec_members)
+				{
+					EquivalenceMember *em = lfirst(mlc);
+					Node	   *expr = (Node *) em->em_expr;
+
+					while (expr && IsA(expr, RelabelType))
+						expr = (Node *) ((RelabelType *) expr)->arg;
+					if (expr && IsA(expr, Var) && (Index) ((Var *) expr)->varno == baserel->relid &&
+						((Var *) expr)->varattno == attno)
+						mine = true;
+					else if (!bms_is_subset(em->em_relids, baserel->relids))
+						others = true;
+				}
+				joined |= (mine && others);
+			}
+		}
+		if (joined)
+			refs |= FILTER_BIT(filter);
+	}
+
+	if (refs == 0)
+		return NULL;
+	cond = make_cond(LEMLIST_FILTER_NONE, LEMLIST_OP_TEST,
+					 (Expr *) makeBoolConst(true, false));
+	cond->refs = refs;
+	return cond;
+}
+
+/*
+ * determining_conds
+ *		The conditions a clause gives one filter's values with, NIL if none:
+ *		one for "col op expr", "col IN (...)", "col IS NULL" (campaign_id:
+ *		none), one per arm of an OR of those on one filter (the arms share a
+ *		group: their values are united).  *exact is cleared when the clause
+ *		must also be tested as it is (a cast, a date or timestamp column).
+ */
+static List *
+determining_conds(PlannerInfo *root, RelOptInfo *baserel,
+				  const LemlistColumn *columns, int natts, Expr *clause,
+				  int group, bool *exact)
+{
+	LemlistCond *cond = NULL;
+
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+		cond = comparison_cond(root, baserel, columns, natts, (OpExpr *) clause, exact);
+	else if (IsA(clause, ScalarArrayOpExpr))
+		cond = in_cond(root, baserel, columns, natts, (ScalarArrayOpExpr *) clause, exact);
+	else if (IsA(clause, NullTest))
+		cond = null_test_cond(baserel, columns, natts, (NullTest *) clause);
+	else if (is_orclause(clause))
+	{
+		List	   *arms = NIL;
+		LemlistFilterKind filter = LEMLIST_FILTER_NONE;
+		ListCell   *lc;
+
+		foreach(lc, ((BoolExpr *) clause)->args)
+		{
+			List	   *arm = determining_conds(root, baserel, columns, natts,
+												lfirst(lc), group, exact);
+			LemlistCond *c;
+
+			if (list_length(arm) != 1)
+				return NIL;
+			c = linitial(arm);
+			if ((c->op != LEMLIST_OP_EQ && c->op != LEMLIST_OP_IN) ||
+				(filter != LEMLIST_FILTER_NONE && c->filter != filter))
+				return NIL;
+			filter = c->filter;
+			arms = lappend(arms, c);
+		}
+		return arms;
+	}
+
+	if (cond == NULL)
+		return NIL;
+	cond->group = group;
+	return list_make1(cond);
+}
+
+/*
+ * match_filter_side
+ *		If node is a filter column of baserel, seen through a type whose
+ *		comparisons we know, say which filter and how.
+ *
+ * Text filters: a column of type text, varchar, char(n) or name (under a
+ * RelabelType, as varchar is when compared with text).  Dates: a column of
+ * type timestamptz (compared as is), timestamp (its wall time in UTC) or
+ * date (its day in UTC), or a timestamptz column cast to timestamp or date
+ * (in the session's time zone), or a timestamp column cast to date.  The
+ * echo of the value sent reads back through the same type, so the value
+ * sent satisfies the comparison the clause makes.
+ */
+static bool
+match_filter_side(Node *node, RelOptInfo *baserel, const LemlistColumn *columns,
+				  int natts, FilterSide *side)
+{
+	Oid			viewtype = InvalidOid;
 	Var		   *var;
 	LemlistFilterKind filter;
 
 	while (node != NULL && IsA(node, RelabelType))
 		node = (Node *) ((RelabelType *) node)->arg;
 
-	if (node == NULL || !IsA(node, Var))
-		return LEMLIST_FILTER_NONE;
+	/* a built-in cast of a date column to date or timestamp */
+	if (node != NULL && IsA(node, FuncExpr) &&
+		list_length(((FuncExpr *) node)->args) == 1 &&
+		(((FuncExpr *) node)->funcformat == COERCE_EXPLICIT_CAST ||
+		 ((FuncExpr *) node)->funcformat == COERCE_IMPLICIT_CAST) &&
+		((FuncExpr *) node)->funcid < FirstGenbkiObjectId)
+	{
+		FuncExpr   *f = (FuncExpr *) node;
 
+		viewtype = f->funcresulttype;
+		node = linitial(f->args);
+		if (viewtype != DATEOID && viewtype != TIMESTAMPOID)
+			return false;
+	}
+
+	if (node == NULL || !IsA(node, Var))
+		return false;
 	var = (Var *) node;
 	if ((Index) var->varno != baserel->relid || var->varlevelsup != 0 ||
 		var->varattno <= 0 || var->varattno > natts)
-		return LEMLIST_FILTER_NONE;
+		return false;
 
 	filter = columns[var->varattno - 1].pushdown;
+	side->filter = filter;
+	side->mode = LEMLIST_DATE_INSTANT;
+	side->exact = false;
 	if (lemlist_is_text_filter(filter))
 	{
-		if (var->vartype != TEXTOID && var->vartype != VARCHAROID)
-			return LEMLIST_FILTER_NONE;
+		side->type = var->vartype;
+		return OidIsValid(viewtype) ? false : is_text_type(var->vartype);
 	}
-	else if (lemlist_is_date_filter(filter))
-	{
-		if (var->vartype != TIMESTAMPTZOID)
-			return LEMLIST_FILTER_NONE;
-	}
-	else
-		return LEMLIST_FILTER_NONE;
+	if (!lemlist_is_date_filter(filter))
+		return false;
 
-	return filter;
+	if (!OidIsValid(viewtype))
+		viewtype = var->vartype;
+	side->type = viewtype;
+	switch (var->vartype)
+	{
+		case TIMESTAMPTZOID:
+			/* the cast to timestamp compares the comparand as a local time */
+			side->mode = (viewtype == DATEOID) ? LEMLIST_DATE_LOCAL_DAY :
+				LEMLIST_DATE_INSTANT;
+			side->exact = (viewtype == TIMESTAMPTZOID);
+			return true;
+		case TIMESTAMPOID:
+			if (viewtype == TIMESTAMPOID)
+				side->mode = LEMLIST_DATE_UTC_WALL;
+			else
+				side->mode = LEMLIST_DATE_UTC_DAY;
+			return true;
+		case DATEOID:
+			if (viewtype != DATEOID)
+				return false;
+			side->mode = LEMLIST_DATE_UTC_DAY;
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * is_text_type
+ *		The types a text filter's column or comparand may have
+ */
+static bool
+is_text_type(Oid type)
+{
+	return type == TEXTOID || type == VARCHAROID || type == BPCHAROID ||
+		type == NAMEOID;
 }
 
 /*
  * is_pushable_expr
- *		Can expr, the side of a clause facing the filter column, be computed
- *		once per scan before any row is fetched?
+ *		Whether expr can be computed once, before the scan's first row
  */
 static bool
 is_pushable_expr(PlannerInfo *root, RelOptInfo *baserel, Node *expr)
@@ -209,10 +443,6 @@ is_pushable_expr(PlannerInfo *root, RelOptInfo *baserel, Node *expr)
 	return true;
 }
 
-/*
- * make_cond
- *		Allocate one LemlistCond.
- */
 static LemlistCond *
 make_cond(LemlistFilterKind filter, LemlistCondOp op, Expr *expr)
 {
@@ -227,10 +457,6 @@ make_cond(LemlistFilterKind filter, LemlistCondOp op, Expr *expr)
 /*
  * deterministic_collation
  *		Whether text equality under this collation means equal strings.
- *
- * Under a nondeterministic collation texteq can be true for strings that
- * differ (say 'EMAIL' and 'email'), so the value in a clause is not the only
- * one that could match, and sending it would narrow the answer.
  */
 static bool
 deterministic_collation(Oid collid)
@@ -239,162 +465,60 @@ deterministic_collation(Oid collid)
 }
 
 /*
- * match_operands
- *		Which operand of a binary operator is a filter column (the left one
- *		if both are): its filter, the other operand, and on which side the
- *		column is.  LEMLIST_FILTER_NONE if neither is.
- */
-static LemlistFilterKind
-match_operands(OpExpr *op, RelOptInfo *baserel, const LemlistColumn *columns,
-			   int natts, Node **other, bool *var_on_left)
-{
-	LemlistFilterKind filter;
-
-	filter = match_filter_var(linitial(op->args), baserel, columns, natts);
-	*other = lsecond(op->args);
-	*var_on_left = true;
-	if (filter == LEMLIST_FILTER_NONE)
-	{
-		filter = match_filter_var(lsecond(op->args), baserel, columns, natts);
-		*other = linitial(op->args);
-		*var_on_left = false;
-	}
-	return filter;
-}
-
-/*
- * text_equality_cond
- *		"col = expr" or "expr = col" on a text filter, with texteq.
- */
-static LemlistCond *
-text_equality_cond(PlannerInfo *root, RelOptInfo *baserel,
-				   const LemlistColumn *columns, int natts,
-				   OpExpr *op)
-{
-	LemlistFilterKind filter;
-	Node	   *other;
-	bool		var_on_left;
-
-	if (!deterministic_collation(op->inputcollid))
-		return NULL;
-
-	filter = match_operands(op, baserel, columns, natts, &other, &var_on_left);
-	return text_cond(root, baserel, filter, LEMLIST_OP_EQ, other, exprType(other));
-}
-
-/*
- * text_cond
- *		The condition "filter op expr" on a text filter, if expr can be sent:
- *		of type text or varchar (elements of that type for IN), as
- *		lemlist_eval_conds reads it with TextDatumGetCString, and computable
- *		before the scan.
- */
-static LemlistCond *
-text_cond(PlannerInfo *root, RelOptInfo *baserel, LemlistFilterKind filter,
-		  LemlistCondOp op, Node *expr, Oid type)
-{
-	if (!lemlist_is_text_filter(filter))
-		return NULL;
-	if (type != TEXTOID && type != VARCHAROID)
-		return NULL;
-	if (!is_pushable_expr(root, baserel, expr))
-		return NULL;
-	return make_cond(filter, op, (Expr *) expr);
-}
-
-/*
- * text_in_cond
- *		"col = ANY(array)", which is also what "col IN (...)" becomes.
+ * comparison_cond
+ *		"col op expr" or "expr op col": equality on a text filter, a built-in
+ *		btree comparison on a date filter that the API's field means
+ *		(startDate is a lower bound, endDate an upper one).
  *
- * Only the OR form: "col <> ALL(array)" excludes values and leaves an
- * open-ended set that no request can carry.
+ * Only built-in operators: a user-defined operator, even one in a btree
+ * family, can mean anything.
  */
 static LemlistCond *
-text_in_cond(PlannerInfo *root, RelOptInfo *baserel,
-			 const LemlistColumn *columns, int natts,
-			 ScalarArrayOpExpr *saop)
+comparison_cond(PlannerInfo *root, RelOptInfo *baserel,
+				const LemlistColumn *columns, int natts, OpExpr *op,
+				bool *exact)
 {
-	LemlistFilterKind filter;
-	Node	   *array;
-
-	if (saop->opno != TextEqualOperator || !saop->useOr ||
-		list_length(saop->args) != 2)
-		return NULL;
-
-	if (!deterministic_collation(saop->inputcollid))
-		return NULL;
-
-	filter = match_filter_var(linitial(saop->args), baserel, columns, natts);
-	array = lsecond(saop->args);
-	return text_cond(root, baserel, filter, LEMLIST_OP_IN, array,
-					 get_element_type(exprType(array)));
-}
-
-/*
- * date_comparison_cond
- *		"col op expr" or "expr op col" on a date filter, op a built-in btree
- *		comparison between timestamptz and timestamptz, timestamp or date.
- */
-static LemlistCond *
-date_comparison_cond(PlannerInfo *root, RelOptInfo *baserel,
-					 const LemlistColumn *columns, int natts,
-					 OpExpr *op)
-{
-	LemlistFilterKind filter;
+	FilterSide	side;
 	Node	   *other;
 	Oid			othertype;
-	bool		var_on_left;
 	int			strategy;
 	LemlistCondOp condop;
+	LemlistCond *cond;
 
-	/*
-	 * Only built-in operators: a user-defined operator, even one in a btree
-	 * family, can mean anything.
-	 */
 	if (op->opno >= FirstGenbkiObjectId)
 		return NULL;
 
-	filter = match_operands(op, baserel, columns, natts, &other, &var_on_left);
-	if (!lemlist_is_date_filter(filter))
-		return NULL;
-
-	othertype = exprType(other);
-	if (othertype != TIMESTAMPTZOID && othertype != TIMESTAMPOID &&
-		othertype != DATEOID)
-		return NULL;
-
-	if (var_on_left)
-		strategy = btree_strategy(op->opno, TIMESTAMPTZOID, othertype);
-	else
+	other = lsecond(op->args);
+	if (match_filter_side(linitial(op->args), baserel, columns, natts, &side))
+		strategy = btree_strategy(op->opno, side.type, exprType(other));
+	else if (match_filter_side(lsecond(op->args), baserel, columns, natts, &side))
 	{
-		/* "expr op col" is "col op' expr" with op' the commutator of op */
-		strategy = btree_strategy(op->opno, othertype, TIMESTAMPTZOID);
-		if (strategy == BTLessStrategyNumber)
-			strategy = BTGreaterStrategyNumber;
-		else if (strategy == BTLessEqualStrategyNumber)
-			strategy = BTGreaterEqualStrategyNumber;
-		else if (strategy == BTGreaterEqualStrategyNumber)
-			strategy = BTLessEqualStrategyNumber;
-		else if (strategy == BTGreaterStrategyNumber)
-			strategy = BTLessStrategyNumber;
+		other = linitial(op->args);
+		strategy = commute_strategy(btree_strategy(op->opno, exprType(other), side.type));
 	}
+	else
+		return NULL;
+	othertype = exprType(other);
 
-	/*
-	 * startDate is a lower bound and endDate an upper bound: a clause
-	 * bounding them from the other side says nothing we could send.
-	 */
-	if (strategy == BTEqualStrategyNumber)
+	if (lemlist_is_text_filter(side.filter))
+	{
+		if (strategy != BTEqualStrategyNumber || !is_text_type(othertype) ||
+			!deterministic_collation(op->inputcollid))
+			return NULL;
 		condop = LEMLIST_OP_EQ;
-	else if (filter == LEMLIST_FILTER_START_DATE &&
+	}
+	else if (strategy == BTEqualStrategyNumber)
+		condop = LEMLIST_OP_EQ;
+	else if (side.filter == LEMLIST_FILTER_START_DATE &&
 			 strategy == BTGreaterEqualStrategyNumber)
 		condop = LEMLIST_OP_GE;
-	else if (filter == LEMLIST_FILTER_START_DATE &&
+	else if (side.filter == LEMLIST_FILTER_START_DATE &&
 			 strategy == BTGreaterStrategyNumber)
 		condop = LEMLIST_OP_GT;
-	else if (filter == LEMLIST_FILTER_END_DATE &&
+	else if (side.filter == LEMLIST_FILTER_END_DATE &&
 			 strategy == BTLessEqualStrategyNumber)
 		condop = LEMLIST_OP_LE;
-	else if (filter == LEMLIST_FILTER_END_DATE &&
+	else if (side.filter == LEMLIST_FILTER_END_DATE &&
 			 strategy == BTLessStrategyNumber)
 		condop = LEMLIST_OP_LT;
 	else
@@ -402,34 +526,116 @@ date_comparison_cond(PlannerInfo *root, RelOptInfo *baserel,
 
 	if (!is_pushable_expr(root, baserel, other))
 		return NULL;
+	if (lemlist_is_date_filter(side.filter) &&
+		(other = coerce_comparand(other, side.type)) == NULL)
+		return NULL;
 
-	/*
-	 * The cross-type operators compare a date or a timestamp as the
-	 * timestamptz it denotes in the session time zone, which is exactly what
-	 * the cast does; converting at run time keeps a cached plan correct when
-	 * the time zone changes.
-	 */
-	if (othertype != TIMESTAMPTZOID)
+	cond = make_cond(side.filter, condop, (Expr *) other);
+	cond->mode = side.mode;
+	if (!side.exact && lemlist_is_date_filter(side.filter))
+		*exact = false;
+	return cond;
+}
+
+/*
+ * in_cond
+ *		"col = ANY(array)", which is also what "col IN (...)" becomes, on a
+ *		text or date filter.
+ *
+ * Only the OR form: "col <> ALL(array)" excludes values and leaves an
+ * open-ended set that no request can carry (a test, on finite filters).
+ */
+static LemlistCond *
+in_cond(PlannerInfo *root, RelOptInfo *baserel, const LemlistColumn *columns,
+		int natts, ScalarArrayOpExpr *saop, bool *exact)
+{
+	FilterSide	side;
+	Node	   *array;
+	Oid			elemtype;
+	LemlistCond *cond;
+
+	if (!saop->useOr || list_length(saop->args) != 2 ||
+		saop->opno >= FirstGenbkiObjectId)
+		return NULL;
+	if (!match_filter_side(linitial(saop->args), baserel, columns, natts, &side))
+		return NULL;
+	array = lsecond(saop->args);
+	elemtype = get_element_type(exprType(array));
+	if (btree_strategy(saop->opno, side.type, elemtype) != BTEqualStrategyNumber)
+		return NULL;
+	if (!is_pushable_expr(root, baserel, array))
+		return NULL;
+
+	if (lemlist_is_text_filter(side.filter))
 	{
-		other = coerce_to_target_type(NULL, other, othertype,
-									  TIMESTAMPTZOID, -1,
-									  COERCION_EXPLICIT,
-									  COERCE_EXPLICIT_CAST, -1);
-		if (other == NULL)
+		if (!is_text_type(elemtype) || !deterministic_collation(saop->inputcollid))
 			return NULL;
 	}
+	else
+	{
+		Oid			arraytype = get_array_type(side.type);
 
-	return make_cond(filter, condop, (Expr *) other);
+		if (!OidIsValid(arraytype) ||
+			(array = coerce_comparand(array, arraytype)) == NULL)
+			return NULL;
+		if (!side.exact)
+			*exact = false;
+	}
+
+	cond = make_cond(side.filter, LEMLIST_OP_IN, (Expr *) array);
+	cond->mode = side.mode;
+	return cond;
+}
+
+/*
+ * null_test_cond
+ *		"campaign_id IS NULL": no campaign has no ID, so no request
+ */
+static LemlistCond *
+null_test_cond(RelOptInfo *baserel, const LemlistColumn *columns, int natts,
+			   NullTest *nt)
+{
+	FilterSide	side;
+
+	if (nt->nulltesttype != IS_NULL || nt->argisrow ||
+		!match_filter_side((Node *) nt->arg, baserel, columns, natts, &side) ||
+		side.filter != LEMLIST_FILTER_CAMPAIGN_ID)
+		return NULL;
+	return make_cond(LEMLIST_FILTER_CAMPAIGN_ID, LEMLIST_OP_EQ,
+					 (Expr *) makeNullConst(TEXTOID, -1, InvalidOid));
+}
+
+/*
+ * coerce_comparand
+ *		A date comparand as the type the comparison sees it (the column's,
+ *		or the cast's): timestamptz, timestamp or date.  The cross-type
+ *		operators compare a date or a timestamp as the timestamptz it denotes
+ *		in the session time zone, which is exactly what the cast does;
+ *		converting at run time keeps a cached plan right when the time zone
+ *		changes.  A date comparison takes only dates.
+ */
+static Node *
+coerce_comparand(Node *expr, Oid type)
+{
+	Oid			exprtype = exprType(expr);
+	Oid			elemtype = get_element_type(type);
+	Oid			want = OidIsValid(elemtype) ? elemtype : type;
+	Oid			have = OidIsValid(elemtype) ? get_element_type(exprtype) : exprtype;
+
+	if (exprtype == type)
+		return expr;
+	if (want == DATEOID || (want == TIMESTAMPOID && have == TIMESTAMPTZOID))
+		return NULL;
+	if (have != TIMESTAMPTZOID && have != TIMESTAMPOID && have != DATEOID)
+		return NULL;
+	return coerce_to_target_type(NULL, expr, exprtype, type, -1,
+								 COERCION_EXPLICIT, COERCE_EXPLICIT_CAST, -1);
 }
 
 /*
  * btree_strategy
- *		The btree strategy of operator opno taking (lefttype, righttype), or
- *		0 when it is not a comparison operator of a built-in btree family.
- *
- * The operator family, not the operator's name, says what it means.  The
- * family must be built in too: anyone may add a built-in operator to a
- * family of their own under another strategy number.
+ *		The strategy of opno in a built-in btree opfamily, for these operand
+ *		types; 0 if none
  */
 static int
 btree_strategy(Oid opno, Oid lefttype, Oid righttype)
@@ -452,7 +658,204 @@ btree_strategy(Oid opno, Oid lefttype, Oid righttype)
 		return strategy;
 	}
 
+	/* varchar has no operators of its own: text's, through the coercion */
+	if (lefttype == VARCHAROID || righttype == VARCHAROID)
+		return btree_strategy(opno, lefttype == VARCHAROID ? TEXTOID : lefttype,
+							  righttype == VARCHAROID ? TEXTOID : righttype);
 	return 0;
+}
+
+/*
+ * commute_strategy
+ *		"expr op col" is "col op' expr", op' the commutator of op
+ */
+static int
+commute_strategy(int strategy)
+{
+	switch (strategy)
+	{
+		case BTLessStrategyNumber:
+			return BTGreaterStrategyNumber;
+		case BTLessEqualStrategyNumber:
+			return BTGreaterEqualStrategyNumber;
+		case BTGreaterEqualStrategyNumber:
+			return BTLessEqualStrategyNumber;
+		case BTGreaterStrategyNumber:
+			return BTLessStrategyNumber;
+		default:
+			return strategy;
+	}
+}
+
+/*
+ * contain_params
+ *		Whether an expression holds a Param (or a SubPlan)
+ */
+static bool
+contain_params_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param) || IsA(node, SubPlan))
+		return true;
+	return expression_tree_walker(node, contain_params_walker, context);
+}
+
+static bool
+contain_params(Node *node)
+{
+	return contain_params_walker(node, NULL);
+}
+
+/*
+ * echo_filter
+ *		The filter a column echoes in the rows of a stats table
+ *		(start_date, end_date, send_user, ab_selected, channel), or
+ *		LEMLIST_FILTER_NONE.
+ */
+static LemlistFilterKind
+echo_filter(const LemlistColumn *col)
+{
+	if (col->dropped || col->source != LEMLIST_SRC_FILTER)
+		return LEMLIST_FILTER_NONE;
+	switch (col->filter)
+	{
+		case LEMLIST_FILTER_START_DATE:
+		case LEMLIST_FILTER_END_DATE:
+		case LEMLIST_FILTER_SEND_USER:
+		case LEMLIST_FILTER_AB_SELECTED:
+		case LEMLIST_FILTER_CHANNEL:
+			return col->filter;
+		default:
+			return LEMLIST_FILTER_NONE;
+	}
+}
+
+/*
+ * test_cond
+ *		A clause no request field carries, seen as a test of the values the
+ *		requests are made with.
+ *
+ * A clause whose only columns are echo columns (dates, send_user,
+ * ab_selected, channel) is true or false for all the rows of one filter
+ * combination alike: the scan evaluates it once per combination, on a row
+ * holding the combination's values, and requests only the combinations it
+ * holds for (LEMLIST_OP_TEST).  ab_selected and channel have finite
+ * domains, so such a clause alone decides their values.  A clause whose
+ * only column is campaign_id is evaluated on each listed ID before it is
+ * batched (LEMLIST_OP_ID_TEST).  Any other clause on an echo column would
+ * be rechecked on rows computed under other filters and drop them: with
+ * report, that is an ERROR; without, the clause is left alone.  Clauses on
+ * other columns are ordinary local quals (NULL).
+ */
+static LemlistCond *
+test_cond(PlannerInfo *root, RelOptInfo *baserel, const LemlistColumn *columns,
+		  int natts, Expr *clause, bool report)
+{
+	Bitmapset  *attnos = NULL;
+	int			refs = 0;
+	bool		other = false;
+	bool		id = false;
+	int			x = -1;
+	LemlistCond *cond;
+
+	pull_varattnos((Node *) clause, baserel->relid, &attnos);
+	while ((x = bms_next_member(attnos, x)) >= 0)
+	{
+		AttrNumber	attno = x + FirstLowInvalidHeapAttributeNumber;
+		LemlistFilterKind filter;
+
+		if (attno <= 0 || attno > natts)
+		{
+			other = true;
+			continue;
+		}
+		filter = echo_filter(&columns[attno - 1]);
+		if (filter != LEMLIST_FILTER_NONE)
+			refs |= FILTER_BIT(filter);
+		else if (columns[attno - 1].pushdown == LEMLIST_FILTER_CAMPAIGN_ID)
+			id = true;
+		else
+			other = true;
+	}
+
+	if (refs == 0)
+	{
+		/* campaign_id alone: narrow the listed IDs before batching them */
+		if (id && !other && is_test_safe(root, baserel, clause))
+		{
+			cond = make_cond(LEMLIST_FILTER_NONE, LEMLIST_OP_ID_TEST, clause);
+			cond->refs = FILTER_BIT(LEMLIST_FILTER_CAMPAIGN_ID);
+			return cond;
+		}
+		return NULL;
+	}
+
+	if (other || id || !is_test_safe(root, baserel, clause))
+	{
+		if (report)
+			report_unsendable(root, baserel, columns, natts, clause);
+		return NULL;
+	}
+
+	cond = make_cond(LEMLIST_FILTER_NONE, LEMLIST_OP_TEST, clause);
+	cond->refs = refs;
+	return cond;
+}
+
+/*
+ * is_test_safe
+ *		Whether a clause can be evaluated by the scan, before any row, on
+ *		values of the scanned relation's columns: nothing of another
+ *		relation, nothing volatile or set-returning, no SubPlan.
+ */
+static bool
+is_test_safe(PlannerInfo *root, RelOptInfo *baserel, Expr *clause)
+{
+	Relids		varnos = lemlist_pull_varnos(root, (Node *) clause);
+
+	if (!bms_is_subset(varnos, baserel->relids))
+		return false;
+	return !contain_volatile_functions((Node *) clause) &&
+		!expression_returns_set((Node *) clause) &&
+		!contain_subplans((Node *) clause);
+}
+
+/*
+ * report_unsendable
+ *		ERROR: a clause on an echo column that no request can carry
+ */
+static void
+report_unsendable(PlannerInfo *root, RelOptInfo *baserel,
+				  const LemlistColumn *columns, int natts, Expr *clause)
+{
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+	char	   *relname = get_rel_name(rte->relid);
+	List	   *context = deparse_context_for(relname, rte->relid);
+	Bitmapset  *attnos = NULL;
+	const char *colname = NULL;
+	int			x = -1;
+
+	pull_varattnos((Node *) clause, baserel->relid, &attnos);
+	while ((x = bms_next_member(attnos, x)) >= 0)
+	{
+		AttrNumber	attno = x + FirstLowInvalidHeapAttributeNumber;
+
+		if (attno > 0 && attno <= natts &&
+			echo_filter(&columns[attno - 1]) != LEMLIST_FILTER_NONE)
+		{
+			colname = columns[attno - 1].name;
+			break;
+		}
+	}
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("lemlist_fdw cannot send the condition on column \"%s\" of foreign table \"%s\"",
+					colname ? colname : "?", relname),
+			 errdetail("The condition is: %s.  Every row echoes the filters of its request, so a condition that no request carries would drop the rows.",
+					   deparse_expression((Node *) clause, context, false, false)),
+			 errhint("Sent are: =, IN (...), = ANY(array) and ORs of those on campaign_id, send_user and the dates; start_date >= or > and end_date <= or < a value (also cast to date or timestamp); any condition on ab_selected and channel alone; and, next to those, other conditions on these columns alone.")));
 }
 
 /*
@@ -468,7 +871,13 @@ lemlist_conds_are_constant(List *conds)
 	{
 		LemlistCond *cond = (LemlistCond *) lfirst(lc);
 
-		if (!IsA(cond->expr, Const))
+		/* a test is known at plan time when it holds no parameter */
+		if (cond->op == LEMLIST_OP_TEST || cond->op == LEMLIST_OP_ID_TEST)
+		{
+			if (contain_params((Node *) cond->expr))
+				return false;
+		}
+		else if (!IsA(cond->expr, Const))
 			return false;
 	}
 	return true;
@@ -478,42 +887,44 @@ lemlist_conds_are_constant(List *conds)
 /* ---------------------------------------------------------------------
  * What the requests of a scan carry: its conditions, evaluated and combined
  *
- * The section above chose the conditions at plan time; here, once per execution
- * (or at plan time and for EXPLAIN when they are all constants), they are
- * evaluated and combined into the filter values of the scan's requests and
- * the combinations those fan out to.  The rule of pushdown holds throughout:
- * each row echoes the values sent and PostgreSQL rechecks every clause on
- * it, so the values sent must satisfy every clause they came from.  Hence:
+ * The section above chose the conditions at plan time; here, once per
+ * execution (or at plan time and for EXPLAIN when they are all constants),
+ * they are evaluated and combined into the filter values of the scan's
+ * requests and the combinations those fan out to.  Each row echoes the
+ * values sent and PostgreSQL rechecks every clause on it, so the values
+ * sent must satisfy every clause they came from.  Hence:
  *
- * - Every text literal is validated (below) before anything is
- *	 combined, so that an impossible value is an error even when another
- *	 clause makes the scan empty.
- * - Several clauses on one filter are combined by intersection, each value
- *	 kept where it first appeared, and dates are rounded inwards to the
- *	 millisecond precision the API takes, so that the value sent (and
- *	 echoed) still satisfies every bound.  When no value can, the scan is
- *	 known to be empty and sends nothing.
+ * - Every text literal is validated (below) before anything is combined,
+ *	 so that an impossible value is an error even when another clause makes
+ *	 the scan empty.
+ * - The arms of an OR give the union of their values; several clauses on
+ *	 one filter give the intersection, each value kept where it first
+ *	 appeared.  Dates are whole milliseconds, the API's precision: a value
+ *	 that is not cannot be sent, and bounds are rounded inwards, so that the
+ *	 value sent (and echoed) still satisfies every bound.  When no value
+ *	 can, the scan is known to be empty and sends nothing.
  * - A filter no clause constrains is not sent (without campaign_id, the
  *	 team's campaigns are listed), except the dates, which take the
  *	 defaults the caller passes.
- * - Each combination of sendUser, ABSelected and channel values is a whole
- *	 set of batch requests, so their product is capped.
+ * - Each combination of dates, sendUser, ABSelected and channel values is
+ *	 a whole set of batch requests, so their number is capped.
  *
  * ---------------------------------------------------------------------
  */
-/* At most this many filter combinations (sendUser x ABSelected x channel) per scan. */
+/* At most this many filter combinations per scan. */
 #define LEMLIST_MAX_COMBINATIONS	32
 
 /* Microseconds per millisecond: the API's timestamps have ms precision. */
 #define USECS_PER_MSEC	INT64CONST(1000)
 
-/* One condition after evaluation. */
+/* One determining condition after evaluation. */
 typedef struct EvaluatedCond
 {
 	LemlistCond *cond;
-	List	   *values;			/* text filters: the condition's value set */
-	TimestampTz ts;				/* date filters: the comparand */
-	bool		isnull;			/* date filters: the comparand is NULL */
+	LemlistCondOp op;			/* dates: the op on the instant, day modes resolved */
+	List	   *values;			/* EQ, IN: the value set (char *, or TimestampTz *) */
+	TimestampTz ts;				/* date bounds: the comparand */
+	bool		isnull;			/* date bounds: the comparand is NULL */
 } EvaluatedCond;
 
 /* A string and where it first appeared, for sorting without losing order. */
@@ -525,15 +936,21 @@ typedef struct PositionedValue
 
 static Datum eval_cond_expr(LemlistCond *cond, ExprState *state,
 							ExprContext *econtext, bool *isnull);
-static List *text_values(LemlistCond *cond, Datum value, bool isnull);
+static List *comparand_elements(LemlistCond *cond, Datum value, bool isnull,
+								Oid *elemtype);
+static char *text_value(Datum value, Oid type);
+static void eval_date(EvaluatedCond *ec, Datum value, bool isnull);
+static TimestampTz date_instant(Datum value, Oid type, int mode, bool end, bool *ok);
 static int	compare_positioned(const void *a, const void *b);
 static int	compare_strings(const void *a, const void *b);
 static List *unique_values(List *values);
 static List *intersect_values(List *a, List *b);
+static List *unique_instants(List *values);
+static List *intersect_instants(List *a, List *b);
 static TimestampTz floor_msec(TimestampTz ts);
 static TimestampTz ceil_msec(TimestampTz ts);
-static bool combine_date(List *evaluated, LemlistFilterKind filter,
-						 TimestampTz fallback, TimestampTz *result);
+static List *combine_dates(List *evaluated, LemlistFilterKind filter,
+						   TimestampTz fallback);
 static List *fanout_values(bool constrained, List *set, bool *empty);
 static char *single_value(bool constrained, List *set, bool *empty);
 
@@ -558,48 +975,153 @@ eval_cond_expr(LemlistCond *cond, ExprState *state, ExprContext *econtext,
 }
 
 /*
- * text_values
- *		The set of strings a text condition allows, in order, duplicates
- *		included: one value for "=", the non-NULL elements for "= ANY".
- *		A NULL comparand allows nothing.
+ * comparand_elements
+ *		The non-NULL values a condition's comparand allows, as Datums of
+ *		*elemtype: one for "=", the elements for "= ANY".  NULL allows nothing.
  */
 static List *
-text_values(LemlistCond *cond, Datum value, bool isnull)
+comparand_elements(LemlistCond *cond, Datum value, bool isnull, Oid *elemtype)
 {
 	List	   *values = NIL;
+	ArrayType  *array;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
 
+	*elemtype = exprType((Node *) cond->expr);
 	if (isnull)
 		return NIL;
+	if (cond->op != LEMLIST_OP_IN)
+		return list_make1((void *) DatumGetPointer(value));
 
-	if (cond->op == LEMLIST_OP_EQ)
-		values = list_make1(TextDatumGetCString(value));
-	else
+	array = DatumGetArrayTypeP(value);
+	*elemtype = ARR_ELEMTYPE(array);
+	get_typlenbyvalalign(*elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, *elemtype, typlen, typbyval, typalign,
+					  &elems, &nulls, &nelems);
+	for (int i = 0; i < nelems; i++)
 	{
-		ArrayType  *array = DatumGetArrayTypeP(value);
-		Oid			elemtype = ARR_ELEMTYPE(array);
-		int16		typlen;
-		bool		typbyval;
-		char		typalign;
-		Datum	   *elems;
-		bool	   *nulls;
-		int			nelems;
-		int			i;
+		if (!nulls[i])
+			values = lappend(values, (void *) DatumGetPointer(elems[i]));
+	}
+	return values;
+}
 
-		if (elemtype != TEXTOID && elemtype != VARCHAROID)
-			elog(ERROR, "unexpected element type %u in lemlist filter array",
-				 elemtype);
+/*
+ * text_value
+ *		The string a text comparand sends: char(n)'s trailing blanks are not
+ *		part of its value
+ */
+static char *
+text_value(Datum value, Oid type)
+{
+	char	   *s;
+	int			len;
 
-		get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-		deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-						  &elems, &nulls, &nelems);
-		for (i = 0; i < nelems; i++)
+	switch (type)
+	{
+		case NAMEOID:
+			return pstrdup(NameStr(*DatumGetName(value)));
+		case BPCHAROID:
+			s = TextDatumGetCString(value);
+			len = strlen(s);
+			while (len > 0 && s[len - 1] == ' ')
+				s[--len] = '\0';
+			return s;
+		case TEXTOID:
+		case VARCHAROID:
+			return TextDatumGetCString(value);
+		default:
+			elog(ERROR, "unexpected type %u of a lemlist filter value", type);
+	}
+}
+
+/*
+ * date_instant
+ *		The instant a date comparand stands for, for a start date or an end
+ *		date: a timestamptz as is; a timestamp of a timestamp column as a UTC
+ *		wall time; a date as a day, in UTC (a column of type date, or a
+ *		timestamp column's date) or in the session's time zone (a timestamptz
+ *		column's date), whose first millisecond a start date takes and whose
+ *		last an end date.  *ok is cleared when it is out of range.
+ */
+static TimestampTz
+date_instant(Datum value, Oid type, int mode, bool end, bool *ok)
+{
+	int			overflow = 0;
+	TimestampTz ts;
+
+	*ok = true;
+	if (type == TIMESTAMPTZOID || type == TIMESTAMPOID)
+		return DatumGetTimestampTz(value);	/* a UTC wall time is the instant */
+
+	Assert(type == DATEOID);
+	if (DATE_NOT_FINITE(DatumGetDateADT(value)))
+		return DATE_IS_NOBEGIN(DatumGetDateADT(value)) ? DT_NOBEGIN : DT_NOEND;
+	if (mode == LEMLIST_DATE_LOCAL_DAY)
+		ts = date2timestamptz_opt_overflow(DatumGetDateADT(value) + (end ? 1 : 0),
+										   &overflow);
+	else
+		ts = (TimestampTz) (DatumGetDateADT(value) + (end ? 1 : 0)) * USECS_PER_DAY;
+	if (overflow != 0 || !IS_VALID_TIMESTAMP(ts))
+		*ok = false;
+	return end ? ts - USECS_PER_MSEC : ts;
+}
+
+/*
+ * eval_date
+ *		A date condition's value(s) as instants, and the op on them: a day
+ *		compared "> D" by a start date starts the day after, "< D" by an end
+ *		date ends the day before
+ */
+static void
+eval_date(EvaluatedCond *ec, Datum value, bool isnull)
+{
+	LemlistCond *cond = ec->cond;
+	bool		end = (cond->filter == LEMLIST_FILTER_END_DATE);
+	bool		day = (cond->mode == LEMLIST_DATE_UTC_DAY ||
+					   cond->mode == LEMLIST_DATE_LOCAL_DAY);
+	Oid			type;
+	List	   *elems;
+	ListCell   *lc;
+	bool		ok;
+
+	ec->op = cond->op;
+	elems = comparand_elements(cond, value, isnull, &type);
+	if (cond->op == LEMLIST_OP_EQ || cond->op == LEMLIST_OP_IN)
+	{
+		ec->op = LEMLIST_OP_IN;
+		foreach(lc, elems)
 		{
-			if (!nulls[i])
-				values = lappend(values, TextDatumGetCString(elems[i]));
+			TimestampTz *ts = palloc(sizeof(TimestampTz));
+
+			*ts = date_instant(PointerGetDatum(lfirst(lc)), type, cond->mode, end, &ok);
+			if (ok)
+				ec->values = lappend(ec->values, ts);
 		}
+		return;
 	}
 
-	return values;
+	ec->isnull = (elems == NIL);
+	if (ec->isnull)
+		return;
+	if (day)
+	{
+		/* "start >= D", "start > D" (the next day), "end <= D", "end < D" (the day before) */
+		bool		strict = (cond->op == LEMLIST_OP_GT || cond->op == LEMLIST_OP_LT);
+		Datum		d = DateADTGetDatum(DatumGetDateADT(PointerGetDatum(linitial(elems))) +
+									   (strict ? (end ? -1 : 1) : 0));
+
+		ec->ts = date_instant(d, DATEOID, cond->mode, end, &ok);
+		ec->op = end ? LEMLIST_OP_LE : LEMLIST_OP_GE;
+		if (!ok)
+			ec->ts = end ? DT_NOBEGIN : DT_NOEND;
+		return;
+	}
+	ec->ts = date_instant(PointerGetDatum(linitial(elems)), type, cond->mode, end, &ok);
 }
 
 /*
@@ -735,84 +1257,6 @@ ceil_msec(TimestampTz ts)
 }
 
 /*
- * combine_date
- *		The startDate (or endDate) to send given the start_date (end_date)
- *		conditions, or false when no whole millisecond satisfies them all.
- *
- * Every row echoes the value sent, so it must pass each clause's recheck:
- * "= t" needs t itself; the bounds of start_date ask for the smallest whole
- * millisecond at or after (">=") or strictly after (">") t, those of
- * end_date for the largest at or before ("<=") or strictly before ("<").
- * Infinite comparands cannot be sent: a bound on the far side (start_date
- * >= -infinity, end_date <= +infinity) bounds nothing, one on the near side
- * is unreachable by any finite value.
- */
-static bool
-combine_date(List *evaluated, LemlistFilterKind filter, TimestampTz fallback,
-			 TimestampTz *result)
-{
-	bool		is_start = (filter == LEMLIST_FILTER_START_DATE);
-	bool		have_eq = false;
-	bool		have_bound = false;
-	TimestampTz eq = 0;
-	TimestampTz limit = 0;
-	ListCell   *lc;
-
-	foreach(lc, evaluated)
-	{
-		EvaluatedCond *ec = lfirst(lc);
-		TimestampTz ts = ec->ts;
-		TimestampTz bound;
-		bool		strict;
-
-		if (ec->cond->filter != filter)
-			continue;
-		if (ec->isnull)
-			return false;
-
-		if (ec->cond->op == LEMLIST_OP_EQ)
-		{
-			if (TIMESTAMP_NOT_FINITE(ts) || floor_msec(ts) != ts)
-				return false;
-			if (have_eq && eq != ts)
-				return false;
-			have_eq = true;
-			eq = ts;
-			continue;
-		}
-
-		Assert(is_start ?
-			   (ec->cond->op == LEMLIST_OP_GE || ec->cond->op == LEMLIST_OP_GT) :
-			   (ec->cond->op == LEMLIST_OP_LE || ec->cond->op == LEMLIST_OP_LT));
-		if (is_start ? TIMESTAMP_IS_NOBEGIN(ts) : TIMESTAMP_IS_NOEND(ts))
-			continue;
-		if (TIMESTAMP_NOT_FINITE(ts))
-			return false;
-		strict = (ec->cond->op == LEMLIST_OP_GT || ec->cond->op == LEMLIST_OP_LT);
-		if (is_start)
-			bound = strict ? floor_msec(ts) + USECS_PER_MSEC : ceil_msec(ts);
-		else
-			bound = strict ? ceil_msec(ts) - USECS_PER_MSEC : floor_msec(ts);
-		if (!have_bound || (is_start ? bound > limit : bound < limit))
-			limit = bound;
-		have_bound = true;
-	}
-
-	if (have_eq)
-	{
-		/* eq is a whole millisecond, so eq within limit passes them all */
-		if (have_bound && (is_start ? eq < limit : eq > limit))
-			return false;
-		*result = eq;
-	}
-	else if (have_bound)
-		*result = limit;
-	else
-		*result = fallback;
-	return true;
-}
-
-/*
  * fanout_values
  *		What a fan-out filter (send_user, ab_selected, channel) sends: one
  *		request set per value, or a single unfiltered one (a NULL entry) when
@@ -848,14 +1292,163 @@ single_value(bool constrained, List *set, bool *empty)
 }
 
 /*
+ * unique_instants / intersect_instants
+ *		As unique_values and intersect_values, for lists of TimestampTz *
+ *		(date lists are short)
+ */
+static List *
+unique_instants(List *values)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, values)
+	{
+		TimestampTz ts = *(TimestampTz *) lfirst(lc);
+		bool		seen = false;
+		ListCell   *lc2;
+
+		foreach(lc2, result)
+			seen |= (*(TimestampTz *) lfirst(lc2) == ts);
+		if (!seen)
+			result = lappend(result, lfirst(lc));
+	}
+	return result;
+}
+
+static List *
+intersect_instants(List *a, List *b)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, a)
+	{
+		TimestampTz ts = *(TimestampTz *) lfirst(lc);
+		ListCell   *lc2;
+
+		foreach(lc2, b)
+		{
+			if (*(TimestampTz *) lfirst(lc2) == ts)
+			{
+				result = lappend(result, lfirst(lc));
+				break;
+			}
+		}
+	}
+	return result;
+}
+
+/*
+ * combine_dates
+ *		The startDates (or endDates) to send given the start_date (end_date)
+ *		conditions: NIL when none satisfies them all.
+ *
+ * Every row echoes the value sent, so it must pass each clause's recheck.
+ * With equalities or IN lists (united within an OR, intersected across
+ * clauses), their whole-millisecond values that satisfy every bound.
+ * Otherwise one value: the bounds of start_date ask for the smallest whole
+ * millisecond at or after (">=") or strictly after (">") t, those of
+ * end_date for the largest at or before ("<=") or strictly before ("<");
+ * without any, the fallback.  Infinite comparands cannot be sent: a bound
+ * on the far side (start_date >= -infinity, end_date <= +infinity) bounds
+ * nothing, one on the near side is unreachable by any finite value.
+ */
+static List *
+combine_dates(List *evaluated, LemlistFilterKind filter, TimestampTz fallback)
+{
+	bool		is_start = (filter == LEMLIST_FILTER_START_DATE);
+	bool		have_set = false;
+	bool		have_bound = false;
+	List	   *set = NIL;
+	List	   *pending = NIL;
+	int			group = -1;
+	TimestampTz limit = 0;
+	TimestampTz *result;
+	List	   *kept = NIL;
+	ListCell   *lc;
+
+	foreach(lc, evaluated)
+	{
+		EvaluatedCond *ec = lfirst(lc);
+		TimestampTz ts = ec->ts;
+		TimestampTz bound;
+		bool		strict;
+
+		if (ec->cond->filter != filter)
+			continue;
+
+		if (ec->op == LEMLIST_OP_IN)
+		{
+			ListCell   *vlc;
+
+			if (ec->cond->group != group)
+			{
+				if (group >= 0)
+					set = have_set ? intersect_instants(set, pending) : unique_instants(pending);
+				have_set = have_set || group >= 0;
+				pending = NIL;
+				group = ec->cond->group;
+			}
+			foreach(vlc, ec->values)
+			{
+				TimestampTz v = *(TimestampTz *) lfirst(vlc);
+
+				if (!TIMESTAMP_NOT_FINITE(v) && floor_msec(v) == v)
+					pending = lappend(pending, lfirst(vlc));
+			}
+			continue;
+		}
+
+		if (ec->isnull)
+			return NIL;
+		if (is_start ? TIMESTAMP_IS_NOBEGIN(ts) : TIMESTAMP_IS_NOEND(ts))
+			continue;
+		if (TIMESTAMP_NOT_FINITE(ts))
+			return NIL;
+		strict = (ec->op == LEMLIST_OP_GT || ec->op == LEMLIST_OP_LT);
+		if (is_start)
+			bound = strict ? floor_msec(ts) + USECS_PER_MSEC : ceil_msec(ts);
+		else
+			bound = strict ? ceil_msec(ts) - USECS_PER_MSEC : floor_msec(ts);
+		if (!have_bound || (is_start ? bound > limit : bound < limit))
+			limit = bound;
+		have_bound = true;
+	}
+	if (group >= 0)
+	{
+		set = have_set ? intersect_instants(set, pending) : unique_instants(pending);
+		have_set = true;
+	}
+
+	if (have_set)
+	{
+		/* whole milliseconds within the limit pass every bound */
+		foreach(lc, set)
+		{
+			TimestampTz v = *(TimestampTz *) lfirst(lc);
+
+			if (!have_bound || (is_start ? v >= limit : v <= limit))
+				kept = lappend(kept, lfirst(lc));
+		}
+		return kept;
+	}
+
+	result = palloc(sizeof(TimestampTz));
+	*result = have_bound ? limit : fallback;
+	return list_make1(result);
+}
+
+/*
  * lemlist_eval_conds
- *		Evaluate the conditions of one scan and combine them into the values
- *		its requests will carry.
+ *		Evaluate the determining conditions of one scan and combine them into
+ *		the values its requests will carry.
  *
  * exprstates parallels conds; NIL means that every expression is a Const and
- * is read directly (at plan time, and for plain EXPLAIN).  Every literal is
- * validated before any combining, so that an impossible value is an error
- * even when another clause makes the scan empty.
+ * is read directly (at plan time, and for plain EXPLAIN).  The tests are the
+ * scan's to evaluate; here they only say which finite filters they decide.
+ * Every literal is validated before any combining, so that an impossible
+ * value is an error even when another clause makes the scan empty.
  */
 void
 lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
@@ -864,13 +1457,19 @@ lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 {
 	List	   *evaluated = NIL;
 	List	   *sets[LEMLIST_NUM_FILTERS];
+	List	   *pending[LEMLIST_NUM_FILTERS];
+	int			groups[LEMLIST_NUM_FILTERS];
 	bool		constrained[LEMLIST_NUM_FILTERS];
+	int			tested = 0;
 	ListCell   *lc;
 	int			i;
 
 	memset(out, 0, sizeof(LemlistFilterValues));
 	memset(sets, 0, sizeof(sets));
+	memset(pending, 0, sizeof(pending));
 	memset(constrained, 0, sizeof(constrained));
+	for (i = 0; i < LEMLIST_NUM_FILTERS; i++)
+		groups[i] = -1;
 
 	if (exprstates != NIL && list_length(exprstates) != list_length(conds))
 		elog(ERROR, "lemlist filter conditions and expression states do not match");
@@ -881,7 +1480,7 @@ lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 	{
 		LemlistCond *cond = (LemlistCond *) lfirst(lc);
 		ExprState  *state = NULL;
-		EvaluatedCond *ec = (EvaluatedCond *) palloc0(sizeof(EvaluatedCond));
+		EvaluatedCond *ec;
 		Datum		value;
 		bool		isnull;
 
@@ -889,40 +1488,83 @@ lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 			state = (ExprState *) list_nth(exprstates, i);
 		i++;
 
-		value = eval_cond_expr(cond, state, econtext, &isnull);
+		/* the tests are the scan's to evaluate, on each combination */
+		if (cond->op == LEMLIST_OP_TEST || cond->op == LEMLIST_OP_ID_TEST)
+		{
+			tested |= cond->refs;
+			continue;
+		}
+
+		ec = (EvaluatedCond *) palloc0(sizeof(EvaluatedCond));
 		ec->cond = cond;
+		value = eval_cond_expr(cond, state, econtext, &isnull);
 		if (lemlist_is_text_filter(cond->filter))
 		{
+			Oid			type;
 			ListCell   *vlc;
 
-			ec->values = text_values(cond, value, isnull);
-			foreach(vlc, ec->values)
-				lemlist_check_filter_value(cond->filter, (char *) lfirst(vlc));
+			ec->op = LEMLIST_OP_IN;
+			foreach(vlc, comparand_elements(cond, value, isnull, &type))
+			{
+				char	   *s = text_value(PointerGetDatum(lfirst(vlc)), type);
+
+				lemlist_check_filter_value(cond->filter, s);
+				ec->values = lappend(ec->values, s);
+			}
 		}
 		else if (lemlist_is_date_filter(cond->filter))
-		{
-			ec->isnull = isnull;
-			ec->ts = isnull ? 0 : DatumGetTimestampTz(value);
-		}
+			eval_date(ec, value, isnull);
 		else
 			elog(ERROR, "unrecognized lemlist filter: %d", (int) cond->filter);
 
 		evaluated = lappend(evaluated, ec);
 	}
 
-	/* Each text filter's values: the intersection of its conditions. */
+	/*
+	 * Each text filter's values: the union of an OR's arms (one group), the
+	 * intersection of the groups.
+	 */
 	foreach(lc, evaluated)
 	{
 		EvaluatedCond *ec = lfirst(lc);
-		LemlistFilterKind filter = ec->cond->filter;
+		LemlistFilterKind f = ec->cond->filter;
 
-		if (!lemlist_is_text_filter(filter))
+		if (!lemlist_is_text_filter(f))
 			continue;
-		if (!constrained[filter])
-			sets[filter] = unique_values(ec->values);
-		else
-			sets[filter] = intersect_values(sets[filter], ec->values);
-		constrained[filter] = true;
+		if (ec->cond->group != groups[f])
+		{
+			if (groups[f] >= 0)
+			{
+				sets[f] = constrained[f] ? intersect_values(sets[f], unique_values(pending[f])) :
+					unique_values(pending[f]);
+				constrained[f] = true;
+			}
+			pending[f] = NIL;
+			groups[f] = ec->cond->group;
+		}
+		pending[f] = list_concat(pending[f], ec->values);
+	}
+	for (int f = 0; f < LEMLIST_NUM_FILTERS; f++)
+	{
+		if (groups[f] < 0)
+			continue;
+		sets[f] = constrained[f] ? intersect_values(sets[f], unique_values(pending[f])) :
+			unique_values(pending[f]);
+		constrained[f] = true;
+	}
+
+	/*
+	 * A finite filter that only tests decide: every value of its domain,
+	 * "not filtered" included, for the scan to test.
+	 */
+	for (int f = LEMLIST_FILTER_AB_SELECTED; f <= LEMLIST_FILTER_CHANNEL; f++)
+	{
+		if (constrained[f] || !(tested & (1 << f)))
+			continue;
+		constrained[f] = true;
+		sets[f] = (f == LEMLIST_FILTER_AB_SELECTED) ?
+			list_make3("A", "B", NULL) :
+			list_make4("email", "linkedin", "others", NULL);
 	}
 
 	/* campaignIds: absent means every campaign of the team */
@@ -950,18 +1592,19 @@ lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 								   sets[LEMLIST_FILTER_CREATED_BY], &out->empty);
 
 	/* The dates. */
-	if (!combine_date(evaluated, LEMLIST_FILTER_START_DATE, default_start, &out->start_date))
-		out->empty = true;
-	if (!combine_date(evaluated, LEMLIST_FILTER_END_DATE, default_end, &out->end_date))
+	out->start_dates = combine_dates(evaluated, LEMLIST_FILTER_START_DATE, default_start);
+	out->end_dates = combine_dates(evaluated, LEMLIST_FILTER_END_DATE, default_end);
+	if (out->start_dates == NIL || out->end_dates == NIL)
 		out->empty = true;
 }
 
 /*
  * lemlist_combinations
- *		The cartesian product send_users x ab_selected x channels, outer to
- *		inner, as a List of LemlistCombo.  An empty scan has none.
+ *		The cartesian product start dates x end dates x send_users x
+ *		ab_selected x channels, outer to inner, as a List of LemlistCombo.
+ *		An empty scan has none.
  *
- * Each combination is a whole set of batch requests, so the product is
+ * Each combination is a whole set of batch requests, so their number is
  * capped at LEMLIST_MAX_COMBINATIONS.
  */
 List *
@@ -969,38 +1612,51 @@ lemlist_combinations(const LemlistFilterValues *fv)
 {
 	List	   *combos = NIL;
 	int64		n;
-	ListCell   *lc1;
+	ListCell   *lcs,
+			   *lce,
+			   *lc1,
+			   *lc2,
+			   *lc3;
 
 	if (fv->empty)
 		return NIL;
 
-	n = (int64) list_length(fv->send_users) *
-		list_length(fv->ab_selected) * list_length(fv->channels);
+	n = (int64) list_length(fv->start_dates) * list_length(fv->end_dates) *
+		list_length(fv->send_users) * list_length(fv->ab_selected) *
+		list_length(fv->channels);
 	if (n > LEMLIST_MAX_COMBINATIONS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many lemlist filter combinations: %lld",
 						(long long) n),
-				 errdetail("Each combination of send_user, ab_selected and channel values is a separate set of requests; at most %d are allowed.",
+				 errdetail("Each combination of start_date, end_date, send_user, ab_selected and channel values is a separate set of requests; at most %d are allowed.",
 						   LEMLIST_MAX_COMBINATIONS),
 				 errhint("Narrow the IN lists or split the query.")));
 
-	foreach(lc1, fv->send_users)
+	foreach(lcs, fv->start_dates)
 	{
-		ListCell   *lc2;
+		char	   *start = lemlist_format_timestamp(*(TimestampTz *) lfirst(lcs));
 
-		foreach(lc2, fv->ab_selected)
+		foreach(lce, fv->end_dates)
 		{
-			ListCell   *lc3;
+			char	   *end = lemlist_format_timestamp(*(TimestampTz *) lfirst(lce));
 
-			foreach(lc3, fv->channels)
+			foreach(lc1, fv->send_users)
 			{
-				LemlistCombo *combo = (LemlistCombo *) palloc(sizeof(LemlistCombo));
+				foreach(lc2, fv->ab_selected)
+				{
+					foreach(lc3, fv->channels)
+					{
+						LemlistCombo *combo = (LemlistCombo *) palloc(sizeof(LemlistCombo));
 
-				combo->send_user = (char *) lfirst(lc1);
-				combo->ab_selected = (char *) lfirst(lc2);
-				combo->channel = (char *) lfirst(lc3);
-				combos = lappend(combos, combo);
+						combo->start_date = start;
+						combo->end_date = end;
+						combo->send_user = (char *) lfirst(lc1);
+						combo->ab_selected = (char *) lfirst(lc2);
+						combo->channel = (char *) lfirst(lc3);
+						combos = lappend(combos, combo);
+					}
+				}
 			}
 		}
 	}

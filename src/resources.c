@@ -159,6 +159,8 @@ static const LemlistColumnDef *lemlist_resource_column(const LemlistResourceDef 
 													   const char *colname);
 static char *lemlist_default_json_key(const char *colname);
 static char *column_key_option(Oid foreigntableid, AttrNumber attnum);
+static const LemlistColumnDef *filter_column_by_key(const LemlistResourceDef *res,
+													const char *key);
 static char *create_table_command(const LemlistResourceDef *res,
 								  const char *local_schema,
 								  const char *server_name);
@@ -445,9 +447,11 @@ column_can_push(LemlistFilterKind filter, Oid typid)
 			return false;
 		case LEMLIST_FILTER_START_DATE:
 		case LEMLIST_FILTER_END_DATE:
-			return typid == TIMESTAMPTZOID;
+			return typid == TIMESTAMPTZOID || typid == TIMESTAMPOID ||
+				typid == DATEOID;
 		default:
-			return typid == TEXTOID || typid == VARCHAROID;
+			return typid == TEXTOID || typid == VARCHAROID ||
+				typid == BPCHAROID || typid == NAMEOID;
 	}
 }
 
@@ -467,6 +471,44 @@ filter_applies(LemlistFilterKind filter, LemlistResourceKind kind)
 	return filter != LEMLIST_FILTER_STATUS &&
 		filter != LEMLIST_FILTER_CREATED_BY &&
 		filter != LEMLIST_FILTER_NONE;
+}
+
+/*
+ * filter_column_by_key
+ *		The filter column of res whose JSON field (or, for an echo column,
+ *		request field) key names, or NULL
+ */
+static const LemlistColumnDef *
+filter_column_by_key(const LemlistResourceDef *res, const char *key)
+{
+	static const struct
+	{
+		LemlistFilterKind filter;
+		const char *field;
+	}			echoes[] = {
+		{LEMLIST_FILTER_START_DATE, "startDate"},
+		{LEMLIST_FILTER_END_DATE, "endDate"},
+		{LEMLIST_FILTER_SEND_USER, "sendUser"},
+		{LEMLIST_FILTER_AB_SELECTED, "ABSelected"},
+		{LEMLIST_FILTER_CHANNEL, "channel"},
+	};
+
+	for (int i = 0; i < res->ncolumns; i++)
+	{
+		const LemlistColumnDef *def = &res->columns[i];
+
+		if (def->filter == LEMLIST_FILTER_NONE)
+			continue;
+		if (def->json_key != NULL && strcmp(def->json_key, key) == 0)
+			return def;
+		for (int j = 0; j < (int) lengthof(echoes); j++)
+		{
+			if (def->source == LEMLIST_SRC_FILTER && def->filter == echoes[j].filter &&
+				strcmp(echoes[j].field, key) == 0)
+				return def;
+		}
+	}
+	return NULL;
 }
 
 /*
@@ -529,7 +571,16 @@ lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
 			continue;
 		}
 
-		def = lemlist_resource_column(res, col->name);
+		/*
+		 * A key naming a filter's field gives its role to any column:
+		 * "campaignId" (the campaigns list's "_id"), or the field of a
+		 * request filter whose echo the column shows.
+		 */
+		def = keyopt ? filter_column_by_key(res, keyopt) : NULL;
+		if (def != NULL)
+			keyopt = NULL;
+		else
+			def = lemlist_resource_column(res, col->name);
 		if (def != NULL)
 		{
 			col->source = def->source;

@@ -103,17 +103,17 @@ struct LemlistScanState
 	FmgrInfo   *in_funcs;
 	Oid		   *typioparams;
 
-	/* pushed-down conditions */
+	/* pushed-down conditions, and the tests among them */
 	List	   *conds;
 	List	   *exprstates;
+	int			ntests;
+	TupleTableSlot *proto;
 
 	/* one execution (run_cxt) */
 	bool		started;
 	bool		done;
 	LemlistFilterValues fv;
 	List	   *combos;
-	char	   *start_str;
-	char	   *end_str;
 	LemlistConnection *conn;
 	/* explicit IDs: the next batch to make */
 	int			next_combo;
@@ -152,6 +152,9 @@ static void lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors
 static void start_scan(LemlistScanState *ss);
 static List *make_rows(LemlistScanState *ss, List *texts, LemlistCombo *combo);
 static void conversion_error_callback(void *arg);
+static void apply_tests(LemlistScanState *ss, LemlistFilterValues *fv, List **combos);
+static bool passes_tests(LemlistScanState *ss, LemlistCondOp op, LemlistCombo *combo,
+						 const char *id);
 
 /*
  * lemlist_scan_begin
@@ -166,12 +169,10 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 	Oid			relid = RelationGetRelid(node->ss.ss_currentRelation);
 	LemlistScanState *ss;
 	MemoryContext oldcxt;
-	List	   *filters = list_nth(fsplan->fdw_private, FdwScanPrivateFilters);
-	List	   *ops = list_nth(fsplan->fdw_private, FdwScanPrivateOps);
+	List	   *private_conds = list_nth(fsplan->fdw_private, FdwScanPrivateConds);
 	List	   *attrs = list_nth(fsplan->fdw_private, FdwScanPrivateRetrievedAttrs);
 	ListCell   *lc1,
-			   *lc2,
-			   *lc3;
+			   *lc2;
 
 	ss = palloc0(sizeof(LemlistScanState));
 	ss->node = node;
@@ -193,13 +194,19 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 	ss->columns = lemlist_map_columns(relid, ss->opts.resource, &ss->natts);
 
 	/* conditions: rebuild them from the plan */
-	forthree(lc1, filters, lc2, ops, lc3, fsplan->fdw_exprs)
+	forboth(lc1, private_conds, lc2, fsplan->fdw_exprs)
 	{
+		List	   *fields = lfirst(lc1);
 		LemlistCond *cond = palloc(sizeof(LemlistCond));
 
-		cond->filter = (LemlistFilterKind) lfirst_int(lc1);
-		cond->op = (LemlistCondOp) lfirst_int(lc2);
-		cond->expr = (Expr *) lfirst(lc3);
+		cond->filter = (LemlistFilterKind) linitial_int(fields);
+		cond->op = (LemlistCondOp) lsecond_int(fields);
+		cond->group = lthird_int(fields);
+		cond->mode = lfourth_int(fields);
+		cond->refs = list_nth_int(fields, 4);
+		cond->expr = (Expr *) lfirst(lc2);
+		if (cond->op == LEMLIST_OP_TEST || cond->op == LEMLIST_OP_ID_TEST)
+			ss->ntests++;
 		ss->conds = lappend(ss->conds, cond);
 	}
 
@@ -221,12 +228,17 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 		fmgr_info_cxt(infunc, &ss->in_funcs[i], ss->scan_cxt);
 	}
 
+	/* a row of the combination's values, to evaluate the tests on */
+	if (ss->ntests > 0)
+		ss->proto = ExecInitExtraTupleSlot(estate, RelationGetDescr(ss->rel),
+										   &TTSOpsVirtual);
+
 	MemoryContextSwitchTo(oldcxt);
 
+	/* EXPLAIN evaluates the tests too, when they are constant */
+	ss->exprstates = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 	if (ss->explain_only)
 		return ss;
-
-	ss->exprstates = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
 	/* the key is read with the permissions of the query's checkAsUser */
 	MemoryContextSwitchTo(ss->scan_cxt);
@@ -252,8 +264,7 @@ start_scan(LemlistScanState *ss)
 					   ss->opts.default_start_date,
 					   lemlist_default_end_date(), &ss->fv);
 	ss->combos = lemlist_combinations(&ss->fv);
-	ss->start_str = lemlist_format_timestamp(ss->fv.start_date);
-	ss->end_str = lemlist_format_timestamp(ss->fv.end_date);
+	apply_tests(ss, &ss->fv, &ss->combos);
 
 	if (ss->fv.empty)
 	{
@@ -311,9 +322,9 @@ filter_echo(LemlistScanState *ss, LemlistFilterKind filter, LemlistCombo *combo)
 	switch (filter)
 	{
 		case LEMLIST_FILTER_START_DATE:
-			return ss->start_str;
+			return combo ? combo->start_date : NULL;
 		case LEMLIST_FILTER_END_DATE:
-			return ss->end_str;
+			return combo ? combo->end_date : NULL;
 		case LEMLIST_FILTER_SEND_USER:
 			return combo ? combo->send_user : NULL;
 		case LEMLIST_FILTER_AB_SELECTED:
@@ -375,6 +386,148 @@ make_rows(LemlistScanState *ss, List *texts, LemlistCombo *combo)
 	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
 	return rows;
+}
+
+/*
+ * passes_tests
+ *		Whether the tests of kind op (LEMLIST_OP_TEST: on the echo columns;
+ *		LEMLIST_OP_ID_TEST: on campaign_id) hold on a row of the values
+ *		combo (and campaign id) give, as the local recheck will find them on
+ *		every row made under them.
+ */
+static bool
+passes_tests(LemlistScanState *ss, LemlistCondOp op, LemlistCombo *combo,
+			 const char *id)
+{
+	TupleTableSlot *slot = ss->proto;
+	ExprContext *econtext = ss->node->ss.ps.ps_ExprContext;
+	MemoryContext oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+	ErrorContextCallback errcallback;
+	bool		pass = true;
+	ListCell   *lc;
+	ListCell   *lcs;
+
+	errcallback.callback = conversion_error_callback;
+	errcallback.arg = ss;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	ExecClearTuple(slot);
+	for (int i = 0; i < ss->natts; i++)
+	{
+		LemlistColumn *col = &ss->columns[i];
+		const char *text = NULL;
+
+		if (col->source == LEMLIST_SRC_FILTER)
+			text = filter_echo(ss, col->filter, combo);
+		else if (col->source != LEMLIST_SRC_UNREAD && col->pushdown == LEMLIST_FILTER_CAMPAIGN_ID)
+			text = id;
+		slot->tts_isnull[i] = (text == NULL || col->source == LEMLIST_SRC_UNREAD);
+		slot->tts_values[i] = (Datum) 0;
+		if (slot->tts_isnull[i])
+			continue;
+		ss->cur_att = i;
+		ss->cur_value = text;
+		slot->tts_values[i] = InputFunctionCall(&ss->in_funcs[i], (char *) text,
+												ss->typioparams[i], col->typmod);
+	}
+	ss->cur_value = NULL;
+	error_context_stack = errcallback.previous;
+	ExecStoreVirtualTuple(slot);
+
+	econtext->ecxt_scantuple = slot;
+	forboth(lc, ss->conds, lcs, ss->exprstates)
+	{
+		LemlistCond *cond = lfirst(lc);
+		bool		isnull;
+		Datum		value;
+
+		if (cond->op != op)
+			continue;
+		value = ExecEvalExpr((ExprState *) lfirst(lcs), econtext, &isnull);
+		if (isnull || !DatumGetBool(value))
+		{
+			pass = false;
+			break;
+		}
+	}
+	MemoryContextSwitchTo(oldcxt);
+	ResetExprContext(econtext);
+	return pass;
+}
+
+/*
+ * distinct_values
+ *		The values of one field of the combinations, each once, in order
+ *		(NULL, "not filtered", being one of them)
+ */
+static List *
+distinct_values(List *combos, size_t offset)
+{
+	List	   *values = NIL;
+	ListCell   *lc;
+
+	foreach(lc, combos)
+	{
+		char	   *v = *(char **) ((char *) lfirst(lc) + offset);
+		ListCell   *lc2;
+		bool		seen = false;
+
+		foreach(lc2, values)
+		{
+			char	   *w = lfirst(lc2);
+
+			if (v == w || (v && w && strcmp(v, w) == 0))
+				seen = true;
+		}
+		if (!seen)
+			values = lappend(values, v);
+	}
+	return values;
+}
+
+/*
+ * apply_tests
+ *		Keep the combinations the tests hold for, and the explicit campaign
+ *		IDs the ID tests hold for; what is left is what the scan requests,
+ *		and what EXPLAIN shows
+ */
+static void
+apply_tests(LemlistScanState *ss, LemlistFilterValues *fv, List **combos)
+{
+	List	   *kept = NIL;
+	ListCell   *lc;
+
+	if (ss->ntests == 0 || fv->empty)
+		return;
+
+	foreach(lc, *combos)
+	{
+		if (passes_tests(ss, LEMLIST_OP_TEST, lfirst(lc), NULL))
+			kept = lappend(kept, lfirst(lc));
+	}
+	*combos = kept;
+	fv->send_users = distinct_values(kept, offsetof(LemlistCombo, send_user));
+	fv->ab_selected = distinct_values(kept, offsetof(LemlistCombo, ab_selected));
+	fv->channels = distinct_values(kept, offsetof(LemlistCombo, channel));
+
+	if (!fv->all_campaigns)
+	{
+		List	   *ids = NIL;
+
+		foreach(lc, fv->campaign_ids)
+		{
+			if (passes_tests(ss, LEMLIST_OP_ID_TEST, NULL, lfirst(lc)))
+				ids = lappend(ids, lfirst(lc));
+		}
+		fv->campaign_ids = ids;
+	}
+
+	if (kept == NIL || (!fv->all_campaigns && fv->campaign_ids == NIL))
+	{
+		fv->empty = true;
+		*combos = NIL;
+	}
 }
 
 /*
@@ -701,8 +854,8 @@ submit_batch(LemlistScanState *ss, LemlistCombo *combo, char **ids, int nids)
 	}
 	req->http.method = "POST";
 	req->http.path = LEMLIST_STATS_ROUTE;
-	req->http.body = lemlist_json_stats_request(chunk, ss->start_str,
-												ss->end_str, combo);
+	req->http.body = lemlist_json_stats_request(chunk, combo->start_date,
+												combo->end_date, combo);
 	req->http.arg = req;
 	list_free(chunk);
 	ss->batches++;
@@ -914,7 +1067,10 @@ handle_list_page(LemlistScanState *ss, ScanRequest *req)
 
 	/* stats without campaign_id: batch the team's IDs as they come */
 	foreach(lc, parsed.row_campaign_ids)
-		add_listed_id(ss, lfirst(lc));
+	{
+		if (ss->ntests == 0 || passes_tests(ss, LEMLIST_OP_ID_TEST, NULL, lfirst(lc)))
+			add_listed_id(ss, lfirst(lc));
+	}
 	if (ss->next_offset < 0)
 		flush_listed_ids(ss);
 }
@@ -1053,7 +1209,8 @@ lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *erro
  *		"startDate=..., endDate=..., ABSelected in (A, B)" for EXPLAIN.
  */
 static char *
-describe_filters(LemlistScanState *ss, LemlistFilterValues *fv, bool known)
+describe_filters(LemlistScanState *ss, LemlistFilterValues *fv, List *combos,
+				 bool known)
 {
 	StringInfoData buf;
 	ListCell   *lc;
@@ -1072,7 +1229,9 @@ describe_filters(LemlistScanState *ss, LemlistFilterValues *fv, bool known)
 		{
 			foreach(lc, ss->conds)
 			{
-				if ((int) ((LemlistCond *) lfirst(lc))->filter != filter)
+				LemlistCond *cond = lfirst(lc);
+
+				if ((int) cond->filter != filter && !(cond->refs & (1 << filter)))
 					continue;
 				appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
 								 lemlist_filter_name(filter));
@@ -1097,10 +1256,41 @@ describe_filters(LemlistScanState *ss, LemlistFilterValues *fv, bool known)
 		if (((LemlistCond *) lfirst(lc))->filter == LEMLIST_FILTER_END_DATE)
 			run_time_end = false;
 	}
-	appendStringInfo(&buf, "startDate=%s, endDate=%s",
-					 lemlist_format_timestamp(fv->start_date),
-					 (run_time_end && !ss->started) ? "statement start" :
-					 lemlist_format_timestamp(fv->end_date));
+
+	/* the dates as the combinations send them (as computed, if none is left) */
+	sets[0].field = "startDate";
+	sets[1].field = "endDate";
+	sets[0].values = sets[1].values = NIL;
+	foreach(lc, combos)
+	{
+		LemlistCombo *combo = lfirst(lc);
+
+		if (!list_member(sets[0].values, makeString(combo->start_date)))
+			sets[0].values = lappend(sets[0].values, makeString(combo->start_date));
+		if (!list_member(sets[1].values, makeString(combo->end_date)))
+			sets[1].values = lappend(sets[1].values, makeString(combo->end_date));
+	}
+	for (int i = 0; i < 2 && combos == NIL; i++)
+	{
+		foreach(lc, i == 0 ? fv->start_dates : fv->end_dates)
+			sets[i].values = lappend(sets[i].values,
+									 makeString(lemlist_format_timestamp(*(TimestampTz *) lfirst(lc))));
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		if (sets[i].values == NIL)
+			continue;
+		appendStringInfo(&buf, "%s%s%s", buf.len ? ", " : "", sets[i].field,
+						 list_length(sets[i].values) > 1 ? " in (" : "=");
+		if (i == 1 && run_time_end && !ss->started)
+			appendStringInfoString(&buf, "statement start");
+		else
+			foreach(lc, sets[i].values)
+				appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+								 strVal(lfirst(lc)));
+		if (list_length(sets[i].values) > 1)
+			appendStringInfoChar(&buf, ')');
+	}
 
 	sets[0].field = "sendUser";
 	sets[0].values = fv->send_users;
@@ -1110,13 +1300,14 @@ describe_filters(LemlistScanState *ss, LemlistFilterValues *fv, bool known)
 	sets[2].values = fv->channels;
 	for (int i = 0; i < 3; i++)
 	{
-		if (sets[i].values == NIL || linitial(sets[i].values) == NULL)
+		if (sets[i].values == NIL ||
+			(list_length(sets[i].values) == 1 && linitial(sets[i].values) == NULL))
 			continue;
 		appendStringInfo(&buf, ", %s%s", sets[i].field,
 						 list_length(sets[i].values) > 1 ? " in (" : "=");
 		foreach(lc, sets[i].values)
 			appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
-							 (char *) lfirst(lc));
+							 lfirst(lc) ? (char *) lfirst(lc) : "<all>");
 		if (list_length(sets[i].values) > 1)
 			appendStringInfoChar(&buf, ')');
 	}
@@ -1149,6 +1340,7 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 		lemlist_eval_conds(ss->conds, NIL, NULL, ss->opts.default_start_date,
 						   lemlist_default_end_date(), &fv);
 		combos = lemlist_combinations(&fv);
+		apply_tests(ss, &fv, &combos);
 	}
 
 	ExplainPropertyText("lemlist Request",
@@ -1180,7 +1372,7 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 		}
 	}
 
-	filters = describe_filters(ss, &fv, known);
+	filters = describe_filters(ss, &fv, combos, known);
 	if (filters)
 		ExplainPropertyText("lemlist Filters", filters, es);
 
@@ -1202,8 +1394,8 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 		if (ids != NIL)
 			ExplainPropertyText("lemlist Body",
 								lemlist_json_stats_request(ids,
-														   lemlist_format_timestamp(fv.start_date),
-														   lemlist_format_timestamp(fv.end_date),
+														   ((LemlistCombo *) linitial(combos))->start_date,
+														   ((LemlistCombo *) linitial(combos))->end_date,
 														   linitial(combos)),
 								es);
 	}
