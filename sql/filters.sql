@@ -91,6 +91,52 @@ SELECT campaign_id FROM lemlist.campaign_stats
  WHERE campaign_id LIKE 'cam_0000%' AND campaign_id <> 'cam_00003' ORDER BY 1;
 SELECT * FROM masked_requests() r WHERE r LIKE '%stats%';
 
+-- each shape gives exactly the rows of its constant IN list (no difference
+-- either way)
+CREATE FUNCTION differences(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM ((SELECT * FROM (%s) x EXCEPT ALL SELECT * FROM (%s) y)
+                  UNION ALL (SELECT * FROM (%s) y EXCEPT ALL SELECT * FROM (%s) x)) d',
+                 a, b, b, a) INTO n;
+  RETURN n;
+END $$;
+SELECT differences($$SELECT * FROM ab WHERE ab_selected = 'A' OR ab_selected = 'B'$$,
+                   $$SELECT * FROM ab WHERE ab_selected IN ('A', 'B')$$) AS or_ab,
+       differences($$SELECT * FROM ab WHERE ab_selected IS NOT NULL$$,
+                   $$SELECT * FROM ab WHERE ab_selected IN ('A', 'B')$$) AS not_null_ab,
+       differences($$SELECT * FROM ab WHERE channel <> 'others'$$,
+                   $$SELECT * FROM ab WHERE channel IN ('email', 'linkedin')$$) AS ne_channel,
+       differences($$SELECT * FROM ab WHERE channel NOT IN ('email')$$,
+                   $$SELECT * FROM ab WHERE channel IN ('linkedin', 'others')$$) AS not_in_channel,
+       differences($$SELECT * FROM ab WHERE channel IN ('email', 'linkedin', 'others') OR channel IS NULL$$,
+                   $$SELECT * FROM ab WHERE channel IN ('email', 'linkedin', 'others')
+                     UNION ALL SELECT * FROM ab$$) AS with_total;
+
+-- combinations: both finite filters decided, and two start dates: 2 x 2 x 2
+SELECT * FROM mock('reset');
+SELECT campaign_id, start_date, ab_selected, channel FROM lemlist.campaign_stats
+ WHERE campaign_id = 'cam_00001' AND ab_selected IS NOT NULL AND channel <> 'others'
+   AND channel IS NOT NULL AND start_date IN ('2025-01-01', '2025-02-01') AND end_date = '2025-03-01'
+ ORDER BY 2, 3, 4;
+SELECT * FROM masked_requests();
+
+-- the fan-out cap counts the combinations the tests leave: 3 senders x
+-- (A, B) x (email, linkedin, others) is 18, though 3 x 3 x 4 are tested
+SELECT * FROM mock('reset');
+SELECT count(*) AS rows, count(DISTINCT (send_user, ab_selected, channel)) AS combinations
+  FROM lemlist.campaign_stats
+ WHERE campaign_id = 'cam_00001' AND ab_selected IS NOT NULL AND channel IS NOT NULL
+   AND send_user IN ('usr_alice|alice@example.com', 'usr_bob|bob@example.com', 'usr_carol|carol@example.com');
+SELECT count(*) AS requests FROM masked_requests();
+-- and what is left beyond it is still refused, before any request
+SELECT * FROM mock('reset');
+SELECT count(*) FROM lemlist.campaign_stats
+ WHERE campaign_id = 'cam_00001' AND channel IS NOT NULL
+   AND send_user IN ('usr_alice|alice@example.com', 'usr_bob|bob@example.com', 'usr_carol|carol@example.com')
+   AND start_date IN ('2025-01-01', '2025-02-01', '2025-03-01', '2025-04-01');
+SELECT count(*) AS requests FROM masked_requests();
+
 -- a join (or a semi-join) on a finite filter asks for each of its values,
 -- and the join keeps those it matches
 CREATE TEMP TABLE wanted_channels (ch text);

@@ -132,6 +132,21 @@ lemlist_fdw_handler(PG_FUNCTION_ARGS)
  *		constants, from guesses otherwise.  List pages are fetched one after
  *		the other; batches go out max_parallel at a time.
  */
+static bool
+has_tests(List *conds)
+{
+	ListCell   *lc;
+
+	foreach(lc, conds)
+	{
+		LemlistCond *cond = lfirst(lc);
+
+		if (cond->op == LEMLIST_OP_TEST || cond->op == LEMLIST_OP_ID_TEST)
+			return true;
+	}
+	return false;
+}
+
 static void
 estimate_size(LemlistRelInfo *info)
 {
@@ -158,6 +173,9 @@ estimate_size(LemlistRelInfo *info)
 						   info->opts.default_start_date,
 						   GetCurrentStatementStartTimestamp(), &fv);
 		info->combos = list_length(lemlist_combinations(&fv));
+		/* without tests, what they would leave is known now: fail early */
+		if (!has_tests(info->conds))
+			lemlist_check_combinations(info->combos);
 		if (fv.empty)
 		{
 			info->rows = 0;

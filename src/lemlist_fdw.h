@@ -242,6 +242,7 @@ extern void lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econt
 							   TimestampTz default_start, TimestampTz default_end,
 							   LemlistFilterValues *out);
 extern List *lemlist_combinations(const LemlistFilterValues *fv);
+extern void lemlist_check_combinations(int64 n);
 extern TimestampTz lemlist_default_end_date(void);
 extern void lemlist_check_filter_value(LemlistFilterKind filter, const char *value);
 extern char *lemlist_format_timestamp(TimestampTz ts);

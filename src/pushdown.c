@@ -1599,13 +1599,33 @@ lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 }
 
 /*
+ * lemlist_check_combinations
+ *		Each combination is a whole set of batch requests, so their number
+ *		is capped at LEMLIST_MAX_COMBINATIONS: once the tests have pruned
+ *		them, before anything is sent
+ */
+void
+lemlist_check_combinations(int64 n)
+{
+	if (n > LEMLIST_MAX_COMBINATIONS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many lemlist filter combinations: %lld",
+						(long long) n),
+				 errdetail("Each combination of start_date, end_date, send_user, ab_selected and channel values is a separate set of requests; at most %d are allowed.",
+						   LEMLIST_MAX_COMBINATIONS),
+				 errhint("Narrow the IN lists or split the query.")));
+}
+
+/*
  * lemlist_combinations
  *		The cartesian product start dates x end dates x send_users x
  *		ab_selected x channels, outer to inner, as a List of LemlistCombo.
  *		An empty scan has none.
  *
- * Each combination is a whole set of batch requests, so their number is
- * capped at LEMLIST_MAX_COMBINATIONS.
+ * The tests may still prune them (at most the 3 x 4 values of the finite
+ * filters' domains), so only a product beyond what they could bring under
+ * the cap fails here; lemlist_check_combinations counts what is left.
  */
 List *
 lemlist_combinations(const LemlistFilterValues *fv)
@@ -1624,14 +1644,8 @@ lemlist_combinations(const LemlistFilterValues *fv)
 	n = (int64) list_length(fv->start_dates) * list_length(fv->end_dates) *
 		list_length(fv->send_users) * list_length(fv->ab_selected) *
 		list_length(fv->channels);
-	if (n > LEMLIST_MAX_COMBINATIONS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many lemlist filter combinations: %lld",
-						(long long) n),
-				 errdetail("Each combination of start_date, end_date, send_user, ab_selected and channel values is a separate set of requests; at most %d are allowed.",
-						   LEMLIST_MAX_COMBINATIONS),
-				 errhint("Narrow the IN lists or split the query.")));
+	if (n > (int64) LEMLIST_MAX_COMBINATIONS * 3 * 4)
+		lemlist_check_combinations(n);
 
 	foreach(lcs, fv->start_dates)
 	{

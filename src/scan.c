@@ -265,6 +265,7 @@ start_scan(LemlistScanState *ss)
 					   lemlist_default_end_date(), &ss->fv);
 	ss->combos = lemlist_combinations(&ss->fv);
 	apply_tests(ss, &ss->fv, &ss->combos);
+	lemlist_check_combinations(list_length(ss->combos));
 
 	if (ss->fv.empty)
 	{
@@ -1341,6 +1342,7 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 						   lemlist_default_end_date(), &fv);
 		combos = lemlist_combinations(&fv);
 		apply_tests(ss, &fv, &combos);
+		lemlist_check_combinations(list_length(combos));
 	}
 
 	ExplainPropertyText("lemlist Request",
