@@ -14,13 +14,14 @@ OBJS = \
 	src/memo.o \
 	src/network_text.o \
 	src/json.o \
-	src/jsonread.o
+	src/jsonread.o \
+	src/join.o
 
 EXTENSION = lemlist_fdw
 DATA = lemlist_fdw--1.0.sql lemlist_fdw--1.0--1.1.sql
 PGFILEDESC = "lemlist_fdw - foreign data wrapper for lemlist campaign statistics"
 
-REGRESS = setup options import scan pushdown fanout filters errors cancel security examples matview history cron faults tls curl secrets encoding upgrade perf
+REGRESS = setup options import scan pushdown fanout filters joins errors cancel security examples matview history cron faults tls curl secrets encoding upgrade perf
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljansson

@@ -423,8 +423,8 @@ SELECT count(*) AS deals, sum(s.replied) > 0 AS replies
  WHERE s.campaign_id = ANY (ARRAY(SELECT lemlist_campaign_id FROM deals))
    AND s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30';
 SELECT method, route, status, ids FROM reqs ORDER BY ids DESC;
--- the plain join: the planner lists the team's campaigns rather than
--- sending a request per deal
+-- the plain join: the batched join sends the same three batches, without
+-- listing the team's campaigns nor sending a request per deal
 SELECT * FROM mock('reset');
 SELECT * FROM mock('config campaigns=300');
 SELECT count(*) AS deals, sum(s.replied) > 0 AS replies

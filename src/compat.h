@@ -18,6 +18,7 @@
  * 16 branches follow the server headers' history:
  *
  *	14	pull_varnos() takes the PlannerInfo; pg_encoding_verifymbstr();
+ *		estimate_num_groups() takes an EstimationInfo;
  *		utils/wait_event.h; ROLE_PG_* names the predefined roles
  *	15	shmem_request_hook; MarkGUCPrefixReserved
  *	16	ForeignScan's checkAsUser (the range table entry's is gone)
@@ -28,7 +29,8 @@
  *		prefix, instead of pg_attribute_noreturn(); get_op_index_interpretation()
  *		instead of get_op_btree_interpretation()
  *	19	headers include less: limits.h, access/htup_details.h and
- *		utils/wait_event.h where used
+ *		utils/wait_event.h where used; date2timestamptz_safe() instead of
+ *		date2timestamptz_opt_overflow()
  */
 #if PG_VERSION_NUM < 130000
 #error "lemlist_fdw requires PostgreSQL 13 or later"
@@ -65,6 +67,44 @@
 #else
 #define lemlist_create_foreignscan_path(root, rel, rows, startup, total, required_outer, private) \
 	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), NIL, (required_outer), NULL, (private))
+#endif
+
+/* estimate_num_groups() takes an EstimationInfo since PostgreSQL 14. */
+#if PG_VERSION_NUM >= 140000
+#define lemlist_estimate_num_groups(root, exprs, rows) \
+	estimate_num_groups((root), (exprs), (rows), NULL, NULL)
+#else
+#define lemlist_estimate_num_groups(root, exprs, rows) \
+	estimate_num_groups((root), (exprs), (rows), NULL)
+#endif
+
+/*
+ * A date's midnight in the session's time zone, *ok cleared when out of
+ * range: date2timestamptz_safe() with a soft error context from 19 on,
+ * date2timestamptz_opt_overflow() before.
+ */
+#include "utils/date.h"
+#if PG_VERSION_NUM >= 190000
+#include "nodes/miscnodes.h"
+static inline TimestampTz
+lemlist_date2timestamptz(DateADT date, bool *ok)
+{
+	ErrorSaveContext escontext = {.type = T_ErrorSaveContext};
+	TimestampTz ts = date2timestamptz_safe(date, (Node *) &escontext);
+
+	*ok = !escontext.error_occurred;
+	return ts;
+}
+#else
+static inline TimestampTz
+lemlist_date2timestamptz(DateADT date, bool *ok)
+{
+	int			overflow = 0;
+	TimestampTz ts = date2timestamptz_opt_overflow(date, &overflow);
+
+	*ok = (overflow == 0);
+	return ts;
+}
 #endif
 
 /* Shared memory is requested from shmem_request_hook since PostgreSQL 15. */

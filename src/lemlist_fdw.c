@@ -32,21 +32,20 @@
 #include "optimizer/pathnode.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
 
 #include "lemlist_fdw.h"
 
 PG_MODULE_MAGIC;
 
 /*
- * Cost model.  One request is a network round trip (about 100 ms against
- * lemlist), worth far more than a row (0.01) and about as much as reading a
- * thousand pages; the startup cost is the first response, which is when the
- * first row can flow.  Kept at that scale so that an ordinary scan stays
- * below jit_above_cost: JIT compiling the quals of a scan that mostly waits
- * on the network costs time and memory and buys nothing.
+ * What a plan that scans a table plainly costs on top when one of its join
+ * clauses only a batched join sends: enough that any batched join wins.
  */
-#define LEMLIST_REQUEST_COST		1000.0
-#define LEMLIST_ROW_COST			0.01
+#define LEMLIST_UNSENDABLE_COST		1.0e9
+
 /*
  * Guesses used when the values are only known at run time: campaigns per
  * campaign_id condition, campaigns of a team (listed page after page, so
@@ -56,21 +55,6 @@ PG_MODULE_MAGIC;
 #define LEMLIST_GUESS_TEAM			500
 #define LEMLIST_GUESS_STEPS			4
 
-/*
- * Planner facts about one foreign table, kept in baserel->fdw_private.
- */
-typedef struct LemlistRelInfo
-{
-	LemlistOptions opts;
-	LemlistColumn *columns;
-	int			natts;
-	List	   *conds;			/* pushed-down LemlistCond * */
-	LemlistCond *join_domain;	/* join clauses on finite filters: all values */
-	double		list_pages;		/* estimated campaign list pages */
-	double		batches;		/* estimated stats batch requests */
-	double		combos;			/* filter combinations */
-	double		rows;
-} LemlistRelInfo;
 
 PG_FUNCTION_INFO_V1(lemlist_fdw_handler);
 
@@ -102,6 +86,7 @@ _PG_init(void)
 	lemlist_pacing_init();
 	lemlist_memo_init();
 	lemlist_option_init();
+	lemlist_join_init(lemlistGetForeignRelSize);
 }
 
 /*
@@ -184,7 +169,7 @@ estimate_size(LemlistRelInfo *info)
 			return;
 		}
 		if (!fv.all_campaigns)
-			ncampaigns = list_length(fv.campaign_ids);
+			ncampaigns = info->ncampaigns = list_length(fv.campaign_ids);
 	}
 
 	if (info->opts.resource == LEMLIST_RES_CAMPAIGNS || all_campaigns)
@@ -203,19 +188,6 @@ estimate_size(LemlistRelInfo *info)
 	if (info->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS)
 		info->rows *= LEMLIST_GUESS_STEPS;
 	info->batches = info->combos * ceil(ncampaigns / LEMLIST_BATCH_SIZE);
-}
-
-/*
- * request_cost
- *		What waiting for these requests costs: pages in sequence, then the
- *		batches in waves of max_parallel.
- */
-static Cost
-request_cost(LemlistRelInfo *info, double list_pages, double batches)
-{
-	double		parallel = Max(info->opts.max_parallel, 1);
-
-	return (list_pages + ceil(batches / parallel)) * LEMLIST_REQUEST_COST;
 }
 
 /*
@@ -266,6 +238,9 @@ lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 		(info->join_domain = lemlist_join_domain_cond(root, baserel, info->columns,
 													  info->natts)) != NULL)
 		info->conds = lappend(info->conds, info->join_domain);
+	if (info->opts.resource != LEMLIST_RES_CAMPAIGNS)
+		info->unsendable_join = lemlist_unsendable_join_clause(root, baserel, info->columns,
+															   info->natts);
 	estimate_size(info);
 
 	/* the local recheck keeps every row the API returns, so no selectivity */
@@ -344,8 +319,18 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	ListCell   *lc;
 
 	startup_cost = (info->list_pages + info->batches > 0) ? LEMLIST_REQUEST_COST : 0;
-	total_cost = request_cost(info, info->list_pages, info->batches) +
+	total_cost = lemlist_request_cost(info, info->list_pages, info->batches) +
 		baserel->rows * (LEMLIST_ROW_COST + cpu_tuple_cost);
+	/*
+	 * A join clause on the dates or the sender that only a batched join
+	 * sends: a plan that scans this table plainly answers nothing, so it is
+	 * taken only when no batched join can be made (and then is an ERROR).
+	 */
+	if (info->unsendable_join != NULL)
+	{
+		startup_cost += LEMLIST_UNSENDABLE_COST;
+		total_cost += LEMLIST_UNSENDABLE_COST;
+	}
 
 	add_path(baserel, (Path *)
 			 lemlist_create_foreignscan_path(root, baserel, baserel->rows,
@@ -382,10 +367,30 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 		add_path(baserel, (Path *)
 				 lemlist_create_foreignscan_path(root, baserel, rows,
 												 LEMLIST_REQUEST_COST,
-												 request_cost(info, 0, info->combos) +
-												 rows * (LEMLIST_ROW_COST + cpu_tuple_cost),
+												 lemlist_request_cost(info, 0, info->combos) +
+												 rows * (LEMLIST_ROW_COST + cpu_tuple_cost) +
+												 (info->unsendable_join ? LEMLIST_UNSENDABLE_COST : 0),
 												 param_info->ppi_req_outer, NIL));
 	}
+}
+
+/*
+ * clause_text
+ *		A clause of the query as SQL, for a message
+ */
+static char *
+clause_text(PlannerInfo *root, Expr *clause)
+{
+	PlannedStmt *pstmt = makeNode(PlannedStmt);
+	List	   *rtable = root->parse->rtable;
+	List	   *names;
+
+	pstmt->rtable = rtable;
+	names = select_rtable_names_for_explain(rtable,
+											bms_add_range(NULL, 1, list_length(rtable)));
+	return deparse_expression((Node *) clause,
+							  deparse_context_for_plan_tree(pstmt, names),
+							  true, false);
 }
 
 /*
@@ -402,6 +407,20 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	List	   *private_conds = NIL;
 	List	   *conds;
 	ListCell   *lc;
+
+	/* a join clause only a batched join sends, and this is no batched join */
+	if (info->unsendable_join != NULL && !lemlist_is_join_child(best_path))
+	{
+		RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("lemlist_fdw cannot send the join condition on foreign table \"%s\"",
+						get_rel_name(rte->relid)),
+				 errdetail("The condition is: %s.  Every row echoes the filters of its request, so a join on them that no request carries would match no row.",
+						   clause_text(root, info->unsendable_join)),
+				 errhint("A join on start_date, end_date or send_user is sent by lemlist_fdw's batched join (an inner, left, semi or anti join with the lemlist table on the inner side), or by a LATERAL subquery; a full or right join on them cannot be.")));
+	}
 
 	/*
 	 * scan_clauses holds the restriction clauses and, for a parameterized

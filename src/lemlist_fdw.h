@@ -16,6 +16,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "access/attnum.h"
 #include "commands/explain.h"
 #include "datatype/timestamp.h"
@@ -211,6 +213,7 @@ typedef struct LemlistCond
 typedef struct LemlistFilterValues
 {
 	bool		empty;			/* contradiction: no request, no rows */
+	int			constrained;	/* bits 1 << filter: given values by the clauses */
 	bool		all_campaigns;	/* no campaign_id condition: list the team's */
 	List	   *campaign_ids;	/* de-duplicated char *, NULLs dropped */
 	List	   *start_dates;	/* TimestampTz *, at least one unless empty */
@@ -230,7 +233,15 @@ typedef struct LemlistCombo
 	char	   *send_user;
 	char	   *ab_selected;
 	char	   *channel;
+	List	   *campaign_ids;	/* a batched join's (char *), NIL: the scan's */
 } LemlistCombo;
+
+/* One key set a batched join asks its lemlist side for. */
+typedef struct LemlistJoinKeySet
+{
+	char	   *values[LEMLIST_NUM_FILTERS];	/* as sent, per key filter */
+	List	   *campaign_ids;	/* char *, when campaign_id is a key */
+} LemlistJoinKeySet;
 
 extern List *lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 								   const LemlistColumn *columns, int natts,
@@ -238,15 +249,72 @@ extern List *lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 extern LemlistCond *lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
 											 const LemlistColumn *columns, int natts);
 extern bool lemlist_conds_are_constant(List *conds);
+extern LemlistCond *lemlist_join_key(PlannerInfo *root, RelOptInfo *baserel,
+									 const LemlistColumn *columns, int natts,
+									 Expr *clause, Relids outer_relids, bool *exact);
+extern char *lemlist_join_key_text(LemlistCond *cond, Datum value, bool isnull);
 extern void lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 							   TimestampTz default_start, TimestampTz default_end,
 							   LemlistFilterValues *out);
 extern List *lemlist_combinations(const LemlistFilterValues *fv);
 extern void lemlist_check_combinations(int64 n);
+extern List *lemlist_intersect_values(List *a, List *b);
 extern TimestampTz lemlist_default_end_date(void);
+extern bool lemlist_filter_value_ok(LemlistFilterKind filter, const char *value);
 extern void lemlist_check_filter_value(LemlistFilterKind filter, const char *value);
 extern char *lemlist_format_timestamp(TimestampTz ts);
 extern const char *lemlist_filter_name(LemlistFilterKind filter);
+
+/* ---------------------------------------------------------------------
+ * in lemlist_fdw.c: the planner's facts about a foreign table, and the
+ * cost model
+ * ---------------------------------------------------------------------
+ */
+
+/* Planner facts about one foreign table, kept in baserel->fdw_private. */
+typedef struct LemlistRelInfo
+{
+	LemlistOptions opts;
+	LemlistColumn *columns;
+	int			natts;
+	List	   *conds;			/* pushed-down LemlistCond * */
+	LemlistCond *join_domain;	/* join clauses on finite filters: all values */
+	Expr	   *unsendable_join;	/* a join clause on an open filter, or NULL */
+	double		list_pages;		/* estimated campaign list pages */
+	double		batches;		/* estimated stats batch requests */
+	double		combos;			/* filter combinations */
+	double		ncampaigns;		/* campaigns the table's own clauses ask for */
+	double		rows;
+} LemlistRelInfo;
+
+/*
+ * Cost model.  One request is a network round trip (about 100 ms against
+ * lemlist), worth far more than a row (0.01) and about as much as reading a
+ * thousand pages; the startup cost is the first response, which is when the
+ * first row can flow.  Kept at that scale so that an ordinary scan stays
+ * below jit_above_cost: JIT compiling the quals of a scan that mostly waits
+ * on the network costs time and memory and buys nothing.  List pages go one
+ * after the other, batches in waves of max_parallel.
+ */
+#define LEMLIST_REQUEST_COST		1000.0
+#define LEMLIST_ROW_COST			0.01
+
+static inline Cost
+lemlist_request_cost(const LemlistRelInfo *info, double list_pages, double batches)
+{
+	double		parallel = Max(info->opts.max_parallel, 1);
+
+	return (list_pages + ceil(batches / parallel)) * LEMLIST_REQUEST_COST;
+}
+
+/* ---------------------------------------------------------------------
+ * in join.c: the batched join of a lemlist table with any other input
+ * ---------------------------------------------------------------------
+ */
+extern void lemlist_join_init(void (*rel_size) (PlannerInfo *, RelOptInfo *, Oid));
+extern Expr *lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baserel,
+											const LemlistColumn *columns, int natts);
+extern bool lemlist_is_join_child(ForeignPath *path);
 
 /* ---------------------------------------------------------------------
  * in scan.c: the executor's side of a scan, and its EXPLAIN
@@ -270,6 +338,10 @@ extern LemlistScanState *lemlist_scan_begin(ForeignScanState *node, int eflags);
 extern TupleTableSlot *lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot);
 extern void lemlist_scan_rescan(LemlistScanState *ss);
 extern void lemlist_scan_explain(LemlistScanState *ss, ExplainState *es);
+extern void lemlist_scan_join_child(LemlistScanState *ss, int key_filters);
+extern void lemlist_scan_set_join_keys(LemlistScanState *ss, List *key_sets);
+extern void lemlist_scan_row_key(LemlistScanState *ss, const LemlistCombo **combo,
+								 const char **campaign_id);
 
 /* ---------------------------------------------------------------------
  * in http.c: the requests of a scan, sent with curl

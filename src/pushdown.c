@@ -257,6 +257,34 @@ lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
+ * lemlist_join_key
+ *		If a join clause equates a filter column of baserel with an
+ *		expression of outer_relids alone, the condition that sends it: its
+ *		filter, the expression (as the comparison sees it) and its mode.
+ *		*exact is cleared when the clause must still be checked on the
+ *		joined rows (a cast, a date or timestamp column).
+ */
+LemlistCond *
+lemlist_join_key(PlannerInfo *root, RelOptInfo *baserel, const LemlistColumn *columns,
+				 int natts, Expr *clause, Relids outer_relids, bool *exact)
+{
+	LemlistCond *cond;
+	Relids		varnos;
+
+	*exact = true;
+	if (!IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2)
+		return NULL;
+	cond = comparison_cond(root, baserel, columns, natts, (OpExpr *) clause, exact);
+	if (cond == NULL || cond->op != LEMLIST_OP_EQ ||
+		cond->filter == LEMLIST_FILTER_STATUS || cond->filter == LEMLIST_FILTER_CREATED_BY)
+		return NULL;
+	varnos = lemlist_pull_varnos(root, (Node *) cond->expr);
+	if (bms_is_empty(varnos) || !bms_is_subset(varnos, outer_relids))
+		return NULL;
+	return cond;
+}
+
+/*
  * determining_conds
  *		The conditions a clause gives one filter's values with, NIL if none:
  *		one for "col op expr", "col IN (...)", "col IS NULL" (campaign_id:
@@ -944,7 +972,6 @@ static TimestampTz date_instant(Datum value, Oid type, int mode, bool end, bool 
 static int	compare_positioned(const void *a, const void *b);
 static int	compare_strings(const void *a, const void *b);
 static List *unique_values(List *values);
-static List *intersect_values(List *a, List *b);
 static List *unique_instants(List *values);
 static List *intersect_instants(List *a, List *b);
 static TimestampTz floor_msec(TimestampTz ts);
@@ -1051,7 +1078,6 @@ text_value(Datum value, Oid type)
 static TimestampTz
 date_instant(Datum value, Oid type, int mode, bool end, bool *ok)
 {
-	int			overflow = 0;
 	TimestampTz ts;
 
 	*ok = true;
@@ -1062,11 +1088,10 @@ date_instant(Datum value, Oid type, int mode, bool end, bool *ok)
 	if (DATE_NOT_FINITE(DatumGetDateADT(value)))
 		return DATE_IS_NOBEGIN(DatumGetDateADT(value)) ? DT_NOBEGIN : DT_NOEND;
 	if (mode == LEMLIST_DATE_LOCAL_DAY)
-		ts = date2timestamptz_opt_overflow(DatumGetDateADT(value) + (end ? 1 : 0),
-										   &overflow);
+		ts = lemlist_date2timestamptz(DatumGetDateADT(value) + (end ? 1 : 0), ok);
 	else
 		ts = (TimestampTz) (DatumGetDateADT(value) + (end ? 1 : 0)) * USECS_PER_DAY;
-	if (overflow != 0 || !IS_VALID_TIMESTAMP(ts))
+	if (!IS_VALID_TIMESTAMP(ts))
 		*ok = false;
 	return end ? ts - USECS_PER_MSEC : ts;
 }
@@ -1198,11 +1223,11 @@ unique_values(List *values)
 }
 
 /*
- * intersect_values
- *		The elements of a (in a's order) that are also in b.
+ * lemlist_intersect_values
+ *		The strings of a (in a's order) that are also in b.
  */
-static List *
-intersect_values(List *a, List *b)
+List *
+lemlist_intersect_values(List *a, List *b)
 {
 	int			n = list_length(b);
 	char	  **sorted;
@@ -1440,6 +1465,39 @@ combine_dates(List *evaluated, LemlistFilterKind filter, TimestampTz fallback)
 }
 
 /*
+ * lemlist_join_key_text
+ *		The value a join key's expression gave, as it is sent (and echoed):
+ *		the text of a text filter, the instant of a date as the API writes
+ *		it.  NULL when no row can match it: NULL, a value the API can never
+ *		accept, a date that is no whole millisecond or out of range.
+ */
+char *
+lemlist_join_key_text(LemlistCond *cond, Datum value, bool isnull)
+{
+	Oid			type = exprType((Node *) cond->expr);
+	TimestampTz ts;
+	bool		ok;
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (isnull)
+		return NULL;
+	if (lemlist_is_text_filter(cond->filter))
+	{
+		char	   *s = text_value(value, type);
+
+		return (s[0] != '\0' && lemlist_filter_value_ok(cond->filter, s)) ? s : NULL;
+	}
+
+	ts = date_instant(value, type, cond->mode, cond->filter == LEMLIST_FILTER_END_DATE, &ok);
+	if (!ok || TIMESTAMP_NOT_FINITE(ts) || floor_msec(ts) != ts ||
+		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+		return NULL;
+	return lemlist_format_timestamp(ts);
+}
+
+/*
  * lemlist_eval_conds
  *		Evaluate the determining conditions of one scan and combine them into
  *		the values its requests will carry.
@@ -1535,7 +1593,7 @@ lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 		{
 			if (groups[f] >= 0)
 			{
-				sets[f] = constrained[f] ? intersect_values(sets[f], unique_values(pending[f])) :
+				sets[f] = constrained[f] ? lemlist_intersect_values(sets[f], unique_values(pending[f])) :
 					unique_values(pending[f]);
 				constrained[f] = true;
 			}
@@ -1548,7 +1606,7 @@ lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 	{
 		if (groups[f] < 0)
 			continue;
-		sets[f] = constrained[f] ? intersect_values(sets[f], unique_values(pending[f])) :
+		sets[f] = constrained[f] ? lemlist_intersect_values(sets[f], unique_values(pending[f])) :
 			unique_values(pending[f]);
 		constrained[f] = true;
 	}
@@ -1565,6 +1623,19 @@ lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
 		sets[f] = (f == LEMLIST_FILTER_AB_SELECTED) ?
 			list_make3("A", "B", NULL) :
 			list_make4("email", "linkedin", "others", NULL);
+	}
+
+	for (int f = 0; f < LEMLIST_NUM_FILTERS; f++)
+	{
+		if (constrained[f])
+			out->constrained |= 1 << f;
+	}
+	foreach(lc, evaluated)
+	{
+		LemlistFilterKind f = ((EvaluatedCond *) lfirst(lc))->cond->filter;
+
+		if (lemlist_is_date_filter(f))
+			out->constrained |= 1 << f;
 	}
 
 	/* campaignIds: absent means every campaign of the team */
@@ -1661,7 +1732,7 @@ lemlist_combinations(const LemlistFilterValues *fv)
 				{
 					foreach(lc3, fv->channels)
 					{
-						LemlistCombo *combo = (LemlistCombo *) palloc(sizeof(LemlistCombo));
+						LemlistCombo *combo = (LemlistCombo *) palloc0(sizeof(LemlistCombo));
 
 						combo->start_date = start;
 						combo->end_date = end;
@@ -1797,49 +1868,51 @@ valid_send_user(const char *value)
 }
 
 /*
- * lemlist_check_filter_value
- *		Reject a value the API can never accept for filter, before anything
- *		is sent.  A pure function of its input: no catalog, no locale.
+ * lemlist_filter_value_ok
+ *		Whether the API can accept a value for filter.  A pure function of
+ *		its input: no catalog, no locale.
  */
-void
-lemlist_check_filter_value(LemlistFilterKind filter, const char *value)
+bool
+lemlist_filter_value_ok(LemlistFilterKind filter, const char *value)
 {
 	/* NULL is "not filtered", always acceptable */
 	if (value == NULL)
-		return;
+		return true;
 
 	switch (filter)
 	{
 		case LEMLIST_FILTER_CHANNEL:
-			if (strcmp(value, "email") != 0 &&
-				strcmp(value, "linkedin") != 0 &&
-				strcmp(value, "others") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for column \"%s\": \"%s\"",
-								lemlist_filter_name(filter), value),
-						 errhint("Valid values are: email, linkedin, others.")));
-			break;
+			return strcmp(value, "email") == 0 || strcmp(value, "linkedin") == 0 ||
+				strcmp(value, "others") == 0;
 		case LEMLIST_FILTER_AB_SELECTED:
-			if (strcmp(value, "A") != 0 && strcmp(value, "B") != 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for column \"%s\": \"%s\"",
-								lemlist_filter_name(filter), value),
-						 errhint("Valid values are: A, B.")));
-			break;
+			return strcmp(value, "A") == 0 || strcmp(value, "B") == 0;
 		case LEMLIST_FILTER_SEND_USER:
-			if (!valid_send_user(value))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for column \"%s\": \"%s\"",
-								lemlist_filter_name(filter), value),
-						 errhint("send_user must have the form \"usr_<id>|<email>\", for example \"usr_abc123|jane@example.com\".")));
-			break;
+			return valid_send_user(value);
 		default:
 			/* campaign IDs, statuses and users are the API's to judge */
-			break;
+			return true;
 	}
+}
+
+/*
+ * lemlist_check_filter_value
+ *		ERROR (22023) for a literal lemlist can never accept, naming the
+ *		valid values
+ */
+void
+lemlist_check_filter_value(LemlistFilterKind filter, const char *value)
+{
+	if (lemlist_filter_value_ok(filter, value))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for column \"%s\": \"%s\"",
+					lemlist_filter_name(filter), value),
+			 filter == LEMLIST_FILTER_CHANNEL ?
+			 errhint("Valid values are: email, linkedin, others.") :
+			 filter == LEMLIST_FILTER_AB_SELECTED ?
+			 errhint("Valid values are: A, B.") :
+			 errhint("send_user must have the form \"usr_<id>|<email>\", for example \"usr_abc123|jane@example.com\".")));
 }
 
 /*

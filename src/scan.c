@@ -77,11 +77,13 @@
 typedef struct ScanRequest ScanRequest;
 typedef struct ScanChunk ScanChunk;
 
-/* A row made from an answer, in batch_cxt. */
+/* A row made from an answer, in batch_cxt, and what it was asked for under. */
 typedef struct ScanRow
 {
 	Datum	   *values;
 	bool	   *nulls;
+	LemlistCombo *combo;
+	const char *campaign_id;
 } ScanRow;
 
 /* The state of one foreign scan (LemlistScanState, opaque outside this file). */
@@ -132,6 +134,13 @@ struct LemlistScanState
 	/* the rows of the answer being returned (batch_cxt) */
 	List	   *rows;			/* of ScanRow * */
 	int			next_row;
+	ScanRow    *cur_row;		/* the row returned last */
+
+	/* the inner side of a batched join (join.c): the keys it asks for */
+	bool		join_child;
+	int			join_filters;	/* bits 1 << filter of the key filters */
+	List	   *join_keys;		/* LemlistJoinKeySet *, set before each execution */
+	int64		join_sets;		/* combinations the keys made, for EXPLAIN */
 
 	/* for EXPLAIN ANALYZE */
 	LemlistHttpStats stats;
@@ -150,7 +159,8 @@ static void lemlist_check_batch_complete(char **ids, int nids, const LemlistPars
 static void lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors);
 
 static void start_scan(LemlistScanState *ss);
-static List *make_rows(LemlistScanState *ss, List *texts, LemlistCombo *combo);
+static List *make_rows(LemlistScanState *ss, List *texts, List *ids, LemlistCombo *combo);
+static List *merge_join_keys(LemlistScanState *ss, List *combos);
 static void conversion_error_callback(void *arg);
 static void apply_tests(LemlistScanState *ss, LemlistFilterValues *fv, List **combos);
 static bool passes_tests(LemlistScanState *ss, LemlistCondOp op, LemlistCombo *combo,
@@ -264,8 +274,15 @@ start_scan(LemlistScanState *ss)
 					   ss->opts.default_start_date,
 					   lemlist_default_end_date(), &ss->fv);
 	ss->combos = lemlist_combinations(&ss->fv);
+	if (ss->join_child)
+	{
+		/* the cap counts the table's own combinations; the keys are the join's */
+		lemlist_check_combinations(list_length(ss->combos));
+		ss->combos = merge_join_keys(ss, ss->combos);
+	}
 	apply_tests(ss, &ss->fv, &ss->combos);
-	lemlist_check_combinations(list_length(ss->combos));
+	if (!ss->join_child)
+		lemlist_check_combinations(list_length(ss->combos));
 
 	if (ss->fv.empty)
 	{
@@ -298,6 +315,7 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 		{
 			ScanRow    *row = list_nth(ss->rows, ss->next_row++);
 
+			ss->cur_row = row;
 			memcpy(slot->tts_values, row->values, sizeof(Datum) * ss->natts);
 			memcpy(slot->tts_isnull, row->nulls, sizeof(bool) * ss->natts);
 			return ExecStoreVirtualTuple(slot);
@@ -343,7 +361,7 @@ filter_echo(LemlistScanState *ss, LemlistFilterKind filter, LemlistCombo *combo)
  *		functions, into batch_cxt; combo gives the echo columns' values.
  */
 static List *
-make_rows(LemlistScanState *ss, List *texts, LemlistCombo *combo)
+make_rows(LemlistScanState *ss, List *texts, List *ids, LemlistCombo *combo)
 {
 	ErrorContextCallback errcallback;
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->batch_cxt);
@@ -362,6 +380,8 @@ make_rows(LemlistScanState *ss, List *texts, LemlistCombo *combo)
 
 		row->values = palloc0(sizeof(Datum) * Max(ss->natts, 1));
 		row->nulls = palloc(sizeof(bool) * Max(ss->natts, 1));
+		row->combo = combo;
+		row->campaign_id = list_nth(ids, foreach_current_index(lc));
 		for (int i = 0; i < ss->natts; i++)
 		{
 			LemlistColumn *col = &ss->columns[i];
@@ -458,6 +478,133 @@ passes_tests(LemlistScanState *ss, LemlistCondOp op, LemlistCombo *combo,
 }
 
 /*
+ * lemlist_scan_join_child
+ *		This scan is the inner side of a batched join: it asks only for the
+ *		keys the join gives it before each execution
+ */
+void
+lemlist_scan_join_child(LemlistScanState *ss, int key_filters)
+{
+	ss->join_child = true;
+	ss->join_filters = key_filters;
+}
+
+/*
+ * lemlist_scan_set_join_keys
+ *		The keys the next execution asks for: each a value of every key
+ *		filter but campaign_id, and, when campaign_id is a key, its IDs
+ *		(LemlistJoinKeySet, owned by the caller until the execution ends)
+ */
+void
+lemlist_scan_set_join_keys(LemlistScanState *ss, List *key_sets)
+{
+	Assert(ss->join_child && !ss->started);
+	ss->join_keys = key_sets;
+}
+
+/*
+ * lemlist_scan_row_key
+ *		What the row returned last was asked for under: its combination of
+ *		filters, as sent, and its campaign
+ */
+void
+lemlist_scan_row_key(LemlistScanState *ss, const LemlistCombo **combo,
+					 const char **campaign_id)
+{
+	*combo = ss->cur_row ? ss->cur_row->combo : NULL;
+	*campaign_id = ss->cur_row ? ss->cur_row->campaign_id : NULL;
+}
+
+/*
+ * combo_field
+ *		The value a combination sends for a filter, or NULL
+ */
+static char **
+combo_field(LemlistCombo *combo, LemlistFilterKind filter)
+{
+	switch (filter)
+	{
+		case LEMLIST_FILTER_START_DATE:
+			return &combo->start_date;
+		case LEMLIST_FILTER_END_DATE:
+			return &combo->end_date;
+		case LEMLIST_FILTER_SEND_USER:
+			return &combo->send_user;
+		case LEMLIST_FILTER_AB_SELECTED:
+			return &combo->ab_selected;
+		case LEMLIST_FILTER_CHANNEL:
+			return &combo->channel;
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * merge_join_keys
+ *		The combinations of a batched join's inner scan: each key set with
+ *		each of the table's own combinations that allows it.
+ *
+ * A key filter the table's own conditions constrain must have the key's
+ * value among its own; one they do not takes the key's value.  When
+ * campaign_id is a key, a combination asks for the key set's IDs (those
+ * the table's own campaign_id conditions allow), and the team is never
+ * listed.
+ */
+static List *
+merge_join_keys(LemlistScanState *ss, List *combos)
+{
+	bool		id_key = (ss->join_filters & (1 << LEMLIST_FILTER_CAMPAIGN_ID)) != 0;
+	List	   *merged = NIL;
+	ListCell   *klc;
+
+	if (id_key)
+		ss->fv.all_campaigns = false;
+
+	foreach(klc, ss->join_keys)
+	{
+		LemlistJoinKeySet *key = lfirst(klc);
+		ListCell   *clc;
+		List	   *ids = NIL;
+
+		if (id_key)
+		{
+			if (ss->fv.campaign_ids != NIL)
+				ids = lemlist_intersect_values(key->campaign_ids, ss->fv.campaign_ids);
+			else if (!(ss->fv.constrained & (1 << LEMLIST_FILTER_CAMPAIGN_ID)))
+				ids = key->campaign_ids;
+			if (ids == NIL)
+				continue;
+		}
+
+		foreach(clc, combos)
+		{
+			LemlistCombo *own = lfirst(clc);
+			LemlistCombo *combo = palloc(sizeof(LemlistCombo));
+			bool		allowed = true;
+
+			*combo = *own;
+			combo->campaign_ids = ids;
+			for (int f = LEMLIST_FILTER_START_DATE; f <= LEMLIST_FILTER_CHANNEL; f++)
+			{
+				char	  **field = combo_field(combo, f);
+
+				if (!(ss->join_filters & (1 << f)))
+					continue;
+				if ((ss->fv.constrained & (1 << f)) &&
+					(*field == NULL || key->values[f] == NULL ||
+					 strcmp(*field, key->values[f]) != 0))
+					allowed = false;
+				*field = key->values[f];
+			}
+			if (allowed)
+				merged = lappend(merged, combo);
+		}
+	}
+	ss->join_sets = list_length(merged);
+	return merged;
+}
+
+/*
  * distinct_values
  *		The values of one field of the combinations, each once, in order
  *		(NULL, "not filtered", being one of them)
@@ -504,8 +651,25 @@ apply_tests(LemlistScanState *ss, LemlistFilterValues *fv, List **combos)
 
 	foreach(lc, *combos)
 	{
-		if (passes_tests(ss, LEMLIST_OP_TEST, lfirst(lc), NULL))
-			kept = lappend(kept, lfirst(lc));
+		LemlistCombo *combo = lfirst(lc);
+
+		if (!passes_tests(ss, LEMLIST_OP_TEST, combo, NULL))
+			continue;
+		if (combo->campaign_ids != NIL)
+		{
+			List	   *ids = NIL;
+			ListCell   *idlc;
+
+			foreach(idlc, combo->campaign_ids)
+			{
+				if (passes_tests(ss, LEMLIST_OP_ID_TEST, NULL, lfirst(idlc)))
+					ids = lappend(ids, lfirst(idlc));
+			}
+			if (ids == NIL)
+				continue;
+			combo->campaign_ids = ids;
+		}
+		kept = lappend(kept, combo);
 	}
 	*combos = kept;
 	fv->send_users = distinct_values(kept, offsetof(LemlistCombo, send_user));
@@ -560,6 +724,7 @@ lemlist_scan_rescan(LemlistScanState *ss)
 	ss->done = false;
 	ss->rows = NIL;
 	ss->next_row = 0;
+	ss->cur_row = NULL;
 	ss->conn = NULL;
 	ss->listed = NULL;
 	ss->filling = NULL;
@@ -698,7 +863,6 @@ fill_queue(LemlistScanState *ss)
 {
 	int			wave = Max(ss->opts.max_parallel, 1);
 	int			window = LEMLIST_QUEUE_WAVES * wave;
-	int			nids = list_length(ss->fv.campaign_ids);
 
 	if (ss->done || ss->conn == NULL)
 		return;
@@ -719,13 +883,20 @@ fill_queue(LemlistScanState *ss)
 		{
 			/* explicit IDs: every chunk of a combination, then the next one */
 			char	   *ids[LEMLIST_BATCH_SIZE];
-			int			n = Min(LEMLIST_BATCH_SIZE, nids - ss->next_first);
+			LemlistCombo *combo;
+			List	   *idlist;
+			int			nids;
+			int			n;
 
 			if (ss->next_combo >= list_length(ss->combos))
 				break;
+			combo = list_nth(ss->combos, ss->next_combo);
+			idlist = combo->campaign_ids ? combo->campaign_ids : ss->fv.campaign_ids;
+			nids = list_length(idlist);
+			n = Min(LEMLIST_BATCH_SIZE, nids - ss->next_first);
 			for (int i = 0; i < n; i++)
-				ids[i] = list_nth(ss->fv.campaign_ids, ss->next_first + i);
-			submit_batch(ss, list_nth(ss->combos, ss->next_combo), ids, n);
+				ids[i] = list_nth(idlist, ss->next_first + i);
+			submit_batch(ss, combo, ids, n);
 			ss->next_first += LEMLIST_BATCH_SIZE;
 			if (ss->next_first >= nids)
 			{
@@ -1062,7 +1233,7 @@ handle_list_page(LemlistScanState *ss, ScanRequest *req)
 
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
 	{
-		ss->rows = make_rows(ss, parsed.rows, NULL);
+		ss->rows = make_rows(ss, parsed.rows, parsed.row_campaign_ids, NULL);
 		return;
 	}
 
@@ -1093,7 +1264,7 @@ handle_stats_batch(LemlistScanState *ss, ScanRequest *req)
 
 	lemlist_report_campaign_errors(ss->opts.campaign_errors, parsed.errors);
 
-	ss->rows = make_rows(ss, parsed.rows, req->combo);
+	ss->rows = make_rows(ss, parsed.rows, parsed.row_campaign_ids, req->combo);
 }
 
 
@@ -1353,7 +1524,9 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 	{
 		char	   *what;
 
-		if (!known)
+		if (ss->join_child && (ss->join_filters & (1 << LEMLIST_FILTER_CAMPAIGN_ID)))
+			what = pstrdup("those of the join's keys");
+		else if (!known)
 			what = pstrdup("computed at run time");
 		else if (fv.empty)
 			what = pstrdup("none (the filters exclude every row)");
@@ -1363,7 +1536,7 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 			what = psprintf("%d", list_length(fv.campaign_ids));
 		ExplainPropertyText("lemlist Campaigns", what, es);
 
-		if (known && !fv.empty && !fv.all_campaigns)
+		if (known && !fv.empty && !fv.all_campaigns && !ss->join_child)
 		{
 			int			n = list_length(fv.campaign_ids);
 			int			ncombos = list_length(combos);
@@ -1374,11 +1547,25 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 		}
 	}
 
-	filters = describe_filters(ss, &fv, combos, known);
+	filters = describe_filters(ss, &fv, ss->join_child ? NIL : combos, known);
 	if (filters)
 		ExplainPropertyText("lemlist Filters", filters, es);
+	if (ss->join_child)
+	{
+		StringInfoData keys;
 
-	if (es->verbose && known && !fv.empty && !campaigns)
+		initStringInfo(&keys);
+		for (int f = LEMLIST_FILTER_CAMPAIGN_ID; f <= LEMLIST_FILTER_CHANNEL; f++)
+		{
+			if (ss->join_filters & (1 << f))
+				appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", lemlist_filter_name(f));
+		}
+		ExplainPropertyText("lemlist Keys From Join", keys.data, es);
+		if (es->analyze)
+			ExplainPropertyInteger("lemlist Request Sets", NULL, ss->join_sets, es);
+	}
+
+	if (es->verbose && known && !fv.empty && !campaigns && !ss->join_child)
 	{
 		List	   *ids = NIL;
 
