@@ -1,10 +1,10 @@
 -- examples/01_rates_per_account.sql: reply and meeting rates per account
 --
 -- Every campaign of the CRM's deals, all time (no date condition: lemlist
--- counts from the beginning until now).  The campaign IDs are passed as one
--- array, so the scan sends one POST /v2/campaigns/stats/batch per 100
--- distinct campaigns, whatever the number of CRM rows; deals without a
--- campaign (NULL) are dropped from the request and by the join.
+-- counts from the beginning until now).  The plain join is a batched join:
+-- it reads the deals first and sends one POST /v2/campaigns/stats/batch per
+-- 100 distinct campaigns, whatever the number of CRM rows or of campaigns in
+-- the team; deals without a campaign (NULL) ask for nothing.
 -- Reply rate: leads who answered / leads reached; meeting rate: meetings
 -- booked / leads reached.
 
@@ -18,6 +18,5 @@ SELECT a.name AS account,
   FROM crm.accounts AS a
   JOIN crm.deals AS d USING (account_id)
   JOIN lemlist.campaign_stats AS s ON s.campaign_id = d.lemlist_campaign_id
- WHERE s.campaign_id = ANY (ARRAY(SELECT lemlist_campaign_id FROM crm.deals))
  GROUP BY a.name
  ORDER BY reply_pct DESC, account;

@@ -16,7 +16,7 @@ SELECT s.channel,
        round(100.0 * sum(s.replied) / nullif(sum(s.delivered), 0), 1) AS reply_pct,
        round(100.0 * sum(s.replied) / sum(sum(s.replied)) OVER (), 1) AS share_of_replies_pct
   FROM lemlist.campaign_stats AS s
- WHERE s.campaign_id = ANY (ARRAY(SELECT lemlist_campaign_id FROM crm.deals))
+ WHERE s.campaign_id IN (SELECT lemlist_campaign_id FROM crm.deals)
    AND s.channel IN ('email', 'linkedin', 'others')
  GROUP BY s.channel
  ORDER BY s.channel;

@@ -19,12 +19,12 @@ SELECT a.name AS account,
        sum(m.meeting_booked) FILTER (WHERE m.month = '2025-06') AS meetings_june
   FROM (SELECT '2025-05' AS month, campaign_id, delivered, replied, meeting_booked
           FROM lemlist.campaign_stats
-         WHERE campaign_id = ANY (ARRAY(SELECT lemlist_campaign_id FROM crm.deals))
+         WHERE campaign_id IN (SELECT lemlist_campaign_id FROM crm.deals)
            AND start_date >= '2025-05-01 00:00:00+00' AND end_date < '2025-06-01 00:00:00+00'
         UNION ALL
         SELECT '2025-06', campaign_id, delivered, replied, meeting_booked
           FROM lemlist.campaign_stats
-         WHERE campaign_id = ANY (ARRAY(SELECT lemlist_campaign_id FROM crm.deals))
+         WHERE campaign_id IN (SELECT lemlist_campaign_id FROM crm.deals)
            AND start_date >= '2025-06-01 00:00:00+00' AND end_date < '2025-07-01 00:00:00+00'
        ) AS m
   JOIN crm.deals AS d ON d.lemlist_campaign_id = m.campaign_id

@@ -232,11 +232,13 @@ lemlist_is_join_child(ForeignPath *path)
  * Such a clause compares the rows of a plain scan, computed under the
  * default dates and every sender, with the other side: nothing matches.  A
  * clause equating two lemlist tables' echo columns is not one (both sides
- * echo what they sent).
+ * echo what they sent), nor one whose other side is within sent (the outer
+ * side of a batched join, which sends it).
  */
 Expr *
 lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baserel,
-							   const LemlistColumn *columns, int natts)
+							   const LemlistColumn *columns, int natts,
+							   Relids sent)
 {
 	ListCell   *lc;
 
@@ -269,6 +271,8 @@ lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baserel,
 
 		/* another lemlist table's echo: both sides echo what they sent */
 		others = bms_difference(ri->clause_relids, baserel->relids);
+		if (sent != NULL && bms_is_subset(others, sent))
+			continue;
 		if (bms_get_singleton_member(others, &other) &&
 			(Index) other < (Index) root->simple_rel_array_size &&
 			root->simple_rel_array[other] != NULL &&
@@ -309,6 +313,7 @@ lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baserel,
 						mine = em;
 				}
 				else if (!bms_overlap(em->em_relids, baserel->relids) &&
+						 !(sent != NULL && bms_is_subset(em->em_relids, sent)) &&
 						 !(bms_get_singleton_member(em->em_relids, &other) &&
 						   (Index) other < (Index) root->simple_rel_array_size &&
 						   root->simple_rel_array[other] != NULL &&
@@ -418,6 +423,15 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 		quals = lappend(quals, ri->clause);
 	}
 	if (filters == NIL)
+		return;
+
+	/*
+	 * A join clause on the dates or the sender with a rel the outer side
+	 * does not hold would be compared, above this join, with rows computed
+	 * under the default dates: the path would answer nothing.
+	 */
+	if (lemlist_unsendable_join_clause(root, innerrel, info->columns, info->natts,
+									   outerrel->relids) != NULL)
 		return;
 
 	/*

@@ -240,7 +240,7 @@ lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 		info->conds = lappend(info->conds, info->join_domain);
 	if (info->opts.resource != LEMLIST_RES_CAMPAIGNS)
 		info->unsendable_join = lemlist_unsendable_join_clause(root, baserel, info->columns,
-															   info->natts);
+															   info->natts, NULL);
 	estimate_size(info);
 
 	/* the local recheck keeps every row the API returns, so no selectivity */

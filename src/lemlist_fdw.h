@@ -313,7 +313,8 @@ lemlist_request_cost(const LemlistRelInfo *info, double list_pages, double batch
  */
 extern void lemlist_join_init(void (*rel_size) (PlannerInfo *, RelOptInfo *, Oid));
 extern Expr *lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baserel,
-											const LemlistColumn *columns, int natts);
+											const LemlistColumn *columns, int natts,
+											Relids sent);
 extern bool lemlist_is_join_child(ForeignPath *path);
 
 /* ---------------------------------------------------------------------

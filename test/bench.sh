@@ -40,7 +40,7 @@ esac
 
 LATENCY_MS=${LATENCY_MS:-100}
 [[ "$LATENCY_MS" =~ ^[0-9]+$ ]] || die "LATENCY_MS must be a whole number of milliseconds"
-SCENARIOS=${SCENARIOS:-"ids1000 ids5000 list5000 join1000 crm crmjoin"}
+SCENARIOS=${SCENARIOS:-"ids1000 ids5000 list5000 join1000 crm crmjoin calendar30 status"}
 RATE_LIMIT=20			# lemlist's, and the mock's: requests per window per key
 RATE_WINDOW_MS=2000
 # lemlist_fdw's setting for speed: as many requests in flight as the rate
@@ -186,6 +186,10 @@ INSERT INTO deals
   SELECT d, format('account %s', d % 97), format('cam_%s', lpad(((d * 7) % 300 + 1)::text, 5, '0'))
     FROM generate_series(1, 1000) AS d;
 ANALYZE deals;
+-- a calendar: the 30 days of April 2025
+CREATE TABLE days (day timestamptz);
+INSERT INTO days SELECT d FROM generate_series('2025-04-01'::timestamptz, '2025-04-30', '1 day') AS d;
+ANALYZE days;
 CREATE FUNCTION ids(first int, last int) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
   SELECT array_agg(format('cam_%s', lpad(i::text, 5, '0')) ORDER BY i)
@@ -199,7 +203,7 @@ EOF
 # ---------------------------------------------------------------------------
 
 DATES="start_date >= '2025-01-01' AND end_date <= '2025-06-30'"
-declare -A S_TEAM S_MIN S_DEPTH S_DESC S_QUERY S_REPEAT
+declare -A S_TEAM S_MIN S_DEPTH S_DESC S_QUERY S_REPEAT RESULT_MS
 S_REPEAT[ids1000]=3
 S_TEAM[ids1000]=1000
 S_MIN[ids1000]=10
@@ -236,9 +240,10 @@ S_QUERY[join1000]="SELECT s.campaign_id, t.step_index
    AND s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30'
    AND t.start_date >= '2025-01-01' AND t.end_date <= '2025-06-30'"
 
-# the CRM join, with the = ANY(ARRAY(SELECT ...)) idiom: 300 IDs, 3 batches
+# the CRM join, with the = ANY(ARRAY(SELECT ...)) idiom: 300 IDs, 3 batches,
+# in a team of 5,000
 S_REPEAT[crm]=3
-S_TEAM[crm]=300
+S_TEAM[crm]=5000
 S_MIN[crm]=3
 S_DEPTH[crm]=1
 S_DESC[crm]="CRM 1,000 rows, ANY(ARRAY(SELECT))"
@@ -247,16 +252,37 @@ S_QUERY[crm]="SELECT d.account, s.replied
  WHERE s.campaign_id = ANY (ARRAY(SELECT lemlist_campaign_id FROM deals))
    AND s.$DATES"
 
-# the same join written plainly: the plan lists the team (3 full pages and
-# an empty one), then 3 batches
+# the same join written plainly: the batched join sends the same 3 batches
 S_REPEAT[crmjoin]=3
-S_TEAM[crmjoin]=300
-S_MIN[crmjoin]=7
-S_DEPTH[crmjoin]=5
+S_TEAM[crmjoin]=5000
+S_MIN[crmjoin]=3
+S_DEPTH[crmjoin]=1
 S_DESC[crmjoin]="CRM 1,000 rows, plain join"
 S_QUERY[crmjoin]="SELECT d.account, s.replied
   FROM deals d JOIN @S@.campaign_stats s ON s.campaign_id = d.lemlist_campaign_id
  WHERE s.$DATES"
+
+# a 30-day calendar over 20 campaigns: one request set per day, 30 batches,
+# bound by the rate limit (20 per window)
+S_REPEAT[calendar30]=1
+S_TEAM[calendar30]=5000
+S_MIN[calendar30]=30
+S_DEPTH[calendar30]=1
+S_DESC[calendar30]="30-day calendar x 20 campaigns"
+S_QUERY[calendar30]="SELECT c.day, s.campaign_id, s.replied
+  FROM days c JOIN @S@.campaign_stats s
+    ON s.start_date = c.day AND s.end_date = c.day + interval '1 day' - interval '1 ms'
+ WHERE s.campaign_id = ANY (ids(1, 20))"
+
+# lemlist.campaigns joined on status: the paused campaigns listed (their
+# pages one after the other), then batched; S_MIN and S_DEPTH are set once
+# the mock runs (PAUSED below)
+S_REPEAT[status]=3
+S_TEAM[status]=5000
+S_DESC[status]="campaigns (paused) x stats"
+S_QUERY[status]="SELECT c.name, s.replied
+  FROM @S@.campaigns c JOIN @S@.campaign_stats s USING (campaign_id)
+ WHERE c.status = 'paused' AND s.$DATES"
 
 # measure_once SCHEMA SCENARIO [PGOPTIONS]: "MS TOTAL GETS 429S"
 measure_once()
@@ -347,6 +373,18 @@ SELECT bench_run(\$q\$$q\$q\$);
 EOF
 }
 
+# the paused campaigns of a team of 5,000, for the status scenario's minimum:
+# their list pages (one more when the last is exactly full) and batches
+mockctl reset
+mockctl config campaigns=5000 rate_limit=100000
+use_new_key warm
+PAUSED=$(PGOPTIONS="$SESSION_OPTIONS" sql <<'EOF' | tail -n 1
+SELECT count(*) FROM warm.campaigns WHERE status = 'paused';
+EOF
+)
+S_DEPTH[status]=$((PAUSED / 100 + 1))
+S_MIN[status]=$((S_DEPTH[status] + (PAUSED + 99) / 100))
+
 echo
 echo "lemlist_fdw benchmark: mock latency ${LATENCY_MS} ms, rate limit ${RATE_LIMIT} requests per" \
     "$((RATE_WINDOW_MS / 1000)) s per key"
@@ -380,7 +418,11 @@ for name in $SCENARIOS; do
     if [ "$s_n" != "$f_n" ] || [ "$s_429" != 0 ]; then
         echo "    one-at-a-time: $s_n requests, $s_429 answered 429"
     fi
+    RESULT_MS[$name]=$f_ms
 done
+if [ -n "${RESULT_MS[crm]:-}" ] && [ -n "${RESULT_MS[crmjoin]:-}" ]; then
+    echo "    the plain CRM join against the ANY(ARRAY(SELECT ...)) idiom: $(ratio "${RESULT_MS[crmjoin]}" "${RESULT_MS[crm]}")x"
+fi
 
 # ---------------------------------------------------------------------------
 # two backends, one key: the pacing is shared through shared memory
