@@ -93,7 +93,7 @@ SELECT * FROM masked_requests() r WHERE r LIKE '%stats%';
 
 -- each shape gives exactly the rows of its constant IN list (no difference
 -- either way)
-CREATE FUNCTION differences(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION differences(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE n bigint;
 BEGIN
   EXECUTE format('SELECT count(*) FROM ((SELECT * FROM (%s) x EXCEPT ALL SELECT * FROM (%s) y)

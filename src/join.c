@@ -638,7 +638,8 @@ entry_table(const char *name, MemoryContext cxt)
  * outer_key
  *		The key of the outer row in the scan tuple: each key's text, the
  *		campaign ID last (only with ids), separated by a unit separator;
- *		*ok is cleared when a key has a value no lemlist row can match
+ *		*ok is cleared when a key has a value no lemlist row can match.  In
+ *		the per-tuple memory, which the callers reset for each outer row.
  */
 static char *
 outer_key(JoinScanState *js, bool ids, bool *ok)
@@ -650,6 +651,8 @@ outer_key(JoinScanState *js, bool ids, bool *ok)
 	ListCell   *lck;
 	char	   *id = NULL;
 	CustomScan *cscan = (CustomScan *) js->css.ss.ps.plan;
+
+	MemoryContext oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 
 	*ok = true;
 	initStringInfo(&buf);
@@ -665,11 +668,12 @@ outer_key(JoinScanState *js, bool ids, bool *ok)
 		cond.filter = lfirst_int(lcf);
 		cond.expr = lfirst(lck);
 		cond.mode = list_nth_int(js->modes, foreach_current_index(lcf));
-		value = ExecEvalExprSwitchContext(lfirst(lcs), econtext, &isnull);
+		value = ExecEvalExpr(lfirst(lcs), econtext, &isnull);
 		text = lemlist_join_key_text(&cond, value, isnull);
 		if (text == NULL)
 		{
 			*ok = false;
+			MemoryContextSwitchTo(oldcxt);
 			return NULL;
 		}
 		if (cond.filter == LEMLIST_FILTER_CAMPAIGN_ID)
@@ -682,6 +686,7 @@ outer_key(JoinScanState *js, bool ids, bool *ok)
 	}
 	if (ids && id != NULL)
 		appendStringInfoString(&buf, id);
+	MemoryContextSwitchTo(oldcxt);
 	return buf.data;
 }
 
@@ -750,6 +755,7 @@ collect_outer(JoinScanState *js)
 		if (TupIsNull(slot))
 			break;
 		CHECK_FOR_INTERRUPTS();
+		ResetExprContext(js->css.ss.ps.ps_ExprContext);
 		js->nouter++;
 		build_scan_tuple(js, slot, NULL);
 		set_key = outer_key(js, false, &ok);
@@ -800,7 +806,6 @@ collect_outer(JoinScanState *js)
 				MemoryContextSwitchTo(oldcxt);
 			}
 		}
-		ResetExprContext(js->css.ss.ps.ps_ExprContext);
 	}
 	hash_destroy(seen_keys);
 }
@@ -947,6 +952,7 @@ join_next(ScanState *node)
 			bool		ok;
 			char	   *key;
 
+			ResetExprContext(js->css.ss.ps.ps_ExprContext);
 			build_scan_tuple(js, js->outer_slot, NULL);
 			key = outer_key(js, true, &ok);
 			js->cur = ok ? entry_lookup(js->matches, key, false, NULL) : NULL;
