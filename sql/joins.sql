@@ -39,8 +39,11 @@ CREATE TEMP TABLE wanted AS SELECT DISTINCT cid FROM deals;
 --
 -- The plain join: three batches of the 300 campaigns, no listing
 --
-EXPLAIN (COSTS OFF)
-SELECT d.deal_id, s.nb_leads FROM deals d JOIN stats s ON s.campaign_id = d.cid;
+-- (the join's own Filter, the key clause checked again, is left out: its
+-- operands come in either order, depending on the major)
+SELECT line FROM masked_explain($$
+  SELECT d.deal_id, s.nb_leads FROM deals d JOIN stats s ON s.campaign_id = d.cid
+$$, 'COSTS OFF') AS line WHERE line !~ '^\s+Filter: \(\w+ = \w+\)$';
 SELECT team();
 SELECT count(*), sum(s.nb_leads) FROM deals d JOIN stats s ON s.campaign_id = d.cid;
 SELECT * FROM sent();

@@ -21,7 +21,8 @@
  *		estimate_num_groups() takes an EstimationInfo;
  *		utils/wait_event.h; ROLE_PG_* names the predefined roles
  *	15	shmem_request_hook; MarkGUCPrefixReserved
- *	16	ForeignScan's checkAsUser (the range table entry's is gone)
+ *	16	ForeignScan's checkAsUser (the range table entry's is gone);
+ *		varnullingrels and the outer join's ojrelid
  *	17	create_foreignscan_path() takes fdw_restrictinfo; custom wait events
  *		(WaitEventExtensionNew)
  *	18	create_foreignscan_path() takes disabled_nodes; ExplainState and the
@@ -105,6 +106,22 @@ lemlist_date2timestamptz(DateADT date, bool *ok)
 	*ok = (overflow == 0);
 	return ts;
 }
+#endif
+
+/*
+ * Vars above an outer join say which outer joins can null them
+ * (varnullingrels, the join's ojrelid) since PostgreSQL 16.
+ */
+#if PG_VERSION_NUM >= 160000
+#define lemlist_outer_join_relid(sjinfo) ((sjinfo) ? (int) (sjinfo)->ojrelid : 0)
+#define lemlist_var_nulled_by(var, ojrelid) \
+	do { \
+		if ((ojrelid) > 0) \
+			(var)->varnullingrels = bms_add_member(bms_copy((var)->varnullingrels), (ojrelid)); \
+	} while (0)
+#else
+#define lemlist_outer_join_relid(sjinfo) 0
+#define lemlist_var_nulled_by(var, ojrelid) ((void) (var), (void) (ojrelid))
 #endif
 
 /* Shared memory is requested from shmem_request_hook since PostgreSQL 15. */

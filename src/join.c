@@ -79,6 +79,7 @@ enum JoinPrivateIndex
 								 * plan: Integer list, the mode of each key */
 	JoinPrivateKeys,			/* path: LemlistCond of each key;
 								 * plan: Integer, outer columns of the scan tuple */
+	JoinPrivateOuterJoin		/* path: Integer, the outer join's RT index, or 0 */
 };
 
 /* The rows lemlist returned for one key, or one key set's campaigns. */
@@ -482,7 +483,8 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	cpath->path.total_cost = cost;
 	cpath->path.pathkeys = NIL;
 	cpath->custom_paths = list_make2(outer_path, child);
-	cpath->custom_private = list_make4(makeInteger(jointype), filters, quals, key_exprs);
+	cpath->custom_private = lappend(list_make4(makeInteger(jointype), filters, quals, key_exprs),
+									makeInteger(lemlist_outer_join_relid(extra->sjinfo)));
 	cpath->methods = &join_path_methods;
 	add_path(joinrel, &cpath->path);
 }
@@ -515,9 +517,15 @@ join_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 							 makeTargetEntry(copyObject(((TargetEntry *) lfirst(lc))->expr),
 											 resno++, NULL, false));
 	foreach(lc, inner_plan->targetlist)
-		scan_tlist = lappend(scan_tlist,
-							 makeTargetEntry(copyObject(((TargetEntry *) lfirst(lc))->expr),
-											 resno++, NULL, false));
+	{
+		Expr	   *expr = copyObject(((TargetEntry *) lfirst(lc))->expr);
+
+		/* above a left join, the lemlist side's Vars are the nullable ones */
+		if (jointype == JOIN_LEFT && IsA(expr, Var))
+			lemlist_var_nulled_by((Var *) expr,
+								  intVal(list_nth(best_path->custom_private, JoinPrivateOuterJoin)));
+		scan_tlist = lappend(scan_tlist, makeTargetEntry(expr, resno++, NULL, false));
+	}
 	foreach(lc, keys)
 	{
 		key_exprs = lappend(key_exprs, ((LemlistCond *) lfirst(lc))->expr);
