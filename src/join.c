@@ -42,12 +42,8 @@
  */
 #include "postgres.h"
 
-#include "access/stratnum.h"
-#include "access/sysattr.h"
-#include "catalog/pg_type_d.h"
 #include "common/hashfn.h"
 #include "executor/executor.h"
-#include "executor/tuptable.h"
 #include "foreign/fdwapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -60,7 +56,6 @@
 #include "optimizer/restrictinfo.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/ruleutils.h"
 #include "utils/selfuncs.h"
@@ -243,98 +238,23 @@ lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baserel,
 {
 	ListCell   *lc;
 
-	foreach(lc, baserel->joininfo)
+	foreach(lc, lemlist_join_partners(root, baserel, columns, natts))
 	{
-		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-		Bitmapset  *attnos = NULL;
-		int			x = -1;
-		bool		open = false;
-		Relids		others;
+		LemlistJoinPartner *p = lfirst(lc);
 		int			other = -1;
 
-		pull_varattnos((Node *) ri->clause, baserel->relid, &attnos);
-		while ((x = bms_next_member(attnos, x)) >= 0)
-		{
-			AttrNumber	attno = x + FirstLowInvalidHeapAttributeNumber;
-			const LemlistColumn *col;
-
-			if (attno <= 0 || attno > natts)
-				continue;
-			col = &columns[attno - 1];
-			if (!col->dropped && col->source == LEMLIST_SRC_FILTER &&
-				(col->filter == LEMLIST_FILTER_START_DATE ||
-				 col->filter == LEMLIST_FILTER_END_DATE ||
-				 col->filter == LEMLIST_FILTER_SEND_USER))
-				open = true;
-		}
-		if (!open)
+		if (p->filter != LEMLIST_FILTER_START_DATE && p->filter != LEMLIST_FILTER_END_DATE &&
+			p->filter != LEMLIST_FILTER_SEND_USER)
 			continue;
-
+		if (sent != NULL && bms_is_subset(p->others, sent))
+			continue;
 		/* another lemlist table's echo: both sides echo what they sent */
-		others = bms_difference(ri->clause_relids, baserel->relids);
-		if (sent != NULL && bms_is_subset(others, sent))
-			continue;
-		if (bms_get_singleton_member(others, &other) &&
+		if (bms_get_singleton_member(p->others, &other) &&
 			(Index) other < (Index) root->simple_rel_array_size &&
 			root->simple_rel_array[other] != NULL &&
 			stats_rel_info(root->simple_rel_array[other]) != NULL)
 			continue;
-		return ri->clause;
-	}
-
-	/* an equality the planner keeps as an equivalence class */
-	if (baserel->has_eclass_joins)
-	{
-		foreach(lc, root->eq_classes)
-		{
-			EquivalenceClass *ec = lfirst(lc);
-			EquivalenceMember *mine = NULL;
-			EquivalenceMember *theirs = NULL;
-			ListCell   *mlc;
-
-			if (ec->ec_has_const || ec->ec_broken || ec->ec_opfamilies == NIL)
-				continue;
-			foreach(mlc, ec->ec_members)
-			{
-				EquivalenceMember *em = lfirst(mlc);
-				Node	   *expr = (Node *) em->em_expr;
-				int			other = -1;
-
-				while (expr && IsA(expr, RelabelType))
-					expr = (Node *) ((RelabelType *) expr)->arg;
-				if (expr && IsA(expr, Var) && (Index) ((Var *) expr)->varno == baserel->relid)
-				{
-					AttrNumber	attno = ((Var *) expr)->varattno;
-
-					if (attno > 0 && attno <= natts && !columns[attno - 1].dropped &&
-						columns[attno - 1].source == LEMLIST_SRC_FILTER &&
-						(columns[attno - 1].filter == LEMLIST_FILTER_START_DATE ||
-						 columns[attno - 1].filter == LEMLIST_FILTER_END_DATE ||
-						 columns[attno - 1].filter == LEMLIST_FILTER_SEND_USER))
-						mine = em;
-				}
-				else if (!bms_overlap(em->em_relids, baserel->relids) &&
-						 !(sent != NULL && bms_is_subset(em->em_relids, sent)) &&
-						 !(bms_get_singleton_member(em->em_relids, &other) &&
-						   (Index) other < (Index) root->simple_rel_array_size &&
-						   root->simple_rel_array[other] != NULL &&
-						   stats_rel_info(root->simple_rel_array[other]) != NULL))
-					theirs = em;
-			}
-			if (mine != NULL && theirs != NULL)
-			{
-				Oid			lefttype = exprType((Node *) mine->em_expr);
-				Oid			righttype = exprType((Node *) theirs->em_expr);
-				Oid			opno = get_opfamily_member(linitial_oid(ec->ec_opfamilies),
-													   lefttype, righttype,
-													   BTEqualStrategyNumber);
-
-				if (OidIsValid(opno))
-					return make_opclause(opno, BOOLOID, false, mine->em_expr,
-										 theirs->em_expr, InvalidOid, ec->ec_collation);
-				return mine->em_expr;
-			}
-		}
+		return p->clause;
 	}
 	return NULL;
 }

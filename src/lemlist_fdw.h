@@ -246,6 +246,16 @@ typedef struct LemlistJoinKeySet
 extern List *lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 								   const LemlistColumn *columns, int natts,
 								   List *clauses, bool report);
+/* A join clause of a lemlist table on one of its echo columns. */
+typedef struct LemlistJoinPartner
+{
+	LemlistFilterKind filter;	/* of the echo column */
+	Expr	   *clause;
+	Relids		others;			/* the other relations it reads */
+} LemlistJoinPartner;
+
+extern List *lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
+								   const LemlistColumn *columns, int natts);
 extern LemlistCond *lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
 											 const LemlistColumn *columns, int natts);
 extern bool lemlist_conds_are_constant(List *conds);

@@ -178,6 +178,92 @@ lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
+ * lemlist_join_partners
+ *		The join clauses of baserel that read one of its echo columns: each
+ *		as the column's filter, the clause, and the other relations it reads.
+ *		The equalities the planner keeps as equivalence classes count too,
+ *		made into clauses (for messages).
+ */
+List *
+lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
+					  const LemlistColumn *columns, int natts)
+{
+	List	   *partners = NIL;
+	ListCell   *lc;
+
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
+		Bitmapset  *attnos = NULL;
+		int			x = -1;
+
+		pull_varattnos((Node *) ri->clause, baserel->relid, &attnos);
+		while ((x = bms_next_member(attnos, x)) >= 0)
+		{
+			AttrNumber	attno = x + FirstLowInvalidHeapAttributeNumber;
+			LemlistJoinPartner *p;
+
+			if (attno <= 0 || attno > natts ||
+				echo_filter(&columns[attno - 1]) == LEMLIST_FILTER_NONE)
+				continue;
+			p = palloc(sizeof(LemlistJoinPartner));
+			p->filter = echo_filter(&columns[attno - 1]);
+			p->clause = ri->clause;
+			p->others = bms_difference(ri->clause_relids, baserel->relids);
+			partners = lappend(partners, p);
+		}
+	}
+
+	if (!baserel->has_eclass_joins)
+		return partners;
+	foreach(lc, root->eq_classes)
+	{
+		EquivalenceClass *ec = lfirst(lc);
+		EquivalenceMember *mine = NULL;
+		ListCell   *mlc;
+
+		if (ec->ec_has_const || ec->ec_broken || ec->ec_opfamilies == NIL)
+			continue;
+		foreach(mlc, ec->ec_members)
+		{
+			EquivalenceMember *em = lfirst(mlc);
+			Node	   *expr = (Node *) em->em_expr;
+
+			while (expr && IsA(expr, RelabelType))
+				expr = (Node *) ((RelabelType *) expr)->arg;
+			if (expr && IsA(expr, Var) && (Index) ((Var *) expr)->varno == baserel->relid &&
+				((Var *) expr)->varattno > 0 && ((Var *) expr)->varattno <= natts &&
+				echo_filter(&columns[((Var *) expr)->varattno - 1]) != LEMLIST_FILTER_NONE)
+				mine = em;
+		}
+		if (mine == NULL)
+			continue;
+		foreach(mlc, ec->ec_members)
+		{
+			EquivalenceMember *em = lfirst(mlc);
+			LemlistJoinPartner *p;
+			Oid			opno;
+
+			if (bms_overlap(em->em_relids, baserel->relids) || bms_is_empty(em->em_relids))
+				continue;
+			opno = get_opfamily_member(linitial_oid(ec->ec_opfamilies),
+									   exprType((Node *) mine->em_expr),
+									   exprType((Node *) em->em_expr),
+									   BTEqualStrategyNumber);
+			p = palloc(sizeof(LemlistJoinPartner));
+			p->filter = echo_filter(&columns[((Var *) mine->em_expr)->varattno - 1]);
+			p->clause = OidIsValid(opno) ?
+				make_opclause(opno, BOOLOID, false, mine->em_expr, em->em_expr,
+							  InvalidOid, ec->ec_collation) :
+				mine->em_expr;
+			p->others = em->em_relids;
+			partners = lappend(partners, p);
+		}
+	}
+	return partners;
+}
+
+/*
  * lemlist_join_domain_cond
  *		For the finite filters (ab_selected, channel) that a join clause of
  *		baserel reads, a test that holds for every value of their domains,
@@ -198,56 +284,13 @@ lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
 	ListCell   *lc;
 	LemlistCond *cond;
 
-	for (int attno = 1; attno <= natts; attno++)
+	foreach(lc, lemlist_join_partners(root, baserel, columns, natts))
 	{
-		LemlistFilterKind filter = echo_filter(&columns[attno - 1]);
-		bool		joined = false;
+		LemlistJoinPartner *p = lfirst(lc);
 
-		if (filter != LEMLIST_FILTER_AB_SELECTED && filter != LEMLIST_FILTER_CHANNEL)
-			continue;
-
-		foreach(lc, baserel->joininfo)
-		{
-			RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
-			Bitmapset  *attnos = NULL;
-
-			pull_varattnos((Node *) ri->clause, baserel->relid, &attnos);
-			if (bms_is_member(attno - FirstLowInvalidHeapAttributeNumber, attnos))
-				joined = true;
-		}
-
-		/* an equivalence class that joins the column with another relation */
-		if (!joined && baserel->has_eclass_joins)
-		{
-			foreach(lc, root->eq_classes)
-			{
-				EquivalenceClass *ec = lfirst(lc);
-				ListCell   *mlc;
-				bool		mine = false;
-				bool		others = false;
-
-				if (ec->ec_has_const || ec->ec_broken)
-					continue;
-				foreach(mlc, ec->ec_members)
-				{
-					EquivalenceMember *em = lfirst(mlc);
-					Node	   *expr = (Node *) em->em_expr;
-
-					while (expr && IsA(expr, RelabelType))
-						expr = (Node *) ((RelabelType *) expr)->arg;
-					if (expr && IsA(expr, Var) && (Index) ((Var *) expr)->varno == baserel->relid &&
-						((Var *) expr)->varattno == attno)
-						mine = true;
-					else if (!bms_is_subset(em->em_relids, baserel->relids))
-						others = true;
-				}
-				joined |= (mine && others);
-			}
-		}
-		if (joined)
-			refs |= FILTER_BIT(filter);
+		if (p->filter == LEMLIST_FILTER_AB_SELECTED || p->filter == LEMLIST_FILTER_CHANNEL)
+			refs |= FILTER_BIT(p->filter);
 	}
-
 	if (refs == 0)
 		return NULL;
 	cond = make_cond(LEMLIST_FILTER_NONE, LEMLIST_OP_TEST,
