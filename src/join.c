@@ -764,7 +764,7 @@ fetch_lemlist(JoinScanState *js)
 	for (;;)
 	{
 		TupleTableSlot *slot = ExecProcNode(js->inner);
-		const LemlistCombo *combo;
+		LemlistCombo *combo;
 		const char *id;
 		StringInfoData key;
 		ListCell   *lc;
@@ -778,28 +778,11 @@ fetch_lemlist(JoinScanState *js)
 		foreach(lc, js->filters)
 		{
 			int			f = lfirst_int(lc);
-			const char *v = NULL;
+			const char *v;
 
-			switch (f)
-			{
-				case LEMLIST_FILTER_CAMPAIGN_ID:
-					continue;
-				case LEMLIST_FILTER_START_DATE:
-					v = combo->start_date;
-					break;
-				case LEMLIST_FILTER_END_DATE:
-					v = combo->end_date;
-					break;
-				case LEMLIST_FILTER_SEND_USER:
-					v = combo->send_user;
-					break;
-				case LEMLIST_FILTER_AB_SELECTED:
-					v = combo->ab_selected;
-					break;
-				case LEMLIST_FILTER_CHANNEL:
-					v = combo->channel;
-					break;
-			}
+			if (f == LEMLIST_FILTER_CAMPAIGN_ID)
+				continue;
+			v = *lemlist_combo_field(combo, f);
 			if (v == NULL)
 				ok = false;
 			else

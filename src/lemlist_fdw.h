@@ -267,6 +267,7 @@ extern void lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econt
 							   TimestampTz default_start, TimestampTz default_end,
 							   LemlistFilterValues *out);
 extern List *lemlist_combinations(const LemlistFilterValues *fv);
+extern char **lemlist_combo_field(LemlistCombo *combo, LemlistFilterKind filter);
 extern void lemlist_check_combinations(int64 n);
 extern List *lemlist_intersect_values(List *a, List *b);
 extern TimestampTz lemlist_default_end_date(void);
@@ -351,7 +352,7 @@ extern void lemlist_scan_rescan(LemlistScanState *ss);
 extern void lemlist_scan_explain(LemlistScanState *ss, ExplainState *es);
 extern void lemlist_scan_join_child(LemlistScanState *ss, int key_filters);
 extern void lemlist_scan_set_join_keys(LemlistScanState *ss, List *key_sets);
-extern void lemlist_scan_row_key(LemlistScanState *ss, const LemlistCombo **combo,
+extern void lemlist_scan_row_key(LemlistScanState *ss, LemlistCombo **combo,
 								 const char **campaign_id);
 
 /* ---------------------------------------------------------------------

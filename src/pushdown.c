@@ -1793,6 +1793,31 @@ lemlist_combinations(const LemlistFilterValues *fv)
 }
 
 /*
+ * lemlist_combo_field
+ *		Where a combination keeps the value it sends for a filter (NULL:
+ *		the filter is no field of a combination)
+ */
+char	  **
+lemlist_combo_field(LemlistCombo *combo, LemlistFilterKind filter)
+{
+	switch (filter)
+	{
+		case LEMLIST_FILTER_START_DATE:
+			return &combo->start_date;
+		case LEMLIST_FILTER_END_DATE:
+			return &combo->end_date;
+		case LEMLIST_FILTER_SEND_USER:
+			return &combo->send_user;
+		case LEMLIST_FILTER_AB_SELECTED:
+			return &combo->ab_selected;
+		case LEMLIST_FILTER_CHANNEL:
+			return &combo->channel;
+		default:
+			return NULL;
+	}
+}
+
+/*
  * lemlist_default_end_date
  *		endDate when the query gives none: the statement's start, rounded up
  *		to the millisecond lemlist takes, so that the echoed end_date is never

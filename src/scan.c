@@ -338,21 +338,9 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 static const char *
 filter_echo(LemlistScanState *ss, LemlistFilterKind filter, LemlistCombo *combo)
 {
-	switch (filter)
-	{
-		case LEMLIST_FILTER_START_DATE:
-			return combo ? combo->start_date : NULL;
-		case LEMLIST_FILTER_END_DATE:
-			return combo ? combo->end_date : NULL;
-		case LEMLIST_FILTER_SEND_USER:
-			return combo ? combo->send_user : NULL;
-		case LEMLIST_FILTER_AB_SELECTED:
-			return combo ? combo->ab_selected : NULL;
-		case LEMLIST_FILTER_CHANNEL:
-			return combo ? combo->channel : NULL;
-		default:
-			return NULL;
-	}
+	char	  **field = combo ? lemlist_combo_field(combo, filter) : NULL;
+
+	return field ? *field : NULL;
 }
 
 /*
@@ -508,35 +496,11 @@ lemlist_scan_set_join_keys(LemlistScanState *ss, List *key_sets)
  *		filters, as sent, and its campaign
  */
 void
-lemlist_scan_row_key(LemlistScanState *ss, const LemlistCombo **combo,
+lemlist_scan_row_key(LemlistScanState *ss, LemlistCombo **combo,
 					 const char **campaign_id)
 {
 	*combo = ss->cur_row ? ss->cur_row->combo : NULL;
 	*campaign_id = ss->cur_row ? ss->cur_row->campaign_id : NULL;
-}
-
-/*
- * combo_field
- *		The value a combination sends for a filter, or NULL
- */
-static char **
-combo_field(LemlistCombo *combo, LemlistFilterKind filter)
-{
-	switch (filter)
-	{
-		case LEMLIST_FILTER_START_DATE:
-			return &combo->start_date;
-		case LEMLIST_FILTER_END_DATE:
-			return &combo->end_date;
-		case LEMLIST_FILTER_SEND_USER:
-			return &combo->send_user;
-		case LEMLIST_FILTER_AB_SELECTED:
-			return &combo->ab_selected;
-		case LEMLIST_FILTER_CHANNEL:
-			return &combo->channel;
-		default:
-			return NULL;
-	}
 }
 
 /*
@@ -586,7 +550,7 @@ merge_join_keys(LemlistScanState *ss, List *combos)
 			combo->campaign_ids = ids;
 			for (int f = LEMLIST_FILTER_START_DATE; f <= LEMLIST_FILTER_CHANNEL; f++)
 			{
-				char	  **field = combo_field(combo, f);
+				char	  **field = lemlist_combo_field(combo, f);
 
 				if (!(ss->join_filters & (1 << f)))
 					continue;
