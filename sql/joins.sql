@@ -155,6 +155,16 @@ SELECT r.rep, s.campaign_id, s.send_user FROM reps r
   JOIN lemlist.campaign_stats s ON s.send_user = r.send_user
  WHERE s.campaign_id = 'cam_00001' ORDER BY 1;
 SELECT * FROM masked_requests();
+-- a table of variants joined on ab_selected: one request set per variant
+CREATE TEMP TABLE variants (v text, label text);
+INSERT INTO variants VALUES ('A', 'control'), ('B', 'test');
+ANALYZE variants;
+SELECT team();
+SELECT v.label, count(*), sum(s.replied) FROM variants v
+  JOIN stats s ON s.ab_selected = v.v
+ WHERE s.campaign_id IN ('cam_00001', 'cam_00002', 'cam_00003')
+ GROUP BY 1 ORDER BY 1;
+SELECT * FROM masked_requests();
 -- the deals' campaigns per rep: campaign_id and send_user keys together
 CREATE TEMP TABLE rep_deals AS SELECT r.send_user, d.cid FROM reps r, deals d WHERE d.deal_id <= 3;
 SELECT team();

@@ -284,6 +284,7 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	double		nkeys;
 	double		batches;
 	double		pages = 0;
+	double		own;
 	Cost		cost;
 
 	if (prev_join_pathlist_hook)
@@ -376,14 +377,20 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 		nsets = set_exprs ? lemlist_estimate_num_groups(root, set_exprs, outer_rows) : 1;
 		nkeys = lemlist_estimate_num_groups(root, all_exprs, outer_rows);
 	}
+	/* the table's own combinations, but for the values the keys give */
+	own = Max(info->combos, 1);
+	foreach(lc, filters)
+	{
+		if (info->values[lfirst_int(lc)] > 1)
+			own /= info->values[lfirst_int(lc)];
+	}
+	own = Max(own, 1);
 	if (id_exprs != NIL)
-		batches = nsets * Max(info->combos, 1) *
-			ceil(Max(nkeys / Max(nsets, 1), 1) / LEMLIST_BATCH_SIZE);
+		batches = nsets * own * ceil(Max(nkeys / Max(nsets, 1), 1) / LEMLIST_BATCH_SIZE);
 	else
 	{
 		pages = (info->ncampaigns > 0) ? 0 : info->list_pages;
-		batches = nsets * Max(info->combos, 1) *
-			ceil(Max(info->ncampaigns, 1) / LEMLIST_BATCH_SIZE);
+		batches = nsets * own * ceil(Max(info->ncampaigns, 1) / LEMLIST_BATCH_SIZE);
 	}
 	cost = outer_path->total_cost + lemlist_request_cost(info, pages, batches) +
 		outer_rows * cpu_tuple_cost + joinrel->rows * (LEMLIST_ROW_COST + cpu_tuple_cost);

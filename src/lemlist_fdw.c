@@ -158,6 +158,11 @@ estimate_size(LemlistRelInfo *info)
 						   info->opts.default_start_date,
 						   GetCurrentStatementStartTimestamp(), &fv);
 		info->combos = list_length(lemlist_combinations(&fv));
+		info->values[LEMLIST_FILTER_START_DATE] = list_length(fv.start_dates);
+		info->values[LEMLIST_FILTER_END_DATE] = list_length(fv.end_dates);
+		info->values[LEMLIST_FILTER_SEND_USER] = list_length(fv.send_users);
+		info->values[LEMLIST_FILTER_AB_SELECTED] = list_length(fv.ab_selected);
+		info->values[LEMLIST_FILTER_CHANNEL] = list_length(fv.channels);
 		/* without tests, what they would leave is known now: fail early */
 		if (!has_tests(info->conds))
 			lemlist_check_combinations(info->combos);

@@ -294,6 +294,7 @@ typedef struct LemlistRelInfo
 	double		list_pages;		/* estimated campaign list pages */
 	double		batches;		/* estimated stats batch requests */
 	double		combos;			/* filter combinations */
+	double		values[LEMLIST_NUM_FILTERS];	/* of each filter, in them */
 	double		ncampaigns;		/* campaigns the table's own clauses ask for */
 	double		rows;
 } LemlistRelInfo;
@@ -305,7 +306,9 @@ typedef struct LemlistRelInfo
  * first row can flow.  Kept at that scale so that an ordinary scan stays
  * below jit_above_cost: JIT compiling the quals of a scan that mostly waits
  * on the network costs time and memory and buys nothing.  List pages go one
- * after the other, batches in waves of max_parallel.
+ * after the other, batches in waves of max_parallel; each request adds a
+ * tenth (its share of the rate limit), so that of two plans that wait as
+ * long the one that sends fewer requests wins.
  */
 #define LEMLIST_REQUEST_COST		1000.0
 #define LEMLIST_ROW_COST			0.01
@@ -315,7 +318,9 @@ lemlist_request_cost(const LemlistRelInfo *info, double list_pages, double batch
 {
 	double		parallel = Max(info->opts.max_parallel, 1);
 
-	return (list_pages + ceil(batches / parallel)) * LEMLIST_REQUEST_COST;
+	/* and a little per request: of two plans as fast, the one sending fewer */
+	return (list_pages + ceil(batches / parallel)) * LEMLIST_REQUEST_COST +
+		(list_pages + batches) * LEMLIST_REQUEST_COST / 10;
 }
 
 /* ---------------------------------------------------------------------
