@@ -8,8 +8,11 @@
  * constants, how many requests the scan will send; costs follow from that,
  * because a request costs far more than a row.  Every clause also stays a
  * local qual: each row echoes the filters it was computed under, so the
- * recheck is always true for what the API returned, and a clause we do not
- * understand can never widen an answer.
+ * recheck is always true for what the API returned; a clause on an echo
+ * column that no request can carry is an ERROR here, never an empty answer.
+ * A join clause on the dates or the sender is sent only by the batched join
+ * (join.c): a plain scan with one costs enough that any batched join wins,
+ * and is an ERROR when its plan is made.
  *
  * The plan carries only copyable nodes (FdwScanPrivateIndex) and the
  * run-time expressions in fdw_exprs; the API key never enters a plan.

@@ -17,6 +17,14 @@
  * is decoded, the echo columns filled with the filters of the request the
  * row came from; only then may the memo hand the answer out again.
  *
+ * The combinations are tested first (pushdown.c's tests: clauses on the
+ * echo columns alone, evaluated on a row of each combination's values; the
+ * clauses on campaign_id alone, on each ID before it is batched), so that
+ * only what the clauses select is asked for.  The inner side of a batched
+ * join (join.c) gets its key sets before each execution: each with each of
+ * the table's own combinations that allows it is a request set, with the
+ * key set's campaign IDs, and every row says which key it was asked for.
+ *
  * Nothing a scan returns is ever silently partial: each batch's answer must
  * account for every campaign it asked for, either in results[] or in
  * errors[], and must not bring campaigns nobody asked for; an answer that
