@@ -172,6 +172,26 @@ SELECT count(*) FROM rep_deals x
   JOIN lemlist.campaign_stats s ON s.send_user = x.send_user AND s.campaign_id = x.cid;
 SELECT * FROM sent();
 
+-- keys from two tables not joined to each other: the months' dates are
+-- sent, the team listed for the campaigns; the same rows as the months one
+-- by one
+SELECT team();
+SELECT count(*), sum(s.replied) FROM months m, rep_deals x
+  JOIN lemlist.campaign_stats s ON s.campaign_id = x.cid
+ WHERE s.start_date = m.m_start AND s.end_date = m.m_end;
+SELECT list_pages > 0 AS listed, requests - list_pages AS batches FROM sent();
+SELECT count(*), sum(replied) FROM (
+  SELECT s.replied FROM rep_deals x JOIN lemlist.campaign_stats s ON s.campaign_id = x.cid
+   WHERE s.start_date = '2025-01-01' AND s.end_date = '2025-01-31 23:59:59.999'
+  UNION ALL
+  SELECT s.replied FROM rep_deals x JOIN lemlist.campaign_stats s ON s.campaign_id = x.cid
+   WHERE s.start_date = '2025-02-01' AND s.end_date = '2025-02-28 23:59:59.999') m;
+-- pairs of dates as a row IN list (an OR of ANDs on two filters) are not
+-- sent: refused
+SELECT count(*) FROM rep_deals x
+  JOIN lemlist.campaign_stats s ON s.campaign_id = x.cid
+ WHERE (s.start_date, s.end_date) IN (('2025-01-01', '2025-01-31 23:59:59.999'),
+                                      ('2025-02-01', '2025-02-28 23:59:59.999'));
 -- a FULL JOIN on a date cannot be sent: an ERROR naming the clause
 SELECT count(*) FROM months m FULL JOIN lemlist.campaign_stats s ON s.start_date = m.m_start
  WHERE s.campaign_id = 'cam_00001' OR s.campaign_id IS NULL;

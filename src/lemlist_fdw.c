@@ -383,25 +383,6 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
- * clause_text
- *		A clause of the query as SQL, for a message
- */
-static char *
-clause_text(PlannerInfo *root, Expr *clause)
-{
-	PlannedStmt *pstmt = makeNode(PlannedStmt);
-	List	   *rtable = root->parse->rtable;
-	List	   *names;
-
-	pstmt->rtable = rtable;
-	names = select_rtable_names_for_explain(rtable,
-											bms_add_range(NULL, 1, list_length(rtable)));
-	return deparse_expression((Node *) clause,
-							  deparse_context_for_plan_tree(pstmt, names),
-							  true, false);
-}
-
-/*
  * lemlistGetForeignPlan
  *		The pushed-down expressions go to fdw_exprs; every clause stays local.
  */
@@ -426,7 +407,7 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 				 errmsg("lemlist_fdw cannot send the join condition on foreign table \"%s\"",
 						get_rel_name(rte->relid)),
 				 errdetail("The condition is: %s.  Every row echoes the filters of its request, so a join on them that no request carries would match no row.",
-						   clause_text(root, info->unsendable_join)),
+						   lemlist_clause_text(root, info->unsendable_join, true)),
 				 errhint("A join on start_date, end_date or send_user is sent by lemlist_fdw's batched join (an inner, left, semi or anti join with the lemlist table on the inner side), or by a LATERAL subquery; a full or right join on them cannot be.")));
 	}
 

@@ -259,6 +259,7 @@ extern List *lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
 extern LemlistCond *lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
 											 const LemlistColumn *columns, int natts);
 extern bool lemlist_conds_are_constant(List *conds);
+extern char *lemlist_clause_text(PlannerInfo *root, Expr *clause, bool prefix);
 extern LemlistCond *lemlist_join_key(PlannerInfo *root, RelOptInfo *baserel,
 									 const LemlistColumn *columns, int natts,
 									 Expr *clause, Relids outer_relids, bool *exact);

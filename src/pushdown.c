@@ -893,6 +893,26 @@ is_test_safe(PlannerInfo *root, RelOptInfo *baserel, Expr *clause)
 }
 
 /*
+ * lemlist_clause_text
+ *		A clause of the query as SQL, for a message; prefix: with its
+ *		relations' names
+ */
+char *
+lemlist_clause_text(PlannerInfo *root, Expr *clause, bool prefix)
+{
+	PlannedStmt *pstmt = makeNode(PlannedStmt);
+	List	   *rtable = root->parse->rtable;
+	List	   *names;
+
+	pstmt->rtable = rtable;
+	names = select_rtable_names_for_explain(rtable,
+											bms_add_range(NULL, 1, list_length(rtable)));
+	return deparse_expression((Node *) clause,
+							  deparse_context_for_plan_tree(pstmt, names),
+							  prefix, false);
+}
+
+/*
  * report_unsendable
  *		ERROR: a clause on an echo column that no request can carry
  */
@@ -902,7 +922,6 @@ report_unsendable(PlannerInfo *root, RelOptInfo *baserel,
 {
 	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
 	char	   *relname = get_rel_name(rte->relid);
-	List	   *context = deparse_context_for(relname, rte->relid);
 	Bitmapset  *attnos = NULL;
 	const char *colname = NULL;
 	int			x = -1;
@@ -925,7 +944,7 @@ report_unsendable(PlannerInfo *root, RelOptInfo *baserel,
 			 errmsg("lemlist_fdw cannot send the condition on column \"%s\" of foreign table \"%s\"",
 					colname ? colname : "?", relname),
 			 errdetail("The condition is: %s.  Every row echoes the filters of its request, so a condition that no request carries would drop the rows.",
-					   deparse_expression((Node *) clause, context, false, false)),
+					   lemlist_clause_text(root, clause, false)),
 			 errhint("Sent are: =, IN (...), = ANY(array) and ORs of those on campaign_id, send_user and the dates; start_date >= or > and end_date <= or < a value (also cast to date or timestamp); any condition on ab_selected and channel alone; and, next to those, other conditions on these columns alone.")));
 }
 
