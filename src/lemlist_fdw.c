@@ -36,6 +36,7 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 
@@ -81,7 +82,7 @@ static List *lemlistImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serve
 /*
  * _PG_init
  *		Pacing in shared memory when loaded by shared_preload_libraries, the
- *		memo's budget setting, and the watch on ALTER SERVER
+ *		memo's budget setting, the watch on ALTER SERVER, the batched join
  */
 void
 _PG_init(void)
@@ -90,6 +91,8 @@ _PG_init(void)
 	lemlist_memo_init();
 	lemlist_option_init();
 	lemlist_join_init(lemlistGetForeignRelSize);
+	/* once every setting is defined: any other lemlist_fdw.* name is a typo */
+	lemlist_reserve_guc_prefix("lemlist_fdw");
 }
 
 /*

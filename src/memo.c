@@ -112,7 +112,6 @@ lemlist_memo_init(void)
 							PGC_USERSET,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
-	lemlist_reserve_guc_prefix("lemlist_fdw");
 
 	RegisterXactCallback(memo_xact_callback, NULL);
 }
