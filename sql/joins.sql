@@ -128,14 +128,6 @@ SELECT m.m_start, s.campaign_id, s.start_date, s.end_date
  ORDER BY 1;
 SELECT * FROM masked_requests();
 -- the same rows as the question asked month by month with constants
-CREATE OR REPLACE FUNCTION differences(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-  EXECUTE format('SELECT count(*) FROM ((SELECT * FROM (%s) x EXCEPT ALL SELECT * FROM (%s) y)
-                  UNION ALL (SELECT * FROM (%s) y EXCEPT ALL SELECT * FROM (%s) x)) d',
-                 a, b, b, a) INTO n;
-  RETURN n;
-END $$;
 SELECT differences(
   $$SELECT m.m_start, s.campaign_id, s.nb_leads, s.replied
       FROM months m JOIN lemlist.campaign_stats s ON s.start_date = m.m_start AND s.end_date = m.m_end
@@ -164,6 +156,12 @@ SELECT v.label, count(*), sum(s.replied) FROM variants v
   JOIN stats s ON s.ab_selected = v.v
  WHERE s.campaign_id IN ('cam_00001', 'cam_00002', 'cam_00003')
  GROUP BY 1 ORDER BY 1;
+SELECT * FROM masked_requests();
+-- campaign_id and channel keys together (a channel join also asks its
+-- domain of a plain scan: here the keys decide)
+SELECT team();
+SELECT v.cid, s.channel, s.nb_leads FROM (VALUES ('cam_00001', 'email'), ('cam_00002', 'linkedin')) v (cid, ch)
+  JOIN stats s ON s.campaign_id = v.cid AND s.channel = v.ch ORDER BY 1;
 SELECT * FROM masked_requests();
 -- the deals' campaigns per rep: campaign_id and send_user keys together
 CREATE TEMP TABLE rep_deals AS SELECT r.send_user, d.cid FROM reps r, deals d WHERE d.deal_id <= 3;

@@ -117,6 +117,7 @@ struct LemlistScanState
 	List	   *conds;
 	List	   *exprstates;
 	int			ntests;
+	int			nid_tests;		/* of them, on campaign_id */
 	TupleTableSlot *proto;
 
 	/* one execution (run_cxt) */
@@ -225,6 +226,8 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 		cond->expr = (Expr *) lfirst(lc2);
 		if (cond->op == LEMLIST_OP_TEST || cond->op == LEMLIST_OP_ID_TEST)
 			ss->ntests++;
+		if (cond->op == LEMLIST_OP_ID_TEST)
+			ss->nid_tests++;
 		ss->conds = lappend(ss->conds, cond);
 	}
 
@@ -352,6 +355,44 @@ filter_echo(LemlistScanState *ss, LemlistFilterKind filter, LemlistCombo *combo)
 }
 
 /*
+ * convert_row
+ *		Fill values and nulls with a row's columns, converted by their input
+ *		functions: the echo columns from combo, the others from texts (an
+ *		answer's row), or, without texts, only campaign_id, from id (the row a
+ *		test is evaluated on).  The caller has conversion_error_callback in
+ *		place.
+ */
+static void
+convert_row(LemlistScanState *ss, Datum *values, bool *nulls, char **texts,
+			LemlistCombo *combo, const char *id)
+{
+	for (int i = 0; i < ss->natts; i++)
+	{
+		LemlistColumn *col = &ss->columns[i];
+		const char *text = NULL;
+
+		if (col->source == LEMLIST_SRC_FILTER)
+			text = filter_echo(ss, col->filter, combo);
+		else if (col->source == LEMLIST_SRC_UNREAD)
+			text = NULL;
+		else if (texts != NULL)
+			text = texts[i];
+		else if (col->pushdown == LEMLIST_FILTER_CAMPAIGN_ID)
+			text = id;
+		nulls[i] = (text == NULL);
+		values[i] = (Datum) 0;
+		if (text == NULL)
+			continue;
+
+		ss->cur_att = i;
+		ss->cur_value = text;
+		values[i] = InputFunctionCall(&ss->in_funcs[i], (char *) text,
+									  ss->typioparams[i], col->typmod);
+	}
+	ss->cur_value = NULL;
+}
+
+/*
  * make_rows
  *		Convert the texts of an answer's rows with the columns' input
  *		functions, into batch_cxt; combo gives the echo columns' values.
@@ -378,27 +419,9 @@ make_rows(LemlistScanState *ss, List *texts, List *ids, LemlistCombo *combo)
 		row->nulls = palloc(sizeof(bool) * Max(ss->natts, 1));
 		row->combo = combo;
 		row->campaign_id = list_nth(ids, foreach_current_index(lc));
-		for (int i = 0; i < ss->natts; i++)
-		{
-			LemlistColumn *col = &ss->columns[i];
-			const char *text = NULL;
-
-			if (col->source == LEMLIST_SRC_FILTER)
-				text = filter_echo(ss, col->filter, combo);
-			else if (col->source != LEMLIST_SRC_UNREAD)
-				text = values[i];
-			row->nulls[i] = (text == NULL);
-			if (text == NULL)
-				continue;
-
-			ss->cur_att = i;
-			ss->cur_value = text;
-			row->values[i] = InputFunctionCall(&ss->in_funcs[i], (char *) text,
-											   ss->typioparams[i], col->typmod);
-		}
+		convert_row(ss, row->values, row->nulls, values, combo, NULL);
 		rows = lappend(rows, row);
 	}
-	ss->cur_value = NULL;
 
 	error_context_stack = errcallback.previous;
 	MemoryContextSwitchTo(oldcxt);
@@ -430,25 +453,7 @@ passes_tests(LemlistScanState *ss, LemlistCondOp op, LemlistCombo *combo,
 	error_context_stack = &errcallback;
 
 	ExecClearTuple(slot);
-	for (int i = 0; i < ss->natts; i++)
-	{
-		LemlistColumn *col = &ss->columns[i];
-		const char *text = NULL;
-
-		if (col->source == LEMLIST_SRC_FILTER)
-			text = filter_echo(ss, col->filter, combo);
-		else if (col->source != LEMLIST_SRC_UNREAD && col->pushdown == LEMLIST_FILTER_CAMPAIGN_ID)
-			text = id;
-		slot->tts_isnull[i] = (text == NULL || col->source == LEMLIST_SRC_UNREAD);
-		slot->tts_values[i] = (Datum) 0;
-		if (slot->tts_isnull[i])
-			continue;
-		ss->cur_att = i;
-		ss->cur_value = text;
-		slot->tts_values[i] = InputFunctionCall(&ss->in_funcs[i], (char *) text,
-												ss->typioparams[i], col->typmod);
-	}
-	ss->cur_value = NULL;
+	convert_row(ss, slot->tts_values, slot->tts_isnull, NULL, combo, id);
 	error_context_stack = errcallback.previous;
 	ExecStoreVirtualTuple(slot);
 
@@ -627,7 +632,7 @@ apply_tests(LemlistScanState *ss, LemlistFilterValues *fv, List **combos)
 
 		if (!passes_tests(ss, LEMLIST_OP_TEST, combo, NULL))
 			continue;
-		if (combo->campaign_ids != NIL)
+		if (combo->campaign_ids != NIL && ss->nid_tests > 0)
 		{
 			List	   *ids = NIL;
 			ListCell   *idlc;
@@ -648,7 +653,7 @@ apply_tests(LemlistScanState *ss, LemlistFilterValues *fv, List **combos)
 	fv->ab_selected = distinct_values(kept, offsetof(LemlistCombo, ab_selected));
 	fv->channels = distinct_values(kept, offsetof(LemlistCombo, channel));
 
-	if (!fv->all_campaigns)
+	if (!fv->all_campaigns && ss->nid_tests > 0)
 	{
 		List	   *ids = NIL;
 
@@ -660,7 +665,10 @@ apply_tests(LemlistScanState *ss, LemlistFilterValues *fv, List **combos)
 		fv->campaign_ids = ids;
 	}
 
-	if (kept == NIL || (!fv->all_campaigns && fv->campaign_ids == NIL))
+	/* campaigns: the scan's own, or (a batched join's) each combination's */
+	if (kept == NIL ||
+		(!fv->all_campaigns && fv->campaign_ids == NIL &&
+		 ((LemlistCombo *) linitial(kept))->campaign_ids == NIL))
 	{
 		fv->empty = true;
 		*combos = NIL;
@@ -1212,7 +1220,7 @@ handle_list_page(LemlistScanState *ss, ScanRequest *req)
 	/* stats without campaign_id: batch the team's IDs as they come */
 	foreach(lc, parsed.row_campaign_ids)
 	{
-		if (ss->ntests == 0 || passes_tests(ss, LEMLIST_OP_ID_TEST, NULL, lfirst(lc)))
+		if (ss->nid_tests == 0 || passes_tests(ss, LEMLIST_OP_ID_TEST, NULL, lfirst(lc)))
 			add_listed_id(ss, lfirst(lc));
 	}
 	if (ss->next_offset < 0)
