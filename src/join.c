@@ -480,7 +480,7 @@ join_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
  */
 
 static JoinEntry *entry_lookup(HTAB *table, const char *key, bool create, MemoryContext cxt);
-static char *outer_key(JoinScanState *js, bool ids, bool *ok);
+static char *outer_key(JoinScanState *js, int *set_len, bool *ok);
 static void collect_outer(JoinScanState *js);
 static void fetch_lemlist(JoinScanState *js);
 static void build_scan_tuple(JoinScanState *js, TupleTableSlot *outer,
@@ -571,13 +571,14 @@ entry_table(const char *name, MemoryContext cxt)
 
 /*
  * outer_key
- *		The key of the outer row in the scan tuple: each key's text, the
- *		campaign ID last (only with ids), separated by a unit separator;
- *		*ok is cleared when a key has a value no lemlist row can match.  In
- *		the per-tuple memory, which the callers reset for each outer row.
+ *		The key of the outer row in the scan tuple: each key's text, each
+ *		followed by a unit separator, the campaign ID last; *set_len is the
+ *		length of its key set's part (all but the ID).  *ok is cleared when
+ *		a key has a value no lemlist row can match.  In the per-tuple memory,
+ *		which the callers reset for each outer row.
  */
 static char *
-outer_key(JoinScanState *js, bool ids, bool *ok)
+outer_key(JoinScanState *js, int *set_len, bool *ok)
 {
 	ExprContext *econtext = js->css.ss.ps.ps_ExprContext;
 	StringInfoData buf;
@@ -619,7 +620,8 @@ outer_key(JoinScanState *js, bool ids, bool *ok)
 			appendStringInfoChar(&buf, '\x1f');
 		}
 	}
-	if (ids && id != NULL)
+	*set_len = buf.len;
+	if (id != NULL)
 		appendStringInfoString(&buf, id);
 	MemoryContextSwitchTo(oldcxt);
 	return buf.data;
@@ -684,6 +686,7 @@ collect_outer(JoinScanState *js)
 		TupleTableSlot *slot = ExecProcNode(js->outer);
 		char	   *set_key;
 		char	   *full_key;
+		int			set_len;
 		bool		ok;
 		JoinEntry  *set;
 
@@ -693,7 +696,7 @@ collect_outer(JoinScanState *js)
 		ResetExprContext(js->css.ss.ps.ps_ExprContext);
 		js->nouter++;
 		build_scan_tuple(js, slot, NULL);
-		set_key = outer_key(js, false, &ok);
+		full_key = outer_key(js, &set_len, &ok);
 		if (!ok)
 		{
 			/* no lemlist row can match it: only outer and anti joins keep it */
@@ -701,7 +704,10 @@ collect_outer(JoinScanState *js)
 				tuplestore_puttupleslot(js->outer_rows, slot);
 			continue;
 		}
-		full_key = outer_key(js, true, &ok);
+		set_key = MemoryContextAlloc(js->css.ss.ps.ps_ExprContext->ecxt_per_tuple_memory,
+									 set_len + 1);
+		memcpy(set_key, full_key, set_len);
+		set_key[set_len] = '\0';
 		/* the other side of an IN (SELECT ...), made unique by its keys */
 		if (js->jointype == JOIN_UNIQUE_OUTER &&
 			entry_lookup(seen_keys, full_key, false, NULL) != NULL)
@@ -737,7 +743,7 @@ collect_outer(JoinScanState *js)
 			{
 				oldcxt = MemoryContextSwitchTo(js->join_cxt);
 				set->set->campaign_ids = lappend(set->set->campaign_ids,
-												 pstrdup(full_key + strlen(set_key)));
+												 pstrdup(full_key + set_len));
 				MemoryContextSwitchTo(oldcxt);
 			}
 		}
@@ -869,10 +875,11 @@ join_next(ScanState *node)
 		{
 			bool		ok;
 			char	   *key;
+			int			set_len;
 
 			ResetExprContext(js->css.ss.ps.ps_ExprContext);
 			build_scan_tuple(js, js->outer_slot, NULL);
-			key = outer_key(js, true, &ok);
+			key = outer_key(js, &set_len, &ok);
 			js->cur = ok ? entry_lookup(js->matches, key, false, NULL) : NULL;
 			js->next_match = js->cur ? list_head(js->cur->rows) : NULL;
 			js->matched = false;
