@@ -93,14 +93,6 @@ SELECT * FROM masked_requests() r WHERE r LIKE '%stats%';
 
 -- each shape gives exactly the rows of its constant IN list (no difference
 -- either way)
-CREATE OR REPLACE FUNCTION differences(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
-DECLARE n bigint;
-BEGIN
-  EXECUTE format('SELECT count(*) FROM ((SELECT * FROM (%s) x EXCEPT ALL SELECT * FROM (%s) y)
-                  UNION ALL (SELECT * FROM (%s) y EXCEPT ALL SELECT * FROM (%s) x)) d',
-                 a, b, b, a) INTO n;
-  RETURN n;
-END $$;
 SELECT differences($$SELECT * FROM ab WHERE ab_selected = 'A' OR ab_selected = 'B'$$,
                    $$SELECT * FROM ab WHERE ab_selected IN ('A', 'B')$$) AS or_ab,
        differences($$SELECT * FROM ab WHERE ab_selected IS NOT NULL$$,

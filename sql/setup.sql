@@ -43,6 +43,16 @@ LANGUAGE sql AS $$
 $$;
 -- the requests in a stable order (a request set's requests run in
 -- parallel), and the lines of EXPLAIN (opts) q, through mask_now
+-- differences(a, b): rows of query a not in query b and of b not in a,
+-- duplicates counted: 0 when both give the same rows
+CREATE FUNCTION differences(a text, b text) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+  EXECUTE format('SELECT count(*) FROM ((SELECT * FROM (%s) x EXCEPT ALL SELECT * FROM (%s) y)
+                  UNION ALL (SELECT * FROM (%s) y EXCEPT ALL SELECT * FROM (%s) x)) d',
+                 a, b, b, a) INTO n;
+  RETURN n;
+END $$;
 CREATE FUNCTION masked_requests() RETURNS SETOF text
 LANGUAGE sql AS $$ SELECT mask_now(line) FROM mock_requests ORDER BY 1 $$;
 -- (PostgreSQL's own display, where it differs between majors, is shown one
