@@ -12,16 +12,17 @@ OBJS = \
 	src/http.o \
 	src/pacing.o \
 	src/memo.o \
+	src/shared_answers.o \
 	src/network_text.o \
 	src/json.o \
 	src/jsonread.o \
 	src/join.o
 
 EXTENSION = lemlist_fdw
-DATA = lemlist_fdw--1.0.sql lemlist_fdw--1.0--1.1.sql
+DATA = lemlist_fdw--1.0.sql lemlist_fdw--1.0--1.1.sql lemlist_fdw--1.1--1.2.sql
 PGFILEDESC = "lemlist_fdw - foreign data wrapper for lemlist campaign statistics"
 
-REGRESS = setup options import scan pushdown fanout filters joins errors cancel security examples matview history cron faults tls curl secrets encoding upgrade perf
+REGRESS = setup options import scan pushdown fanout filters joins errors cancel shared security examples matview history cron faults tls curl secrets encoding upgrade perf
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljansson
@@ -43,4 +44,4 @@ print-regress:
 
 # every file includes the shared header (PGXS tracks no header dependencies
 # unless the server was configured with --enable-depend)
-$(OBJS): src/lemlist_fdw.h
+$(OBJS): src/lemlist_fdw.h src/compat.h

@@ -1,7 +1,9 @@
 --
--- upgrade: lemlist_fdw 1.0 as released, updated with ALTER EXTENSION to 1.1,
--- has the objects of a fresh 1.1 install; lemlist_fdw_pacing() (1.1) is for
--- superusers and roles with the privileges of pg_read_all_stats
+-- upgrade: lemlist_fdw 1.0 as released, updated with ALTER EXTENSION to 1.1
+-- and then to 1.2, has the objects of a fresh 1.2 install;
+-- lemlist_fdw_pacing() (1.1) and lemlist_fdw_cache() (1.2) are for
+-- superusers and roles with the privileges of pg_read_all_stats;
+-- lemlist_fdw_cache_drop() (1.2) checks who owns the server itself
 --
 CREATE DATABASE regress_lemlist_upgrade;
 \c regress_lemlist_upgrade
@@ -21,11 +23,14 @@ SELECT name, version, installed FROM pg_available_extension_versions
 CREATE EXTENSION lemlist_fdw VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'lemlist_fdw';
 SELECT * FROM upgrade_objects();
+ALTER EXTENSION lemlist_fdw UPDATE TO '1.1';
+SELECT extversion FROM pg_extension WHERE extname = 'lemlist_fdw';
+SELECT * FROM upgrade_objects();
 ALTER EXTENSION lemlist_fdw UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'lemlist_fdw';
 CREATE TABLE upgrade_updated AS SELECT * FROM upgrade_objects();
 SELECT * FROM upgrade_updated;
--- a fresh install of 1.1: the same objects, the same privileges
+-- a fresh install of 1.2: the same objects, the same privileges
 DROP EXTENSION lemlist_fdw;
 CREATE EXTENSION lemlist_fdw;
 SELECT extversion FROM pg_extension WHERE extname = 'lemlist_fdw';
@@ -52,6 +57,17 @@ SET ROLE regress_lemlist_pacing;
 SELECT count(*) FROM lemlist_fdw_pacing();
 RESET ROLE;
 SELECT pg_get_function_arguments('lemlist_fdw_pacing()'::regprocedure);
+-- lemlist_fdw_cache(): the same rule
+SET ROLE regress_lemlist_pacing;
+SELECT count(*) FROM lemlist_fdw_cache();
+RESET ROLE;
+GRANT pg_read_all_stats TO regress_lemlist_pacing;
+SET ROLE regress_lemlist_pacing;
+SELECT count(*) AS readable FROM lemlist_fdw_cache();
+RESET ROLE;
+REVOKE pg_read_all_stats FROM regress_lemlist_pacing;
+SELECT pg_get_function_arguments('lemlist_fdw_cache()'::regprocedure);
+SELECT pg_get_function_arguments('lemlist_fdw_cache_drop(text)'::regprocedure);
 DROP EXTENSION lemlist_fdw;
 
 \c contrib_regression

@@ -32,6 +32,12 @@
  *	19	headers include less: limits.h, access/htup_details.h and
  *		utils/wait_event.h where used; date2timestamptz_safe() instead of
  *		date2timestamptz_opt_overflow()
+ *
+ * For the answers shared by backends (shared_answers.c): SHA-256 through
+ * pg_cryptohash from 14 (pg_sha256_* before); object_ownercheck() from 16;
+ * the DSM registry and MyProcNumber from 17; from 19, a tranche is named
+ * when it is made (LWLockRegisterTranche is gone) and GetNamedDSMSegment()
+ * passes an argument to its init callback.
  */
 #if PG_VERSION_NUM < 130000
 #error "lemlist_fdw requires PostgreSQL 13 or later"
@@ -209,6 +215,99 @@ lemlist_verifymbstr(int encoding, const char *mbstr, int len)
 #define LemlistOpInterpretation OpBtreeInterpretation
 #define lemlist_op_interpretations(opno) get_op_btree_interpretation(opno)
 #define lemlist_interp_strategy(interp) ((int) (interp)->strategy)
+#endif
+
+/*
+ * SHA-256: pg_cryptohash (which may use OpenSSL, and may fail) from 14 on,
+ * the built-in pg_sha256 functions before.
+ */
+#if PG_VERSION_NUM >= 140000
+#include "common/cryptohash.h"
+#include "common/sha2.h"
+
+typedef struct LemlistSha256
+{
+	pg_cryptohash_ctx *ctx;
+} LemlistSha256;
+
+static inline void
+lemlist_sha256_init(LemlistSha256 *h)
+{
+	h->ctx = pg_cryptohash_create(PG_SHA256);
+	if (h->ctx == NULL || pg_cryptohash_init(h->ctx) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest");
+}
+
+static inline void
+lemlist_sha256_update(LemlistSha256 *h, const void *data, size_t len)
+{
+	if (pg_cryptohash_update(h->ctx, (const uint8 *) data, len) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest");
+}
+
+static inline void
+lemlist_sha256_final(LemlistSha256 *h, uint8 *out)
+{
+	if (pg_cryptohash_final(h->ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest");
+	pg_cryptohash_free(h->ctx);
+	h->ctx = NULL;
+}
+#else
+#include "common/sha2.h"
+
+typedef struct LemlistSha256
+{
+	pg_sha256_ctx ctx;
+} LemlistSha256;
+
+#define lemlist_sha256_init(h) pg_sha256_init(&(h)->ctx)
+#define lemlist_sha256_update(h, data, len) \
+	pg_sha256_update(&(h)->ctx, (const uint8 *) (data), (len))
+#define lemlist_sha256_final(h, out) pg_sha256_final(&(h)->ctx, (out))
+#endif
+
+/* Whether the current user owns a foreign server (object_ownercheck from 16). */
+#if PG_VERSION_NUM >= 160000
+#define lemlist_server_ownercheck(srvid) \
+	object_ownercheck(ForeignServerRelationId, (srvid), GetUserId())
+#else
+#define lemlist_server_ownercheck(srvid) \
+	pg_foreign_server_ownercheck((srvid), GetUserId())
+#endif
+
+/* This backend's PGPROC number (MyProcNumber from 17 on). */
+#if PG_VERSION_NUM >= 170000
+#define lemlist_my_procno() ((int) MyProcNumber)
+#define LEMLIST_HAVE_DSM_REGISTRY 1
+#else
+#define lemlist_my_procno() (MyProc->pgprocno)
+#endif
+
+/*
+ * A new LWLock tranche, and its name in this backend (for pg_stat_activity):
+ * named once for the cluster from 19 on, in every backend before.
+ */
+#if PG_VERSION_NUM >= 190000
+#define lemlist_new_tranche(name) LWLockNewTrancheId(name)
+#define lemlist_register_tranche(id, name) ((void) (id), (void) (name))
+#else
+#define lemlist_new_tranche(name) ((void) (name), LWLockNewTrancheId())
+#define lemlist_register_tranche(id, name) LWLockRegisterTranche((id), (name))
+#endif
+
+/* A segment of the DSM registry, made by init (which takes no argument). */
+#if PG_VERSION_NUM >= 170000
+#include "storage/dsm_registry.h"
+#endif
+#if PG_VERSION_NUM >= 190000
+#define LEMLIST_DSM_INIT_ARGS(ptr) void *ptr, void *lemlist_unused_arg
+#define lemlist_named_dsm_segment(name, size, init, found) \
+	GetNamedDSMSegment((name), (size), (init), (found), NULL)
+#elif PG_VERSION_NUM >= 170000
+#define LEMLIST_DSM_INIT_ARGS(ptr) void *ptr
+#define lemlist_named_dsm_segment(name, size, init, found) \
+	GetNamedDSMSegment((name), (size), (init), (found))
 #endif
 
 #endif							/* LEMLIST_COMPAT_H */

@@ -89,6 +89,10 @@
 #define CONN_SLICE_MS			50
 /* An attempt counts for pacing at most this long after its timeout. */
 #define CONN_DEADLINE_SLACK_MS	1000
+/* How often a connection says it still drives its claims on shared requests. */
+#define CONN_BEAT_MS			250
+/* How often a request waiting for another backend looks, when not woken. */
+#define CONN_SHARED_POLL_MS		5
 
 /* How an attempt ended, as far as choosing a retry or an error goes. */
 typedef enum HttpOutcome
@@ -135,6 +139,14 @@ typedef struct HttpTransfer
 	LemlistMemoKey memo_key;	/* the request, for memo.c */
 	uint64		memo_looked;	/* memo generation + 1 at the last lookup */
 	bool		answered;		/* without an attempt: req->response is set */
+	bool		handed;			/* handed back to its scan, not yet kept */
+
+	/* the request among the answers the backends share (shared_answers.c) */
+	LemlistShareKey share_key;
+	LemlistShareRef share;		/* its claim, or its place among the waiters */
+	uint64		share_looked;	/* the store's changes + 1 at the last look */
+	TimestampTz share_asked_at;
+	bool		share_taken;	/* answered from the store */
 
 	/* the current attempt: its pacing ticket and curl resources */
 	LemlistPacingTicket ticket;
@@ -182,8 +194,13 @@ struct LemlistConnection
 	int			rate_limit;
 	int			rate_window_ms;
 	bool		waiting;		/* a request waits for an identical one */
+	bool		shared;			/* the backends share answers */
+	bool		shared_waiting; /* a request waits for another backend's */
+	uint8		key_digest[LEMLIST_DIGEST_LEN];	/* of api_key, for the store */
+	TimestampTz last_beat;		/* when its claims were last said driven */
 
-	dlist_head	all;			/* every transfer not yet handed back */
+	dlist_head	all;			/* every transfer not yet handed back, and
+								 * those handed back until kept */
 	dlist_head	lists[CONN_NUM_LISTS];	/* transfers by state */
 	int			counts[CONN_NUM_LISTS];
 
@@ -225,7 +242,11 @@ static void conn_start_transfer(LemlistConnection *conn, HttpTransfer *t,
 								const LemlistPacingTicket *ticket);
 static void conn_drive(long timeout_ms);
 static void conn_attempt_ended(HttpTransfer *t, TimestampTz now);
-static void conn_sleep(long ms);
+static void conn_sleep(long ms, LemlistWait wait);
+static LemlistShareOutcome conn_answer_from_store(LemlistConnection *conn,
+												  HttpTransfer *t, bool may_claim,
+												  TimestampTz now);
+static void conn_heartbeat(LemlistConnection *conn, TimestampTz now);
 static bool conn_finish_transfer(LemlistConnection *conn, HttpTransfer *t,
 								 TimestampTz now);
 static void conn_schedule_retry(LemlistConnection *conn, HttpTransfer *t,
@@ -276,6 +297,10 @@ lemlist_http_open(const LemlistOptions *opts, const char *api_key,
 	conn->max_response_bytes = opts->max_response_bytes;
 	conn->ca_file = opts->ca_file ? MemoryContextStrdup(cxt, opts->ca_file) : NULL;
 	conn->verify_tls = opts->verify_tls;
+	conn->shared = lemlist_shared_attach();
+	if (conn->shared)
+		lemlist_api_key_digest(api_key, conn->key_digest);
+	stats->cache_shared = conn->shared;
 
 	dlist_init(&conn->all);
 	for (i = 0; i < CONN_NUM_LISTS; i++)
@@ -312,6 +337,11 @@ lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req)
 	lemlist_rate_headers_clear(&t->rl);
 
 	conn_memo_key(conn, req, &t->memo_key);
+	if (conn->shared)
+		lemlist_share_key_init(&t->share_key, conn->key_digest, conn->api_url,
+							   req->method, req->path,
+							   req->share_body ? req->share_body : req->body,
+							   req->default_end);
 
 	req->reused = false;
 	req->response = NULL;
@@ -373,9 +403,8 @@ lemlist_http_next(LemlistConnection *conn)
 			{
 				LemlistHttpRequest *req = t->req;
 
-				dlist_delete(&t->all_node);
-				pfree(t->url);
-				pfree(t);
+				/* the store hears of it when its scan has decoded it */
+				t->handed = true;
 
 				/* Fill the freed slot while the caller handles the answer. */
 				wake = now;
@@ -389,6 +418,10 @@ lemlist_http_next(LemlistConnection *conn)
 		if (lemlist_http_pending(conn) == 0)
 			return NULL;
 
+		/* Tell the store that this backend still drives its claims. */
+		if (conn->shared && now - conn->last_beat >= CONN_BEAT_MS * 1000)
+			conn_heartbeat(conn, now);
+
 		/* Start what may start, and learn when to look again. */
 		wake = TimestampTzPlusMilliseconds(now, CONN_SLICE_MS);
 		was_paced = conn_start_due(conn, now, &wake);
@@ -398,13 +431,24 @@ lemlist_http_next(LemlistConnection *conn)
 			was_inflight = was_paced = false;
 			continue;
 		}
-		was_inflight = conn->counts[CONN_INFLIGHT] > 0 || conn->waiting;
+		was_inflight = conn->counts[CONN_INFLIGHT] > 0 || conn->waiting ||
+			conn->shared_waiting;
+
+		/*
+		 * Another backend's answer sets the latch, which curl does not see:
+		 * while curl has transfers, look again every few milliseconds.
+		 */
+		if (conn->shared_waiting &&
+			(!dlist_is_empty(&conn_inflight) || !lemlist_shared_woken()))
+			wake = Min(wake, TimestampTzPlusMilliseconds(now, CONN_SHARED_POLL_MS));
 
 		/* Another scan's transfer may be what a request waits for. */
 		if (!dlist_is_empty(&conn_inflight))
 			conn_drive(Max(TimestampDifferenceMilliseconds(now, wake), 1));
 		else
-			conn_sleep(TimestampDifferenceMilliseconds(now, wake));
+			conn_sleep(TimestampDifferenceMilliseconds(now, wake),
+					   conn->shared_waiting && !was_paced ?
+					   LEMLIST_WAIT_SHARED : LEMLIST_WAIT_PACING);
 	}
 }
 
@@ -420,11 +464,41 @@ void
 lemlist_http_keep(LemlistConnection *conn, const LemlistHttpRequest *req)
 {
 	LemlistMemoKey key;
+	HttpTransfer *t = NULL;
+	dlist_iter	iter;
+	int			ttl = lemlist_memo_enabled() ? conn->cache_ttl : 0;
 
-	if (req->reused || req->response == NULL || !lemlist_memo_enabled())
+	dlist_foreach(iter, &conn->all)
+	{
+		HttpTransfer *h = dlist_container(HttpTransfer, all_node, iter.cur);
+
+		if (h->handed && h->req == req)
+		{
+			t = h;
+			break;
+		}
+	}
+
+	if (!req->reused && req->response != NULL && lemlist_memo_enabled())
+	{
+		/* with a shared store, the cache is the cluster's */
+		conn_memo_key(conn, req, &key);
+		lemlist_memo_store(&key, conn->shared ? 0 : conn->cache_ttl,
+						   req->response, req->response_len);
+	}
+
+	if (t == NULL)
 		return;
-	conn_memo_key(conn, req, &key);
-	lemlist_memo_store(&key, conn->cache_ttl, req->response, req->response_len);
+	/* a claim's answer, or one sent or shared that the cache may want */
+	if (conn->shared && req->response != NULL &&
+		(t->share.role == LEMLIST_SHARE_OWNER ||
+		 (ttl > 0 && (!req->reused || t->share_taken))))
+		lemlist_shared_keep(&t->share, &t->share_key, ttl, conn->serverid,
+							req->response, req->response_len);
+	lemlist_shared_leave(&t->share);
+	dlist_delete(&t->all_node);
+	pfree(t->url);
+	pfree(t);
 }
 
 /*
@@ -481,6 +555,7 @@ conn_cleanup_callback(void *arg)
 		if (t->state == CONN_INFLIGHT)
 			dlist_delete(&t->inflight_node);
 		http_release_attempt(t);
+		lemlist_shared_leave(&t->share);
 	}
 	dlist_delete(&conn->open_node);
 
@@ -528,6 +603,7 @@ conn_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
 	bool		paced = false;
 
 	conn->waiting = false;
+	conn->shared_waiting = false;
 	dlist_foreach_modify(iter, &conn->lists[CONN_QUEUED])
 	{
 		HttpTransfer *t = dlist_container(HttpTransfer, state_node, iter.cur);
@@ -559,6 +635,33 @@ conn_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
 		{
 			conn_set_state(t, CONN_FINISHED);
 			continue;
+		}
+
+		/*
+		 * The backends' store: an answer kept or just brought by another
+		 * backend needs no slot; an identical request another backend
+		 * sends is waited for; otherwise this one is claimed, when it can
+		 * start.
+		 */
+		if (conn->shared && !in_flight)
+		{
+			bool		may_claim = !paced &&
+				conn->counts[CONN_INFLIGHT] < conn->max_parallel;
+
+			switch (conn_answer_from_store(conn, t, may_claim, now))
+			{
+				case LEMLIST_SHARE_CACHED:
+				case LEMLIST_SHARE_SHARED:
+					conn_set_state(t, CONN_FINISHED);
+					continue;
+				case LEMLIST_SHARE_WAIT:
+					conn->shared_waiting = true;
+					continue;
+				case LEMLIST_SHARE_LATER:
+					continue;
+				case LEMLIST_SHARE_SEND:
+					break;
+			}
 		}
 
 		if (paced || conn->counts[CONN_INFLIGHT] >= conn->max_parallel)
@@ -599,8 +702,9 @@ conn_answer_from_memo(LemlistConnection *conn, HttpTransfer *t)
 	bool		cached = false;
 	char	   *response;
 
-	response = lemlist_memo_lookup(&t->memo_key, conn->cache_ttl, conn->cxt,
-								   &len, &cached);
+	/* with a shared store, the cache is the cluster's */
+	response = lemlist_memo_lookup(&t->memo_key, conn->shared ? 0 : conn->cache_ttl,
+								   conn->cxt, &len, &cached);
 	if (response == NULL)
 		return false;
 
@@ -666,6 +770,85 @@ conn_answer_from_peer(LemlistConnection *conn, HttpTransfer *t, bool *in_flight)
 		}
 	}
 	return false;
+}
+
+/*
+ * conn_answer_from_store
+ *		Ask the backends' store about a due request (see lemlist_shared_ask)
+ *
+ * A request that found nothing to take and could not claim is looked at
+ * again only when the store has changed; one that waits for another
+ * backend, also every CONN_SLICE_MS (its sender may be gone).
+ */
+static LemlistShareOutcome
+conn_answer_from_store(LemlistConnection *conn, HttpTransfer *t, bool may_claim,
+					   TimestampTz now)
+{
+	LemlistHttpRequest *req = t->req;
+	LemlistShareOutcome outcome;
+	uint64		changes;
+	char	   *body = NULL;
+	size_t		len = 0;
+	int			ttl = lemlist_memo_enabled() ? conn->cache_ttl : 0;
+
+	if (t->share.role == LEMLIST_SHARE_OWNER)
+		return LEMLIST_SHARE_SEND;
+	changes = lemlist_shared_changes();
+	if (!may_claim && t->share_looked == changes + 1 &&
+		(t->share.role != LEMLIST_SHARE_WAITER ||
+		 now - t->share_asked_at < (TimestampTz) CONN_SLICE_MS * 1000))
+		return t->share.role == LEMLIST_SHARE_WAITER ?
+			LEMLIST_SHARE_WAIT : LEMLIST_SHARE_LATER;
+	t->share_looked = changes + 1;
+	t->share_asked_at = now;
+
+	outcome = lemlist_shared_ask(&t->share_key, ttl, conn->max_response_bytes,
+								 may_claim, &t->share, conn->cxt, &body, &len);
+	if (outcome == LEMLIST_SHARE_CACHED || outcome == LEMLIST_SHARE_SHARED)
+	{
+		elog(DEBUG2, "lemlist_fdw: %s %.*s answered by %s (%zu bytes)",
+			 req->method, (int) strcspn(req->path, "?"), req->path,
+			 outcome == LEMLIST_SHARE_CACHED ? "the shared cache" : "another backend's request",
+			 len);
+		req->response = body;
+		req->response_len = len;
+		req->reused = true;
+		t->answered = true;
+		t->share_taken = true;
+		if (outcome == LEMLIST_SHARE_CACHED)
+			conn->stats->cache_hits++;
+		else
+			conn->stats->shared_waits++;
+	}
+	return outcome;
+}
+
+/*
+ * conn_heartbeat
+ *		Tell the store that the connection's claims are being driven
+ */
+static void
+conn_heartbeat(LemlistConnection *conn, TimestampTz now)
+{
+	LemlistShareRef *refs[64];
+	int			n = 0;
+	dlist_iter	iter;
+
+	conn->last_beat = now;
+	dlist_foreach(iter, &conn->all)
+	{
+		HttpTransfer *t = dlist_container(HttpTransfer, all_node, iter.cur);
+
+		if (t->share.role != LEMLIST_SHARE_OWNER)
+			continue;
+		refs[n++] = &t->share;
+		if (n == lengthof(refs))
+		{
+			lemlist_shared_heartbeat(refs, n);
+			n = 0;
+		}
+	}
+	lemlist_shared_heartbeat(refs, n);
 }
 
 /*
@@ -746,6 +929,10 @@ conn_attempt_ended(HttpTransfer *t, TimestampTz now)
 	dlist_delete(&t->inflight_node);
 	conn_set_state(t, CONN_FINISHED);
 
+	/* a 2xx answer goes at once to the backends waiting for it */
+	if (t->outcome == HTTP_OK)
+		lemlist_shared_publish(&t->share, t->body ? t->body : "", t->body_len);
+
 	lemlist_pacing_observe(conn->key_hash, conn->rate_limit, conn->rate_window_ms,
 						   now, &t->rl);
 	if (t->status == 429)
@@ -765,11 +952,11 @@ conn_attempt_ended(HttpTransfer *t, TimestampTz now)
  * back-off.
  */
 static void
-conn_sleep(long ms)
+conn_sleep(long ms, LemlistWait wait)
 {
 	ms = Min(Max(ms, 1), CONN_SLICE_MS);
 	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					 ms, lemlist_wait_event(LEMLIST_WAIT_PACING));
+					 ms, lemlist_wait_event(wait));
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();
 }
@@ -786,11 +973,15 @@ uint32
 lemlist_wait_event(LemlistWait wait)
 {
 #ifdef LEMLIST_HAVE_CUSTOM_WAIT_EVENTS
-	static uint32 events[LEMLIST_WAIT_PACING + 1];
+	static const char *const names[] = {
+		[LEMLIST_WAIT_REQUEST] = "LemlistRequest",
+		[LEMLIST_WAIT_PACING] = "LemlistPacing",
+		[LEMLIST_WAIT_SHARED] = "LemlistSharedAnswer"
+	};
+	static uint32 events[lengthof(names)];
 
 	if (events[wait] == 0)
-		events[wait] = WaitEventExtensionNew(wait == LEMLIST_WAIT_REQUEST ?
-											 "LemlistRequest" : "LemlistPacing");
+		events[wait] = WaitEventExtensionNew(names[wait]);
 	return events[wait];
 #else
 	return PG_WAIT_EXTENSION;

@@ -88,6 +88,7 @@ void
 _PG_init(void)
 {
 	lemlist_pacing_init();
+	lemlist_shared_init();
 	lemlist_memo_init();
 	lemlist_option_init();
 	lemlist_join_init(lemlistGetForeignRelSize);

@@ -157,6 +157,8 @@ typedef struct LemlistOptions
 extern void lemlist_option_init(void);
 extern void lemlist_get_options(Oid foreigntableid, LemlistOptions *opts);
 extern char *lemlist_get_api_key(Oid serverid, Oid userid);
+extern void lemlist_server_options(Oid serverid, LemlistOptions *opts);
+extern List *lemlist_server_api_keys(Oid serverid);
 
 /* ---------------------------------------------------------------------
  * in pushdown.c: which clauses become request filters, their values at
@@ -377,6 +379,8 @@ typedef struct LemlistHttpStats
 	double		api_ms;			/* time with requests in flight */
 	int64		memo_hits;		/* answered by this statement's memo */
 	int64		cache_hits;		/* answered by the cache (cache_ttl) */
+	int64		shared_waits;	/* answered by another backend's request */
+	bool		cache_shared;	/* the cache is the cluster's, not the backend's */
 } LemlistHttpStats;
 
 typedef struct LemlistHttpRequest
@@ -387,6 +391,8 @@ typedef struct LemlistHttpRequest
 	char	   *body;			/* request body (JSON) or NULL */
 	void	   *arg;			/* the caller's, untouched */
 	bool		urgent;			/* start before requests queued earlier */
+	char	   *share_body;		/* body with a default end date masked, or NULL */
+	TimestampTz default_end;	/* that default end date, 0 for none */
 	/* set by the transport when lemlist_http_next returns the request */
 	char	   *response;		/* NUL-terminated body of a 2xx answer, in
 								 * the connection's context */
@@ -400,7 +406,8 @@ typedef struct LemlistConnection LemlistConnection;
 typedef enum LemlistWait
 {
 	LEMLIST_WAIT_REQUEST,		/* LemlistRequest: answers from lemlist */
-	LEMLIST_WAIT_PACING			/* LemlistPacing: the rate limit, a back-off */
+	LEMLIST_WAIT_PACING,		/* LemlistPacing: the rate limit, a back-off */
+	LEMLIST_WAIT_SHARED			/* LemlistSharedAnswer: another backend's answer */
 } LemlistWait;
 
 extern LemlistConnection *lemlist_http_open(const LemlistOptions *opts, const char *api_key,
@@ -475,6 +482,89 @@ extern char *lemlist_memo_lookup(const LemlistMemoKey *key, int cache_ttl_s,
 								 MemoryContext cxt, size_t *len, bool *cached);
 extern void lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
 							   const char *response, size_t len);
+
+/* What this backend's own store holds, for lemlist_fdw_cache(). */
+typedef struct LemlistMemoStats
+{
+	int64		budget;			/* bytes */
+	int64		entries;		/* answers kept for cache_ttl */
+	int64		bytes;
+	int64		hits;			/* cache hits (not memo hits) */
+	int64		misses;
+	int64		evictions;
+	int64		not_kept;
+} LemlistMemoStats;
+
+extern void lemlist_memo_stats(LemlistMemoStats *stats);
+extern int64 lemlist_memo_forget_server(Oid serverid);
+
+/* ---------------------------------------------------------------------
+ * in shared_answers.c: answers shared by the backends of the cluster (the
+ * cache, and identical requests sent once)
+ * ---------------------------------------------------------------------
+ */
+#define LEMLIST_DIGEST_LEN	32	/* SHA-256 */
+
+/* What identifies a request across backends; the key only by its digest. */
+typedef struct LemlistShareKey
+{
+	uint8		digest[LEMLIST_DIGEST_LEN];
+	uint64		key_tag;		/* of the API key's digest */
+	uint64		url_tag;		/* of the API URL */
+	TimestampTz default_end;	/* 0: the body gives its end date */
+} LemlistShareKey;
+
+typedef enum LemlistShareRole
+{
+	LEMLIST_SHARE_NONE,
+	LEMLIST_SHARE_OWNER,		/* claimed: this backend sends it */
+	LEMLIST_SHARE_WAITER		/* waits for another backend's answer */
+} LemlistShareRole;
+
+/* What a request holds in the store. */
+typedef struct LemlistShareRef
+{
+	LemlistShareRole role;
+	int			slot;
+	uint64		generation;
+	uint64		claim;
+} LemlistShareRef;
+
+typedef enum LemlistShareOutcome
+{
+	LEMLIST_SHARE_SEND,			/* send it (claimed, or not shared) */
+	LEMLIST_SHARE_WAIT,			/* another backend sends it: ask again */
+	LEMLIST_SHARE_CACHED,		/* an answer kept within cache_ttl */
+	LEMLIST_SHARE_SHARED,		/* another backend's answer to it */
+	LEMLIST_SHARE_LATER			/* nothing to take; not claimed */
+} LemlistShareOutcome;
+
+typedef enum LemlistSharedOrigin
+{
+	LEMLIST_SHARED_NONE,		/* each backend keeps its own answers */
+	LEMLIST_SHARED_PRELOADED,	/* shared_preload_libraries */
+	LEMLIST_SHARED_DSM_REGISTRY /* the DSM registry (17+) */
+} LemlistSharedOrigin;
+
+extern void lemlist_shared_init(void);
+extern bool lemlist_shared_attach(void);
+extern LemlistSharedOrigin lemlist_shared_origin(void);
+extern void lemlist_api_key_digest(const char *api_key, uint8 *digest);
+extern void lemlist_share_key_init(LemlistShareKey *key, const uint8 *key_digest,
+								   const char *api_url, const char *method,
+								   const char *path, const char *body,
+								   TimestampTz default_end);
+extern LemlistShareOutcome lemlist_shared_ask(const LemlistShareKey *key, int ttl_s,
+											  int64 max_bytes, bool may_claim,
+											  LemlistShareRef *ref, MemoryContext cxt,
+											  char **body, size_t *len);
+extern uint64 lemlist_shared_changes(void);
+extern void lemlist_shared_heartbeat(LemlistShareRef *const *refs, int nrefs);
+extern void lemlist_shared_publish(LemlistShareRef *ref, const char *body, size_t len);
+extern void lemlist_shared_keep(LemlistShareRef *ref, const LemlistShareKey *key,
+								int ttl_s, Oid serverid, const char *body, size_t len);
+extern void lemlist_shared_leave(LemlistShareRef *ref);
+extern bool lemlist_shared_woken(void);
 
 /* ---------------------------------------------------------------------
  * in network_text.c: text from the network in messages, every API key the

@@ -83,6 +83,11 @@ static dlist_head memo_entries = DLIST_STATIC_INIT(memo_entries);
 static Size memo_used = 0;
 static uint64 memo_generation = 0;
 static TimestampTz memo_purged_for = 0;	/* statement of the last purge */
+/* for lemlist_fdw_cache(), when the backends do not share answers */
+static int64 memo_cache_hits = 0;
+static int64 memo_cache_misses = 0;
+static int64 memo_evictions = 0;
+static int64 memo_not_kept = 0;
 
 static void memo_xact_callback(XactEvent event, void *arg);
 static void memo_setup(void);
@@ -199,17 +204,21 @@ lemlist_memo_lookup(const LemlistMemoKey *key, int cache_ttl_s,
 		memo_purge(statement, now);
 
 	slot = hash_search(memo_table, &key->hash, HASH_FIND, NULL);
-	if (slot == NULL || !memo_matches(slot->entry, key))
-		return NULL;
-	entry = slot->entry;
+	entry = (slot != NULL && memo_matches(slot->entry, key)) ? slot->entry : NULL;
 
-	if (entry->statement == statement)
+	if (entry != NULL && entry->statement == statement)
 		*cached = false;
-	else if (cache_ttl_s > 0 && entry->keep_until > now &&
+	else if (entry != NULL && cache_ttl_s > 0 && entry->keep_until > now &&
 			 now - entry->stored_at < (TimestampTz) cache_ttl_s * USECS_PER_SEC)
 		*cached = true;
 	else
+	{
+		if (cache_ttl_s > 0)
+			memo_cache_misses++;
 		return NULL;
+	}
+	if (*cached)
+		memo_cache_hits++;
 
 	copy = MemoryContextAllocExtended(cxt, entry->response_len + 1, MCXT_ALLOC_HUGE);
 	memcpy(copy, entry->response, entry->response_len);
@@ -245,7 +254,11 @@ lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
 	size = MEMO_ENTRY_OVERHEAD + len + strlen(key->api_url) + strlen(key->method) +
 		strlen(key->path) + (key->body ? strlen(key->body) : 0) + 4;
 	if (size > budget)
+	{
+		if (cache_ttl_s > 0)
+			memo_not_kept++;
 		return;
+	}
 
 	/* the same request answered again: the newer answer replaces it */
 	slot = hash_search(memo_table, &key->hash, HASH_FIND, NULL);
@@ -263,12 +276,19 @@ lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
 
 			if (old->statement == statement)
 				continue;
+			if (old->keep_until > now)
+				memo_evictions++;
 			memo_remove(old);
 			if (memo_used + size <= budget)
 				break;
 		}
 		if (memo_used + size > budget)
-			return;				/* the statement's own answers fill it */
+		{
+			/* the statement's own answers fill it */
+			if (cache_ttl_s > 0)
+				memo_not_kept++;
+			return;
+		}
 	}
 
 	oldcxt = MemoryContextSwitchTo(memo_cxt);
@@ -296,6 +316,60 @@ lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
 	dlist_push_tail(&memo_entries, &entry->node);
 	memo_used += size;
 	memo_generation++;
+}
+
+/*
+ * lemlist_memo_stats
+ *		What the backend's cache holds, and how it served
+ */
+void
+lemlist_memo_stats(LemlistMemoStats *stats)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	dlist_iter	iter;
+
+	memset(stats, 0, sizeof(LemlistMemoStats));
+	stats->budget = (int64) Max(memo_budget_kb, 0) * 1024;
+	dlist_foreach(iter, &memo_entries)
+	{
+		MemoEntry  *entry = dlist_container(MemoEntry, node, iter.cur);
+
+		if (entry->keep_until > now)
+		{
+			stats->entries++;
+			stats->bytes += entry->response_len;
+		}
+	}
+	stats->hits = memo_cache_hits;
+	stats->misses = memo_cache_misses;
+	stats->evictions = memo_evictions;
+	stats->not_kept = memo_not_kept;
+}
+
+/*
+ * lemlist_memo_forget_server
+ *		Forget the cached answers of a server (not those of the running
+ *		statement's memo); returns how many were still within their TTL
+ */
+int64
+lemlist_memo_forget_server(Oid serverid)
+{
+	TimestampTz statement = GetCurrentStatementStartTimestamp();
+	TimestampTz now = GetCurrentTimestamp();
+	dlist_mutable_iter iter;
+	int64		n = 0;
+
+	dlist_foreach_modify(iter, &memo_entries)
+	{
+		MemoEntry  *entry = dlist_container(MemoEntry, node, iter.cur);
+
+		if (entry->serverid != serverid || entry->statement == statement)
+			continue;
+		if (entry->keep_until > now)
+			n++;
+		memo_remove(entry);
+	}
+	return n;
 }
 
 /*

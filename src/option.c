@@ -51,8 +51,10 @@
 
 #include <ctype.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/reloptions.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_attribute.h"
@@ -65,6 +67,8 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
@@ -828,6 +832,7 @@ parse_timestamptz(const char *value, TimestampTz *result)
 
 static const char *mapping_role(UserMapping *um);
 static bool apply_options(LemlistOptions *opts, List *optlist, int where);
+static void trim_api_url(LemlistOptions *opts);
 static void store_option(LemlistOptions *opts, const LemlistOptionDef *opt,
 						 const LemlistOptionValue *val);
 
@@ -843,10 +848,23 @@ void
 lemlist_get_options(Oid foreigntableid, LemlistOptions *opts)
 {
 	ForeignTable *table = GetForeignTable(foreigntableid);
-	ForeignServer *server = GetForeignServer(table->serverid);
+
+	lemlist_server_options(table->serverid, opts);
+	if (!apply_options(opts, table->options, LEMLIST_OPT_TABLE))
+		lemlist_report_missing_resource();
+	trim_api_url(opts);
+}
+
+/*
+ * lemlist_server_options
+ *		The options of a server: defaults, overridden by the server's own
+ */
+void
+lemlist_server_options(Oid serverid, LemlistOptions *opts)
+{
+	ForeignServer *server = GetForeignServer(serverid);
 	const LemlistOptionDef *defs;
 	int			ndefs;
-	size_t		len;
 	int			i;
 
 	memset(opts, 0, sizeof(LemlistOptions));
@@ -873,13 +891,57 @@ lemlist_get_options(Oid foreigntableid, LemlistOptions *opts)
 	}
 
 	(void) apply_options(opts, server->options, LEMLIST_OPT_SERVER);
-	if (!apply_options(opts, table->options, LEMLIST_OPT_TABLE))
-		lemlist_report_missing_resource();
+	trim_api_url(opts);
+}
 
-	/* routes start with a slash */
-	len = strlen(opts->api_url);
+/* Routes start with a slash: the API URL ends without one. */
+static void
+trim_api_url(LemlistOptions *opts)
+{
+	size_t		len = strlen(opts->api_url);
+
 	while (len > 0 && opts->api_url[len - 1] == '/')
 		opts->api_url[--len] = '\0';
+}
+
+/*
+ * lemlist_server_api_keys
+ *		The api_key of every user mapping of a server (PUBLIC's included),
+ *		palloc'd: the caller wipes them
+ */
+List *
+lemlist_server_api_keys(Oid serverid)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tuple;
+	List	   *keys = NIL;
+
+	rel = table_open(UserMappingRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_user_mapping_umserver, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(serverid));
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		bool		isnull;
+		Datum		datum = heap_getattr(tuple, Anum_pg_user_mapping_umoptions,
+										 RelationGetDescr(rel), &isnull);
+		ListCell   *lc;
+
+		if (isnull)
+			continue;
+		foreach(lc, untransformRelOptions(datum))
+		{
+			DefElem    *def = lfirst_node(DefElem, lc);
+
+			if (strcmp(def->defname, "api_key") == 0)
+				keys = lappend(keys, pstrdup(defGetString(def)));
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return keys;
 }
 
 /*

@@ -123,6 +123,8 @@ struct LemlistScanState
 	/* one execution (run_cxt) */
 	bool		started;
 	bool		done;
+	TimestampTz default_end;	/* endDate when the query gives none */
+	char	   *default_end_text;	/* as sent */
 	LemlistFilterValues fv;
 	List	   *combos;
 	LemlistConnection *conn;
@@ -281,9 +283,10 @@ start_scan(LemlistScanState *ss)
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
 
 	ss->started = true;
+	ss->default_end = lemlist_default_end_date();
+	ss->default_end_text = lemlist_format_timestamp(ss->default_end);
 	lemlist_eval_conds(ss->conds, ss->exprstates, econtext,
-					   ss->opts.default_start_date,
-					   lemlist_default_end_date(), &ss->fv);
+					   ss->opts.default_start_date, ss->default_end, &ss->fv);
 	ss->combos = lemlist_combinations(&ss->fv);
 	if (ss->join_child)
 	{
@@ -1008,6 +1011,17 @@ submit_batch(LemlistScanState *ss, LemlistCombo *combo, char **ids, int nids)
 	req->http.path = LEMLIST_STATS_ROUTE;
 	req->http.body = lemlist_json_stats_request(chunk, combo->start_date,
 												combo->end_date, combo);
+	if ((ss->fv.constrained & (1 << LEMLIST_FILTER_END_DATE)) == 0 &&
+		combo->end_date != NULL && strcmp(combo->end_date, ss->default_end_text) == 0)
+	{
+		/*
+		 * The end is the statement's start: another statement's answer
+		 * within cache_ttl answers it, whatever its own start was.
+		 */
+		req->http.default_end = ss->default_end;
+		req->http.share_body = lemlist_json_stats_request(chunk, combo->start_date,
+														  "", combo);
+	}
 	req->http.arg = req;
 	list_free(chunk);
 	ss->batches++;
@@ -1581,6 +1595,15 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 			ExplainPropertyInteger("lemlist Memo Hits", NULL, ss->stats.memo_hits, es);
 		if (ss->stats.cache_hits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
 			ExplainPropertyInteger("lemlist Cache Hits", NULL, ss->stats.cache_hits, es);
+		if (ss->stats.shared_waits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
+			ExplainPropertyInteger("lemlist Shared With Another Backend", NULL,
+								   ss->stats.shared_waits, es);
+		if (ss->opts.cache_ttl > 0)
+			ExplainPropertyText("lemlist Cache",
+								ss->stats.cache_shared ?
+								"shared by the backends of the cluster" :
+								"this backend's own (lemlist_fdw is not in shared_preload_libraries)",
+								es);
 		ExplainPropertyInteger("lemlist Retries", NULL, ss->stats.retries, es);
 		ExplainPropertyInteger("lemlist Rate Limited", NULL, ss->stats.rate_limited, es);
 		if (es->timing)

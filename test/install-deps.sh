@@ -89,7 +89,7 @@ MAJOR=$(target_major)
 base_packages()
 {
     printf '%s\n' \
-        "postgresql-$MAJOR" "postgresql-server-dev-$MAJOR" libcurl4-openssl-dev libjansson-dev \
+        "postgresql-$MAJOR" "postgresql-server-dev-$MAJOR" libcurl4-openssl-dev libjansson-dev libssl-dev \
         build-essential pkg-config python3 ca-certificates openssl curl \
         debhelper dpkg-dev postgresql-server-dev-all
 }

@@ -76,6 +76,9 @@ fi
 start_mock
 start_tls_mock
 LOG_EVERYTHING=1
+# a small store of shared answers, so that the suite shared fills it
+PG_EXTRA_CONF="${PG_EXTRA_CONF:-}
+lemlist_fdw.shared_cache_size = 2"
 start_cluster
 
 # the suites: the Makefile's, or REGRESS; a suite whose dependency this
