@@ -101,7 +101,8 @@ say "built $(basename "$deb")"
 dpkg-deb -c "$deb" >"$WORKDIR/contents.txt"
 sharedir=$("$PG_CONFIG" --sharedir)
 for f in "$pkglibdir/lemlist_fdw.so" "$sharedir/extension/lemlist_fdw.control" \
-    "$sharedir/extension/lemlist_fdw--1.0.sql" "$sharedir/extension/lemlist_fdw--1.0--1.1.sql"; do
+    "$sharedir/extension/lemlist_fdw--1.0.sql" "$sharedir/extension/lemlist_fdw--1.0--1.1.sql" \
+    "$sharedir/extension/lemlist_fdw--1.1--1.2.sql"; do
     grep -q " \.${f#"$root"}\$" "$WORKDIR/contents.txt" \
         || die "$(basename "$deb") lacks ${f#"$root"}"
 done
@@ -141,7 +142,7 @@ run_quiet "$WORKDIR/createdb.log" "${PSQL[@]}" -d postgres -c "CREATE DATABASE l
 out=$(LEMLIST_PACKAGE_KEY=test-key-alpha "${PSQL[@]}" -d lemlist_package -At 2>&1 <<EOF
 CREATE EXTENSION lemlist_fdw;
 SELECT 'version ' || extversion FROM pg_extension WHERE extname = 'lemlist_fdw';
-CREATE SERVER lemlist FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url '$LEMLIST_MOCK_URL/api');
+CREATE SERVER lemlist FOREIGN DATA WRAPPER lemlist_fdw OPTIONS (api_url '$LEMLIST_MOCK_URL/api', cache_ttl '300');
 \\set key \`printf "%s" "\$LEMLIST_PACKAGE_KEY"\`
 SET log_statement = 'none';
 CREATE USER MAPPING FOR CURRENT_USER SERVER lemlist OPTIONS (api_key :'key');
@@ -160,6 +161,30 @@ EOF
     die "the packaged extension does not work"
 }
 printf '%s\n' "$out" | sed 's/^/    /'
-expected=$'version 1.1\nlibrary lemlist_fdw\ncam_00001 62'
+expected=$'version 1.2\nlibrary lemlist_fdw\ncam_00001 62'
 [ "$out" = "$expected" ] || die "unexpected output from the packaged extension (expected: ${expected//$'\n'/, })"
+
+# without preloading, backends share answers through the DSM registry from
+# PostgreSQL 17 on (a second session reads the first one's answer within
+# cache_ttl: no request); before 17 each backend keeps its own, and says so
+say "a second session, lemlist_fdw not preloaded"
+out=$("${PSQL[@]}" -d lemlist_package -At 2>&1 <<EOF
+SELECT 'cache ' || scope || ' ' || coalesce(memory_from, '-') FROM lemlist_fdw_cache();
+SELECT campaign_id || ' ' || nb_leads FROM lemlist.campaign_stats
+ WHERE campaign_id = 'cam_00001'
+   AND start_date >= '2025-01-01 00:00:00+00' AND end_date <= '2025-06-30 23:59:59.999+00';
+EOF
+) || {
+    printf '%s\n' "$out" >&2
+    die "the packaged extension does not work in a second session"
+}
+requests=$("$LEMLIST_PYTHON" "$LEMLIST_MOCKCTL" --url "$LEMLIST_MOCK_URL" requests --count)
+out="$out"$'\n'"requests $requests"
+printf '%s\n' "$out" | sed 's/^/    /'
+if [ "$major" -ge 17 ]; then
+    expected=$'cache cluster dsm_registry\ncam_00001 62\nrequests 1'
+else
+    expected=$'cache backend -\ncam_00001 62\nrequests 2'
+fi
+[ "$out" = "$expected" ] || die "unexpected answer sharing without preloading (expected: ${expected//$'\n'/, })"
 say "package test passed"
