@@ -8,13 +8,21 @@
 # each scenario: lemlist_fdw; the same scan one request at a time
 # (max_parallel 1, memo off); and the floor that the latency and lemlist's
 # rate limit (20 requests per 2 s per key) set for the requests it needs.
-# Request counts and 429s come from the mock's log.  Then two backends
-# sharing a key, and the peak memory of a backend scanning 200 vs 20,000
-# campaigns.
+# Request counts and 429s come from the mock's log.  Then two parts that
+# start several sessions at the same clock time: "dashboards" (a team of
+# 2,000 campaigns on a server with cache_ttl 300: one session alone, then 8
+# sessions re-reading the same query warm, then 8 sessions starting it cold
+# on a fresh key) and "clusters" (one API key shared by two clusters: a
+# second throw-away cluster with lemlist_fdw preloaded, two sessions in each,
+# CLUSTER_BATCHES requests per session, against one cluster alone with the
+# same two sessions).  Then two backends sharing a key, and the peak memory
+# of a backend scanning 200 vs 20,000 campaigns.
 #
 #   test/bench.sh                      everything, 100 ms of latency
 #   LATENCY_MS=250 test/bench.sh       another latency
 #   SCENARIOS="ids1000 crm" test/bench.sh   only these rows of the table
+#   SCENARIOS="dashboards clusters" test/bench.sh   only these two parts
+#   CLUSTER_BATCHES=40 test/bench.sh   requests per session in "clusters" (default 40)
 #   SKIP_SHARED=1 SKIP_MEMORY=1 test/bench.sh   without the last two parts
 #   REPEAT=5 test/bench.sh             runs per measurement (median shown; default
 #                                      3, 1 for the scenarios bound by the rate limit)
@@ -22,8 +30,10 @@
 #                                      reached the mock (stderr)
 #   BENCH_PGOPTIONS="-c ..." test/bench.sh   more settings for its sessions
 # The knobs of test/lib.sh apply (PG_CONFIG, PGPORT_TEST, MOCK_PORT,
-# SKIP_DEPS, SKIP_BUILD, KEEP_TMP).  Takes about two minutes; the report
-# starts at the line "lemlist_fdw benchmark:".
+# SKIP_DEPS, SKIP_BUILD, KEEP_TMP); the second cluster of "clusters" listens
+# on PGPORT_SECOND (default PGPORT_TEST + 1).  Takes about five minutes (the table two, "dashboards"
+# up to two, "clusters" about one); the report starts at the line
+# "lemlist_fdw benchmark:".
 set -euo pipefail
 
 # shellcheck source=test/lib.sh
@@ -31,7 +41,7 @@ set -euo pipefail
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,39p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     "") ;;
@@ -40,7 +50,11 @@ esac
 
 LATENCY_MS=${LATENCY_MS:-100}
 [[ "$LATENCY_MS" =~ ^[0-9]+$ ]] || die "LATENCY_MS must be a whole number of milliseconds"
-SCENARIOS=${SCENARIOS:-"ids1000 ids5000 list5000 join1000 crm crmjoin calendar30 status"}
+SCENARIOS=${SCENARIOS:-"ids1000 ids5000 list5000 join1000 crm crmjoin calendar30 status dashboards clusters"}
+CLUSTER_BATCHES=${CLUSTER_BATCHES:-40}
+[[ "$CLUSTER_BATCHES" =~ ^[1-9][0-9]*$ ]] && [ "$CLUSTER_BATCHES" -le 50 ] \
+    || die "CLUSTER_BATCHES must be a whole number from 1 to 50"
+PGPORT_SECOND=${PGPORT_SECOND:-$((PGPORT_TEST + 1))}
 RATE_LIMIT=20			# lemlist's, and the mock's: requests per window per key
 RATE_WINDOW_MS=2000
 # lemlist_fdw's setting for speed: as many requests in flight as the rate
@@ -51,6 +65,23 @@ KEYS=$(seq -f 'bench-key-%02g' 1 "$NKEYS" | paste -sd, -)
 
 cd "$LEMLIST_ROOT"
 setup_workdir
+PGDATA_SECOND=""			# the second cluster of "clusters", once initdb ran
+SECOND_STARTED=""
+
+# bench_cleanup: the EXIT trap; stops the second cluster, then what
+# test/lib.sh started
+bench_cleanup()
+{
+    local rc=$?
+    set +e
+    if [ -n "$SECOND_STARTED" ]; then
+        as_pg "$(pg_bin pg_ctl)" -D "$PGDATA_SECOND" -m immediate -w stop >/dev/null 2>&1 \
+            || warn "could not stop the cluster in $PGDATA_SECOND"
+    fi
+    (exit "$rc")
+    cleanup
+}
+trap bench_cleanup EXIT
 install_deps
 build_install
 
@@ -67,9 +98,10 @@ start_cluster
 # ---------------------------------------------------------------------------
 
 # sql [psql args...]: run SQL from stdin in the bench database, quietly
+# (SQL_PORT: of another cluster)
 sql()
 {
-    as_pg "$(pg_bin psql)" -X -q -At -v ON_ERROR_STOP=1 -h "$WORKDIR" -p "$PGPORT_TEST" \
+    as_pg "$(pg_bin psql)" -X -q -At -v ON_ERROR_STOP=1 -h "$WORKDIR" -p "${SQL_PORT:-$PGPORT_TEST}" \
         -U postgres -d bench "$@"
 }
 
@@ -293,15 +325,19 @@ measure_once()
     use_new_key "$1"
     ms=$(run_query "$1" "${S_QUERY[$2]}" "${3:-}")
     echo "$ms $(requests_summary)"
-    if [ -n "${BENCH_TRACE:-}" ]; then
-        # when each request reached the mock (ms), p: list page, b: batch
-        "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_URL" >&2 <<'EOF'
+    [ -z "${BENCH_TRACE:-}" ] || trace_requests
+}
+
+# trace_requests: when each request of the mock's log reached it (ms since
+# its reset), p: list page, b: batch, !429: its status if not 200 (stderr)
+trace_requests()
+{
+    "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_URL" >&2 <<'EOF'
 import json, sys, urllib.request
 log = json.loads(urllib.request.urlopen(sys.argv[1] + "/__mock/requests").read())
 print(" ".join("%s%d%s" % ("p" if r["method"] == "GET" else "b", r["elapsed_ms"],
                            "" if r["status"] == 200 else "!%s" % r["status"]) for r in log))
 EOF
-    fi
 }
 
 # measure SCHEMA SCENARIO [PGOPTIONS]: measure_once, REPEAT times; the run of
@@ -400,11 +436,22 @@ echo "this mock (Python, one thread per connection) lets any client reach (curl'
 echo "- where the requests cannot all go at once."
 echo "Sessions run with jit = off (see the script)."
 echo
-printf '%-36s %13s %5s %11s %13s %9s %8s %8s %8s %8s %8s\n' \
+# the rows of the table, and the parts after it
+TABLE_ROWS=""
+PARTS=" "
+for name in $SCENARIOS; do
+    case "$name" in
+        dashboards | clusters) PARTS="$PARTS$name " ;;
+        *)
+            [ -n "${S_QUERY[$name]:-}" ] || die "unknown scenario \"$name\""
+            TABLE_ROWS="$TABLE_ROWS $name"
+            ;;
+    esac
+done
+[ -z "$TABLE_ROWS" ] || printf '%-36s %13s %5s %11s %13s %9s %8s %8s %8s %8s %8s\n' \
     "scenario" "requests(min)" "429s" "lemlist_fdw" "one-at-a-time" "floor" "curl" "CPU" "speed-up" \
     "vs floor" "vs curl"
-for name in $SCENARIOS; do
-    [ -n "${S_QUERY[$name]:-}" ] || die "unknown scenario \"$name\""
+for name in $TABLE_ROWS; do
     cpu=$(warm "$name")
     read -r f_ms f_n f_get f_429 <<<"$(measure fast "$name")"
     c_ms=$(curl_same "$name" "$f_n")
@@ -423,6 +470,206 @@ done
 if [ -n "${RESULT_MS[crm]:-}" ] && [ -n "${RESULT_MS[crmjoin]:-}" ]; then
     echo "    the plain CRM join against the ANY(ARRAY(SELECT ...)) idiom: $(ratio "${RESULT_MS[crmjoin]}" "${RESULT_MS[crm]}")x"
 fi
+
+# ---------------------------------------------------------------------------
+# sessions started at the same clock time: dashboards, clusters
+# ---------------------------------------------------------------------------
+
+# at_once NAME PORT:SCHEMA:QUERY...: run each QUERY (@S@ replaced by SCHEMA)
+# in a session of its own on the cluster of PORT, all of them starting at one
+# clock time (pg_sleep_until, once each session has connected and run a plain
+# EXPLAIN of its query, as in run_query); prints the wall time in
+# milliseconds, from that clock time until the slowest session ended.  Each
+# session's time is in WORKDIR/NAME.N.
+at_once()
+{
+    local name=$1 start i=0 pids=() spec port rest schema q ms wall=0
+    shift
+    start=$(date -u -d '+1.5 seconds' '+%Y-%m-%d %H:%M:%S.%N+00')
+    for spec in "$@"; do
+        port=${spec%%:*}
+        rest=${spec#*:}
+        schema=${rest%%:*}
+        q=${rest#*:}
+        q=${q//@S@/$schema}
+        i=$((i + 1))
+        PGOPTIONS="$SESSION_OPTIONS" SQL_PORT=$port sql >"$WORKDIR/$name.$i" <<EOF &
+EXPLAIN $q \\g /dev/null
+SELECT pg_sleep_until('$start') \\g /dev/null
+SELECT bench_run(\$q\$$q\$q\$);
+EOF
+        pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+        wait "${pids[$i]}" || die "a session of $name failed (see above)"
+        ms=$(tail -n 1 "$WORKDIR/$name.$((i + 1))")
+        [ "$ms" -gt "$wall" ] && wall=$ms
+    done
+    echo "$wall"
+}
+
+# dashboards: a team of 2,000 campaigns, its stats for the first half of 2025,
+# on a server with cache_ttl 300 (default options otherwise): one session
+# alone; then 8 sessions re-reading it at once, within the TTL; then 8
+# sessions starting it at once, cold (a key no earlier run used, so that
+# neither a cache nor pacing carries over)
+dashboards()
+{
+    local q a_ms a_n a_429 b_ms b_n b_429 c_ms c_n c_429 specs=() i
+    q="SELECT campaign_id, replied FROM @S@.campaign_stats WHERE $DATES"
+    # fill the mock's replay cache (untimed, no rate limit)
+    mockctl reset
+    mockctl config campaigns=2000 rate_limit=100000
+    use_new_key warm
+    run_query warm "$q" >/dev/null
+
+    for i in 1 2 3 4 5 6 7 8; do
+        specs+=("$PGPORT_TEST:dash:$q")
+    done
+    mockctl reset
+    mockctl config campaigns=2000
+    use_new_key dash
+    a_ms=$(at_once dash_a "$PGPORT_TEST:dash:$q")
+    read -r a_n _ a_429 <<<"$(requests_summary)"
+    mockctl reset
+    b_ms=$(at_once dash_b "${specs[@]}")
+    read -r b_n _ b_429 <<<"$(requests_summary)"
+    mockctl reset
+    use_new_key dash
+    c_ms=$(at_once dash_c "${specs[@]}")
+    read -r c_n _ c_429 <<<"$(requests_summary)"
+
+    echo
+    echo "Dashboards: a team of 2,000 campaigns, campaign_stats for $DATES,"
+    echo "server with cache_ttl 300 (max_parallel 4, the default); sessions start at one clock time:"
+    printf '  %-44s %5s %5s %9s %12s %9s\n' "" "requests" "429s" "wall" "requests/(a)" "time/(a)"
+    printf '  %-44s %8d %5d %6d ms %12s %9s\n' "(a) one session alone" "$a_n" "$a_429" "$a_ms" "1.00" "1.00"
+    printf '  %-44s %8d %5d %6d ms %12s %9s\n' "(b) then 8 sessions at once, warm (same key)" \
+        "$b_n" "$b_429" "$b_ms" "$(ratio "$b_n" "$a_n")" "$(ratio "$b_ms" "$a_ms")"
+    printf '  %-44s %8d %5d %6d ms %12s %9s\n' "(c) 8 sessions at once, cold (a fresh key)" \
+        "$c_n" "$c_429" "$c_ms" "$(ratio "$c_n" "$a_n")" "$(ratio "$c_ms" "$a_ms")"
+}
+
+# start_second_cluster: a throw-away cluster on PGPORT_SECOND, socket in
+# WORKDIR, lemlist_fdw preloaded, with a database bench holding what the
+# clusters part needs (server fast, ids(), bench_run()); stopped by the trap
+start_second_cluster()
+{
+    PGDATA_SECOND="$WORKDIR/data2"
+    say "creating a second throw-away cluster in $PGDATA_SECOND" >&2
+    run_quiet "$WORKDIR/initdb2.log" \
+        as_pg "$(pg_bin initdb)" -D "$PGDATA_SECOND" -U postgres -A trust \
+        --locale=C -E UTF8 --no-sync \
+        || die "initdb of the second cluster failed"
+    cat >>"$PGDATA_SECOND/postgresql.conf" <<EOF
+
+# added by test/bench.sh: the second cluster of its "clusters" part
+listen_addresses = ''
+unix_socket_directories = '$WORKDIR'
+port = $PGPORT_SECOND
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+lc_messages = 'C'
+max_connections = 20
+shared_preload_libraries = 'lemlist_fdw'
+EOF
+    run_quiet "$WORKDIR/pg_ctl2.log" \
+        as_pg "$(pg_bin pg_ctl)" -D "$PGDATA_SECOND" -l "$WORKDIR/postgres2.log" -w -t 60 start \
+        || die "the second cluster did not start"
+    SECOND_STARTED=1
+    as_pg "$(pg_bin createdb)" -h "$WORKDIR" -p "$PGPORT_SECOND" -U postgres bench
+    SQL_PORT=$PGPORT_SECOND sql <<EOF
+CREATE EXTENSION lemlist_fdw;
+CREATE SERVER fast FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url '$LEMLIST_MOCK_URL/api', max_parallel '$FAST_PARALLEL');
+CREATE USER MAPPING FOR postgres SERVER fast OPTIONS (api_key 'bench-key-00');
+CREATE SCHEMA fast;
+IMPORT FOREIGN SCHEMA lemlist FROM SERVER fast INTO fast;
+EOF
+    SQL_PORT=$PGPORT_SECOND sql <<'EOF'
+CREATE FUNCTION bench_run(q text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  t0 timestamptz := clock_timestamp();
+  n bigint;
+BEGIN
+  EXECUTE 'SELECT count(*) FROM (' || q || ') AS s' INTO n;
+  RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000);
+END
+$$;
+CREATE FUNCTION ids(first int, last int) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT array_agg(format('cam_%s', lpad(i::text, 5, '0')) ORDER BY i)
+    FROM generate_series(first, last) AS i
+$$;
+EOF
+}
+
+# clusters_run LABEL SPEC...: at_once the specs on a reset mock, then print
+# requests, 429s and the wall time against the rate floor
+clusters_run()
+{
+    local label=$1 wall n r429 fl
+    shift
+    mockctl reset
+    mockctl config campaigns=20000
+    wall=$(at_once clusters "$@")
+    read -r n _ r429 <<<"$(requests_summary)"
+    [ -z "${BENCH_TRACE:-}" ] || trace_requests
+    fl=$(floor_ms $((n - r429)) 1)	# a 429 does not count against the limit
+    printf '  %-40s %4d requests, %3d answered 429 (%s%%), %6d ms; floor %6d ms, %sx\n' \
+        "$label:" "$n" "$r429" "$(awk -v a="$r429" -v b="$n" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }')" \
+        "$wall" "$fl" "$(ratio "$wall" "$fl")"
+}
+
+# clusters: one API key, two sessions per cluster each asking for
+# CLUSTER_BATCHES batches of 100 campaigns (= ANY(array), max_parallel 20);
+# the same two sessions in one cluster alone, then with two more in a second
+# cluster at the same time (4 sessions, all on one key)
+clusters()
+{
+    local per=$((CLUSTER_BATCHES * 100)) qs=() i key
+    for i in 0 1 2 3; do
+        qs+=("SELECT campaign_id FROM @S@.campaign_stats
+               WHERE campaign_id = ANY (ids($((i * per + 1)), $(((i + 1) * per)))) AND $DATES")
+    done
+    start_second_cluster
+    # fill the mock's replay cache (untimed, no rate limit)
+    mockctl reset
+    mockctl config campaigns=20000 rate_limit=100000
+    use_new_key warm
+    for i in 0 1 2 3; do
+        run_query warm "${qs[$i]}" >/dev/null
+    done
+
+    echo
+    echo "Clusters: one API key, sessions asking for $CLUSTER_BATCHES batches each at once (= ANY(array)," \
+        "max_parallel ${FAST_PARALLEL}), lemlist_fdw preloaded in each cluster:"
+    use_new_key fast
+    clusters_run "one cluster, 2 sessions" \
+        "$PGPORT_TEST:fast:${qs[0]}" "$PGPORT_TEST:fast:${qs[1]}"
+    key=$(new_key)
+    printf "ALTER USER MAPPING FOR postgres SERVER fast OPTIONS (SET api_key '%s');\n" "$key" | sql
+    printf "ALTER USER MAPPING FOR postgres SERVER fast OPTIONS (SET api_key '%s');\n" "$key" \
+        | SQL_PORT=$PGPORT_SECOND sql
+    clusters_run "two clusters, 2 sessions each" \
+        "$PGPORT_TEST:fast:${qs[0]}" "$PGPORT_TEST:fast:${qs[1]}" \
+        "$PGPORT_SECOND:fast:${qs[2]}" "$PGPORT_SECOND:fast:${qs[3]}"
+}
+
+case "$PARTS" in *" dashboards "*)
+    sql <<EOF
+CREATE SERVER dash FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url '$LEMLIST_MOCK_URL/api', cache_ttl '300');
+CREATE USER MAPPING FOR postgres SERVER dash OPTIONS (api_key 'bench-key-00');
+CREATE SCHEMA dash;
+IMPORT FOREIGN SCHEMA lemlist FROM SERVER dash INTO dash;
+EOF
+    dashboards
+    ;;
+esac
+case "$PARTS" in *" clusters "*) clusters ;; esac
 
 # ---------------------------------------------------------------------------
 # two backends, one key: the pacing is shared through shared memory
