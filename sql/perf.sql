@@ -392,6 +392,9 @@ SELECT * FROM mock('reset');
 SELECT * FROM mock('config rate_limit=3 rate_window_ms=500 campaigns=200 latency_ms=20');
 SELECT clock_timestamp() AS t0 \gset
 SELECT dblink_send_query('other', pg_temp.many_scans(1, 12));
+-- (10 ms apart: statements started in the same millisecond would send the
+-- same default end date, and the same requests once for both backends)
+SELECT pg_sleep(0.01);
 SELECT pg_temp.run(pg_temp.many_scans(1, 12));
 SELECT * FROM dblink_get_result('other') AS t(n numeric);
 SELECT * FROM dblink_get_result('other') AS t(n numeric);	-- the end of it
@@ -460,14 +463,11 @@ BEGIN
 END
 $$;
 SELECT dblink_send_query('other', 'SELECT perf_one_batch_each(300, 1, -1)');
+SELECT pg_sleep(0.01);
 SELECT perf_one_batch_each(1, 300, 1);
 SELECT * FROM dblink_get_result('other') AS t(n bigint);
 SELECT * FROM dblink_get_result('other') AS t(n bigint);	-- the end of it
--- (a batch both backends ask for at the same moment is sent once when both
--- statements started within the same millisecond: their default end dates,
--- and so their requests, are then identical)
-SELECT count(*) BETWEEN 598 AND 600 AS one_per_key_and_backend,
-       count(*) FILTER (WHERE status = '429') AS rate_limited
+SELECT count(*) AS requests, count(*) FILTER (WHERE status = '429') AS rate_limited
   FROM reqs;
 -- (the shared table also holds the keys earlier suites used less than a
 -- window ago; this backend's own table holds its 8 latest keys)

@@ -41,7 +41,7 @@ SELECT dblink_exec('other', 'SET timezone = ''UTC''');
 -- a query of the other session, as (line) rows
 CREATE FUNCTION other_explain(q text) RETURNS SETOF text LANGUAGE sql AS $$
   SELECT regexp_replace(regexp_replace(line, '[0-9.]+ ms', 'N ms'), 'rows=(\d+)\.00', 'rows=\1')
-    FROM dblink('other', 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q)
+    FROM dblink('other', 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) ' || q)
       AS t(line text)
 $$;
 CREATE FUNCTION cache_counts() RETURNS TABLE (entries bigint, hits bigint, misses bigint,
@@ -136,7 +136,7 @@ SELECT dblink_send_query('other', $$SELECT count(*) FROM shared.stats_nocache
 SELECT pg_sleep(0.2);
 SELECT line FROM masked_explain($$SELECT campaign_id, nb_leads FROM shared.stats_nocache
  WHERE campaign_id = 'cam_00010' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$,
-  'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS line;
+  'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF') AS line;
 SELECT * FROM dblink_get_result('other') AS t(n bigint);
 SELECT * FROM dblink_get_result('other') AS t(n bigint);
 SELECT * FROM mock('requests');

@@ -12,15 +12,18 @@
 #   rejected   a request lemlist rejects (HTTP 400), caught in a plpgsql
 #              EXCEPTION block
 #   invalid    an answer that is not the documented JSON, caught the same way
-#   cached     a table with cache_ttl, over 50 campaigns in turn (answers kept
-#              across statements, within lemlist_fdw.memo_budget)
+#   cached     a table with cache_ttl, over 50 campaigns and 25 end dates in
+#              turn (answers kept across statements in the cluster's store of
+#              shared answers, 1 MB here, which fills and evicts)
 #   join       campaign_stats joined to campaign_step_stats (the memo shares
 #              the batches of one statement)
 # It measures the backend after WARMUP scans and after SCANS scans: private
 # resident memory (RssAnon of /proc/PID/status, where malloc'd memory such as
 # curl's and jansson's shows), the total of pg_backend_memory_contexts (what
 # palloc holds) and the number of open file descriptors, prints them, and
-# fails if any grew by more than its bound.
+# fails if any grew by more than its bound; and the store of shared answers
+# (lemlist_fdw_cache()): its size unchanged, what it holds within it, nothing
+# left in flight.
 #
 #   test/memory.sh                      10,000 scans, measured at 1,000 and 10,000
 #   SCANS=20000 WARMUP=2000 test/memory.sh
@@ -88,6 +91,9 @@ done
     fault mutate route=stats op=counter_string times=-1 \
     || die "could not break the second mock"
 
+# a small store of shared answers, which the cached scans fill
+PG_EXTRA_CONF="${PG_EXTRA_CONF:-}
+lemlist_fdw.shared_cache_size = 1"
 start_cluster
 
 say "creating the objects"
@@ -154,6 +160,7 @@ EOF
         cat <<EOF
 SELECT 'MEASURE $1 contexts ' || count(*) || ' ' || sum(total_bytes) FROM pg_backend_memory_contexts;
 \\! awk '/^RssAnon:/ { a = \$2 } /^VmRSS:/ { v = \$2 } END { print "MEASURE $1 rss", a, v }' /proc/\$MEMORY_BACKEND_PID/status
+SELECT 'MEASURE $1 shared ' || size_bytes || ' ' || bytes || ' ' || in_flight || ' ' || evictions FROM lemlist_fdw_cache();
 \\! ls -l /proc/\$MEMORY_BACKEND_PID/fd | awk '/ -> / { n++; if (\$NF ~ /^socket:/) s++ } END { print "MEASURE $1 fds", n + 0, s + 0 }'
 EOF
     }
@@ -165,7 +172,7 @@ EOF
             3) echo "SELECT count(*) FROM lemlist.campaign_stats WHERE campaign_id IN ('cam_00012', 'cam_00013', 'cam_99999') AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';" ;;
             4) echo "SELECT failing_scan('rejected');" ;;
             5) echo "SELECT failing_scan('invalid');" ;;
-            6) printf "SELECT sum(nb_leads) FROM cached.campaign_stats WHERE campaign_id = 'cam_%05d' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';\n" $((n / 8 % 50 + 1)) ;;
+            6) printf "SELECT sum(nb_leads) FROM cached.campaign_stats WHERE campaign_id = 'cam_%05d' AND start_date >= '2025-01-01' AND end_date <= '2025-06-%02d';\n" $((n / 8 % 50 + 1)) $((n / 400 % 25 + 1)) ;;
             7) echo "SELECT count(*) FROM lemlist.campaign_stats s JOIN lemlist.campaign_step_stats t USING (campaign_id, start_date, end_date) WHERE s.campaign_id IN ('cam_00005', 'cam_00006') AND s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30' AND t.start_date >= '2025-01-01' AND t.end_date <= '2025-06-30';" ;;
         esac
         if [ "$n" -eq "$WARMUP" ] || [ "$n" -eq "$SCANS" ]; then
@@ -212,7 +219,12 @@ fds1=$(value "$WARMUP" fds 1)
 fds2=$(value "$SCANS" fds 1)
 sock1=$(value "$WARMUP" fds 2)
 sock2=$(value "$SCANS" fds 2)
-for v in rss1 rss2 vm1 vm2 ctx1 ctx2 nctx1 nctx2 fds1 fds2 sock1 sock2; do
+size1=$(value "$WARMUP" shared 1)
+size2=$(value "$SCANS" shared 1)
+held2=$(value "$SCANS" shared 2)
+inflight2=$(value "$SCANS" shared 3)
+evicted2=$(value "$SCANS" shared 4)
+for v in rss1 rss2 vm1 vm2 ctx1 ctx2 nctx1 nctx2 fds1 fds2 sock1 sock2 size1 size2 held2 inflight2 evicted2; do
     [ -n "${!v}" ] || die "measurement $v missing (see $WORKDIR/scans.out)"
 done
 
@@ -236,6 +248,13 @@ if [ $((ctx2 - ctx1)) -gt $((BOUND_CONTEXTS_KB * 1024)) ]; then
 fi
 if [ $((fds2 - fds1)) -gt "$BOUND_FDS" ]; then
     echo "FAILED: open file descriptors grew by $((fds2 - fds1)) (bound $BOUND_FDS)"
+    failed=1
+fi
+printf '  %-34s %12s %12s %10s %8s\n' "shared answers: store (bytes)" "$size1" "$size2" "$((size2 - size1))" "0"
+printf '  %-34s %12s %12s %10s %8s\n' "shared answers: held (bytes)" "-" "$held2" "-" "$size2"
+printf '  %-34s %12s %12s %10s %8s\n' "shared answers: in flight, evicted" "-" "$inflight2, $evicted2" "-" "0, -"
+if [ "$size2" -ne "$size1" ] || [ "$held2" -gt "$size2" ] || [ "$inflight2" -ne 0 ]; then
+    echo "FAILED: the store of shared answers left its bound, or requests in flight"
     failed=1
 fi
 [ "$failed" -eq 0 ] || exit 1

@@ -132,6 +132,21 @@ else
     failed=$((failed + 1))
 fi
 
+# a hot standby of the cluster answers lemlist queries and shares answers
+# between its sessions without writing anything (test/standby.sh)
+if [ -z "${REGRESS:-}" ]; then
+    say "a hot standby of the cluster (test/standby.sh)"
+    # shellcheck source=test/standby.sh
+    . test/standby.sh
+    if standby_check; then
+        passed=$((passed + 1))
+        printf 'test %-28s ... ok\n' standby.sh
+    else
+        failed=$((failed + 1))
+        printf 'test %-28s ... FAILED\n' standby.sh
+    fi
+fi
+
 # the README's recipes are the files that the suites examples, matview and
 # cron run, with the output they expect
 say "checking the README's recipes (test/recipes.py)"
