@@ -531,10 +531,13 @@ dashboards()
     use_new_key dash
     a_ms=$(at_once dash_a "$PGPORT_TEST:dash:$q")
     read -r a_n _ a_429 <<<"$(requests_summary)"
+    # a reset brings the mock's settings back to its defaults
     mockctl reset
+    mockctl config campaigns=2000
     b_ms=$(at_once dash_b "${specs[@]}")
     read -r b_n _ b_429 <<<"$(requests_summary)"
     mockctl reset
+    mockctl config campaigns=2000
     use_new_key dash
     c_ms=$(at_once dash_c "${specs[@]}")
     read -r c_n _ c_429 <<<"$(requests_summary)"
