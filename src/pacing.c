@@ -17,10 +17,22 @@
  * buys costs one response time per window, and nothing else.
  *
  * The model is corrected with what lemlist says: X-RateLimit-Limit lowers
- * the limit; X-RateLimit-Remaining reveals requests of the key we do not know
- * about (another client, another backend without shared memory), which are
- * then counted until X-RateLimit-Reset (a JavaScript Date string); a window
- * used up by others, and Retry-After after a 429, hold the key.
+ * the limit, and Retry-After after a 429 holds the key.  Others may use the
+ * key too (another cluster, a backend without shared memory), so lemlist's
+ * own window bounds what the key starts as well.  Each answer says how many
+ * requests lemlist counted in its window (X-RateLimit-Limit less
+ * X-RateLimit-Remaining); beyond all the requests we started in that window,
+ * they are others'.  Until the window ends (X-RateLimit-Reset, a JavaScript
+ * Date string in whole seconds rounded up, or a window after the answer, if
+ * sooner), we start no more than the limit less the most requests of others
+ * an answer showed: a budget that answers of the window only lower, and one
+ * of a later window replaces.  Others' requests counted after our last answer
+ * of a window are not seen; so what others used in a window is left to them
+ * in the next: our requests of a window are capped at the limit less their
+ * share, so that clients of a key do not all burst at each window's start.
+ * A key whose share is not known (new, or idle for a while) starts with half
+ * the limit, and takes the rest as soon as all its answers show nobody else
+ * in the window; a capped key takes one more request each time they do.
  *
  * Where the state lives: when lemlist_fdw is in shared_preload_libraries,
  * a table of lemlist_fdw.max_shared_keys entries in shared memory, under one
@@ -91,7 +103,15 @@ typedef struct LemlistPacingSlot
 	TimestampTz end;			/* in flight: its deadline */
 } LemlistPacingSlot;
 
-/* What pacing knows of one API key: its last LEMLIST_PACING_SLOTS requests. */
+/*
+ * What pacing knows of one API key: its last LEMLIST_PACING_SLOTS requests,
+ * and lemlist's current window of the key.
+ *
+ * A window is "unheard" from when we begin to count our requests in it
+ * (win_start) until an answer counted in it comes (win_end is then set):
+ * only win_cap bounds it, for at most a window.  Once heard, what others
+ * used of it (win_theirs) bounds it too, until win_end.
+ */
 typedef struct LemlistPacingKey
 {
 	uint64		key_hash;
@@ -99,6 +119,16 @@ typedef struct LemlistPacingKey
 	TimestampTz last_used;
 	TimestampTz hold_until;		/* start nothing before */
 	int			server_limit;	/* last X-RateLimit-Limit, 0 if none */
+	/* lemlist's window, as its headers tell it */
+	TimestampTz win_reset;		/* its X-RateLimit-Reset, 0 if none */
+	TimestampTz win_start;		/* when we began to count in it, 0 if never */
+	TimestampTz win_end;		/* when it ends at the latest; 0: unheard */
+	int			win_cap;		/* at most this many of ours in it */
+	int			win_sent;		/* ours started since win_start */
+	int			win_ours;		/* our answers counted in it */
+	int			win_theirs;		/* the most requests of others seen in it */
+	int			share;			/* win_cap of the next window, 0 if unknown */
+	TimestampTz share_at;		/* the end of the window share comes from */
 	/* for lemlist_fdw_pacing() */
 	int			rate_limit;		/* the options of the last request */
 	int			window_ms;
@@ -116,6 +146,10 @@ static TimestampTz lemlist_parse_rate_reset(const char *value, TimestampTz now);
 
 /* Added to the window, for clock granularity on either side. */
 #define PACING_MARGIN_MS		5
+/* How often a request capped in an unheard window looks again. */
+#define PACING_POLL_MS			10
+/* Windows after which what others used is forgotten. */
+#define PACING_SHARE_WINDOWS	5
 /* Exponential back-off: base * 2^retry, capped, then randomized +-50%. */
 #define PACING_BACKOFF_BASE_MS	200
 #define PACING_BACKOFF_MAX_MS	5000
@@ -126,6 +160,18 @@ static int	pacing_recent_ends(const LemlistPacingKey *key, TimestampTz since,
 							   TimestampTz *ends);
 static void pacing_record(LemlistPacingKey *key, TimestampTz start, TimestampTz end);
 static int	cmp_timestamp_desc(const void *a, const void *b);
+static void pacing_roll_window(LemlistPacingKey *key, int limit, TimestampTz now,
+							   TimestampTz window);
+static int	pacing_uncounted(const LemlistPacingKey *key, TimestampTz now,
+							 TimestampTz since);
+
+/*
+ * The attempt this backend last told lemlist_pacing_release about: http.c
+ * releases an attempt just before it hands its answer's headers to
+ * lemlist_pacing_observe, which needs to know when that request started.
+ */
+static uint64 released_key_hash = 0;
+static TimestampTz released_start = 0;
 
 
 /*
@@ -176,6 +222,15 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 			at = Max(at, oldest->end + window);
 	}
 
+	/* lemlist's window: our cap in it, and once heard, what others used of it */
+	pacing_roll_window(key, limit, now, window);
+	if (key->win_end != 0 && (key->win_sent >= key->win_cap ||
+							  key->win_sent + key->win_theirs >= limit))
+		at = Max(at, key->win_end);
+	else if (key->win_end == 0 && key->win_sent >= key->win_cap)
+		at = Max(at, Min(TimestampTzPlusMilliseconds(now, PACING_POLL_MS),
+						 key->win_start + window));
+
 	if (at > now)
 	{
 		lemlist_pacing_unlock();
@@ -183,6 +238,7 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 		return false;
 	}
 
+	key->win_sent++;
 	key->rate_limit = rate_limit;
 	key->window_ms = window_ms;
 	ticket->key_hash = key_hash;
@@ -214,16 +270,21 @@ lemlist_pacing_release(const LemlistPacingTicket *ticket, TimestampTz now)
 			slot->end = Max(now, slot->start);
 	}
 	lemlist_pacing_unlock();
+
+	released_key_hash = ticket->key_hash;
+	released_start = ticket->start;
 }
 
 /*
  * lemlist_pacing_observe
  *		Correct the model with the rate limit headers of an answer
  *
- * lemlist counted the answer's request after all of ours that it counted,
- * so requests it counts beyond those we know of are someone else's: they
- * count until the reset (or for a window), and if they used the window up,
- * the key waits for the reset.
+ * The answer tells the window it was counted in (its reset) and how many
+ * requests lemlist counted in it: those beyond all the requests we started
+ * in the window are others'.  An answer of the current window can only
+ * raise that count, one of a later window starts it anew, one of an earlier
+ * window is too late to matter.  A 429 was not counted: its request leaves
+ * the window's count of ours.
  */
 void
 lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
@@ -231,43 +292,98 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 {
 	LemlistPacingKey *key;
 	TimestampTz window = (TimestampTz) (window_ms + PACING_MARGIN_MS) * 1000;
-	TimestampTz ends[LEMLIST_PACING_SLOTS];
 	TimestampTz reset_at = 0;
+	TimestampTz since = now;
 	long		limit = headers->limit;
 	long		remaining = headers->remaining;
-	long		used;
-	int			ours;
-	int			theirs;
+	long		used = 0;
+	int			theirs = 0;
+	int			lim;
+	bool		counted = headers->retry_after_s < 0;	/* a 429 is not */
 
 	if (limit < 0 && remaining < 0)
 		return;
 
-	/* a reset in the past, or further than a window, is not believed */
+	/*
+	 * A reset further than a window (and the second it is rounded up to) is
+	 * not believed; one in the past says the answer's window is over.
+	 */
 	if (headers->reset[0] != '\0')
 		reset_at = lemlist_parse_rate_reset(headers->reset, now);
-	if (reset_at != 0 && (reset_at <= now || reset_at > now + window))
+	if (reset_at > now + window + USECS_PER_SEC)
 		reset_at = 0;
+
+	/* when the answer's request started, if it is the one just released */
+	if (released_key_hash == key_hash && released_start <= now &&
+		released_start > now - window)
+		since = released_start;
 
 	key = lemlist_pacing_lock(key_hash, now, true);
 	if (limit > 0)
 		key->server_limit = (int) Min(limit, (long) INT_MAX);
+	lim = pacing_limit(key, rate_limit);
 	if (remaining < 0)
 	{
+		/* no budget to go by: nor any reason to hold back */
+		key->share = lim;
+		key->share_at = now;
+		key->win_cap = Max(key->win_cap, lim);
 		lemlist_pacing_unlock();
 		return;
 	}
 
-	used = (limit > 0 ? limit : pacing_limit(key, rate_limit)) - remaining;
-	ours = pacing_recent_ends(key, now - window, ends);
-	theirs = (int) Min(used - ours, (long) pacing_limit(key, rate_limit));
-	if (theirs > 0)
+	if (reset_at != 0 && (reset_at <= now || reset_at < key->win_reset))
 	{
-		TimestampTz until = reset_at ? reset_at : now + window;
+		/* counted in a window that has ended since */
+		lemlist_pacing_unlock();
+		return;
+	}
+	if (reset_at != 0 && reset_at == key->win_reset && key->win_end == 0)
+	{
+		/* counted in the window we left, which may not have ended yet */
+		lemlist_pacing_unlock();
+		return;
+	}
 
-		for (int i = 0; i < theirs; i++)
-			pacing_record(key, now, until - window);
-		if (remaining == 0)
-			key->hold_until = Max(key->hold_until, until);
+	pacing_roll_window(key, lim, now, window);
+	used = Min((limit > 0 ? limit : lim) - remaining, (long) INT_MAX);
+	if (key->win_end == 0 || (reset_at != 0 && reset_at > key->win_reset) ||
+		(reset_at == 0 && now >= key->win_end))
+	{
+		/* the first answer of a window */
+		if (key->win_end != 0)
+		{
+			/* a later window than the one we thought current: leave that */
+			key->share = Max(1, lim - key->win_theirs);
+			key->share_at = now;
+			key->win_cap = key->share;
+			key->win_sent = pacing_uncounted(key, now, since) + 1;
+		}
+		key->win_reset = reset_at;
+		key->win_end = reset_at != 0 ? Min(reset_at, now + window) : now + window;
+		key->win_ours = 0;
+		key->win_theirs = 0;
+	}
+	else
+		key->win_end = Min(key->win_end, now + window);
+	if (counted)
+		key->win_ours++;
+	else if (key->win_sent > 0)
+		key->win_sent--;
+	theirs = (int) Max(Min(used - Max(key->win_sent, key->win_ours), (long) lim), 0L);
+	key->win_theirs = Max(key->win_theirs, theirs);
+
+	/*
+	 * Once all our requests of the window are answered and nobody else
+	 * shows, a key new to us takes the whole window; one that left a share
+	 * to others takes one more request at a time.
+	 */
+	if (key->win_theirs == 0 && pacing_uncounted(key, now, 0) == 0)
+	{
+		if (key->share == 0)
+			key->win_cap = Max(key->win_cap, lim);
+		else if (key->win_cap < lim)
+			key->win_cap++;
 	}
 	lemlist_pacing_unlock();
 
@@ -351,6 +467,62 @@ pacing_record(LemlistPacingKey *key, TimestampTz start, TimestampTz end)
 	slot->start = start;
 	slot->end = end;
 	key->next++;
+}
+
+/*
+ * pacing_roll_window
+ *		Begin a new window of lemlist's when the current one is over: once
+ *		past its end if heard, a window after its start if not
+ *
+ * Our requests in flight may yet be counted in the new window.  What others
+ * used of a heard window is theirs in the next; a share learned too long ago
+ * is forgotten, and a key without one starts with half the limit.
+ */
+static void
+pacing_roll_window(LemlistPacingKey *key, int limit, TimestampTz now,
+				   TimestampTz window)
+{
+	if (key->win_start != 0 &&
+		(key->win_end != 0 ? now < key->win_end : now < key->win_start + window))
+		return;
+
+	if (key->win_end != 0)
+	{
+		key->share = Max(1, limit - key->win_theirs);
+		key->share_at = key->win_end;
+	}
+	if (key->share != 0 && key->share_at < now - PACING_SHARE_WINDOWS * window)
+		key->share = 0;
+
+	key->win_start = now;
+	key->win_end = 0;
+	key->win_cap = key->share != 0 ? Min(key->share, limit) : (limit + 1) / 2;
+	key->win_sent = pacing_uncounted(key, now, 0);
+	key->win_ours = 0;
+	key->win_theirs = 0;
+}
+
+/*
+ * pacing_uncounted
+ *		Our requests of the key that started at or after since and have not
+ *		ended by now: lemlist may count them later than anything it answered
+ *
+ * The request just released, ended, is not one of them.
+ */
+static int
+pacing_uncounted(const LemlistPacingKey *key, TimestampTz now, TimestampTz since)
+{
+	uint64		first = key->next > LEMLIST_PACING_SLOTS ? key->next - LEMLIST_PACING_SLOTS : 0;
+	int			n = 0;
+
+	for (uint64 seq = first; seq < key->next; seq++)
+	{
+		const LemlistPacingSlot *slot = &key->slots[seq % LEMLIST_PACING_SLOTS];
+
+		if (slot->end > now && slot->start >= since)
+			n++;
+	}
+	return n;
 }
 
 static int
@@ -594,7 +766,7 @@ pacing_local_table(void)
 static bool
 pacing_in_use(const LemlistPacingKey *key, TimestampTz now)
 {
-	if (key->hold_until > now)
+	if (key->hold_until > now || key->win_end > now)
 		return true;
 	/* cheap first: used less than a window ago */
 	if (key->last_used > TimestampTzPlusMilliseconds(now, -(key->window_ms + 100)))
