@@ -29,7 +29,7 @@ EOF
 
     # the standby: a base backup that streams from the primary
     as_pg "$(pg_bin pg_basebackup)" -h "$WORKDIR" -p "$PGPORT_TEST" -U postgres \
-        -D "$dir" -R -X stream >"$WORKDIR/basebackup.log" 2>&1 || {
+        -D "$dir" -R -X stream -c fast >"$WORKDIR/basebackup.log" 2>&1 || {
         cat "$WORKDIR/basebackup.log"
         rc=1
     }
