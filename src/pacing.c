@@ -27,12 +27,14 @@
  * sooner), we start no more than the limit less the most requests of others
  * an answer showed: a budget that answers of the window only lower, and one
  * of a later window replaces.  Others' requests counted after our last answer
- * of a window are not seen; so what others used in a window is left to them
- * in the next: our requests of a window are capped at the limit less their
- * share, so that clients of a key do not all burst at each window's start.
- * A key whose share is not known (new, or idle for a while) starts with half
- * the limit, and takes the rest as soon as all its answers show nobody else
- * in the window; a capped key takes one more request each time they do.
+ * of a window are not seen; so what others used in a window, and a quarter
+ * more, is left to them in the next: our requests of a window are capped at
+ * the limit less their share, so that clients of a key do not all burst at
+ * each window's start.  A key whose share is not known (new, or idle for a
+ * while) starts with half the limit, and takes the rest once all its answers,
+ * and then one more request sent after them, show nobody else in the window
+ * (another cluster that started the key a moment later is counted by then);
+ * a capped key takes one more request each time they do.
  *
  * Where the state lives: when lemlist_fdw is in shared_preload_libraries,
  * a table of lemlist_fdw.max_shared_keys entries in shared memory, under one
@@ -128,6 +130,7 @@ typedef struct LemlistPacingKey
 	int			win_ours;		/* our answers counted in it */
 	int			win_theirs;		/* the most requests of others seen in it */
 	int			share;			/* win_cap of the next window, 0 if unknown */
+	TimestampTz probe_at;		/* a new key's window looked free then, 0 if not */
 	TimestampTz share_at;		/* the end of the window share comes from */
 	/* for lemlist_fdw_pacing() */
 	int			rate_limit;		/* the options of the last request */
@@ -164,6 +167,7 @@ static void pacing_roll_window(LemlistPacingKey *key, int limit, TimestampTz now
 							   TimestampTz window);
 static int	pacing_uncounted(const LemlistPacingKey *key, TimestampTz now,
 							 TimestampTz since);
+static int	pacing_share(int limit, int theirs);
 
 /*
  * The attempt this backend last told lemlist_pacing_release about: http.c
@@ -354,7 +358,7 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 		if (key->win_end != 0)
 		{
 			/* a later window than the one we thought current: leave that */
-			key->share = Max(1, lim - key->win_theirs);
+			key->share = pacing_share(lim, key->win_theirs);
 			key->share_at = now;
 			key->win_cap = key->share;
 			key->win_sent = pacing_uncounted(key, now, since) + 1;
@@ -375,15 +379,25 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 
 	/*
 	 * Once all our requests of the window are answered and nobody else
-	 * shows, a key new to us takes the whole window; one that left a share
-	 * to others takes one more request at a time.
+	 * shows, a key new to us takes the whole window, but only once one more
+	 * request, sent after that, says so too: another cluster that started
+	 * the key a moment later has been counted by then.  A key that left a
+	 * share to others takes one more request at a time.
 	 */
 	if (key->win_theirs == 0 && pacing_uncounted(key, now, 0) == 0)
 	{
-		if (key->share == 0)
+		if (key->share != 0)
+		{
+			if (key->win_cap < lim)
+				key->win_cap++;
+		}
+		else if (key->probe_at != 0 && since >= key->probe_at)
 			key->win_cap = Max(key->win_cap, lim);
-		else if (key->win_cap < lim)
-			key->win_cap++;
+		else if (key->probe_at == 0)
+		{
+			key->probe_at = now;
+			key->win_cap = Max(key->win_cap, Min(key->win_sent + 1, lim));
+		}
 	}
 	lemlist_pacing_unlock();
 
@@ -488,7 +502,7 @@ pacing_roll_window(LemlistPacingKey *key, int limit, TimestampTz now,
 
 	if (key->win_end != 0)
 	{
-		key->share = Max(1, limit - key->win_theirs);
+		key->share = pacing_share(limit, key->win_theirs);
 		key->share_at = key->win_end;
 	}
 	if (key->share != 0 && key->share_at < now - PACING_SHARE_WINDOWS * window)
@@ -497,9 +511,26 @@ pacing_roll_window(LemlistPacingKey *key, int limit, TimestampTz now,
 	key->win_start = now;
 	key->win_end = 0;
 	key->win_cap = key->share != 0 ? Min(key->share, limit) : (limit + 1) / 2;
+	key->probe_at = 0;
 	key->win_sent = pacing_uncounted(key, now, 0);
 	key->win_ours = 0;
 	key->win_theirs = 0;
+}
+
+/*
+ * pacing_share
+ *		Our requests in the next window, when others used theirs of the last
+ *
+ * Others' requests counted after our last answer of a window are not seen:
+ * when there were others, a quarter of what they were seen to use (at
+ * least one request) is left to them on top.
+ */
+static int
+pacing_share(int limit, int theirs)
+{
+	if (theirs > 0)
+		theirs += Max(1, theirs / 4);
+	return Max(1, limit - theirs);
 }
 
 /*
