@@ -125,15 +125,15 @@ RESET ROLE;
 SELECT count(*) AS requests FROM mock('requests');
 
 --
--- Single flight: the other session's request is slow (500 ms of latency);
+-- Single flight: the other session's request is slow (a second of latency);
 -- this session asks the same while it is in flight, and waits for its answer:
 -- one request for both, no cache involved
 --
 SELECT * FROM mock('reset');
-SELECT * FROM mock('fault latency route=stats ms=500');
+SELECT * FROM mock('fault latency route=stats ms=1000');
 SELECT dblink_send_query('other', $$SELECT count(*) FROM shared.stats_nocache
  WHERE campaign_id = 'cam_00010' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$);
-SELECT pg_sleep(0.2);
+SELECT pg_sleep(0.4);
 SELECT line FROM masked_explain($$SELECT campaign_id, nb_leads FROM shared.stats_nocache
  WHERE campaign_id = 'cam_00010' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$,
   'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF') AS line;
@@ -150,7 +150,7 @@ SELECT * FROM mock('reset');
 SELECT * FROM mock('fault latency route=stats ms=1500');
 SELECT dblink_send_query('other', $$SELECT count(*) FROM shared.stats_nocache
  WHERE campaign_id = 'cam_00011' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$);
-SELECT pg_sleep(0.2);
+SELECT pg_sleep(0.4);
 SELECT dblink_send_query('watcher', format(
   'SELECT pg_sleep(0.4)::text, wait_event FROM pg_stat_activity WHERE pid = %s', pg_backend_pid()));
 SELECT count(*) FROM shared.stats_nocache
@@ -171,7 +171,7 @@ SELECT * FROM mock('reset');
 SELECT * FROM mock('fault hang route=stats ms=5000');
 SELECT dblink_send_query('other', $$SELECT count(*) FROM shared.stats_nocache
  WHERE campaign_id = 'cam_00012' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$);
-SELECT pg_sleep(0.2);
+SELECT pg_sleep(0.4);
 SELECT pid AS other_pid FROM pg_stat_activity
  WHERE query LIKE '%cam_00012%' AND pid <> pg_backend_pid() AND backend_type = 'client backend' \gset
 -- cancel the other session 300 ms from now, while this one waits
@@ -196,7 +196,7 @@ SELECT * FROM mock('reset');
 SELECT * FROM mock('fault hang route=stats ms=5000');
 SELECT dblink_send_query('other', $$SELECT count(*) FROM shared.stats_nocache
  WHERE campaign_id = 'cam_00016' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$);
-SELECT pg_sleep(0.2);
+SELECT pg_sleep(0.4);
 SELECT pid AS other_pid FROM pg_stat_activity
  WHERE query LIKE '%cam_00016%' AND pid <> pg_backend_pid() AND backend_type = 'client backend' \gset
 SELECT dblink_send_query('watcher', format('SELECT pg_sleep(0.3), pg_terminate_backend(%s)', :other_pid));
@@ -213,16 +213,16 @@ SELECT dblink_connect('other', format('host=%s port=%s dbname=%s',
 SELECT line FROM mock('requests') AS line ORDER BY 1;
 
 --
--- The sender's answer is an error (a 503 after 500 ms, no retries): it is
+-- The sender's answer is an error (a 503 after a second, no retries): it is
 -- never handed to this session, which sends the request itself and gets
 -- its rows
 --
 SELECT * FROM mock('reset');
-SELECT * FROM mock('config latency_ms=500');
+SELECT * FROM mock('config latency_ms=1000');
 SELECT * FROM mock('fault status route=stats status=503');
 SELECT dblink_send_query('other', $$SELECT count(*) FROM shared.stats_nocache
  WHERE campaign_id = 'cam_00014' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$);
-SELECT pg_sleep(0.2);
+SELECT pg_sleep(0.4);
 SELECT campaign_id, nb_leads FROM shared.stats_nocache
  WHERE campaign_id = 'cam_00014' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
 \set VERBOSITY terse
@@ -239,7 +239,7 @@ SELECT * FROM mock('reset');
 SELECT * FROM mock('fault hang route=stats ms=3000');
 SELECT dblink_send_query('other', $$SELECT count(*) FROM shared.stats_nocache
  WHERE campaign_id = 'cam_00015' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$);
-SELECT pg_sleep(0.2);
+SELECT pg_sleep(0.4);
 BEGIN;
 SET LOCAL statement_timeout = '100ms';
 SELECT clock_timestamp() AS t0 \gset
