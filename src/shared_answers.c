@@ -211,6 +211,7 @@ static void store_shmem_request(void);
 static void store_shmem_startup(void);
 static void store_exit_callback(int code, Datum arg);
 static int	bucket_of(const uint8 *digest);
+static void claim_entry(AnswerEntry *e, LemlistShareRef *ref, TimestampTz now);
 static AnswerEntry *entry_of(const LemlistShareRef *ref);
 static bool entry_matches(const AnswerEntry *e, const LemlistShareKey *key,
 						  bool cached, int ttl_s);
@@ -609,12 +610,7 @@ lemlist_shared_ask(const LemlistShareKey *key, int ttl_s, int64 max_bytes,
 			/* its owner is gone: this backend sends it */
 			e->waiters--;
 			wait_unregister();
-			e->owner_procno = lemlist_my_procno();
-			e->owner_pid = MyProcPid;
-			e->heartbeat = now;
-			e->claim = ++my_claims + ((uint64) MyProcPid << 32);
-			ref->role = LEMLIST_SHARE_OWNER;
-			ref->claim = e->claim;
+			claim_entry(e, ref, now);
 			store->misses++;
 			LWLockRelease(&store->lock);
 			elog(DEBUG2, "lemlist_fdw: the backend sending an identical request is gone; sending it");
@@ -716,14 +712,7 @@ lemlist_shared_ask(const LemlistShareKey *key, int ttl_s, int64 max_bytes,
 		if (may_claim)
 		{
 			/* its owner is gone: this backend sends it */
-			wait_on->owner_procno = lemlist_my_procno();
-			wait_on->owner_pid = MyProcPid;
-			wait_on->heartbeat = now;
-			wait_on->claim = ++my_claims + ((uint64) MyProcPid << 32);
-			ref->role = LEMLIST_SHARE_OWNER;
-			ref->slot = (int) (wait_on - entries);
-			ref->generation = wait_on->generation;
-			ref->claim = wait_on->claim;
+			claim_entry(wait_on, ref, now);
 			store->misses++;
 			LWLockRelease(&store->lock);
 			return LEMLIST_SHARE_SEND;
@@ -741,16 +730,7 @@ lemlist_shared_ask(const LemlistShareKey *key, int ttl_s, int64 max_bytes,
 	{
 		e = entry_new(key, ENTRY_INFLIGHT, now);
 		if (e != NULL)
-		{
-			e->owner_procno = lemlist_my_procno();
-			e->owner_pid = MyProcPid;
-			e->heartbeat = now;
-			e->claim = ++my_claims + ((uint64) MyProcPid << 32);
-			ref->role = LEMLIST_SHARE_OWNER;
-			ref->slot = (int) (e - entries);
-			ref->generation = e->generation;
-			ref->claim = e->claim;
-		}
+			claim_entry(e, ref, now);
 	}
 	LWLockRelease(&store->lock);
 	return LEMLIST_SHARE_SEND;
@@ -1015,6 +995,20 @@ bucket_of(const uint8 *digest)
 
 	memcpy(&h, digest, sizeof(h));
 	return (int) (h & (uint32) (store->nbuckets - 1));
+}
+
+/* This backend sends the request of an entry: ref holds the claim. */
+static void
+claim_entry(AnswerEntry *e, LemlistShareRef *ref, TimestampTz now)
+{
+	e->owner_procno = lemlist_my_procno();
+	e->owner_pid = MyProcPid;
+	e->heartbeat = now;
+	e->claim = ++my_claims + ((uint64) MyProcPid << 32);
+	ref->role = LEMLIST_SHARE_OWNER;
+	ref->slot = (int) (e - STORE_ENTRIES(store));
+	ref->generation = e->generation;
+	ref->claim = e->claim;
 }
 
 /* The entry ref names, if it is still the same request. */
