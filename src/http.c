@@ -188,7 +188,8 @@ struct LemlistConnection
 	int64		max_response_bytes;
 	char	   *ca_file;		/* NULL: system CAs */
 	bool		verify_tls;
-	int			cache_ttl;
+	int			backend_ttl;	/* cache_ttl of the backend's own cache (memo.c) */
+	int			shared_ttl;		/* cache_ttl of the cluster's (shared_answers.c) */
 	int			max_retries;
 	int			max_parallel;
 	int			rate_limit;
@@ -287,7 +288,6 @@ lemlist_http_open(const LemlistOptions *opts, const char *api_key,
 	conn->api_key = MemoryContextStrdup(cxt, api_key);
 	conn->key_hash = lemlist_key_hash(api_key);
 	conn->serverid = opts->serverid;
-	conn->cache_ttl = Max(opts->cache_ttl, 0);
 	conn->connect_timeout_ms = Max(opts->connect_timeout_ms, 0);
 	conn->timeout_ms = Max(opts->timeout_ms, 0);
 	conn->max_retries = Max(opts->max_retries, 0);
@@ -301,6 +301,9 @@ lemlist_http_open(const LemlistOptions *opts, const char *api_key,
 	if (conn->shared)
 		lemlist_api_key_digest(api_key, conn->key_digest);
 	stats->cache_shared = conn->shared;
+	/* with a shared store, the cache is the cluster's; memo_budget 0 turns it off */
+	conn->backend_ttl = conn->shared ? 0 : Max(opts->cache_ttl, 0);
+	conn->shared_ttl = conn->shared && lemlist_memo_enabled() ? Max(opts->cache_ttl, 0) : 0;
 
 	dlist_init(&conn->all);
 	for (i = 0; i < CONN_NUM_LISTS; i++)
@@ -466,7 +469,6 @@ lemlist_http_keep(LemlistConnection *conn, const LemlistHttpRequest *req)
 	LemlistMemoKey key;
 	HttpTransfer *t = NULL;
 	dlist_iter	iter;
-	int			ttl = lemlist_memo_enabled() ? conn->cache_ttl : 0;
 
 	dlist_foreach(iter, &conn->all)
 	{
@@ -481,10 +483,8 @@ lemlist_http_keep(LemlistConnection *conn, const LemlistHttpRequest *req)
 
 	if (!req->reused && req->response != NULL && lemlist_memo_enabled())
 	{
-		/* with a shared store, the cache is the cluster's */
 		conn_memo_key(conn, req, &key);
-		lemlist_memo_store(&key, conn->shared ? 0 : conn->cache_ttl,
-						   req->response, req->response_len);
+		lemlist_memo_store(&key, conn->backend_ttl, req->response, req->response_len);
 	}
 
 	if (t == NULL)
@@ -492,8 +492,8 @@ lemlist_http_keep(LemlistConnection *conn, const LemlistHttpRequest *req)
 	/* a claim's answer, or one sent or shared that the cache may want */
 	if (conn->shared && req->response != NULL &&
 		(t->share.role == LEMLIST_SHARE_OWNER ||
-		 (ttl > 0 && (!req->reused || t->share_taken))))
-		lemlist_shared_keep(&t->share, &t->share_key, ttl, conn->serverid,
+		 (conn->shared_ttl > 0 && (!req->reused || t->share_taken))))
+		lemlist_shared_keep(&t->share, &t->share_key, conn->shared_ttl, conn->serverid,
 							req->response, req->response_len);
 	lemlist_shared_leave(&t->share);
 	dlist_delete(&t->all_node);
@@ -702,9 +702,8 @@ conn_answer_from_memo(LemlistConnection *conn, HttpTransfer *t)
 	bool		cached = false;
 	char	   *response;
 
-	/* with a shared store, the cache is the cluster's */
-	response = lemlist_memo_lookup(&t->memo_key, conn->shared ? 0 : conn->cache_ttl,
-								   conn->cxt, &len, &cached);
+	response = lemlist_memo_lookup(&t->memo_key, conn->backend_ttl, conn->cxt,
+								   &len, &cached);
 	if (response == NULL)
 		return false;
 
@@ -789,7 +788,6 @@ conn_answer_from_store(LemlistConnection *conn, HttpTransfer *t, bool may_claim,
 	uint64		changes;
 	char	   *body = NULL;
 	size_t		len = 0;
-	int			ttl = lemlist_memo_enabled() ? conn->cache_ttl : 0;
 
 	if (t->share.role == LEMLIST_SHARE_OWNER)
 		return LEMLIST_SHARE_SEND;
@@ -802,7 +800,7 @@ conn_answer_from_store(LemlistConnection *conn, HttpTransfer *t, bool may_claim,
 	t->share_looked = changes + 1;
 	t->share_asked_at = now;
 
-	outcome = lemlist_shared_ask(&t->share_key, ttl, conn->max_response_bytes,
+	outcome = lemlist_shared_ask(&t->share_key, conn->shared_ttl, conn->max_response_bytes,
 								 may_claim, &t->share, conn->cxt, &body, &len);
 	if (outcome == LEMLIST_SHARE_CACHED || outcome == LEMLIST_SHARE_SHARED)
 	{

@@ -539,16 +539,8 @@ typedef enum LemlistShareOutcome
 	LEMLIST_SHARE_LATER			/* nothing to take; not claimed */
 } LemlistShareOutcome;
 
-typedef enum LemlistSharedOrigin
-{
-	LEMLIST_SHARED_NONE,		/* each backend keeps its own answers */
-	LEMLIST_SHARED_PRELOADED,	/* shared_preload_libraries */
-	LEMLIST_SHARED_DSM_REGISTRY /* the DSM registry (17+) */
-} LemlistSharedOrigin;
-
 extern void lemlist_shared_init(void);
 extern bool lemlist_shared_attach(void);
-extern LemlistSharedOrigin lemlist_shared_origin(void);
 extern void lemlist_api_key_digest(const char *api_key, uint8 *digest);
 extern void lemlist_share_key_init(LemlistShareKey *key, const uint8 *key_digest,
 								   const char *api_url, const char *method,

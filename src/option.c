@@ -832,7 +832,6 @@ parse_timestamptz(const char *value, TimestampTz *result)
 
 static const char *mapping_role(UserMapping *um);
 static bool apply_options(LemlistOptions *opts, List *optlist, int where);
-static void trim_api_url(LemlistOptions *opts);
 static void store_option(LemlistOptions *opts, const LemlistOptionDef *opt,
 						 const LemlistOptionValue *val);
 
@@ -849,10 +848,10 @@ lemlist_get_options(Oid foreigntableid, LemlistOptions *opts)
 {
 	ForeignTable *table = GetForeignTable(foreigntableid);
 
+	/* api_url is a server option: the server's options trimmed it */
 	lemlist_server_options(table->serverid, opts);
 	if (!apply_options(opts, table->options, LEMLIST_OPT_TABLE))
 		lemlist_report_missing_resource();
-	trim_api_url(opts);
 }
 
 /*
@@ -865,6 +864,7 @@ lemlist_server_options(Oid serverid, LemlistOptions *opts)
 	ForeignServer *server = GetForeignServer(serverid);
 	const LemlistOptionDef *defs;
 	int			ndefs;
+	size_t		len;
 	int			i;
 
 	memset(opts, 0, sizeof(LemlistOptions));
@@ -891,15 +891,9 @@ lemlist_server_options(Oid serverid, LemlistOptions *opts)
 	}
 
 	(void) apply_options(opts, server->options, LEMLIST_OPT_SERVER);
-	trim_api_url(opts);
-}
 
-/* Routes start with a slash: the API URL ends without one. */
-static void
-trim_api_url(LemlistOptions *opts)
-{
-	size_t		len = strlen(opts->api_url);
-
+	/* routes start with a slash */
+	len = strlen(opts->api_url);
 	while (len > 0 && opts->api_url[len - 1] == '/')
 		opts->api_url[--len] = '\0';
 }

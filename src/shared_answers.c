@@ -165,7 +165,8 @@ typedef struct AnswerStore
 	int			free_entries;	/* first free entry, -1: none */
 	int			free_chunks;	/* first free chunk, -1: none */
 	int			nfree_chunks;
-	uint64		changes;		/* bumped at every publication or drop */
+	pg_atomic_uint64 changes;	/* bumped at every publication or drop;
+								 * read without the lock */
 	WakeSlot	wake[STORE_WAKE_SLOTS];
 	/* what lemlist_fdw_cache() shows */
 	uint64		hits;
@@ -174,6 +175,14 @@ typedef struct AnswerStore
 	uint64		evictions;
 	uint64		not_kept;
 } AnswerStore;
+
+/* Where the store's memory comes from. */
+typedef enum StoreOrigin
+{
+	STORE_NONE,					/* no store: each backend keeps its own answers */
+	STORE_PRELOADED,			/* shared_preload_libraries */
+	STORE_DSM_REGISTRY			/* the DSM registry (17+) */
+} StoreOrigin;
 
 /* In DSM mode: what the DSM registry keeps, the handle of the store. */
 typedef struct StoreDirectory
@@ -192,7 +201,7 @@ typedef struct StoreDirectory
 static int	shared_cache_size_mb = 32;
 
 static AnswerStore *store = NULL;
-static LemlistSharedOrigin store_origin = LEMLIST_SHARED_NONE;
+static StoreOrigin store_origin = STORE_NONE;
 static bool preloaded = false;
 static bool attach_tried = false;
 static bool exit_callback_set = false;
@@ -227,6 +236,9 @@ static void wake_waiters(void);
 static void wait_register(void);
 static void wait_unregister(void);
 static void leave_locked(LemlistShareRef *ref);
+static void drop_claim(AnswerEntry *e);
+static void entry_keep(AnswerEntry *e, int ttl_s, Oid serverid, TimestampTz now);
+static uint64 url_tag(const char *api_url);
 
 
 /* ---------------------------------------------------------------------
@@ -309,7 +321,7 @@ store_shmem_startup(void)
 	LWLockRelease(AddinShmemInitLock);
 	lemlist_register_tranche(s->tranche_id, STORE_NAME);
 	store = s;
-	store_origin = LEMLIST_SHARED_PRELOADED;
+	store_origin = STORE_PRELOADED;
 }
 
 #ifdef LEMLIST_HAVE_DSM_REGISTRY
@@ -390,7 +402,7 @@ lemlist_shared_attach(void)
 	if (!preloaded)
 	{
 		store = attach_dsm();
-		store_origin = LEMLIST_SHARED_DSM_REGISTRY;
+		store_origin = STORE_DSM_REGISTRY;
 	}
 #endif
 	if (store != NULL && !exit_callback_set)
@@ -399,16 +411,6 @@ lemlist_shared_attach(void)
 		exit_callback_set = true;
 	}
 	return store != NULL;
-}
-
-/*
- * lemlist_shared_origin
- *		Where the store's memory comes from (after lemlist_shared_attach)
- */
-LemlistSharedOrigin
-lemlist_shared_origin(void)
-{
-	return store != NULL ? store_origin : LEMLIST_SHARED_NONE;
 }
 
 /*
@@ -485,6 +487,7 @@ store_init(AnswerStore *s, Size size)
 		entries[i].first_chunk = -1;
 		chunk_next[i] = (i + 1 < nchunks) ? (int) i + 1 : -1;
 	}
+	pg_atomic_init_u64(&s->changes, 0);
 	s->free_entries = 0;
 	s->free_chunks = 0;
 	s->nfree_chunks = (int) nchunks;
@@ -509,6 +512,13 @@ lemlist_api_key_digest(const char *api_key, uint8 *digest)
 	lemlist_sha256_update(&h, STORE_DIGEST_SEED, sizeof(STORE_DIGEST_SEED));
 	lemlist_sha256_update(&h, api_key, strlen(api_key));
 	lemlist_sha256_final(&h, digest);
+}
+
+/* What the store knows of an API URL, to drop a server's answers. */
+static uint64
+url_tag(const char *api_url)
+{
+	return hash_bytes_extended((const unsigned char *) api_url, strlen(api_url), 0);
 }
 
 /* One part of an identity, with its length, so that parts cannot run together. */
@@ -546,8 +556,7 @@ lemlist_share_key_init(LemlistShareKey *key, const uint8 *key_digest,
 	lemlist_sha256_final(&h, key->digest);
 
 	memcpy(&key->key_tag, key_digest, sizeof(uint64));
-	key->url_tag = hash_bytes_extended((const unsigned char *) api_url,
-									   strlen(api_url), 0);
+	key->url_tag = url_tag(api_url);
 	key->default_end = default_end;
 }
 
@@ -745,14 +754,9 @@ lemlist_shared_ask(const LemlistShareKey *key, int ttl_s, int64 max_bytes,
 uint64
 lemlist_shared_changes(void)
 {
-	uint64		n;
-
 	if (store == NULL)
 		return 0;
-	LWLockAcquire(&store->lock, LW_SHARED);
-	n = store->changes;
-	LWLockRelease(&store->lock);
-	return n;
+	return pg_atomic_read_u64(&store->changes);
 }
 
 /*
@@ -806,7 +810,7 @@ lemlist_shared_publish(LemlistShareRef *ref, const char *body, size_t len)
 			e->state = ENTRY_NOSHARE;
 			store->not_kept++;
 		}
-		store->changes++;
+		pg_atomic_fetch_add_u64(&store->changes, 1);
 		wake_waiters();
 	}
 	else if (e == NULL)
@@ -836,12 +840,7 @@ lemlist_shared_keep(LemlistShareRef *ref, const LemlistShareKey *key, int ttl_s,
 	if (e != NULL && e->state == ENTRY_ANSWERED)
 	{
 		if (ttl_s > 0)
-		{
-			e->state = ENTRY_KEPT;
-			e->keep_until = now + (TimestampTz) ttl_s * USECS_PER_SEC;
-			e->dbid = MyDatabaseId;
-			e->serverid = serverid;
-		}
+			entry_keep(e, ttl_s, serverid, now);
 		else if (e->waiters > 0)
 			e->state = ENTRY_DRAINING;
 		else
@@ -874,9 +873,7 @@ lemlist_shared_keep(LemlistShareRef *ref, const LemlistShareKey *key, int ttl_s,
 				{
 					e->answered_at = now;
 					e->last_used = now;
-					e->keep_until = now + (TimestampTz) ttl_s * USECS_PER_SEC;
-					e->dbid = MyDatabaseId;
-					e->serverid = serverid;
+					entry_keep(e, ttl_s, serverid, now);
 				}
 				else
 				{
@@ -887,6 +884,16 @@ lemlist_shared_keep(LemlistShareRef *ref, const LemlistShareKey *key, int ttl_s,
 		}
 	}
 	LWLockRelease(&store->lock);
+}
+
+/* An answered entry becomes the cache's, for ttl_s seconds, as serverid's. */
+static void
+entry_keep(AnswerEntry *e, int ttl_s, Oid serverid, TimestampTz now)
+{
+	e->state = ENTRY_KEPT;
+	e->keep_until = now + (TimestampTz) ttl_s * USECS_PER_SEC;
+	e->dbid = MyDatabaseId;
+	e->serverid = serverid;
 }
 
 /*
@@ -914,9 +921,8 @@ leave_locked(LemlistShareRef *ref)
 	if (ref->role == LEMLIST_SHARE_WAITER)
 	{
 		/* the entry's waiters count this backend until it leaves */
-		if (ref->generation == STORE_ENTRIES(store)[ref->slot].generation)
+		if (e != NULL)
 		{
-			e = &STORE_ENTRIES(store)[ref->slot];
 			e->waiters--;
 			if (e->waiters <= 0 &&
 				(e->state == ENTRY_DRAINING || e->state == ENTRY_NOSHARE))
@@ -925,23 +931,32 @@ leave_locked(LemlistShareRef *ref)
 		wait_unregister();
 	}
 	else if (ref->role == LEMLIST_SHARE_OWNER && e != NULL)
-	{
-		if (e->state == ENTRY_INFLIGHT)
-		{
-			/* the waiters send it themselves: the first claims it */
-			entry_free(e);
-			store->changes++;
-			wake_waiters();
-		}
-		else if (e->state == ENTRY_ANSWERED)
-		{
-			if (e->waiters > 0)
-				e->state = ENTRY_DRAINING;
-			else
-				entry_free(e);
-		}
-	}
+		drop_claim(e);
 	ref->role = LEMLIST_SHARE_NONE;
+}
+
+/*
+ * drop_claim
+ *		Its owner gives up an entry: one in flight is dropped (its waiters
+ *		send the request themselves, the first claims it), an answered one
+ *		is left to its waiters
+ */
+static void
+drop_claim(AnswerEntry *e)
+{
+	if (e->state == ENTRY_INFLIGHT)
+	{
+		entry_free(e);
+		pg_atomic_fetch_add_u64(&store->changes, 1);
+		wake_waiters();
+	}
+	else if (e->state == ENTRY_ANSWERED)
+	{
+		if (e->waiters > 0)
+			e->state = ENTRY_DRAINING;
+		else
+			entry_free(e);
+	}
 }
 
 /*
@@ -962,17 +977,9 @@ store_exit_callback(int code, Datum arg)
 	{
 		AnswerEntry *e = &entries[i];
 
-		if (e->owner_pid != MyProcPid)
-			continue;
-		if (e->state == ENTRY_INFLIGHT)
-		{
-			entry_free(e);
-			store->changes++;
-		}
-		else if (e->state == ENTRY_ANSWERED)
-			e->state = ENTRY_DRAINING;
+		if (e->owner_pid == MyProcPid)
+			drop_claim(e);
 	}
-	wake_waiters();
 	if (my_wake_slot >= 0)
 	{
 		store->wake[my_wake_slot].pid = 0;
@@ -1378,7 +1385,7 @@ lemlist_fdw_cache(PG_FUNCTION_ARGS)
 				inflight++;
 		}
 		values[0] = CStringGetTextDatum("cluster");
-		values[1] = CStringGetTextDatum(store_origin == LEMLIST_SHARED_PRELOADED ?
+		values[1] = CStringGetTextDatum(store_origin == STORE_PRELOADED ?
 										"shared_preload_libraries" : "dsm_registry");
 		values[2] = Int64GetDatum((int64) store->nchunks * STORE_CHUNK_SIZE);
 		values[3] = Int64GetDatum(nentries);
@@ -1429,7 +1436,7 @@ lemlist_fdw_cache_drop(PG_FUNCTION_ARGS)
 	ForeignServer *server = GetForeignServerByName(name, false);
 	LemlistOptions opts;
 	List	   *key_tags = NIL;
-	uint64		url_tag;
+	uint64		server_url_tag;
 	int64		dropped = 0;
 	ListCell   *lc;
 
@@ -1441,8 +1448,7 @@ lemlist_fdw_cache_drop(PG_FUNCTION_ARGS)
 				 errdetail("Only the owner of the server and superusers may.")));
 
 	lemlist_server_options(server->serverid, &opts);
-	url_tag = hash_bytes_extended((const unsigned char *) opts.api_url,
-								  strlen(opts.api_url), 0);
+	server_url_tag = url_tag(opts.api_url);
 	foreach(lc, lemlist_server_api_keys(server->serverid))
 	{
 		char	   *api_key = lfirst(lc);
@@ -1471,7 +1477,7 @@ lemlist_fdw_cache_drop(PG_FUNCTION_ARGS)
 				continue;
 			if (e->dbid == MyDatabaseId && e->serverid == server->serverid)
 				ours = true;
-			else if (e->url_tag == url_tag)
+			else if (e->url_tag == server_url_tag)
 			{
 				foreach(lc, key_tags)
 				{
