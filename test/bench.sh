@@ -201,7 +201,11 @@ IMPORT FOREIGN SCHEMA lemlist FROM SERVER $s INTO $s;
 EOF
     use_new_key "$s"
 done
-sql <<'EOF'
+# what every session runs in the bench database of a cluster: bench_run(q),
+# the milliseconds query q takes, and ids(first, last), campaign IDs
+bench_functions()
+{
+    sql <<'EOF'
 CREATE FUNCTION bench_run(q text) RETURNS bigint
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -212,6 +216,15 @@ BEGIN
   RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000);
 END
 $$;
+CREATE FUNCTION ids(first int, last int) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT array_agg(format('cam_%s', lpad(i::text, 5, '0')) ORDER BY i)
+    FROM generate_series(first, last) AS i
+$$;
+EOF
+}
+bench_functions
+sql <<'EOF'
 -- a CRM table: 1,000 deals over 300 distinct campaigns
 CREATE TABLE deals (deal_id int, account text, lemlist_campaign_id text);
 INSERT INTO deals
@@ -222,11 +235,6 @@ ANALYZE deals;
 CREATE TABLE days (day timestamptz);
 INSERT INTO days SELECT d FROM generate_series('2025-04-01'::timestamptz, '2025-04-30', '1 day') AS d;
 ANALYZE days;
-CREATE FUNCTION ids(first int, last int) RETURNS text[]
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT array_agg(format('cam_%s', lpad(i::text, 5, '0')) ORDER BY i)
-    FROM generate_series(first, last) AS i
-$$;
 EOF
 
 # ---------------------------------------------------------------------------
@@ -590,23 +598,7 @@ CREATE USER MAPPING FOR postgres SERVER fast OPTIONS (api_key 'bench-key-00');
 CREATE SCHEMA fast;
 IMPORT FOREIGN SCHEMA lemlist FROM SERVER fast INTO fast;
 EOF
-    SQL_PORT=$PGPORT_SECOND sql <<'EOF'
-CREATE FUNCTION bench_run(q text) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-  t0 timestamptz := clock_timestamp();
-  n bigint;
-BEGIN
-  EXECUTE 'SELECT count(*) FROM (' || q || ') AS s' INTO n;
-  RETURN round(extract(epoch FROM clock_timestamp() - t0) * 1000);
-END
-$$;
-CREATE FUNCTION ids(first int, last int) RETURNS text[]
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT array_agg(format('cam_%s', lpad(i::text, 5, '0')) ORDER BY i)
-    FROM generate_series(first, last) AS i
-$$;
-EOF
+    SQL_PORT=$PGPORT_SECOND bench_functions
 }
 
 # clusters_run LABEL SPEC...: at_once the specs on a reset mock, then print

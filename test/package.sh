@@ -136,6 +136,10 @@ PRELOAD_LIBRARIES="pg_cron"
 start_cluster
 
 say "CREATE EXTENSION lemlist_fdw and a query against the mock"
+# the query both sessions run: one campaign's stats for the first half of 2025
+stats_query="SELECT campaign_id || ' ' || nb_leads FROM lemlist.campaign_stats
+ WHERE campaign_id = 'cam_00001'
+   AND start_date >= '2025-01-01 00:00:00+00' AND end_date <= '2025-06-30 23:59:59.999+00';"
 PSQL=("$(pg_bin psql)" -X -q -v ON_ERROR_STOP=1 -P pager=off)
 run_quiet "$WORKDIR/createdb.log" "${PSQL[@]}" -d postgres -c "CREATE DATABASE lemlist_package" \
     || die "could not create database lemlist_package"
@@ -151,9 +155,7 @@ RESET log_statement;
 CREATE SCHEMA lemlist;
 IMPORT FOREIGN SCHEMA lemlist FROM SERVER lemlist INTO lemlist;
 SELECT 'library ' || regexp_replace(probin, '.*/', '') FROM pg_proc WHERE proname = 'lemlist_fdw_handler';
-SELECT campaign_id || ' ' || nb_leads FROM lemlist.campaign_stats
- WHERE campaign_id = 'cam_00001'
-   AND start_date >= '2025-01-01 00:00:00+00' AND end_date <= '2025-06-30 23:59:59.999+00';
+$stats_query
 EOF
 ) || {
     printf '%s\n' "$out" >&2
@@ -170,9 +172,7 @@ expected=$'version 1.2\nlibrary lemlist_fdw\ncam_00001 62'
 say "a second session, lemlist_fdw not preloaded"
 out=$("${PSQL[@]}" -d lemlist_package -At 2>&1 <<EOF
 SELECT 'cache ' || scope || ' ' || coalesce(memory_from, '-') FROM lemlist_fdw_cache();
-SELECT campaign_id || ' ' || nb_leads FROM lemlist.campaign_stats
- WHERE campaign_id = 'cam_00001'
-   AND start_date >= '2025-01-01 00:00:00+00' AND end_date <= '2025-06-30 23:59:59.999+00';
+$stats_query
 EOF
 ) || {
     printf '%s\n' "$out" >&2
