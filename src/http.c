@@ -677,7 +677,7 @@ conn_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
 											   CONN_DEADLINE_SLACK_MS);
 		if (!lemlist_pacing_acquire(conn->key_hash, conn->rate_limit,
 									conn->rate_window_ms, now, deadline,
-									&ticket, &ready))
+									conn->counts[CONN_QUEUED] > 1, &ticket, &ready))
 		{
 			*wake = Min(*wake, ready);
 			paced = true;

@@ -444,7 +444,7 @@ typedef struct LemlistPacingTicket
 extern void lemlist_pacing_init(void);
 extern uint64 lemlist_key_hash(const char *api_key);
 extern bool lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
-								   TimestampTz now, TimestampTz deadline,
+								   TimestampTz now, TimestampTz deadline, bool more,
 								   LemlistPacingTicket *ticket, TimestampTz *ready);
 extern void lemlist_pacing_release(const LemlistPacingTicket *ticket, TimestampTz now);
 extern void lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,

@@ -21,20 +21,28 @@
  * key too (another cluster, a backend without shared memory), so lemlist's
  * own window bounds what the key starts as well.  Each answer says how many
  * requests lemlist counted in its window (X-RateLimit-Limit less
- * X-RateLimit-Remaining); beyond all the requests we started in that window,
- * they are others'.  Until the window ends (X-RateLimit-Reset, a JavaScript
- * Date string in whole seconds rounded up, or a window after the answer, if
- * sooner), we start no more than the limit less the most requests of others
- * an answer showed: a budget that answers of the window only lower, and one
- * of a later window replaces.  Others' requests counted after our last answer
- * of a window are not seen; so what others used in a window, and a quarter
- * more, is left to them in the next: our requests of a window are capped at
- * the limit less their share, so that clients of a key do not all burst at
- * each window's start.  A key whose share is not known (new, or idle for a
- * while) starts with half the limit, and takes the rest once all its answers,
- * and then one more request sent after them, show nobody else in the window
- * (another cluster that started the key a moment later is counted by then);
- * a capped key takes one more request each time they do.
+ * X-RateLimit-Remaining); beyond the requests we started in that window,
+ * they are others'.  The window ends at X-RateLimit-Reset (a JavaScript Date
+ * string in whole seconds, rounded up) or a window after our first answer
+ * counted in it, whichever is sooner.
+ *
+ * Clients of a key that all start their requests at the start of a window
+ * see each other only partly: the answers of the first to be counted come
+ * back before the others are counted.  So each window goes in two steps.
+ * First our share of the window, all but one request, at once.  The last
+ * request of the share (the observer) starts a quarter of a window (at most
+ * half a second) after our first answer of the window, so that lemlist counts it after the first
+ * requests of anyone who started the window about when we did: its answer
+ * shows what others use.  Then the
+ * share is settled: we take half of what nobody uses of the window, and half
+ * of the rest again at each answer while we are alone in it.  What others
+ * were seen to use of a window is left to them in the next, and a client
+ * that takes more than half of a window others use too gives back half of
+ * the excess.  So two clients of a key end up with half each, and when the
+ * observer of one was counted after the other's and missed it, the one more
+ * request it takes is what it gives back.
+ * A key whose share is not known (new, or idle for a while) starts with half
+ * the limit.
  *
  * Where the state lives: when lemlist_fdw is in shared_preload_libraries,
  * a table of lemlist_fdw.max_shared_keys entries in shared memory, under one
@@ -110,9 +118,10 @@ typedef struct LemlistPacingSlot
  * and lemlist's current window of the key.
  *
  * A window is "unheard" from when we begin to count our requests in it
- * (win_start) until an answer counted in it comes (win_end is then set):
- * only win_cap bounds it, for at most a window.  Once heard, what others
- * used of it (win_theirs) bounds it too, until win_end.
+ * (win_start) until an answer counted in it comes (win_heard and win_end are
+ * then set): all but the last of win_cap may start, for at most a window.
+ * Once heard, the rest of win_cap may start, and what others used of it
+ * (win_theirs) bounds it too, until win_end.
  */
 typedef struct LemlistPacingKey
 {
@@ -124,14 +133,17 @@ typedef struct LemlistPacingKey
 	/* lemlist's window, as its headers tell it */
 	TimestampTz win_reset;		/* its X-RateLimit-Reset, 0 if none */
 	TimestampTz win_start;		/* when we began to count in it, 0 if never */
-	TimestampTz win_end;		/* when it ends at the latest; 0: unheard */
+	TimestampTz win_heard;		/* our first answer counted in it; 0: unheard */
+	TimestampTz win_observe;	/* requests started from then see the others */
+	TimestampTz win_end;		/* when it ends at the latest, once heard */
 	int			win_cap;		/* at most this many of ours in it */
 	int			win_sent;		/* ours started since win_start */
 	int			win_ours;		/* our answers counted in it */
 	int			win_theirs;		/* the most requests of others seen in it */
-	int			share;			/* win_cap of the next window, 0 if unknown */
-	TimestampTz probe_at;		/* a new key's window looked free then, 0 if not */
-	TimestampTz share_at;		/* the end of the window share comes from */
+	bool		win_observer;	/* our observer of it has started */
+	bool		win_seen;		/* an answer to a request sent once it was heard */
+	int			theirs;			/* what others use of a window */
+	TimestampTz theirs_at;		/* the end of the window that told it; 0: unknown */
 	/* for lemlist_fdw_pacing() */
 	int			rate_limit;		/* the options of the last request */
 	int			window_ms;
@@ -151,6 +163,9 @@ static TimestampTz lemlist_parse_rate_reset(const char *value, TimestampTz now);
 #define PACING_MARGIN_MS		5
 /* How often a request capped in an unheard window looks again. */
 #define PACING_POLL_MS			10
+/* The observer starts a quarter of a window after our first answer, at most 500 ms. */
+#define PACING_OBSERVE_FRACTION	4
+#define PACING_OBSERVE_MAX_MS	500
 /* Windows after which what others used is forgotten. */
 #define PACING_SHARE_WINDOWS	5
 /* Exponential back-off: base * 2^retry, capped, then randomized +-50%. */
@@ -165,6 +180,15 @@ static void pacing_record(LemlistPacingKey *key, TimestampTz start, TimestampTz 
 static int	cmp_timestamp_desc(const void *a, const void *b);
 static void pacing_roll_window(LemlistPacingKey *key, int limit, TimestampTz now,
 							   TimestampTz window);
+static void pacing_close_window(LemlistPacingKey *key, int limit, TimestampTz now);
+static void pacing_open_window(LemlistPacingKey *key, int limit, TimestampTz now,
+							   TimestampTz window);
+static TimestampTz pacing_window_wait(const LemlistPacingKey *key, int limit,
+									  TimestampTz now, TimestampTz window, bool more);
+static TimestampTz pacing_observe_delay(const LemlistPacingKey *key, TimestampTz now,
+										TimestampTz window);
+static void pacing_settle_share(LemlistPacingKey *key, int limit, long used,
+								TimestampTz now);
 static int	pacing_uncounted(const LemlistPacingKey *key, TimestampTz now,
 							 TimestampTz since);
 static int	pacing_share(int limit, int theirs);
@@ -193,6 +217,7 @@ lemlist_key_hash(const char *api_key)
  * lemlist_pacing_acquire
  *		Start a request of a key now, if pacing allows
  *
+ * more says the caller has more requests of the key to send after this one.
  * On success the request is recorded as in flight until deadline, *ticket
  * says which it is (for lemlist_pacing_release), and the result is true.
  * Otherwise *ready is when to ask again: the answer can only get better
@@ -200,7 +225,7 @@ lemlist_key_hash(const char *api_key)
  */
 bool
 lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
-					   TimestampTz now, TimestampTz deadline,
+					   TimestampTz now, TimestampTz deadline, bool more,
 					   LemlistPacingTicket *ticket, TimestampTz *ready)
 {
 	LemlistPacingKey *key = lemlist_pacing_lock(key_hash, now, true);
@@ -226,14 +251,12 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 			at = Max(at, oldest->end + window);
 	}
 
-	/* lemlist's window: our cap in it, and once heard, what others used of it */
+	/*
+	 * lemlist's window: our share of it, and once heard, what others used of
+	 * it.  Until the share is settled, an answer may yet raise it.
+	 */
 	pacing_roll_window(key, limit, now, window);
-	if (key->win_end != 0 && (key->win_sent >= key->win_cap ||
-							  key->win_sent + key->win_theirs >= limit))
-		at = Max(at, key->win_end);
-	else if (key->win_end == 0 && key->win_sent >= key->win_cap)
-		at = Max(at, Min(TimestampTzPlusMilliseconds(now, PACING_POLL_MS),
-						 key->win_start + window));
+	at = Max(at, pacing_window_wait(key, limit, now, window, more));
 
 	if (at > now)
 	{
@@ -242,6 +265,8 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 		return false;
 	}
 
+	if (key->win_heard != 0 && !key->win_seen && now >= key->win_observe)
+		key->win_observer = true;
 	key->win_sent++;
 	key->rate_limit = rate_limit;
 	key->window_ms = window_ms;
@@ -329,8 +354,8 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 	if (remaining < 0)
 	{
 		/* no budget to go by: nor any reason to hold back */
-		key->share = lim;
-		key->share_at = now;
+		key->theirs = 0;
+		key->theirs_at = now;
 		key->win_cap = Max(key->win_cap, lim);
 		lemlist_pacing_unlock();
 		return;
@@ -342,7 +367,7 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 		lemlist_pacing_unlock();
 		return;
 	}
-	if (reset_at != 0 && reset_at == key->win_reset && key->win_end == 0)
+	if (reset_at != 0 && reset_at == key->win_reset && key->win_heard == 0)
 	{
 		/* counted in the window we left, which may not have ended yet */
 		lemlist_pacing_unlock();
@@ -351,22 +376,21 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 
 	pacing_roll_window(key, lim, now, window);
 	used = Min((limit > 0 ? limit : lim) - remaining, (long) INT_MAX);
-	if (key->win_end == 0 || (reset_at != 0 && reset_at > key->win_reset) ||
+	if (key->win_heard == 0 || (reset_at != 0 && reset_at > key->win_reset) ||
 		(reset_at == 0 && now >= key->win_end))
 	{
 		/* the first answer of a window */
-		if (key->win_end != 0)
+		if (key->win_heard != 0)
 		{
 			/* a later window than the one we thought current: leave that */
-			key->share = pacing_share(lim, key->win_theirs);
-			key->share_at = now;
-			key->win_cap = key->share;
+			pacing_close_window(key, lim, now);
+			pacing_open_window(key, lim, now, window);
 			key->win_sent = pacing_uncounted(key, now, since) + 1;
 		}
 		key->win_reset = reset_at;
+		key->win_heard = now;
+		key->win_observe = now + pacing_observe_delay(key, now, window);
 		key->win_end = reset_at != 0 ? Min(reset_at, now + window) : now + window;
-		key->win_ours = 0;
-		key->win_theirs = 0;
 	}
 	else
 		key->win_end = Min(key->win_end, now + window);
@@ -374,30 +398,15 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 		key->win_ours++;
 	else if (key->win_sent > 0)
 		key->win_sent--;
+	/* any of ours started in the window may have been counted before it */
 	theirs = (int) Max(Min(used - Max(key->win_sent, key->win_ours), (long) lim), 0L);
 	key->win_theirs = Max(key->win_theirs, theirs);
 
-	/*
-	 * Once all our requests of the window are answered and nobody else
-	 * shows, a key new to us takes the whole window, but only once one more
-	 * request, sent after that, says so too: another cluster that started
-	 * the key a moment later has been counted by then.  A key that left a
-	 * share to others takes one more request at a time.
-	 */
-	if (key->win_theirs == 0 && pacing_uncounted(key, now, 0) == 0)
+	/* an answer to a request that saw the others settles the share */
+	if (since >= key->win_observe && since < now)
 	{
-		if (key->share != 0)
-		{
-			if (key->win_cap < lim)
-				key->win_cap++;
-		}
-		else if (key->probe_at != 0 && since >= key->probe_at)
-			key->win_cap = Max(key->win_cap, lim);
-		else if (key->probe_at == 0)
-		{
-			key->probe_at = now;
-			key->win_cap = Max(key->win_cap, Min(key->win_sent + 1, lim));
-		}
+		key->win_seen = true;
+		pacing_settle_share(key, lim, used, now);
 	}
 	lemlist_pacing_unlock();
 
@@ -487,50 +496,163 @@ pacing_record(LemlistPacingKey *key, TimestampTz start, TimestampTz end)
  * pacing_roll_window
  *		Begin a new window of lemlist's when the current one is over: once
  *		past its end if heard, a window after its start if not
- *
- * Our requests in flight may yet be counted in the new window.  What others
- * used of a heard window is theirs in the next; a share learned too long ago
- * is forgotten, and a key without one starts with half the limit.
  */
 static void
 pacing_roll_window(LemlistPacingKey *key, int limit, TimestampTz now,
 				   TimestampTz window)
 {
 	if (key->win_start != 0 &&
-		(key->win_end != 0 ? now < key->win_end : now < key->win_start + window))
+		(key->win_heard != 0 ? now < key->win_end : now < key->win_start + window))
 		return;
 
-	if (key->win_end != 0)
+	pacing_close_window(key, limit, now);
+	pacing_open_window(key, limit, now, window);
+	/* our requests in flight may yet be counted in the new window */
+	key->win_sent = pacing_uncounted(key, now, 0);
+}
+
+/*
+ * pacing_close_window
+ *		What others used of the window that ends is theirs in the next
+ *
+ * An answer sent once the window was heard saw the others' first requests.
+ * A window without such an answer tells less than the one before it did: it
+ * may raise what others use, and leaves that to be forgotten in time.
+ */
+static void
+pacing_close_window(LemlistPacingKey *key, int limit, TimestampTz now)
+{
+	int			theirs = Min(key->win_theirs, limit);
+
+	if (key->win_heard == 0)
+		return;
+	if (key->win_seen || key->theirs_at == 0)
 	{
-		key->share = pacing_share(limit, key->win_theirs);
-		key->share_at = key->win_end;
+		key->theirs = theirs;
+		key->theirs_at = now;
 	}
-	if (key->share != 0 && key->share_at < now - PACING_SHARE_WINDOWS * window)
-		key->share = 0;
+	else
+		key->theirs = Max(theirs, key->theirs);
+}
+
+/*
+ * pacing_open_window
+ *		Start counting our requests in a new window: our share of it is what
+ *		others left of the last (a share learned too long ago is forgotten,
+ *		and a key without one starts with half the limit)
+ */
+static void
+pacing_open_window(LemlistPacingKey *key, int limit, TimestampTz now,
+				   TimestampTz window)
+{
+	if (key->theirs_at != 0 && key->theirs_at < now - PACING_SHARE_WINDOWS * window)
+		key->theirs_at = 0;
 
 	key->win_start = now;
+	key->win_heard = 0;
 	key->win_end = 0;
-	key->win_cap = key->share != 0 ? Min(key->share, limit) : (limit + 1) / 2;
-	key->probe_at = 0;
-	key->win_sent = pacing_uncounted(key, now, 0);
+	key->win_cap = key->theirs_at != 0 ? pacing_share(limit, key->theirs) : (limit + 1) / 2;
+	key->win_sent = 0;
 	key->win_ours = 0;
 	key->win_theirs = 0;
+	key->win_observer = false;
+	key->win_seen = false;
+}
+
+/*
+ * pacing_window_wait
+ *		When one more of our requests may start in the current window, as far
+ *		as is known now (at once: 0)
+ *
+ * Until the window is heard, all but the last of our share may start (all
+ * of it, when the caller has no more requests: there is nothing to settle).
+ * The last, the observer, starts a while after our first answer (a share
+ * of one request still sends one, when the window has room for it): lemlist
+ * counts it after the first requests of whoever started the window about
+ * when we did, and its answer settles the share.  Until then, an answer may
+ * yet raise the share.
+ */
+static TimestampTz
+pacing_window_wait(const LemlistPacingKey *key, int limit, TimestampTz now,
+				   TimestampTz window, bool more)
+{
+	TimestampTz poll = TimestampTzPlusMilliseconds(now, PACING_POLL_MS);
+
+	if (key->win_heard == 0)
+		return key->win_sent < (more ? Max(key->win_cap - 1, 1) : key->win_cap) ? 0 :
+			Min(poll, key->win_start + window);
+	if (key->win_sent + key->win_theirs >= limit)
+		return key->win_end;
+	if (key->win_seen)
+		return key->win_sent < key->win_cap ? 0 : key->win_end;
+	if (key->win_sent < key->win_cap - 1)
+		return 0;
+	if (!key->win_observer && key->win_sent < Max(key->win_cap, 2))
+		return now >= key->win_observe ? 0 : Min(key->win_observe, key->win_end);
+	return Min(poll, key->win_end);
+}
+
+/*
+ * pacing_observe_delay
+ *		How long after our first answer of a window the observer starts
+ *
+ * Long enough that lemlist counts it after the first requests of those who
+ * started the window a little after us: a quarter of the window (at most
+ * PACING_OBSERVE_MAX_MS) when others used the key lately, twice our round
+ * trip when we do not know, nothing when we were alone in the last window.
+ */
+static TimestampTz
+pacing_observe_delay(const LemlistPacingKey *key, TimestampTz now, TimestampTz window)
+{
+	TimestampTz most = Min(window / PACING_OBSERVE_FRACTION,
+						   (TimestampTz) PACING_OBSERVE_MAX_MS * 1000);
+
+	if (key->theirs_at == 0)
+		return Min(2 * Max(now - key->win_start, 0), most);
+	return key->theirs > 0 ? most : 0;
+}
+
+/*
+ * pacing_settle_share
+ *		An answer that saw the others' first requests: alone, take what
+ *		nobody has used of the window; with others, half of it, less their
+ *		observer (which may not be counted yet), and no more when our share
+ *		was only a guess
+ */
+static void
+pacing_settle_share(LemlistPacingKey *key, int limit, long used, TimestampTz now)
+{
+	long		free = limit - used - pacing_uncounted(key, now, key->win_start);
+	long		take;
+
+	if (key->win_theirs > 0)
+		take = Max((free - 1) / 2, 0);
+	else
+		take = Max(free, 0);
+	take = Min(key->win_sent + take, (long) limit);
+
+	/* a share we only guessed gives way to what the window shows */
+	if (key->theirs_at == 0 && key->win_theirs > 0)
+		key->win_cap = (int) take;
+	else
+		key->win_cap = Max(key->win_cap, (int) take);
 }
 
 /*
  * pacing_share
- *		Our requests in the next window, when others used theirs of the last
- *
- * Others' requests counted after our last answer of a window are not seen:
- * when there were others, a quarter of what they were seen to use (at
- * least one request) is left to them on top.
+ *		Our requests in a window, when others used theirs of the last: the
+ *		rest, but never more than half and half of the excess, so that a
+ *		client that came second gets its half
  */
 static int
 pacing_share(int limit, int theirs)
 {
-	if (theirs > 0)
-		theirs += Max(1, theirs / 4);
-	return Max(1, limit - theirs);
+	int			half = (limit + 1) / 2;
+	int			ours = limit - theirs;
+
+	if (theirs > 0 && ours > half)
+		ours -= (ours - half + 1) / 2;
+	return Max(1, ours);
 }
 
 /*

@@ -15,7 +15,8 @@
 # on a fresh key) and "clusters" (one API key shared by two clusters: a
 # second throw-away cluster with lemlist_fdw preloaded, two sessions in each,
 # CLUSTER_BATCHES requests per session, against one cluster alone with the
-# same two sessions).  Then two backends sharing a key, and the peak memory
+# same two sessions; then the second cluster's sessions CLUSTER_SKEW_MS
+# later).  Then two backends sharing a key, and the peak memory
 # of a backend scanning 200 vs 20,000 campaigns.
 #
 #   test/bench.sh                      everything, 100 ms of latency
@@ -23,6 +24,7 @@
 #   SCENARIOS="ids1000 crm" test/bench.sh   only these rows of the table
 #   SCENARIOS="dashboards clusters" test/bench.sh   only these two parts
 #   CLUSTER_BATCHES=40 test/bench.sh   requests per session in "clusters" (default 40)
+#   CLUSTER_SKEW_MS=300 test/bench.sh  the second cluster's late start in "clusters" (default 300)
 #   SKIP_SHARED=1 SKIP_MEMORY=1 test/bench.sh   without the last two parts
 #   REPEAT=5 test/bench.sh             runs per measurement (median shown; default
 #                                      3, 1 for the scenarios bound by the rate limit)
@@ -52,6 +54,8 @@ LATENCY_MS=${LATENCY_MS:-100}
 [[ "$LATENCY_MS" =~ ^[0-9]+$ ]] || die "LATENCY_MS must be a whole number of milliseconds"
 SCENARIOS=${SCENARIOS:-"ids1000 ids5000 list5000 join1000 crm crmjoin calendar30 status dashboards clusters"}
 CLUSTER_BATCHES=${CLUSTER_BATCHES:-40}
+CLUSTER_SKEW_MS=${CLUSTER_SKEW_MS:-300}
+[[ "$CLUSTER_SKEW_MS" =~ ^[0-9]+$ ]] || die "CLUSTER_SKEW_MS must be a whole number of milliseconds"
 [[ "$CLUSTER_BATCHES" =~ ^[1-9][0-9]*$ ]] && [ "$CLUSTER_BATCHES" -le 50 ] \
     || die "CLUSTER_BATCHES must be a whole number from 1 to 50"
 PGPORT_SECOND=${PGPORT_SECOND:-$((PGPORT_TEST + 1))}
@@ -343,7 +347,11 @@ trace_requests()
     "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_URL" >&2 <<'EOF'
 import json, sys, urllib.request
 log = json.loads(urllib.request.urlopen(sys.argv[1] + "/__mock/requests").read())
-print(" ".join("%s%d%s" % ("p" if r["method"] == "GET" else "b", r["elapsed_ms"],
+import re as _re
+def who(r):
+    m = _re.search(r'"campaignIds":\s*\["?[a-z_]*0*(\d+)', r.get("body") or "")
+    return ("A" if int(m.group(1)) <= 8000 else "B") if m else "?"
+print(" ".join("%s%d%s" % (who(r), r["elapsed_ms"],
                            "" if r["status"] == 200 else "!%s" % r["status"]) for r in log))
 EOF
 }
@@ -483,18 +491,26 @@ fi
 # sessions started at the same clock time: dashboards, clusters
 # ---------------------------------------------------------------------------
 
-# at_once NAME PORT:SCHEMA:QUERY...: run each QUERY (@S@ replaced by SCHEMA)
-# in a session of its own on the cluster of PORT, all of them starting at one
-# clock time (pg_sleep_until, once each session has connected and run a plain
-# EXPLAIN of its query, as in run_query); prints the wall time in
-# milliseconds, from that clock time until the slowest session ended.  Each
-# session's time is in WORKDIR/NAME.N.
+# at_once NAME [+MS:]PORT:SCHEMA:QUERY...: run each QUERY (@S@ replaced by
+# SCHEMA) in a session of its own on the cluster of PORT, all of them
+# starting at one clock time (pg_sleep_until, once each session has
+# connected and run a plain EXPLAIN of its query, as in run_query), or MS
+# milliseconds after it; prints the wall time in milliseconds, from that
+# clock time until the slowest session ended.  Each session's time (from its
+# own start) is in WORKDIR/NAME.N.
 at_once()
 {
-    local name=$1 start i=0 pids=() spec port rest schema q ms wall=0
+    local name=$1 start i=0 pids=() spec port rest schema q ms wall=0 late lates=()
     shift
     start=$(date -u -d '+1.5 seconds' '+%Y-%m-%d %H:%M:%S.%N+00')
     for spec in "$@"; do
+        late=0
+        if [[ "$spec" == +* ]]; then
+            late=${spec%%:*}
+            late=${late#+}
+            spec=${spec#*:}
+        fi
+        lates+=("$late")
         port=${spec%%:*}
         rest=${spec#*:}
         schema=${rest%%:*}
@@ -503,14 +519,14 @@ at_once()
         i=$((i + 1))
         PGOPTIONS="$SESSION_OPTIONS" SQL_PORT=$port sql >"$WORKDIR/$name.$i" <<EOF &
 EXPLAIN $q \\g /dev/null
-SELECT pg_sleep_until('$start') \\g /dev/null
+SELECT pg_sleep_until('$start'::timestamptz + interval '$late ms') \\g /dev/null
 SELECT bench_run(\$q\$$q\$q\$);
 EOF
         pids+=($!)
     done
     for i in "${!pids[@]}"; do
         wait "${pids[$i]}" || die "a session of $name failed (see above)"
-        ms=$(tail -n 1 "$WORKDIR/$name.$((i + 1))")
+        ms=$(($(tail -n 1 "$WORKDIR/$name.$((i + 1))") + ${lates[$i]}))
         [ "$ms" -gt "$wall" ] && wall=$ms
     done
     echo "$wall"
@@ -621,7 +637,9 @@ clusters_run()
 # clusters: one API key, two sessions per cluster each asking for
 # CLUSTER_BATCHES batches of 100 campaigns (= ANY(array), max_parallel 20);
 # the same two sessions in one cluster alone, then with two more in a second
-# cluster at the same time (4 sessions, all on one key)
+# cluster at the same time (4 sessions, all on one key), then with the second
+# cluster's two CLUSTER_SKEW_MS later (a fresh key each time; the floor is
+# still that of all the requests at once)
 clusters()
 {
     local per=$((CLUSTER_BATCHES * 100)) qs=() i key
@@ -651,6 +669,13 @@ clusters()
     clusters_run "two clusters, 2 sessions each" \
         "$PGPORT_TEST:fast:${qs[0]}" "$PGPORT_TEST:fast:${qs[1]}" \
         "$PGPORT_SECOND:fast:${qs[2]}" "$PGPORT_SECOND:fast:${qs[3]}"
+    key=$(new_key)
+    printf "ALTER USER MAPPING FOR postgres SERVER fast OPTIONS (SET api_key '%s');\n" "$key" | sql
+    printf "ALTER USER MAPPING FOR postgres SERVER fast OPTIONS (SET api_key '%s');\n" "$key" \
+        | SQL_PORT=$PGPORT_SECOND sql
+    clusters_run "the second ${CLUSTER_SKEW_MS} ms later" \
+        "$PGPORT_TEST:fast:${qs[0]}" "$PGPORT_TEST:fast:${qs[1]}" \
+        "+$CLUSTER_SKEW_MS:$PGPORT_SECOND:fast:${qs[2]}" "+$CLUSTER_SKEW_MS:$PGPORT_SECOND:fast:${qs[3]}"
 }
 
 case "$PARTS" in *" dashboards "*)
