@@ -78,6 +78,8 @@ typedef enum LemlistColumnSource
 	LEMLIST_SRC_STEP,			/* a field of the step object (step stats) */
 	LEMLIST_SRC_FILTER,			/* echo of the request's filter (filter_kind) */
 	LEMLIST_SRC_RAW,			/* the whole JSON object, as json text */
+	LEMLIST_SRC_CONST,			/* the table's own value: its partition's, or its
+								 * server's name (value) */
 	LEMLIST_SRC_UNREAD			/* dropped, or not read by the plan (scan.c) */
 } LemlistColumnSource;
 
@@ -112,6 +114,7 @@ typedef struct LemlistColumn
 	LemlistFilterKind filter;	/* FILTER source: which filter it echoes */
 	LemlistFilterKind pushdown; /* clauses on it become this filter, or NONE */
 	const char *key;			/* JSON field (RESULT/STEP) */
+	const char *value;			/* CONST: its text, NULL for SQL NULL */
 	LemlistJsonType json_type;
 } LemlistColumn;
 

@@ -14,7 +14,8 @@
  * cannot reach the scan unchecked.  lemlist_get_options gives a scan its
  * options: the defaults, overridden by the server's options, overridden by
  * the foreign table's; lemlist_get_api_key reads the key from the user
- * mapping on its own, and lemlist_get_column_key a column's "key" option.
+ * mapping on its own, and lemlist_map_columns (resources.c) the column
+ * options "key" and "server_name".
  *
  * Design rules:
  *
@@ -98,7 +99,8 @@ typedef enum LemlistOptionId
 	LEMLIST_OPTION_CACHE_TTL,
 	LEMLIST_OPTION_API_KEY,
 	LEMLIST_OPTION_RESOURCE,
-	LEMLIST_OPTION_KEY
+	LEMLIST_OPTION_KEY,
+	LEMLIST_OPTION_SERVER_NAME
 } LemlistOptionId;
 
 /* What an option's value must look like. */
@@ -176,7 +178,8 @@ static const LemlistOptionDef options[] = {
 	 .min_value = 0, .max_value = 2592000, .default_value = 0},
 	{.name = "api_key", .id = LEMLIST_OPTION_API_KEY, .where = LEMLIST_OPT_USER_MAPPING, .superuser_only = false, .kind = LEMLIST_VALUE_SECRET},
 	{.name = "resource", .id = LEMLIST_OPTION_RESOURCE, .where = LEMLIST_OPT_TABLE, .superuser_only = false, .kind = LEMLIST_VALUE_RESOURCE},
-	{.name = "key", .id = LEMLIST_OPTION_KEY, .where = LEMLIST_OPT_COLUMN, .superuser_only = false, .kind = LEMLIST_VALUE_STRING}
+	{.name = "key", .id = LEMLIST_OPTION_KEY, .where = LEMLIST_OPT_COLUMN, .superuser_only = false, .kind = LEMLIST_VALUE_STRING},
+	{.name = "server_name", .id = LEMLIST_OPTION_SERVER_NAME, .where = LEMLIST_OPT_COLUMN, .superuser_only = false, .kind = LEMLIST_VALUE_BOOLEAN}
 };
 
 static int	catalog_to_where(Oid catalog);
@@ -1083,7 +1086,8 @@ store_option(LemlistOptions *opts, const LemlistOptionDef *opt,
 			break;
 		case LEMLIST_OPTION_API_KEY:
 		case LEMLIST_OPTION_KEY:
-			/* not scan options: see lemlist_get_api_key, _column_key */
+		case LEMLIST_OPTION_SERVER_NAME:
+			/* not scan options: see lemlist_get_api_key, lemlist_map_columns */
 			break;
 	}
 }

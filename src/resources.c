@@ -25,12 +25,14 @@
 
 #include "access/table.h"
 #include "catalog/pg_type.h"
+#include "nodes/nodeFuncs.h"
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/partcache.h"
 #include "utils/rel.h"
 
 #include "lemlist_fdw.h"
@@ -159,6 +161,8 @@ static const LemlistColumnDef *lemlist_resource_column(const LemlistResourceDef 
 													   const char *colname);
 static char *lemlist_default_json_key(const char *colname);
 static char *column_key_option(Oid foreigntableid, AttrNumber attnum);
+static bool column_names_server(Oid foreigntableid, AttrNumber attnum);
+static void partition_values(List *quals, int natts, bool *found, char **values);
 static const LemlistColumnDef *filter_column_by_key(const LemlistResourceDef *res,
 													const char *key);
 static char *create_table_command(const LemlistResourceDef *res,
@@ -420,6 +424,11 @@ create_table_command(const LemlistResourceDef *res, const char *local_schema,
  * - a column named like one of the resource's columns takes that column's
  *	 role: a filter echo (start_date, send_user, ...) or a JSON field, whose
  *	 key the column option "key" may override;
+ * - a column with the option server_name 'true' holds the name of the
+ *	 table's foreign server;
+ * - a column the resource does not know, without a "key" option, of a table
+ *	 that is a partition for one value of that column (FOR VALUES IN ('acme'),
+ *	 at any level of the partitioning) holds that value;
  * - any other column reads the JSON field named by its "key" option, or the
  *	 camelCase of its name, from the result object (the step object for
  *	 campaign_step_stats).
@@ -532,6 +541,77 @@ column_key_option(Oid foreigntableid, AttrNumber attnum)
 }
 
 /*
+ * column_names_server
+ *		Does a column have the option server_name 'true'?
+ */
+static bool
+column_names_server(Oid foreigntableid, AttrNumber attnum)
+{
+	List	   *optlist = GetForeignColumnOptions(foreigntableid, attnum);
+	ListCell   *lc;
+
+	foreach(lc, optlist)
+	{
+		DefElem    *def = lfirst_node(DefElem, lc);
+
+		if (strcmp(def->defname, "server_name") == 0)
+			return defGetBoolean(def);
+	}
+	return false;
+}
+
+/*
+ * partition_values
+ *		The columns a partition's constraint holds to one value: a LIST
+ *		partition for one value makes "column = value", ANDed with its
+ *		ancestors' conditions.  found[i] and values[i] (its text, NULL for
+ *		SQL NULL) for attribute i + 1.
+ */
+static void
+partition_values(List *quals, int natts, bool *found, char **values)
+{
+	ListCell   *lc;
+
+	foreach(lc, quals)
+	{
+		Node	   *qual = lfirst(lc);
+		OpExpr	   *op;
+		Node	   *left;
+		Const	   *right;
+		char	   *opname;
+		Oid			typoutput;
+		bool		varlena;
+		AttrNumber	attno;
+
+		if (is_andclause(qual))
+		{
+			partition_values(((BoolExpr *) qual)->args, natts, found, values);
+			continue;
+		}
+		if (!IsA(qual, OpExpr) || list_length(((OpExpr *) qual)->args) != 2)
+			continue;
+		op = (OpExpr *) qual;
+		left = strip_implicit_coercions(linitial(op->args));
+		if (!IsA(left, Var) || !IsA(lsecond(op->args), Const))
+			continue;
+		attno = ((Var *) left)->varattno;
+		right = (Const *) lsecond(op->args);
+		opname = get_opname(op->opno);
+		if (attno < 1 || attno > natts || opname == NULL || strcmp(opname, "=") != 0)
+			continue;
+
+		found[attno - 1] = true;
+		if (right->constisnull)
+			values[attno - 1] = NULL;
+		else
+		{
+			getTypeOutputInfo(right->consttype, &typoutput, &varlena);
+			values[attno - 1] = OidOutputFunctionCall(typoutput, right->constvalue);
+		}
+	}
+}
+
+/*
  * lemlist_map_columns
  *		Describe every attribute of a foreign table; returns an array of natts.
  */
@@ -542,11 +622,18 @@ lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
 	Relation	rel;
 	TupleDesc	tupdesc;
 	LemlistColumn *cols;
+	bool	   *part_found;
+	char	  **part_values;
 
 	rel = table_open(foreigntableid, NoLock);
 	tupdesc = RelationGetDescr(rel);
 	*natts = tupdesc->natts;
 	cols = palloc0(sizeof(LemlistColumn) * Max(tupdesc->natts, 1));
+	part_found = palloc0(sizeof(bool) * Max(tupdesc->natts, 1));
+	part_values = palloc0(sizeof(char *) * Max(tupdesc->natts, 1));
+	if (rel->rd_rel->relispartition)
+		partition_values(RelationGetPartitionQual(rel), tupdesc->natts,
+						 part_found, part_values);
 
 	for (int i = 0; i < tupdesc->natts; i++)
 	{
@@ -564,6 +651,12 @@ lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
 		col->json_type = LEMLIST_JSON_ANY;
 		keyopt = column_key_option(foreigntableid, att->attnum);
 
+		if (column_names_server(foreigntableid, att->attnum))
+		{
+			col->source = LEMLIST_SRC_CONST;
+			col->value = pstrdup(GetForeignServer(GetForeignTable(foreigntableid)->serverid)->servername);
+			continue;
+		}
 		if (strcmp(col->name, "raw") == 0 &&
 			(col->typid == JSONOID || col->typid == JSONBOID))
 		{
@@ -602,6 +695,12 @@ lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
 			continue;
 		}
 
+		if (keyopt == NULL && part_found[i])
+		{
+			col->source = LEMLIST_SRC_CONST;
+			col->value = part_values[i];
+			continue;
+		}
 		col->source = (kind == LEMLIST_RES_CAMPAIGN_STEP_STATS) ?
 			LEMLIST_SRC_STEP : LEMLIST_SRC_RESULT;
 		col->key = keyopt ? keyopt : lemlist_default_json_key(col->name);

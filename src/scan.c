@@ -376,6 +376,8 @@ convert_row(LemlistScanState *ss, Datum *values, bool *nulls, char **texts,
 
 		if (col->source == LEMLIST_SRC_FILTER)
 			text = filter_echo(ss, col->filter, combo);
+		else if (col->source == LEMLIST_SRC_CONST)
+			text = col->value;
 		else if (col->source == LEMLIST_SRC_UNREAD)
 			text = NULL;
 		else if (texts != NULL)

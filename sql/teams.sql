@@ -1,0 +1,108 @@
+--
+-- teams: an agency's client teams in one table.  One server per team, each
+-- with its own API key (the mock's regress-many-NNN keys, no secret), and a
+-- table partitioned by team over their foreign tables: every row says its
+-- team, filled from its partition's bound (lemlist does not return it), and
+-- WHERE team = ... prunes the other teams before any request.  A standalone
+-- table names its server in a column with the option server_name.
+--
+SELECT * FROM mock('reset');
+SET timezone = 'UTC';
+SET datestyle = ISO;
+\set mock_url `printf "%s" "$LEMLIST_MOCK_URL"`
+\set api_url :mock_url '/api'
+-- method, route and status of each logged request
+CREATE TEMP VIEW reqs AS
+  SELECT split_part(line, ' ', 1) AS method,
+         split_part(split_part(line, ' ', 2), '?', 1) AS route,
+         split_part(line, ' ', 3) AS status
+    FROM mock_requests;
+
+CREATE SERVER team_acme FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url :'api_url', max_retries '0');
+CREATE SERVER team_globex FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url :'api_url', max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER team_acme OPTIONS (api_key 'regress-many-001');
+CREATE USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (api_key 'regress-many-002');
+
+CREATE SCHEMA agency;
+CREATE TABLE agency.campaign_stats (team text NOT NULL, campaign_id text, start_date timestamptz,
+                                    end_date timestamptz, nb_leads bigint, replied bigint)
+  PARTITION BY LIST (team);
+CREATE FOREIGN TABLE agency.campaign_stats_acme PARTITION OF agency.campaign_stats
+  FOR VALUES IN ('acme') SERVER team_acme OPTIONS (resource 'campaign_stats');
+CREATE FOREIGN TABLE agency.campaign_stats_globex PARTITION OF agency.campaign_stats
+  FOR VALUES IN ('globex') SERVER team_globex OPTIONS (resource 'campaign_stats');
+
+-- every team, each row with its team: one batch per team
+SELECT team, campaign_id, nb_leads, replied
+  FROM agency.campaign_stats
+ WHERE campaign_id IN ('cam_00001', 'cam_00002')
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+ ORDER BY team, campaign_id;
+SELECT method, route, status, count(*) AS requests FROM reqs GROUP BY 1, 2, 3;
+-- the same rows as each team's table read alone, with its team
+SELECT count(*) AS differences
+  FROM ((SELECT team, campaign_id, nb_leads, replied FROM agency.campaign_stats
+          WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+            AND campaign_id IN ('cam_00001', 'cam_00002', 'cam_00003')
+         EXCEPT ALL
+         (SELECT 'acme', campaign_id, nb_leads, replied FROM agency.campaign_stats_acme
+           WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+             AND campaign_id IN ('cam_00001', 'cam_00002', 'cam_00003')
+          UNION ALL
+          SELECT 'globex', campaign_id, nb_leads, replied FROM agency.campaign_stats_globex
+           WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+             AND campaign_id IN ('cam_00001', 'cam_00002', 'cam_00003')))) AS d;
+
+-- one team: the other is pruned, at plan time and at run time
+SELECT * FROM mock('reset');
+EXPLAIN (COSTS OFF)
+SELECT team, campaign_id, replied FROM agency.campaign_stats
+ WHERE team = 'globex' AND campaign_id = 'cam_00001'
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+SELECT team, campaign_id, replied FROM agency.campaign_stats
+ WHERE team = 'globex' AND campaign_id = 'cam_00001'
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+SELECT method, route, status, count(*) AS requests FROM reqs GROUP BY 1, 2, 3;
+PREPARE one_team(text) AS
+  SELECT team, count(*) AS campaigns FROM agency.campaign_stats
+   WHERE team = $1 AND campaign_id IN ('cam_00001', 'cam_00002')
+     AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+   GROUP BY team;
+SET plan_cache_mode = force_generic_plan;
+SELECT * FROM mock('reset');
+EXECUTE one_team('acme');
+SELECT method, route, status, count(*) AS requests FROM reqs GROUP BY 1, 2, 3;
+EXECUTE one_team('initech');
+RESET plan_cache_mode;
+DEALLOCATE one_team;
+
+-- a team no partition holds: no request at all
+SELECT * FROM mock('reset');
+SELECT count(*) FROM agency.campaign_stats
+ WHERE team = 'initech' AND start_date >= '2025-01-01';
+SELECT count(*) AS requests FROM reqs;
+
+-- a condition on the team column reaches the scan as a local filter on
+-- the filled value: never a request filter, never an ERROR
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT campaign_id FROM agency.campaign_stats_acme
+ WHERE team <> 'globex' AND campaign_id = 'cam_00001'
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+SELECT campaign_id, team FROM agency.campaign_stats_acme
+ WHERE team <> 'globex' AND campaign_id = 'cam_00001'
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+
+-- a standalone table names its server in a column (option server_name)
+CREATE FOREIGN TABLE agency.standalone (server text OPTIONS (server_name 'true'),
+                                        campaign_id text, replied bigint)
+  SERVER team_globex OPTIONS (resource 'campaign_stats');
+SELECT server, campaign_id FROM agency.standalone WHERE campaign_id = 'cam_00001';
+ALTER FOREIGN TABLE agency.standalone ALTER COLUMN server OPTIONS (SET server_name 'maybe');
+ALTER FOREIGN TABLE agency.standalone ALTER COLUMN server OPTIONS (SET server_name 'false');
+SELECT server, campaign_id FROM agency.standalone WHERE campaign_id = 'cam_00001';
+
+DROP SCHEMA agency CASCADE;
+DROP SERVER team_acme CASCADE;
+DROP SERVER team_globex CASCADE;
