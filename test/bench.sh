@@ -347,11 +347,7 @@ trace_requests()
     "$LEMLIST_PYTHON" - "$LEMLIST_MOCK_URL" >&2 <<'EOF'
 import json, sys, urllib.request
 log = json.loads(urllib.request.urlopen(sys.argv[1] + "/__mock/requests").read())
-import re as _re
-def who(r):
-    m = _re.search(r'"campaignIds":\s*\["?[a-z_]*0*(\d+)', r.get("body") or "")
-    return ("A" if int(m.group(1)) <= 8000 else "B") if m else "?"
-print(" ".join("%s%d%s" % (who(r), r["elapsed_ms"],
+print(" ".join("%s%d%s" % ("p" if r["method"] == "GET" else "b", r["elapsed_ms"],
                            "" if r["status"] == 200 else "!%s" % r["status"]) for r in log))
 EOF
 }
