@@ -86,6 +86,25 @@ SELECT team, campaign_id, replied FROM agency.campaign_stats
 ALTER FOREIGN TABLE agency.campaign_stats_globex OPTIONS (DROP async_capable);
 ALTER SERVER team_acme OPTIONS (DROP max_parallel);
 ALTER SERVER team_globex OPTIONS (DROP max_parallel);
+
+-- a team that fails ends the statement with the ERROR naming its server
+SELECT * FROM mock('reset');
+ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-revoked');
+SELECT team, count(*) FROM agency.campaign_stats
+ WHERE campaign_id = 'cam_00001' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+ GROUP BY team;
+ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-many-002');
+
+-- a cancel (here statement_timeout) stops both teams' waits at once
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config latency_ms=3000');
+SET statement_timeout = '400ms';
+SELECT clock_timestamp() AS t0 \gset
+SELECT team, count(*) FROM agency.campaign_stats
+ WHERE campaign_id = 'cam_00001' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+ GROUP BY team;
+RESET statement_timeout;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '600 ms' AS cancelled_within_200ms;
 SELECT * FROM mock('reset');
 
 -- one team: the other is pruned, at plan time and at run time
