@@ -55,6 +55,58 @@ SELECT count(*) AS differences
            WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30'
              AND campaign_id IN ('cam_00001', 'cam_00002', 'cam_00003')))) AS d;
 
+-- the teams' scans run at once under the Append (PostgreSQL 14 and later;
+-- expected/teams_1.out has 13's plain Foreign Scans, one after the other):
+-- two teams of 4 batches each, one request at a time per team, 250 ms of
+-- latency, take the time of one team
+EXPLAIN (COSTS OFF)
+SELECT team, campaign_id, replied FROM agency.campaign_stats
+ WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+ALTER SERVER team_acme OPTIONS (ADD max_parallel '1');
+ALTER SERVER team_globex OPTIONS (ADD max_parallel '1');
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=400 latency_ms=250');
+SELECT clock_timestamp() AS t0 \gset
+SELECT team, count(*) AS campaigns, sum(replied) AS replied FROM agency.campaign_stats
+ WHERE campaign_id = ANY (ARRAY(SELECT format('cam_%s', lpad(i::text, 5, '0'))
+                                  FROM generate_series(1, 400) AS i))
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+ GROUP BY team ORDER BY team;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '1.8 s' AS at_once
+  FROM pg_settings WHERE name = 'server_version_num' AND setting::int >= 140000
+UNION ALL
+SELECT clock_timestamp() - :'t0'::timestamptz >= interval '2 s'
+  FROM pg_settings WHERE name = 'server_version_num' AND setting::int < 140000;
+SELECT method, route, status, count(*) AS requests FROM reqs GROUP BY 1, 2, 3;
+-- async_capable 'false' (server or table): one after the other
+ALTER FOREIGN TABLE agency.campaign_stats_globex OPTIONS (ADD async_capable 'false');
+EXPLAIN (COSTS OFF)
+SELECT team, campaign_id, replied FROM agency.campaign_stats
+ WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+ALTER FOREIGN TABLE agency.campaign_stats_globex OPTIONS (DROP async_capable);
+ALTER SERVER team_acme OPTIONS (DROP max_parallel);
+ALTER SERVER team_globex OPTIONS (DROP max_parallel);
+
+-- a team that fails ends the statement with the ERROR naming its server
+SELECT * FROM mock('reset');
+ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-revoked');
+SELECT team, count(*) FROM agency.campaign_stats
+ WHERE campaign_id = 'cam_00001' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+ GROUP BY team;
+ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-many-002');
+
+-- a cancel (here statement_timeout) stops both teams' waits at once
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config latency_ms=3000');
+SET statement_timeout = '400ms';
+SELECT clock_timestamp() AS t0 \gset
+SELECT team, count(*) FROM agency.campaign_stats
+ WHERE campaign_id = 'cam_00001' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+ GROUP BY team;
+RESET statement_timeout;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '600 ms' AS cancelled_within_200ms;
+SELECT * FROM mock('reset');
+
 -- one team: the other is pruned, at plan time and at run time
 SELECT * FROM mock('reset');
 EXPLAIN (COSTS OFF)

@@ -18,6 +18,8 @@
  * 16 branches follow the server headers' history:
  *
  *	14	pull_varnos() takes the PlannerInfo; pg_encoding_verifymbstr();
+ *		asynchronous foreign scans (IsForeignPathAsyncCapable and the
+ *		ForeignAsync callbacks);
  *		estimate_num_groups() takes an EstimationInfo;
  *		utils/wait_event.h; ROLE_PG_* names the predefined roles
  *	15	shmem_request_hook; MarkGUCPrefixReserved
@@ -77,6 +79,17 @@
 #endif
 
 /* estimate_num_groups() takes an EstimationInfo since PostgreSQL 14. */
+/*
+ * Asynchronous foreign scans under an Append (async.c), from 14: the
+ * executor's node says whether it runs asynchronously.
+ */
+#if PG_VERSION_NUM >= 140000
+#define LEMLIST_HAVE_ASYNC 1
+#define lemlist_node_async(node) ((node)->ss.ps.async_capable)
+#else
+#define lemlist_node_async(node) false
+#endif
+
 #if PG_VERSION_NUM >= 140000
 #define lemlist_estimate_num_groups(root, exprs, rows) \
 	estimate_num_groups((root), (exprs), (rows), NULL, NULL)

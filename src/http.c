@@ -68,6 +68,11 @@
  */
 #include "postgres.h"
 
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
 #include <stdlib.h>
 #include <curl/curl.h>
 
@@ -200,6 +205,14 @@ struct LemlistConnection
 	uint8		key_digest[LEMLIST_DIGEST_LEN];	/* of api_key, for the store */
 	TimestampTz last_beat;		/* when its claims were last said driven */
 
+	/* between lemlist_http_poll calls that found nothing yet */
+	bool		polling;		/* the slice below is open */
+	TimestampTz slice_at;		/* when it began */
+	bool		slice_inflight; /* it waited for transfers */
+	bool		slice_paced;	/* it waited for pacing */
+	TimestampTz wake;			/* when to look again at the latest */
+	int			wait_fd;		/* lemlist_http_wait_fd's, or -1 */
+
 	dlist_head	all;			/* every transfer not yet handed back, and
 								 * those handed back until kept */
 	dlist_head	lists[CONN_NUM_LISTS];	/* transfers by state */
@@ -215,6 +228,8 @@ static dlist_head conn_open = DLIST_STATIC_INIT(conn_open);
 static dlist_head conn_inflight = DLIST_STATIC_INIT(conn_inflight);
 
 static void http_init(void);
+static LemlistHttpRequest *conn_next(LemlistConnection *conn, bool wait, bool *pending);
+static void http_timer_drain(void);
 static void http_start_attempt(HttpTransfer *t);
 static CURLcode http_setup_easy(HttpTransfer *t);
 static void http_release_attempt(HttpTransfer *t);
@@ -304,6 +319,7 @@ lemlist_http_open(const LemlistOptions *opts, const char *api_key,
 	/* with a shared store, the cache is the cluster's; memo_budget 0 turns it off */
 	conn->backend_ttl = conn->shared ? 0 : Max(opts->cache_ttl, 0);
 	conn->shared_ttl = conn->shared && lemlist_memo_enabled() ? Max(opts->cache_ttl, 0) : 0;
+	conn->wait_fd = -1;
 
 	dlist_init(&conn->all);
 	for (i = 0; i < CONN_NUM_LISTS; i++)
@@ -371,9 +387,47 @@ lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req)
 LemlistHttpRequest *
 lemlist_http_next(LemlistConnection *conn)
 {
+	return conn_next(conn, true, NULL);
+}
+
+/*
+ * lemlist_http_poll
+ *		lemlist_http_next without waiting: drive what can be driven now, and
+ *		return a request that succeeded, if any
+ *
+ * When nothing has succeeded yet, returns NULL with *pending true; then
+ * lemlist_http_wait_fd gives a descriptor that becomes readable when it is
+ * worth asking again.  NULL with *pending false: nothing is queued or in
+ * flight.
+ */
+LemlistHttpRequest *
+lemlist_http_poll(LemlistConnection *conn, bool *pending)
+{
+	return conn_next(conn, false, pending);
+}
+
+/*
+ * conn_next
+ *		lemlist_http_next, or with wait false, lemlist_http_poll
+ */
+static LemlistHttpRequest *
+conn_next(LemlistConnection *conn, bool wait, bool *pending)
+{
 	TimestampTz last = GetCurrentTimestamp();
 	bool		was_inflight = false;
 	bool		was_paced = false;
+
+	if (pending != NULL)
+		*pending = false;
+	if (conn->polling)
+	{
+		/* the slice the last poll left open ends now */
+		last = conn->slice_at;
+		was_inflight = conn->slice_inflight;
+		was_paced = conn->slice_paced;
+		conn->polling = false;
+	}
+	http_timer_drain();
 
 	for (;;)
 	{
@@ -445,6 +499,22 @@ lemlist_http_next(LemlistConnection *conn)
 			(!dlist_is_empty(&conn_inflight) || !lemlist_shared_woken()))
 			wake = Min(wake, TimestampTzPlusMilliseconds(now, CONN_SHARED_POLL_MS));
 
+		if (!wait)
+		{
+			/* drive without waiting; if nothing came, say when to look again */
+			if (!dlist_is_empty(&conn_inflight))
+				conn_drive(0);
+			if (!dlist_is_empty(&conn->lists[CONN_FINISHED]))
+				continue;
+			conn->polling = true;
+			conn->slice_at = now;
+			conn->slice_inflight = was_inflight;
+			conn->slice_paced = was_paced;
+			conn->wake = wake;
+			*pending = true;
+			return NULL;
+		}
+
 		/* Another scan's transfer may be what a request waits for. */
 		if (!dlist_is_empty(&conn_inflight))
 			conn_drive(Max(TimestampDifferenceMilliseconds(now, wake), 1));
@@ -453,6 +523,151 @@ lemlist_http_next(LemlistConnection *conn)
 					   conn->shared_waiting && !was_paced ?
 					   LEMLIST_WAIT_SHARED : LEMLIST_WAIT_PACING);
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * One descriptor to wait on, for asynchronous scans
+ *
+ * An Append waits on one descriptor per asynchronous child.  The backend
+ * keeps one epoll set holding curl's sockets (as curl_multi_fdset gives
+ * them, with the events curl waits for) and a timer: curl's own timeout, the
+ * moment pacing or a retry lets a request start, and at most
+ * HTTP_ASYNC_TICK_MS, so that a cancel is seen even where the Append does
+ * not wait on the latch.  Each connection waits on a dup() of that set.
+ * ---------------------------------------------------------------------
+ */
+
+/* Longest wait of an asynchronous scan without looking again. */
+#define HTTP_ASYNC_TICK_MS	100
+
+static int	http_epoll_fd = -1;
+static int	http_timer_fd = -1;
+static TimestampTz http_timer_at = 0;	/* when the timer fires; 0: disarmed */
+static uint8 http_polled[FD_SETSIZE];	/* epoll events of each curl socket */
+
+/*
+ * lemlist_http_wait_fd
+ *		The descriptor that becomes readable when conn is worth polling
+ *		again
+ */
+int
+lemlist_http_wait_fd(LemlistConnection *conn)
+{
+	fd_set		readfds;
+	fd_set		writefds;
+	fd_set		exceptfds;
+	int			maxfd = -1;
+	long		curl_ms = -1;
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz at;
+	CURLMcode	mrc;
+
+	if (http_epoll_fd < 0)
+	{
+		struct epoll_event ev = {.events = EPOLLIN};
+
+		http_epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+		if (http_epoll_fd < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not create an epoll set for lemlist: %m")));
+		http_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (http_timer_fd < 0 ||
+			epoll_ctl(http_epoll_fd, EPOLL_CTL_ADD, http_timer_fd, &ev) < 0)
+		{
+			int			save_errno = errno;
+
+			if (http_timer_fd >= 0)
+				close(http_timer_fd);
+			close(http_epoll_fd);
+			http_timer_fd = http_epoll_fd = -1;
+			errno = save_errno;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not create a timer for lemlist: %m")));
+		}
+	}
+
+	/* curl's sockets, with the events it waits for */
+	FD_ZERO(&readfds);
+	FD_ZERO(&writefds);
+	FD_ZERO(&exceptfds);
+	mrc = curl_multi_fdset(http_multi, &readfds, &writefds, &exceptfds, &maxfd);
+	if (mrc != CURLM_OK)
+		maxfd = -1;
+	for (int fd = 0; fd < FD_SETSIZE; fd++)
+	{
+		uint8		want = 0;
+		struct epoll_event ev = {0};
+
+		if (fd <= maxfd)
+		{
+			if (FD_ISSET(fd, &readfds))
+				want |= EPOLLIN;
+			if (FD_ISSET(fd, &writefds))
+				want |= EPOLLOUT;
+			if (FD_ISSET(fd, &exceptfds))
+				want |= EPOLLPRI;
+		}
+		if (want == http_polled[fd])
+			continue;
+		ev.events = want;
+		ev.data.fd = fd;
+		if (want == 0)
+			(void) epoll_ctl(http_epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+		else if (http_polled[fd] == 0 ||
+				 epoll_ctl(http_epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0)
+		{
+			/* a socket curl closed leaves the set by itself; its number may come back */
+			if (epoll_ctl(http_epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno == EEXIST)
+				(void) epoll_ctl(http_epoll_fd, EPOLL_CTL_MOD, fd, &ev);
+		}
+		http_polled[fd] = want;
+	}
+
+	/* the timer: the earliest of curl's timeout, conn's wake and a tick */
+	at = TimestampTzPlusMilliseconds(now, HTTP_ASYNC_TICK_MS);
+	if (curl_multi_timeout(http_multi, &curl_ms) == CURLM_OK && curl_ms >= 0)
+		at = Min(at, TimestampTzPlusMilliseconds(now, curl_ms));
+	if (conn->wake != 0)
+		at = Min(at, conn->wake);
+	if (http_timer_at == 0 || at < http_timer_at)
+	{
+		struct itimerspec its = {{0, 0}, {0, 0}};
+		TimestampTz delay = Max(at - now, 1);
+
+		its.it_value.tv_sec = delay / USECS_PER_SEC;
+		its.it_value.tv_nsec = (delay % USECS_PER_SEC) * 1000;
+		if (timerfd_settime(http_timer_fd, 0, &its, NULL) < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not arm a timer for lemlist: %m")));
+		http_timer_at = at;
+	}
+
+	if (conn->wait_fd < 0)
+	{
+		conn->wait_fd = dup(http_epoll_fd);
+		if (conn->wait_fd < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not duplicate a descriptor for lemlist: %m")));
+	}
+	return conn->wait_fd;
+}
+
+/*
+ * http_timer_drain
+ *		Read the timer if it fired, so that the set stops being readable
+ */
+static void
+http_timer_drain(void)
+{
+	uint64		expirations;
+
+	if (http_timer_fd >= 0 &&
+		read(http_timer_fd, &expirations, sizeof(expirations)) == sizeof(expirations))
+		http_timer_at = 0;
 }
 
 /*
@@ -558,6 +773,9 @@ conn_cleanup_callback(void *arg)
 		lemlist_shared_leave(&t->share);
 	}
 	dlist_delete(&conn->open_node);
+	if (conn->wait_fd >= 0)
+		close(conn->wait_fd);
+	conn->wait_fd = -1;
 
 	explicit_bzero(conn->api_key, strlen(conn->api_key));
 }

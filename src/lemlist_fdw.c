@@ -114,6 +114,12 @@ lemlist_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = lemlistEndForeignScan;
 	routine->ExplainForeignScan = lemlistExplainForeignScan;
 	routine->ImportForeignSchema = lemlistImportForeignSchema;
+#ifdef LEMLIST_HAVE_ASYNC
+	routine->IsForeignPathAsyncCapable = lemlist_async_capable;
+	routine->ForeignAsyncRequest = lemlist_async_request;
+	routine->ForeignAsyncConfigureWait = lemlist_async_configure_wait;
+	routine->ForeignAsyncNotify = lemlist_async_notify;
+#endif
 
 	PG_RETURN_POINTER(routine);
 }
@@ -384,6 +390,18 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 												 (info->unsendable_join ? LEMLIST_UNSENDABLE_COST : 0),
 												 param_info->ppi_req_outer, NIL));
 	}
+}
+
+/*
+ * lemlist_rel_async_capable
+ *		May a scan of baserel run at once with others under an Append?
+ */
+bool
+lemlist_rel_async_capable(RelOptInfo *baserel)
+{
+	LemlistRelInfo *info = baserel->fdw_private;
+
+	return info != NULL && info->opts.async_capable;
 }
 
 /*

@@ -155,6 +155,7 @@ typedef struct LemlistOptions
 	TimestampTz default_start_date;
 	LemlistResourceKind resource;
 	int			cache_ttl;		/* seconds; 0: no cross-statement cache */
+	bool		async_capable;	/* may run at once with others under an Append */
 } LemlistOptions;
 
 extern void lemlist_option_init(void);
@@ -340,6 +341,19 @@ extern Expr *lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baser
 extern bool lemlist_is_join_child(ForeignPath *path);
 
 /* ---------------------------------------------------------------------
+ * in async.c: scans that run at once under an Append (14 and later), and
+ * in lemlist_fdw.c, what the option async_capable says of a relation
+ * ---------------------------------------------------------------------
+ */
+extern bool lemlist_rel_async_capable(RelOptInfo *baserel);
+#ifdef LEMLIST_HAVE_ASYNC
+extern bool lemlist_async_capable(ForeignPath *path);
+extern void lemlist_async_request(AsyncRequest *areq);
+extern void lemlist_async_configure_wait(AsyncRequest *areq);
+extern void lemlist_async_notify(AsyncRequest *areq);
+#endif
+
+/* ---------------------------------------------------------------------
  * in scan.c: the executor's side of a scan, and its EXPLAIN
  * ---------------------------------------------------------------------
  */
@@ -359,6 +373,8 @@ typedef struct LemlistScanState LemlistScanState;
 
 extern LemlistScanState *lemlist_scan_begin(ForeignScanState *node, int eflags);
 extern TupleTableSlot *lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot);
+extern bool lemlist_scan_done(LemlistScanState *ss);
+extern int	lemlist_scan_wait_fd(LemlistScanState *ss);
 extern void lemlist_scan_rescan(LemlistScanState *ss);
 extern void lemlist_scan_explain(LemlistScanState *ss, ExplainState *es);
 extern void lemlist_scan_join_child(LemlistScanState *ss, int key_filters);
@@ -417,6 +433,8 @@ extern LemlistConnection *lemlist_http_open(const LemlistOptions *opts, const ch
 											LemlistHttpStats *stats, MemoryContext cxt);
 extern void lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req);
 extern LemlistHttpRequest *lemlist_http_next(LemlistConnection *conn);
+extern LemlistHttpRequest *lemlist_http_poll(LemlistConnection *conn, bool *pending);
+extern int	lemlist_http_wait_fd(LemlistConnection *conn);
 extern void lemlist_http_keep(LemlistConnection *conn, const LemlistHttpRequest *req);
 extern int	lemlist_http_pending(LemlistConnection *conn);
 extern uint32 lemlist_wait_event(LemlistWait wait);

@@ -97,6 +97,7 @@ typedef enum LemlistOptionId
 	LEMLIST_OPTION_CAMPAIGN_ERRORS,
 	LEMLIST_OPTION_DEFAULT_START_DATE,
 	LEMLIST_OPTION_CACHE_TTL,
+	LEMLIST_OPTION_ASYNC_CAPABLE,
 	LEMLIST_OPTION_API_KEY,
 	LEMLIST_OPTION_RESOURCE,
 	LEMLIST_OPTION_KEY,
@@ -176,6 +177,7 @@ static const LemlistOptionDef options[] = {
 	{.name = "default_start_date", .id = LEMLIST_OPTION_DEFAULT_START_DATE, .where = LEMLIST_OPT_SERVER | LEMLIST_OPT_TABLE, .superuser_only = false, .kind = LEMLIST_VALUE_TIMESTAMPTZ},
 	{.name = "cache_ttl", .id = LEMLIST_OPTION_CACHE_TTL, .where = LEMLIST_OPT_SERVER | LEMLIST_OPT_TABLE, .superuser_only = false, .kind = LEMLIST_VALUE_INTEGER,
 	 .min_value = 0, .max_value = 2592000, .default_value = 0},
+	{.name = "async_capable", .id = LEMLIST_OPTION_ASYNC_CAPABLE, .where = LEMLIST_OPT_SERVER | LEMLIST_OPT_TABLE, .superuser_only = false, .kind = LEMLIST_VALUE_BOOLEAN},
 	{.name = "api_key", .id = LEMLIST_OPTION_API_KEY, .where = LEMLIST_OPT_USER_MAPPING, .superuser_only = false, .kind = LEMLIST_VALUE_SECRET},
 	{.name = "resource", .id = LEMLIST_OPTION_RESOURCE, .where = LEMLIST_OPT_TABLE, .superuser_only = false, .kind = LEMLIST_VALUE_RESOURCE},
 	{.name = "key", .id = LEMLIST_OPTION_KEY, .where = LEMLIST_OPT_COLUMN, .superuser_only = false, .kind = LEMLIST_VALUE_STRING},
@@ -876,6 +878,7 @@ lemlist_server_options(Oid serverid, LemlistOptions *opts)
 	opts->api_url = pstrdup(DEFAULT_API_URL);
 	opts->ca_file = NULL;
 	opts->verify_tls = true;
+	opts->async_capable = true;
 	opts->campaign_errors = LEMLIST_ERRORS_NOTICE;
 	opts->default_start_date = DEFAULT_START_DATE;
 	opts->resource = LEMLIST_RES_CAMPAIGN_STATS;
@@ -1080,6 +1083,9 @@ store_option(LemlistOptions *opts, const LemlistOptionDef *opt,
 			break;
 		case LEMLIST_OPTION_CACHE_TTL:
 			opts->cache_ttl = val->ival;
+			break;
+		case LEMLIST_OPTION_ASYNC_CAPABLE:
+			opts->async_capable = val->bval;
 			break;
 		case LEMLIST_OPTION_RESOURCE:
 			opts->resource = val->resource;

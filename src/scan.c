@@ -120,6 +120,8 @@ struct LemlistScanState
 	int			nid_tests;		/* of them, on campaign_id */
 	TupleTableSlot *proto;
 
+	bool		async;			/* under an asynchronous Append: never waits */
+
 	/* one execution (run_cxt) */
 	bool		started;
 	bool		done;
@@ -165,7 +167,15 @@ struct LemlistScanState
 };
 
 static void lemlist_scan_send_first(LemlistScanState *ss);
-static bool lemlist_scan_next_answer(LemlistScanState *ss);
+/* What lemlist_scan_next_answer found. */
+typedef enum ScanAnswer
+{
+	SCAN_ANSWER_ROWS,			/* an answer, whose rows are ready */
+	SCAN_ANSWER_LATER,			/* asynchronous: none has come yet */
+	SCAN_ANSWER_NONE			/* every request has been answered */
+} ScanAnswer;
+
+static ScanAnswer lemlist_scan_next_answer(LemlistScanState *ss);
 static void lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed);
 static void lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors);
 
@@ -198,6 +208,7 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 	ss = palloc0(sizeof(LemlistScanState));
 	ss->node = node;
 	ss->rel = node->ss.ss_currentRelation;
+	ss->async = lemlist_node_async(node);
 	ss->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 										 "lemlist_fdw scan",
 										 ALLOCSET_DEFAULT_SIZES);
@@ -314,6 +325,9 @@ start_scan(LemlistScanState *ss)
 /*
  * lemlist_scan_next
  *		The next row, fetching the next response when the current one is used up.
+ *
+ * Under an asynchronous Append, an empty slot may also mean that the next
+ * answer has not come yet (lemlist_scan_done tells).
  */
 TupleTableSlot *
 lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
@@ -337,12 +351,37 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 		if (ss->done)
 			return slot;
 
-		if (!lemlist_scan_next_answer(ss))
+		switch (lemlist_scan_next_answer(ss))
 		{
-			ss->done = true;
-			return slot;
+			case SCAN_ANSWER_ROWS:
+				break;
+			case SCAN_ANSWER_LATER:
+				return slot;
+			case SCAN_ANSWER_NONE:
+				ss->done = true;
+				return slot;
 		}
 	}
+}
+
+/*
+ * lemlist_scan_done
+ *		Has the scan returned its last row?
+ */
+bool
+lemlist_scan_done(LemlistScanState *ss)
+{
+	return ss->done;
+}
+
+/*
+ * lemlist_scan_wait_fd
+ *		The descriptor to wait on before asking an asynchronous scan again
+ */
+int
+lemlist_scan_wait_fd(LemlistScanState *ss)
+{
+	return lemlist_http_wait_fd(ss->conn);
 }
 
 /*
@@ -801,14 +840,15 @@ lemlist_scan_send_first(LemlistScanState *ss)
 /*
  * lemlist_scan_next_answer
  *		Replace the answer whose rows have all been returned by the next one,
- *		sending what may be sent meanwhile.  False when every request has
- *		been answered.
+ *		sending what may be sent meanwhile; an asynchronous scan does not
+ *		wait for it
  */
-static bool
+static ScanAnswer
 lemlist_scan_next_answer(LemlistScanState *ss)
 {
 	LemlistHttpRequest *http;
 	ScanRequest *req;
+	bool		pending = false;
 
 	/* the previous answer's rows are no longer referenced */
 	ss->rows = NIL;
@@ -816,9 +856,9 @@ lemlist_scan_next_answer(LemlistScanState *ss)
 	MemoryContextReset(ss->batch_cxt);
 
 	fill_queue(ss);
-	http = lemlist_http_next(ss->conn);
+	http = ss->async ? lemlist_http_poll(ss->conn, &pending) : lemlist_http_next(ss->conn);
 	if (http == NULL)
-		return false;
+		return pending ? SCAN_ANSWER_LATER : SCAN_ANSWER_NONE;
 
 	/* its rows (or more requests), then the memo may reuse it */
 	req = (ScanRequest *) http->arg;
@@ -831,7 +871,7 @@ lemlist_scan_next_answer(LemlistScanState *ss)
 
 	/* queue what the answer made possible, before its rows are returned */
 	fill_queue(ss);
-	return true;
+	return SCAN_ANSWER_ROWS;
 }
 
 /*
