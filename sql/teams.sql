@@ -87,6 +87,21 @@ ALTER FOREIGN TABLE agency.campaign_stats_globex OPTIONS (DROP async_capable);
 ALTER SERVER team_acme OPTIONS (DROP max_parallel);
 ALTER SERVER team_globex OPTIONS (DROP max_parallel);
 
+-- lemlist_fdw.max_transfers bounds the transfers of all the backend's
+-- scans together: at 1, the two teams' 4 batches go one after the other
+SHOW lemlist_fdw.max_transfers;
+SET lemlist_fdw.max_transfers = 1;
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=400 latency_ms=250');
+SELECT clock_timestamp() AS t0 \gset
+SELECT team, count(*) AS campaigns FROM agency.campaign_stats
+ WHERE campaign_id = ANY (ARRAY(SELECT format('cam_%s', lpad(i::text, 5, '0'))
+                                  FROM generate_series(1, 200) AS i))
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+ GROUP BY team ORDER BY team;
+SELECT clock_timestamp() - :'t0'::timestamptz >= interval '1 s' AS one_at_a_time;
+RESET lemlist_fdw.max_transfers;
+
 -- a team that fails ends the statement with the ERROR naming its server
 SELECT * FROM mock('reset');
 ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-revoked');

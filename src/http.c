@@ -68,17 +68,18 @@
  */
 #include "postgres.h"
 
+#include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include <stdlib.h>
 #include <curl/curl.h>
 
 #include "lib/ilist.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -226,6 +227,10 @@ static bool http_curl_initialized = false;
 static CURLM *http_multi = NULL;
 static dlist_head conn_open = DLIST_STATIC_INIT(conn_open);
 static dlist_head conn_inflight = DLIST_STATIC_INIT(conn_inflight);
+static int	conn_inflight_count = 0;	/* the length of conn_inflight */
+
+/* lemlist_fdw.max_transfers: transfers with curl at once, all scans of the backend */
+static int	max_transfers = 64;
 
 static void http_init(void);
 static LemlistHttpRequest *conn_next(LemlistConnection *conn, bool wait, bool *pending);
@@ -272,6 +277,25 @@ static void conn_schedule_retry(LemlistConnection *conn, HttpTransfer *t,
  * The interface: the requests of a scan
  * ---------------------------------------------------------------------
  */
+
+/*
+ * lemlist_http_init_settings
+ *		lemlist_fdw.max_transfers
+ */
+void
+lemlist_http_init_settings(void)
+{
+	DefineCustomIntVariable("lemlist_fdw.max_transfers",
+							"Requests to lemlist in flight at once in a backend, all its scans together.",
+							"Beyond it, a scan's requests wait for another's to end, however many teams a query reads at once.",
+							&max_transfers,
+							64,
+							1,
+							1024,
+							PGC_USERSET,
+							0,
+							NULL, NULL, NULL);
+}
 
 /*
  * lemlist_http_open
@@ -768,7 +792,10 @@ conn_cleanup_callback(void *arg)
 		HttpTransfer *t = dlist_container(HttpTransfer, all_node, iter.cur);
 
 		if (t->state == CONN_INFLIGHT)
+		{
 			dlist_delete(&t->inflight_node);
+			conn_inflight_count--;
+		}
 		http_release_attempt(t);
 		lemlist_shared_leave(&t->share);
 	}
@@ -864,7 +891,8 @@ conn_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
 		if (conn->shared && !in_flight)
 		{
 			bool		may_claim = !paced &&
-				conn->counts[CONN_INFLIGHT] < conn->max_parallel;
+				conn->counts[CONN_INFLIGHT] < conn->max_parallel &&
+				conn_inflight_count < max_transfers;
 
 			switch (conn_answer_from_store(conn, t, may_claim, now))
 			{
@@ -882,7 +910,8 @@ conn_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
 			}
 		}
 
-		if (paced || conn->counts[CONN_INFLIGHT] >= conn->max_parallel)
+		if (paced || conn->counts[CONN_INFLIGHT] >= conn->max_parallel ||
+			conn_inflight_count >= max_transfers)
 			continue;
 
 		if (in_flight)
@@ -1101,6 +1130,7 @@ conn_start_transfer(LemlistConnection *conn, HttpTransfer *t,
 
 	http_start_attempt(t);
 	dlist_push_tail(&conn_inflight, &t->inflight_node);
+	conn_inflight_count++;
 	conn_set_state(t, CONN_INFLIGHT);
 	t->attempts++;
 	conn->stats->requests++;
@@ -1143,6 +1173,7 @@ conn_attempt_ended(HttpTransfer *t, TimestampTz now)
 	LemlistConnection *conn = t->conn;
 
 	dlist_delete(&t->inflight_node);
+	conn_inflight_count--;
 	conn_set_state(t, CONN_FINISHED);
 
 	/* a 2xx answer goes at once to the backends waiting for it */

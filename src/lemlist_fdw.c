@@ -90,6 +90,7 @@ _PG_init(void)
 	lemlist_pacing_init();
 	lemlist_shared_init();
 	lemlist_memo_init();
+	lemlist_http_init_settings();
 	lemlist_option_init();
 	lemlist_join_init(lemlistGetForeignRelSize);
 	/* once every setting is defined: any other lemlist_fdw.* name is a typo */

@@ -432,6 +432,7 @@ typedef enum LemlistWait
 extern LemlistConnection *lemlist_http_open(const LemlistOptions *opts, const char *api_key,
 											LemlistHttpStats *stats, MemoryContext cxt);
 extern void lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req);
+extern void lemlist_http_init_settings(void);
 extern LemlistHttpRequest *lemlist_http_next(LemlistConnection *conn);
 extern LemlistHttpRequest *lemlist_http_poll(LemlistConnection *conn, bool *pending);
 extern int	lemlist_http_wait_fd(LemlistConnection *conn);
