@@ -16,7 +16,9 @@
 # second throw-away cluster with lemlist_fdw preloaded, two sessions in each,
 # CLUSTER_BATCHES requests per session, against one cluster alone with the
 # same two sessions; then the second cluster's sessions CLUSTER_SKEW_MS
-# later).  Then two backends sharing a key, and the peak memory
+# later) and "teams" (an agency's teams of 500 campaigns, each its own
+# server and key, in one partitioned table: 1, 8 and 32 teams in one query,
+# and 8 one after the other).  Then two backends sharing a key, and the peak memory
 # of a backend scanning 200 vs 20,000 campaigns.
 #
 #   test/bench.sh                      everything, 100 ms of latency
@@ -25,6 +27,7 @@
 #   SCENARIOS="dashboards clusters" test/bench.sh   only these two parts
 #   CLUSTER_BATCHES=40 test/bench.sh   requests per session in "clusters" (default 40)
 #   CLUSTER_SKEW_MS=300 test/bench.sh  the second cluster's late start in "clusters" (default 300)
+#   TEAMS_LATENCY_MS=150 test/bench.sh  the mock's latency in "teams" (default 150)
 #   SKIP_SHARED=1 SKIP_MEMORY=1 test/bench.sh   without the last two parts
 #   REPEAT=5 test/bench.sh             runs per measurement (median shown; default
 #                                      3, 1 for the scenarios bound by the rate limit)
@@ -52,9 +55,11 @@ esac
 
 LATENCY_MS=${LATENCY_MS:-100}
 [[ "$LATENCY_MS" =~ ^[0-9]+$ ]] || die "LATENCY_MS must be a whole number of milliseconds"
-SCENARIOS=${SCENARIOS:-"ids1000 ids5000 list5000 join1000 crm crmjoin calendar30 status dashboards clusters"}
+SCENARIOS=${SCENARIOS:-"ids1000 ids5000 list5000 join1000 crm crmjoin calendar30 status dashboards clusters teams"}
 CLUSTER_BATCHES=${CLUSTER_BATCHES:-40}
 CLUSTER_SKEW_MS=${CLUSTER_SKEW_MS:-300}
+TEAMS_LATENCY_MS=${TEAMS_LATENCY_MS:-150}
+[[ "$TEAMS_LATENCY_MS" =~ ^[0-9]+$ ]] || die "TEAMS_LATENCY_MS must be a whole number of milliseconds"
 [[ "$CLUSTER_SKEW_MS" =~ ^[0-9]+$ ]] || die "CLUSTER_SKEW_MS must be a whole number of milliseconds"
 [[ "$CLUSTER_BATCHES" =~ ^[1-9][0-9]*$ ]] && [ "$CLUSTER_BATCHES" -le 50 ] \
     || die "CLUSTER_BATCHES must be a whole number from 1 to 50"
@@ -64,7 +69,7 @@ RATE_WINDOW_MS=2000
 # lemlist_fdw's setting for speed: as many requests in flight as the rate
 # limit lets start at once; more would only wait for the window
 FAST_PARALLEL=$RATE_LIMIT
-NKEYS=100
+NKEYS=200
 KEYS=$(seq -f 'bench-key-%02g' 1 "$NKEYS" | paste -sd, -)
 
 cd "$LEMLIST_ROOT"
@@ -453,7 +458,7 @@ TABLE_ROWS=""
 PARTS=" "
 for name in $SCENARIOS; do
     case "$name" in
-        dashboards | clusters) PARTS="$PARTS$name " ;;
+        dashboards | clusters | teams) PARTS="$PARTS$name " ;;
         *)
             [ -n "${S_QUERY[$name]:-}" ] || die "unknown scenario \"$name\""
             TABLE_ROWS="$TABLE_ROWS $name"
@@ -686,6 +691,75 @@ EOF
     ;;
 esac
 case "$PARTS" in *" clusters "*) clusters ;; esac
+
+# ---------------------------------------------------------------------------
+# teams: an agency's teams in one partitioned table, each its own server and key
+# ---------------------------------------------------------------------------
+
+# teams_run N [ASYNC]: the stats of the first N teams for $DATES in one
+# query (each team lists its 500 campaigns, 5 pages, then sends 5 batches),
+# every team on a fresh key; prints "MS REQUESTS 429S"
+teams_run()
+{
+    local n=$1 async=${2:-true} i list="" ms
+    mockctl reset
+    mockctl config campaigns=500 "latency_ms=$TEAMS_LATENCY_MS"
+    for ((i = 1; i <= n; i++)); do
+        printf "ALTER USER MAPPING FOR postgres SERVER team_%02d OPTIONS (SET api_key '%s');\n" \
+            "$i" "$(new_key)"
+        printf "ALTER SERVER team_%02d OPTIONS (SET async_capable '%s');\n" "$i" "$async"
+    done | sql
+    for ((i = 1; i <= n; i++)); do
+        list="$list${list:+, }'t$(printf %02d "$i")'"
+    done
+    ms=$(run_query agency "SELECT team, count(*), sum(replied) FROM @S@.campaign_stats
+                           WHERE team IN ($list) AND $DATES GROUP BY team")
+    echo "$ms $(requests_summary)"
+}
+
+# teams: 1, 8 and 32 teams at once (asynchronous scans under the Append),
+# and the 8 one after the other (async_capable false), TEAMS_LATENCY_MS of
+# latency
+teams()
+{
+    local i one n8 n32 seq8
+    {
+        echo "CREATE SCHEMA agency;"
+        echo "CREATE TABLE agency.campaign_stats (team text NOT NULL, campaign_id text,
+                start_date timestamptz, end_date timestamptz, replied bigint)
+              PARTITION BY LIST (team);"
+        for ((i = 1; i <= 32; i++)); do
+            printf "CREATE SERVER team_%02d FOREIGN DATA WRAPPER lemlist_fdw
+                      OPTIONS (api_url '%s/api', async_capable 'true');\n" "$i" "$LEMLIST_MOCK_URL"
+            printf "CREATE USER MAPPING FOR postgres SERVER team_%02d OPTIONS (api_key 'bench-key-00');\n" "$i"
+            printf "CREATE FOREIGN TABLE agency.campaign_stats_%02d PARTITION OF agency.campaign_stats
+                      FOR VALUES IN ('t%02d') SERVER team_%02d OPTIONS (resource 'campaign_stats');\n" \
+                "$i" "$i" "$i"
+        done
+    } | sql
+    # fill the mock's replay cache (untimed)
+    teams_run 1 >/dev/null
+    one=$(teams_run 1)
+    n8=$(teams_run 8)
+    n32=$(teams_run 32)
+    seq8=$(teams_run 8 false)
+
+    echo
+    echo "Teams: an agency's teams of 500 campaigns each (5 list pages and 5 batches), each its own server"
+    echo "and key, in one partitioned table; one query for the first N teams, ${TEAMS_LATENCY_MS} ms of latency:"
+    printf '  %-44s %8s %5s %9s %9s\n' "" "requests" "429s" "wall" "time/(1)"
+    teams_line() {
+        local label=$1 ms n r429
+        read -r ms n _ r429 <<<"$2"
+        printf '  %-44s %8d %5d %6d ms %9s\n' "$label" "$n" "$r429" "$ms" "$(ratio "$ms" "${one%% *}")"
+    }
+    teams_line "1 team" "$one"
+    teams_line "8 teams at once" "$n8"
+    teams_line "32 teams at once" "$n32"
+    teams_line "8 teams one after the other (async off)" "$seq8"
+}
+
+case "$PARTS" in *" teams "*) teams ;; esac
 
 # ---------------------------------------------------------------------------
 # two backends, one key: the pacing is shared through shared memory
