@@ -33,4 +33,17 @@ SELECT regexp_replace(line, '"campaignIds":\[[^]]*\],', '') AS request
   FROM mock_requests ORDER BY 1;
 SELECT * FROM mock('reset');
 
+\i examples/09_agency.sql
+-- each team lists its campaigns and sends its batches, with its own key
+SELECT method, route, status, count(*) AS requests
+  FROM (SELECT split_part(line, ' ', 1) AS method,
+               split_part(split_part(line, ' ', 2), '?', 1) AS route,
+               split_part(line, ' ', 3) AS status
+          FROM mock_requests) AS r
+ GROUP BY 1, 2, 3 ORDER BY 1;
+SELECT * FROM mock('reset');
+DROP SCHEMA agency CASCADE;
+DROP SERVER team_acme CASCADE;
+DROP SERVER team_globex CASCADE;
+
 DROP SCHEMA crm CASCADE;
