@@ -78,6 +78,31 @@ UNION ALL
 SELECT clock_timestamp() - :'t0'::timestamptz >= interval '2 s'
   FROM pg_settings WHERE name = 'server_version_num' AND setting::int < 140000;
 SELECT method, route, status, count(*) AS requests FROM reqs GROUP BY 1, 2, 3;
+-- EXPLAIN ANALYZE keeps each scan's own counters
+SELECT * FROM mock('reset');
+CREATE FUNCTION pg_temp.analyze(q text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+  ln text;
+BEGIN
+  FOR ln IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
+    IF ln ~ '(Foreign Scan|Append|lemlist (Batches|Requests Sent))' THEN
+      RETURN NEXT regexp_replace(ln, ' \(actual rows=.*$', '');
+    END IF;
+  END LOOP;
+END
+$$;
+SELECT * FROM pg_temp.analyze($$
+  SELECT campaign_id FROM agency.campaign_stats_acme
+   WHERE campaign_id = ANY (ARRAY(SELECT format('cam_%s', lpad(i::text, 5, '0'))
+                                    FROM generate_series(1, 150) AS i))
+     AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
+  UNION ALL
+  SELECT campaign_id FROM agency.campaign_stats_globex
+   WHERE campaign_id = ANY (ARRAY(SELECT format('cam_%s', lpad(i::text, 5, '0'))
+                                    FROM generate_series(1, 50) AS i))
+     AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$);
+
 -- async_capable 'false' (server or table): one after the other
 ALTER FOREIGN TABLE agency.campaign_stats_globex OPTIONS (ADD async_capable 'false');
 EXPLAIN (COSTS OFF)
