@@ -568,6 +568,7 @@ static int	http_epoll_fd = -1;
 static int	http_timer_fd = -1;
 static TimestampTz http_timer_at = 0;	/* when the timer fires; 0: disarmed */
 static uint8 http_polled[FD_SETSIZE];	/* epoll events of each curl socket */
+static int	http_polled_max = -1;	/* no socket above it is in the set */
 
 /*
  * lemlist_http_wait_fd
@@ -619,7 +620,7 @@ lemlist_http_wait_fd(LemlistConnection *conn)
 	mrc = curl_multi_fdset(http_multi, &readfds, &writefds, &exceptfds, &maxfd);
 	if (mrc != CURLM_OK)
 		maxfd = -1;
-	for (int fd = 0; fd < FD_SETSIZE; fd++)
+	for (int fd = 0, last = Max(maxfd, http_polled_max); fd <= last; fd++)
 	{
 		uint8		want = 0;
 		struct epoll_event ev = {0};
@@ -648,6 +649,7 @@ lemlist_http_wait_fd(LemlistConnection *conn)
 		}
 		http_polled[fd] = want;
 	}
+	http_polled_max = maxfd;
 
 	/* the timer: the earliest of curl's timeout, conn's wake and a tick */
 	at = TimestampTzPlusMilliseconds(now, HTTP_ASYNC_TICK_MS);

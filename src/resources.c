@@ -160,8 +160,7 @@ static bool table_is_wanted(ImportForeignSchemaStmt *stmt, const char *name);
 static const LemlistColumnDef *lemlist_resource_column(const LemlistResourceDef *res,
 													   const char *colname);
 static char *lemlist_default_json_key(const char *colname);
-static char *column_key_option(Oid foreigntableid, AttrNumber attnum);
-static bool column_names_server(Oid foreigntableid, AttrNumber attnum);
+static DefElem *column_option(List *options, const char *name);
 static void partition_values(List *quals, int natts, bool *found, char **values);
 static const LemlistColumnDef *filter_column_by_key(const LemlistResourceDef *res,
 													const char *key);
@@ -521,43 +520,22 @@ filter_column_by_key(const LemlistResourceDef *res, const char *key)
 }
 
 /*
- * column_key_option
- *		A column's "key" option, or NULL if it has none
+ * column_option
+ *		The column option called name among a column's options, or NULL
  */
-static char *
-column_key_option(Oid foreigntableid, AttrNumber attnum)
+static DefElem *
+column_option(List *options, const char *name)
 {
-	List	   *optlist = GetForeignColumnOptions(foreigntableid, attnum);
 	ListCell   *lc;
 
-	foreach(lc, optlist)
+	foreach(lc, options)
 	{
 		DefElem    *def = lfirst_node(DefElem, lc);
 
-		if (strcmp(def->defname, "key") == 0)
-			return pstrdup(defGetString(def));
+		if (strcmp(def->defname, name) == 0)
+			return def;
 	}
 	return NULL;
-}
-
-/*
- * column_names_server
- *		Does a column have the option server_name 'true'?
- */
-static bool
-column_names_server(Oid foreigntableid, AttrNumber attnum)
-{
-	List	   *optlist = GetForeignColumnOptions(foreigntableid, attnum);
-	ListCell   *lc;
-
-	foreach(lc, optlist)
-	{
-		DefElem    *def = lfirst_node(DefElem, lc);
-
-		if (strcmp(def->defname, "server_name") == 0)
-			return defGetBoolean(def);
-	}
-	return false;
 }
 
 /*
@@ -641,6 +619,9 @@ lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
 		LemlistColumn *col = &cols[i];
 		const LemlistColumnDef *def;
 		char	   *keyopt;
+		List	   *colopts;
+		DefElem    *key_def;
+		DefElem    *server_name;
 
 		col->dropped = att->attisdropped;
 		if (col->dropped)
@@ -649,9 +630,12 @@ lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
 		col->typid = att->atttypid;
 		col->typmod = att->atttypmod;
 		col->json_type = LEMLIST_JSON_ANY;
-		keyopt = column_key_option(foreigntableid, att->attnum);
+		colopts = GetForeignColumnOptions(foreigntableid, att->attnum);
+		key_def = column_option(colopts, "key");
+		keyopt = key_def ? pstrdup(defGetString(key_def)) : NULL;
+		server_name = column_option(colopts, "server_name");
 
-		if (column_names_server(foreigntableid, att->attnum))
+		if (server_name != NULL && defGetBoolean(server_name))
 		{
 			col->source = LEMLIST_SRC_CONST;
 			col->value = pstrdup(GetForeignServer(GetForeignTable(foreigntableid)->serverid)->servername);

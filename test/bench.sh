@@ -635,6 +635,16 @@ clusters_run()
         "$wall" "$fl" "$(ratio "$wall" "$fl")"
 }
 
+# key_both_clusters: a fresh key for server fast, the same in both clusters
+key_both_clusters()
+{
+    local key
+    key=$(new_key)
+    printf "ALTER USER MAPPING FOR postgres SERVER fast OPTIONS (SET api_key '%s');\n" "$key" | sql
+    printf "ALTER USER MAPPING FOR postgres SERVER fast OPTIONS (SET api_key '%s');\n" "$key" \
+        | SQL_PORT=$PGPORT_SECOND sql
+}
+
 # clusters: one API key, two sessions per cluster each asking for
 # CLUSTER_BATCHES batches of 100 campaigns (= ANY(array), max_parallel 20);
 # the same two sessions in one cluster alone, then with two more in a second
@@ -643,7 +653,7 @@ clusters_run()
 # still that of all the requests at once)
 clusters()
 {
-    local per=$((CLUSTER_BATCHES * 100)) qs=() i key
+    local per=$((CLUSTER_BATCHES * 100)) qs=() i
     for i in 0 1 2 3; do
         qs+=("SELECT campaign_id FROM @S@.campaign_stats
                WHERE campaign_id = ANY (ids($((i * per + 1)), $(((i + 1) * per)))) AND $DATES")
@@ -663,17 +673,11 @@ clusters()
     use_new_key fast
     clusters_run "one cluster, 2 sessions" \
         "$PGPORT_TEST:fast:${qs[0]}" "$PGPORT_TEST:fast:${qs[1]}"
-    key=$(new_key)
-    printf "ALTER USER MAPPING FOR postgres SERVER fast OPTIONS (SET api_key '%s');\n" "$key" | sql
-    printf "ALTER USER MAPPING FOR postgres SERVER fast OPTIONS (SET api_key '%s');\n" "$key" \
-        | SQL_PORT=$PGPORT_SECOND sql
+    key_both_clusters
     clusters_run "two clusters, 2 sessions each" \
         "$PGPORT_TEST:fast:${qs[0]}" "$PGPORT_TEST:fast:${qs[1]}" \
         "$PGPORT_SECOND:fast:${qs[2]}" "$PGPORT_SECOND:fast:${qs[3]}"
-    key=$(new_key)
-    printf "ALTER USER MAPPING FOR postgres SERVER fast OPTIONS (SET api_key '%s');\n" "$key" | sql
-    printf "ALTER USER MAPPING FOR postgres SERVER fast OPTIONS (SET api_key '%s');\n" "$key" \
-        | SQL_PORT=$PGPORT_SECOND sql
+    key_both_clusters
     clusters_run "the second ${CLUSTER_SKEW_MS} ms later" \
         "$PGPORT_TEST:fast:${qs[0]}" "$PGPORT_TEST:fast:${qs[1]}" \
         "+$CLUSTER_SKEW_MS:$PGPORT_SECOND:fast:${qs[2]}" "+$CLUSTER_SKEW_MS:$PGPORT_SECOND:fast:${qs[3]}"
