@@ -31,11 +31,15 @@ Control routes (no auth, no rate limit, never logged):
                                     restore the command-line configuration
     GET  /__mock/requests[?since=N] JSON array of the logged API requests:
                                     seq, method, path, body, auth, status,
-                                    fault, elapsed_ms (since the last reset);
+                                    fault, elapsed_ms (since the last reset),
+                                    and team with key_teams;
                                     status is null when nothing was answered
     GET  /__mock/config             current configuration (JSON)
     POST /__mock/config             change campaigns_shape, rate_limit,
-                                    rate_window_ms, latency_ms, campaigns
+                                    rate_window_ms, latency_ms, campaigns,
+                                    key_teams (1: a key ending in digits N
+                                    is team N, cam_N00001 to cam_N00000 +
+                                    campaigns; its own rate limit as ever)
     POST /__mock/fault              queue a fault (see FAULT_KINDS)
     GET  /__mock/faults             the fault queue (JSON)
 
@@ -112,6 +116,10 @@ CAMPAIGNS_PATH = "/api/campaigns"
 MAX_BODY = 32 * 1024 * 1024
 MAX_CAMPAIGNS = 99999
 TEAM_ID = "tea_mockteam"
+# With the config key_teams 1, a key ending in digits (regress-many-002) is a
+# team of its own: team 2, whose campaigns are cam_200001 to cam_2NNNNN.  A
+# key without them is team 0, cam_00001 to cam_NNNNN, as when key_teams is 0.
+TEAM_SPAN = 100000
 
 # ---------------------------------------------------------------------------
 # Team data
@@ -204,15 +212,24 @@ def campaign_id(i):
     return "cam_%05d" % i
 
 
-def campaign_index(cid, team_size):
+def campaign_index(cid, team_size, team=0):
     """The index of a team campaign ID, or None when it is not one."""
     m = re.fullmatch(r"cam_(\d{5,})", cid)
     if not m:
         return None
     i = int(m.group(1))
-    if i < 1 or i > team_size or campaign_id(i) != cid:
+    first = team * TEAM_SPAN
+    if i <= first or i > first + team_size or campaign_id(i) != cid:
         return None
     return i
+
+
+def key_team(key, config):
+    """The team of a valid key: its trailing number when key_teams is on."""
+    if not config.get("key_teams") or key is None:
+        return 0
+    m = re.search(r"(\d+)$", key)
+    return int(m.group(1)) if m else 0
 
 
 @functools.lru_cache(maxsize=None)
@@ -229,7 +246,7 @@ def campaign_facts(i):
             labels.append(label)
     created = CREATED_FROM_MS + _h(cid, "created") % (CREATED_UNTIL_MS - CREATED_FROM_MS)
     duration = (30 + _h(cid, "duration") % 336) * MS_PER_DAY
-    status = "archived" if i == 13 else _pick(STATUS_SPREAD, cid, "status")
+    status = "archived" if i % TEAM_SPAN == 13 else _pick(STATUS_SPREAD, cid, "status")
     return {
         "_id": cid,
         "name": "Campaign %05d - %s" % (i, _pick(THEMES, cid, "theme")),
@@ -255,7 +272,7 @@ def campaign_object(i):
         "createdBy": f["createdBy"],
         "status": f["status"],
         "sequenceId": f["sequenceId"],
-        "teamId": TEAM_ID,
+        "teamId": TEAM_ID if i < TEAM_SPAN else "%s%03d" % (TEAM_ID, i // TEAM_SPAN),
         "hasError": f["hasError"],
         "archived": f["archived"],
     }
@@ -442,10 +459,11 @@ def campaign_stats(i, start_ms, end_ms, send_user, ab, channels):
 
 
 @functools.lru_cache(maxsize=64)
-def team_facts(team_size):
+def team_facts(team_size, team=0):
     """(index, status, createdBy) of every campaign of a team of that size."""
+    first = team * TEAM_SPAN
     return tuple((i, campaign_facts(i)["status"], campaign_facts(i)["createdBy"])
-                 for i in range(1, team_size + 1))
+                 for i in range(first + 1, first + team_size + 1))
 
 
 # ---------------------------------------------------------------------------
@@ -678,7 +696,7 @@ def apply_mutation(route, op, obj, requested, fault):
 # ---------------------------------------------------------------------------
 
 CONFIG_KEYS = ("campaigns_shape", "rate_limit", "rate_window_ms", "latency_ms",
-               "campaigns")
+               "campaigns", "key_teams")
 
 
 def check_config(changes):
@@ -699,6 +717,8 @@ def check_config(changes):
             raise ValueError("latency_ms must not be negative")
         elif key == "campaigns" and not 0 <= value <= MAX_CAMPAIGNS:
             raise ValueError("campaigns must be between 0 and %d" % MAX_CAMPAIGNS)
+        elif key == "key_teams" and value not in (0, 1):
+            raise ValueError("key_teams must be 0 or 1")
 
 
 class MockState:
@@ -1008,6 +1028,7 @@ class Handler(BaseHTTPRequestHandler):
         auth, key = self._auth()
         body_text = None if not body else body.decode("utf-8", errors="replace")
         entry = state.log_request(self.command, self.path, body_text, auth)
+        self._entry = entry
         fault = state.take_fault(route) if route is not None else None
         kind = fault["kind"] if fault else None
         entry["fault"] = kind
@@ -1107,11 +1128,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != expected:
             return Answer(405, "Bad method", headers=headers)
         config = state.get_config()
+        team = key_team(key, config)
+        if config.get("key_teams"):
+            self._entry["team"] = team
         try:
             if route == "stats":
-                answer = self._stats(body, config, fault)
+                answer = self._stats(body, config, fault, team)
             else:
-                answer = self._campaigns(query, config)
+                answer = self._campaigns(query, config, team)
         except BadRequest as e:
             return Answer(400, str(e), headers=headers)
         answer.headers = headers
@@ -1120,7 +1144,7 @@ class Handler(BaseHTTPRequestHandler):
                                          getattr(answer, "filters", None), fault)
         return answer
 
-    def _stats(self, body, config, fault):
+    def _stats(self, body, config, fault, team):
         params = None
         # Like an Express json() body parser: only application/json is read.
         if self.headers.get_content_type() == "application/json" and body:
@@ -1130,14 +1154,13 @@ class Handler(BaseHTTPRequestHandler):
                 params = None
         ids, start, end, send_user, ab, channels = validate_stats(params)
         filters = (start, end, send_user, ab, channels)
-        team = config["campaigns"]
         results = []
         errors = []
         for cid in ids:
-            i = campaign_index(cid, team)
+            i = campaign_index(cid, config["campaigns"], team)
             if i is None:
                 errors.append({"campaignId": cid, "error": "Campaign not found"})
-            elif i == 13:
+            elif i % TEAM_SPAN == 13:
                 errors.append({"campaignId": cid,
                                "error": "Stats unavailable for archived campaign"})
             else:
@@ -1149,7 +1172,7 @@ class Handler(BaseHTTPRequestHandler):
         answer.filters = filters
         return answer
 
-    def _campaigns(self, query, config):
+    def _campaigns(self, query, config, team):
         q = {k: v[0] for k, v in parse_qs(query, keep_blank_values=True).items()}
 
         def number(name, default):
@@ -1166,7 +1189,7 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest("Bad params: limit must be a positive integer")
         status = q.get("status")
         creator = q.get("createdBy")
-        chosen = [i for i, st, by in team_facts(config["campaigns"])
+        chosen = [i for i, st, by in team_facts(config["campaigns"], team)
                   if (status is None or st == status)
                   and (creator is None or by == creator)]
         page = [campaign_object(i) for i in chosen[offset:offset + limit]]

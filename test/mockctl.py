@@ -14,7 +14,8 @@ mockctl.py
 URL is the mock's root (not /api); it defaults to $LEMLIST_MOCK_URL, else
 http://127.0.0.1:18089.  Output is deterministic so that it can be part of
 pg_regress expected files: "requests" prints one line per logged request,
-"METHOD PATH STATUS [fault=K] BODY", with the body exactly as the mock
+"METHOD PATH STATUS [team=N] [fault=K] BODY" (team=N, the key's team, when
+the mock's config key_teams is 1), with the body exactly as the mock
 received it (carriage returns, line feeds and tabs, should a body hold any,
 become spaces so that a request stays on one line).  reset, config and fault
 print nothing when they succeed.  Any failure goes to stderr with a non-zero
@@ -92,6 +93,8 @@ def one_line(text):
 def format_request(r):
     parts = [r["method"], one_line(r["path"]),
              "-" if r["status"] is None else str(r["status"])]
+    if r.get("team") is not None:
+        parts.append("team=%d" % r["team"])
     if r.get("fault"):
         parts.append("fault=%s" % r["fault"])
     if r.get("body") is not None:

@@ -533,6 +533,44 @@ class TestCampaigns(MockTestCase):
         self.assertEqual(len(self.get("limit=100")), 5)
 
 
+class TestKeyTeams(MockTestCase):
+    """config key_teams 1: a key ending in digits N is a team of its own."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.proc, cls.port = start_mock(["--keys", "%s,agency-team-7" % KEY])
+
+    def test_each_key_its_team(self):
+        self.ctl("POST", "/__mock/config", {"key_teams": 1, "campaigns": 20})
+        status, _, text = self.request("GET", "/api/campaigns?version=v2&limit=100",
+                                       key="agency-team-7")
+        self.assertEqual(status, 200, text)
+        listed = [c["_id"] for c in json.loads(text)]
+        self.assertEqual(listed, ["cam_%d" % (700000 + i) for i in range(1, 21)])
+        self.assertEqual(json.loads(text)[0]["teamId"], "tea_mockteam007")
+        body = {"campaignIds": ["cam_700001", "cam_00001", "cam_700013", "cam_700021"],
+                "startDate": START, "endDate": END}
+        status, _, text = self.request("POST", STATS, body, key="agency-team-7")
+        out = json.loads(text)
+        self.assertEqual([r["campaignId"] for r in out["results"]], ["cam_700001"])
+        self.assertEqual([e["campaignId"] for e in out["errors"]],
+                         ["cam_00001", "cam_700013", "cam_700021"])
+        self.assertEqual(out["errors"][1]["error"], "Stats unavailable for archived campaign")
+        # a key without digits is team 0; the log says each request's team
+        out = self.stats(["cam_00001", "cam_700001"])
+        self.assertEqual([r["campaignId"] for r in out["results"]], ["cam_00001"])
+        log = json.loads(self.ctl("GET", "/__mock/requests"))
+        self.assertEqual([r.get("team") for r in log], [7, 7, 0])
+        # off (the default), every key sees the one team and the log has no team
+        self.ctl("POST", "/__mock/config", {"key_teams": 0})
+        status, _, text = self.request("POST", STATS, body, key="agency-team-7")
+        self.assertEqual([r["campaignId"] for r in json.loads(text)["results"]],
+                         ["cam_00001"])
+        self.assertNotIn("team", json.loads(self.ctl("GET", "/__mock/requests"))[-1])
+        with self.assertRaises(urllib.error.HTTPError):
+            self.ctl("POST", "/__mock/config", {"key_teams": 2})
+
+
 class TestFaults(MockTestCase):
     def test_status_fifo_times_route(self):
         self.fault(route="stats", kind="status", status=503, times=2)
