@@ -24,7 +24,8 @@
  *		utils/wait_event.h; ROLE_PG_* names the predefined roles
  *	15	shmem_request_hook; MarkGUCPrefixReserved
  *	16	ForeignScan's checkAsUser (the range table entry's is gone);
- *		varnullingrels and the outer join's ojrelid
+ *		varnullingrels and the outer join's ojrelid;
+ *		adjust_appendrel_attrs_multilevel() takes RelOptInfos
  *	17	create_foreignscan_path() takes fdw_restrictinfo; custom wait events
  *		(WaitEventExtensionNew)
  *	18	create_foreignscan_path() takes disabled_nodes; ExplainState and the
@@ -141,6 +142,18 @@ lemlist_date2timestamptz(DateADT date, bool *ok)
 #else
 #define lemlist_outer_join_relid(sjinfo) 0
 #define lemlist_var_nulled_by(var, ojrelid) ((void) (var), (void) (ojrelid))
+#endif
+
+/*
+ * A clause of an appendrel as one of its children (at any depth) reads it:
+ * adjust_appendrel_attrs_multilevel() takes the RelOptInfos since 16.
+ */
+#if PG_VERSION_NUM >= 160000
+#define lemlist_translate_to_child(root, node, childrel, parentrel) \
+	adjust_appendrel_attrs_multilevel((root), (node), (childrel), (parentrel))
+#else
+#define lemlist_translate_to_child(root, node, childrel, parentrel) \
+	adjust_appendrel_attrs_multilevel((root), (node), (childrel)->relids, (parentrel)->relids)
 #endif
 
 /* Shared memory is requested from shmem_request_hook since PostgreSQL 15. */

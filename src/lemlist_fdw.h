@@ -378,7 +378,7 @@ extern int	lemlist_scan_wait_fd(LemlistScanState *ss);
 extern void lemlist_scan_rescan(LemlistScanState *ss);
 extern void lemlist_scan_explain(LemlistScanState *ss, ExplainState *es);
 extern void lemlist_scan_join_child(LemlistScanState *ss, int key_filters);
-extern void lemlist_scan_set_join_keys(LemlistScanState *ss, List *key_sets);
+extern void lemlist_scan_set_join_keys(LemlistScanState *ss, List *key_sets, bool poll);
 extern void lemlist_scan_row_key(LemlistScanState *ss, LemlistCombo **combo,
 								 const char **campaign_id);
 

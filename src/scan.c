@@ -538,13 +538,17 @@ lemlist_scan_join_child(LemlistScanState *ss, int key_filters)
  * lemlist_scan_set_join_keys
  *		The keys the next execution asks for: each a value of every key
  *		filter but campaign_id, and, when campaign_id is a key, its IDs
- *		(LemlistJoinKeySet, owned by the caller until the execution ends)
+ *		(LemlistJoinKeySet, owned by the caller until the execution ends).
+ *		With poll, the scan never waits: an empty slot may mean that no
+ *		answer has come yet (lemlist_scan_done tells), as under an
+ *		asynchronous Append; the join polls several tables so.
  */
 void
-lemlist_scan_set_join_keys(LemlistScanState *ss, List *key_sets)
+lemlist_scan_set_join_keys(LemlistScanState *ss, List *key_sets, bool poll)
 {
 	Assert(ss->join_child && !ss->started);
 	ss->join_keys = key_sets;
+	ss->async = poll || lemlist_node_async(ss->node);
 }
 
 /*
