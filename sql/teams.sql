@@ -86,7 +86,7 @@ DECLARE
   ln text;
 BEGIN
   FOR ln IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-    IF ln ~ '(Foreign Scan|Append|lemlist (Batches|Requests Sent))' THEN
+    IF ln ~ '(Foreign Scan|Append|batched join|lemlist (Batches|Requests Sent|Tables Asked|Distinct Keys))' THEN
       RETURN NEXT regexp_replace(ln, ' \(actual rows=.*$', '');
     END IF;
   END LOOP;
@@ -195,6 +195,199 @@ ALTER FOREIGN TABLE agency.standalone ALTER COLUMN server OPTIONS (SET server_na
 ALTER FOREIGN TABLE agency.standalone ALTER COLUMN server OPTIONS (SET server_name 'false');
 SELECT server, campaign_id FROM agency.standalone WHERE campaign_id = 'cam_00001';
 
+-- Joins across teams.  The mock now gives each key a team of its own
+-- (key_teams: regress-many-001 is team 1, campaigns cam_100001 ...), and
+-- logs the team of each request.  A CRM table of deals carrying (team,
+-- campaign_id) joined with the agency's table: each team is asked for its
+-- own deals' campaigns, ceil(distinct / 100) batches, nobody lists, the
+-- teams at once; a team without deals (initech) costs nothing.
+CREATE SERVER team_initech FOREIGN DATA WRAPPER lemlist_fdw
+  OPTIONS (api_url :'api_url', max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER team_initech OPTIONS (api_key 'regress-many-003');
+CREATE FOREIGN TABLE agency.campaign_stats_initech PARTITION OF agency.campaign_stats
+  FOR VALUES IN ('initech') SERVER team_initech OPTIONS (resource 'campaign_stats');
+-- team 1 (acme): 149 campaigns, 298 deals; team 2 (globex): 79 campaigns,
+-- 158 deals (none on an archived campaign N00013); a deal of a team no
+-- partition holds, and one without a team
+CREATE TABLE agency.deals (deal_id int, team text, campaign_id text, amount int);
+INSERT INTO agency.deals
+  SELECT i, 'acme', format('cam_%s', 100001 + i % 150), i FROM generate_series(1, 300) AS i
+  UNION ALL
+  SELECT 1000 + i, 'globex', format('cam_%s', 200001 + i % 80), i FROM generate_series(1, 160) AS i
+  UNION ALL VALUES (2001, 'umbrella', 'cam_100002', 1), (2002, NULL, 'cam_100003', 1);
+DELETE FROM agency.deals WHERE campaign_id LIKE '%00013';
+ANALYZE agency.deals;
+CREATE TEMP VIEW team_reqs AS
+  SELECT split_part(line, ' ', 1) AS method,
+         split_part(split_part(line, ' ', 2), '?', 1) AS route,
+         split_part(line, ' ', 4) AS team
+    FROM mock_requests;
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config key_teams=1 campaigns=300');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT d.deal_id, s.team, s.replied
+  FROM agency.deals d JOIN agency.campaign_stats s
+    ON s.team = d.team AND s.campaign_id = d.campaign_id
+ WHERE s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30';
+SELECT s.team, count(*) AS deals, count(DISTINCT s.campaign_id) AS campaigns, sum(s.replied) AS replied
+  FROM agency.deals d JOIN agency.campaign_stats s
+    ON s.team = d.team AND s.campaign_id = d.campaign_id
+ WHERE s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30'
+ GROUP BY s.team ORDER BY s.team;
+SELECT method, route, team, count(*) AS requests FROM team_reqs GROUP BY 1, 2, 3 ORDER BY 3;
+-- each team's batches, in EXPLAIN ANALYZE; initech never runs
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config key_teams=1 campaigns=300');
+SELECT * FROM pg_temp.analyze($$
+  SELECT d.deal_id, s.replied
+    FROM agency.deals d JOIN agency.campaign_stats s
+      ON s.team = d.team AND s.campaign_id = d.campaign_id
+   WHERE s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30'$$);
+
+-- the same rows as the plain join (which lists every team), for an inner,
+-- a left, a semi and an anti join, and IN (SELECT team, campaign_id ...);
+-- the listings send many requests, so the servers may retry a 429 here
+ALTER SERVER team_acme OPTIONS (SET max_retries '3');
+ALTER SERVER team_globex OPTIONS (SET max_retries '3');
+ALTER SERVER team_initech OPTIONS (SET max_retries '3');
+CREATE FUNCTION pg_temp.differences(q text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+  batched bigint;
+  plain bigint;
+  n bigint;
+BEGIN
+  EXECUTE 'CREATE TEMP TABLE batched_rows AS ' || q;
+  SET LOCAL lemlist_fdw.enable_batched_join = off;
+  EXECUTE 'CREATE TEMP TABLE plain_rows AS ' || q;
+  SELECT count(*) INTO batched FROM batched_rows;
+  SELECT count(*) INTO plain FROM plain_rows;
+  SELECT count(*) INTO n FROM ((TABLE batched_rows EXCEPT ALL TABLE plain_rows)
+                               UNION ALL (TABLE plain_rows EXCEPT ALL TABLE batched_rows)) AS d;
+  DROP TABLE batched_rows, plain_rows;
+  RETURN format('%s rows, %s rows plainly, %s differences', batched, plain, n);
+END
+$$;
+SET client_min_messages = warning;
+SELECT pg_temp.differences($$
+  SELECT d.deal_id, s.team, s.campaign_id, s.replied FROM agency.deals d
+    JOIN agency.campaign_stats s ON s.team = d.team AND s.campaign_id = d.campaign_id
+   WHERE s.start_date >= '2025-01-01'$$) AS inner_join;
+SELECT pg_temp.differences($$
+  SELECT d.deal_id, s.team, s.replied FROM agency.deals d
+    LEFT JOIN agency.campaign_stats s ON s.team = d.team AND s.campaign_id = d.campaign_id
+                                     AND s.start_date >= '2025-01-01'$$) AS left_join;
+SELECT pg_temp.differences($$
+  SELECT d.deal_id FROM agency.deals d
+   WHERE EXISTS (SELECT FROM agency.campaign_stats s
+                  WHERE s.team = d.team AND s.campaign_id = d.campaign_id
+                    AND s.start_date >= '2025-01-01')$$) AS semi_join;
+SELECT pg_temp.differences($$
+  SELECT d.deal_id FROM agency.deals d
+   WHERE NOT EXISTS (SELECT FROM agency.campaign_stats s
+                      WHERE s.team = d.team AND s.campaign_id = d.campaign_id
+                        AND s.start_date >= '2025-01-01')$$) AS anti_join;
+SELECT pg_temp.differences($$
+  SELECT s.team, s.campaign_id, s.replied FROM agency.campaign_stats s
+   WHERE (s.team, s.campaign_id) IN (SELECT team, campaign_id FROM agency.deals)
+     AND s.start_date >= '2025-01-01'$$) AS in_select;
+RESET client_min_messages;
+ALTER SERVER team_acme OPTIONS (SET max_retries '0');
+ALTER SERVER team_globex OPTIONS (SET max_retries '0');
+ALTER SERVER team_initech OPTIONS (SET max_retries '0');
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config key_teams=1 campaigns=300');
+EXPLAIN (COSTS OFF)
+SELECT s.team, s.campaign_id FROM agency.campaign_stats s
+ WHERE (s.team, s.campaign_id) IN (SELECT team, campaign_id FROM agency.deals)
+   AND s.start_date >= '2025-01-01';
+SELECT count(*) FROM agency.campaign_stats s
+ WHERE (s.team, s.campaign_id) IN (SELECT team, campaign_id FROM agency.deals)
+   AND s.start_date >= '2025-01-01';
+SELECT method, route, team, count(*) AS requests FROM team_reqs GROUP BY 1, 2, 3 ORDER BY 3;
+
+-- the teams at once: 3 batches each, one request at a time per team, 250
+-- ms of latency: the time of one team, also on 13 (the join polls them)
+ALTER SERVER team_acme OPTIONS (ADD max_parallel '1');
+ALTER SERVER team_globex OPTIONS (ADD max_parallel '1');
+CREATE TABLE agency.big_deals AS
+  SELECT t.team, format('cam_%s', t.n * 100000 + i) AS campaign_id
+    FROM (VALUES ('acme', 1), ('globex', 2)) AS t (team, n), generate_series(1, 300) AS i
+   WHERE i <> 13;
+ANALYZE agency.big_deals;
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config key_teams=1 campaigns=300 latency_ms=250');
+SELECT clock_timestamp() AS t0 \gset
+SELECT s.team, count(*) FROM agency.big_deals d JOIN agency.campaign_stats s
+    ON s.team = d.team AND s.campaign_id = d.campaign_id
+ WHERE s.start_date >= '2025-01-01'
+ GROUP BY 1 ORDER BY 1;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '1.4 s' AS at_once;
+SELECT method, route, team, count(*) AS requests FROM team_reqs GROUP BY 1, 2, 3 ORDER BY 3;
+ALTER SERVER team_acme OPTIONS (DROP max_parallel);
+ALTER SERVER team_globex OPTIONS (DROP max_parallel);
+
+-- a team that fails ends the join with the ERROR naming its server; a
+-- cancel stops the join's wait on both teams at once
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config key_teams=1 campaigns=300');
+ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-revoked');
+SELECT s.team, count(*) FROM agency.deals d JOIN agency.campaign_stats s
+    ON s.team = d.team AND s.campaign_id = d.campaign_id
+ GROUP BY 1;
+ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-many-002');
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config key_teams=1 campaigns=300 latency_ms=3000');
+SET statement_timeout = '400ms';
+SELECT clock_timestamp() AS t0 \gset
+SELECT s.team, count(*) FROM agency.deals d JOIN agency.campaign_stats s
+    ON s.team = d.team AND s.campaign_id = d.campaign_id
+ GROUP BY 1;
+RESET statement_timeout;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '600 ms' AS cancelled_within_200ms;
+
+-- a generic plan for one team: the others, pruned by the parameter at run
+-- time, are not asked
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config key_teams=1 campaigns=300');
+PREPARE team_deals(text) AS
+  SELECT s.team, count(*) FROM agency.deals d JOIN agency.campaign_stats s
+      ON s.team = d.team AND s.campaign_id = d.campaign_id
+   WHERE d.team = $1 AND s.start_date >= '2025-01-01'
+   GROUP BY 1;
+SET plan_cache_mode = force_generic_plan;
+EXECUTE team_deals('globex');
+RESET plan_cache_mode;
+DEALLOCATE team_deals;
+SELECT method, route, team, count(*) AS requests FROM team_reqs GROUP BY 1, 2, 3 ORDER BY 3;
+
+-- a UNION ALL view naming each team with a constant routes the same way
+CREATE VIEW agency.stats_by_view AS
+  SELECT 'acme' AS team, campaign_id, start_date, replied FROM agency.campaign_stats_acme
+  UNION ALL
+  SELECT 'globex', campaign_id, start_date, replied FROM agency.campaign_stats_globex
+  UNION ALL
+  SELECT 'initech', campaign_id, start_date, replied FROM agency.campaign_stats_initech;
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config key_teams=1 campaigns=300');
+SELECT v.team, count(*) FROM agency.deals d JOIN agency.stats_by_view v
+    ON v.team = d.team AND v.campaign_id = d.campaign_id
+ WHERE v.start_date >= '2025-01-01'
+ GROUP BY 1 ORDER BY 1;
+SELECT method, route, team, count(*) AS requests FROM team_reqs GROUP BY 1, 2, 3 ORDER BY 3;
+
+-- a standalone table's server_name column routes too: only the globex
+-- deals' campaigns are asked of team_globex
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config key_teams=1 campaigns=300');
+ALTER FOREIGN TABLE agency.standalone ALTER COLUMN server OPTIONS (SET server_name 'true');
+SELECT s.server, count(*) FROM agency.deals d JOIN agency.standalone s
+    ON s.server = 'team_' || d.team AND s.campaign_id = d.campaign_id
+ GROUP BY 1;
+SELECT method, route, team, count(*) AS requests FROM team_reqs GROUP BY 1, 2, 3 ORDER BY 3;
+SELECT * FROM mock('reset');
+
 DROP SCHEMA agency CASCADE;
 DROP SERVER team_acme CASCADE;
 DROP SERVER team_globex CASCADE;
+DROP SERVER team_initech CASCADE;

@@ -817,8 +817,8 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	cpath->path.total_cost = cost;
 	cpath->path.pathkeys = NIL;
 	cpath->custom_paths = lcons(outer_path, child_paths);
-	cpath->custom_private = list_make5(makeInteger(jointype), filters, quals, key_exprs,
-									   route_names);
+	cpath->custom_private = list_make4(makeInteger(jointype), filters, quals, key_exprs);
+	cpath->custom_private = lappend(cpath->custom_private, route_names);
 	cpath->custom_private = lappend(cpath->custom_private,
 									makeInteger(lemlist_outer_join_relid(extra->sjinfo)));
 	cpath->custom_private = lappend(cpath->custom_private, route_exprs);
@@ -893,9 +893,9 @@ join_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	cscan->flags = best_path->flags;
 	cscan->custom_plans = custom_plans;
 	cscan->custom_exprs = exprs;
-	cscan->custom_private = list_make5(makeInteger(jointype), filters, modes,
-									   makeInteger(list_length(outer_plan->targetlist)),
-									   route_names);
+	cscan->custom_private = list_make4(makeInteger(jointype), filters, modes,
+									   makeInteger(list_length(outer_plan->targetlist)));
+	cscan->custom_private = lappend(cscan->custom_private, route_names);
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->custom_relids = bms_copy(rel->relids);
 	cscan->methods = &join_scan_methods;
