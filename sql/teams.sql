@@ -224,11 +224,25 @@ CREATE TEMP VIEW team_reqs AS
     FROM mock_requests;
 SELECT * FROM mock('reset');
 SELECT * FROM mock('config key_teams=1 campaigns=300');
-EXPLAIN (VERBOSE, COSTS OFF)
+-- (the join's own Filter, its clauses in an order that differs between
+-- majors, is left out)
+CREATE FUNCTION pg_temp.plan(q text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+  ln text;
+BEGIN
+  FOR ln IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
+    IF ln !~ '^  Filter: ' THEN
+      RETURN NEXT ln;
+    END IF;
+  END LOOP;
+END
+$$;
+SELECT * FROM pg_temp.plan($$
 SELECT d.deal_id, s.team, s.replied
   FROM agency.deals d JOIN agency.campaign_stats s
     ON s.team = d.team AND s.campaign_id = d.campaign_id
- WHERE s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30';
+ WHERE s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30'$$);
 SELECT s.team, count(*) AS deals, count(DISTINCT s.campaign_id) AS campaigns, sum(s.replied) AS replied
   FROM agency.deals d JOIN agency.campaign_stats s
     ON s.team = d.team AND s.campaign_id = d.campaign_id
