@@ -18,7 +18,9 @@
 # same two sessions; then the second cluster's sessions CLUSTER_SKEW_MS
 # later) and "teams" (an agency's teams of 500 campaigns, each its own
 # server and key, in one partitioned table: 1, 8 and 32 teams in one query,
-# and 8 one after the other).  Then two backends sharing a key, and the peak memory
+# and 8 one after the other; then a CRM table of deals joined with 1, 8 and
+# 32 of them, and 8 with the batched join off).  Then two backends sharing a
+# key, and the peak memory
 # of a backend scanning 200 vs 20,000 campaigns.
 #
 #   test/bench.sh                      everything, 100 ms of latency
@@ -721,12 +723,37 @@ teams_run()
     echo "$ms $(requests_summary)"
 }
 
+# teams_join_run N [BATCHED]: the first N teams' deals (150 campaigns each)
+# joined with the agency's table on (team, campaign_id), every team on a
+# fresh key; BATCHED false turns lemlist_fdw's batched join off (each team
+# is then listed); prints "MS REQUESTS GETS 429S"
+teams_join_run()
+{
+    local n=$1 batched=${2:-on} i list="" ms
+    mockctl reset
+    mockctl config campaigns=500 "latency_ms=$TEAMS_LATENCY_MS"
+    for ((i = 1; i <= n; i++)); do
+        printf "ALTER USER MAPPING FOR postgres SERVER team_%02d OPTIONS (SET api_key '%s');\n" \
+            "$i" "$(new_key)"
+        printf "ALTER SERVER team_%02d OPTIONS (SET async_capable 'true');\n" "$i"
+    done | sql
+    for ((i = 1; i <= n; i++)); do
+        list="$list${list:+, }'t$(printf %02d "$i")'"
+    done
+    ms=$(run_query agency "SELECT d.team, count(*), sum(s.replied)
+                             FROM agency.deals d JOIN @S@.campaign_stats s
+                               ON s.team = d.team AND s.campaign_id = d.campaign_id
+                            WHERE d.team IN ($list) AND s.$DATES GROUP BY d.team" \
+        "-c lemlist_fdw.enable_batched_join=$batched")
+    echo "$ms $(requests_summary)"
+}
+
 # teams: 1, 8 and 32 teams at once (asynchronous scans under the Append),
 # and the 8 one after the other (async_capable false), TEAMS_LATENCY_MS of
-# latency
+# latency; then a CRM table of deals joined with them
 teams()
 {
-    local i one n8 n32 seq8
+    local i one n8 n32 seq8 j1 j8 j32 jplain8
     {
         echo "CREATE SCHEMA agency;"
         echo "CREATE TABLE agency.campaign_stats (team text NOT NULL, campaign_id text,
@@ -740,6 +767,11 @@ teams()
                       FOR VALUES IN ('t%02d') SERVER team_%02d OPTIONS (resource 'campaign_stats');\n" \
                 "$i" "$i" "$i"
         done
+        echo "CREATE TABLE agency.deals AS
+                SELECT format('t%s', lpad(t::text, 2, '0')) AS team,
+                       format('cam_%s', lpad(i::text, 5, '0')) AS campaign_id
+                  FROM generate_series(1, 32) AS t, generate_series(1, 150) AS i;
+              ANALYZE agency.deals;"
     } | sql
     # fill the mock's replay cache (untimed)
     teams_run 1 >/dev/null
@@ -761,6 +793,25 @@ teams()
     teams_line "8 teams at once" "$n8"
     teams_line "32 teams at once" "$n32"
     teams_line "8 teams one after the other (async off)" "$seq8"
+
+    teams_join_run 1 >/dev/null
+    j1=$(teams_join_run 1)
+    j8=$(teams_join_run 8)
+    j32=$(teams_join_run 32)
+    jplain8=$(teams_join_run 8 off)
+    echo
+    echo "Joins across teams: each team's deals (150 campaigns, 2 batches) joined with the agency's table"
+    echo "on (team, campaign_id), ${TEAMS_LATENCY_MS} ms of latency:"
+    printf '  %-44s %8s %5s %5s %9s %9s\n' "" "requests" "lists" "429s" "wall" "time/(1)"
+    join_line() {
+        local label=$1 ms n gets r429
+        read -r ms n gets r429 <<<"$2"
+        printf '  %-44s %8d %5d %5d %6d ms %9s\n' "$label" "$n" "$gets" "$r429" "$ms" "$(ratio "$ms" "${j1%% *}")"
+    }
+    join_line "1 team's deals" "$j1"
+    join_line "8 teams' deals, at once" "$j8"
+    join_line "32 teams' deals, at once" "$j32"
+    join_line "8 teams' deals, batched join off" "$jplain8"
 }
 
 case "$PARTS" in *" teams "*) teams ;; esac

@@ -53,16 +53,16 @@ def _replay(kind, key, compute):
     return answer
 
 
-def _cached_stats(self, body, config, fault):
+def _cached_stats(self, body, config, fault, team):
     if fault is not None:
-        return _stats(self, body, config, fault)
-    key = (self.headers.get_content_type(), body, config["campaigns"])
-    return _replay("stats", key, lambda: _stats(self, body, config, fault))
+        return _stats(self, body, config, fault, team)
+    key = (self.headers.get_content_type(), body, config["campaigns"], team)
+    return _replay("stats", key, lambda: _stats(self, body, config, fault, team))
 
 
-def _cached_campaigns(self, query, config):
-    key = (query, config["campaigns"], config["campaigns_shape"])
-    return _replay("campaigns", key, lambda: _campaigns(self, query, config))
+def _cached_campaigns(self, query, config, team):
+    key = (query, config["campaigns"], config["campaigns_shape"], team)
+    return _replay("campaigns", key, lambda: _campaigns(self, query, config, team))
 
 
 mock.Handler._stats = _cached_stats
