@@ -5,7 +5,8 @@
 -- over the teams' foreign tables: every row says its team (lemlist does not
 -- return it: each partition fills in its own value), WHERE team = '...'
 -- reads that team alone, and on PostgreSQL 14 and later the teams' scans run
--- at once, each paced by its own key.
+-- at once, each paced by its own key.  A CRM table carrying (team,
+-- campaign_id) joins with it, each team asked for its own deals only.
 --
 -- Give it each team's key (and lemlist's URL if not the real one):
 --   psql -v acme_key=... -v globex_key=... -f examples/09_agency.sql
@@ -56,3 +57,18 @@ SELECT team, count(*) AS campaigns, sum(messages_sent) AS messages_sent,
  WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30'
  GROUP BY team
  ORDER BY team;
+
+-- the agency's CRM: each deal carries its client's team and the lemlist
+-- campaign that prospects it (put your own IDs here).  Joined on both, each
+-- team is asked for its own deals' campaigns only, the teams at once, and
+-- none is listed.
+CREATE TABLE agency.deals (deal text, team text, campaign_id text);
+INSERT INTO agency.deals VALUES
+    ('Acme - platform rollout', 'acme',   'cam_00010'),
+    ('Acme - support upsell',   'acme',   'cam_00068'),
+    ('Globex - plant pilot',    'globex', 'cam_00037');
+SELECT d.team, d.deal, s.replied, s.meeting_booked
+  FROM agency.deals d
+  JOIN agency.campaign_stats s ON s.team = d.team AND s.campaign_id = d.campaign_id
+ WHERE s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30'
+ ORDER BY d.team, d.deal;

@@ -743,7 +743,6 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 			if (key->filter != LEMLIST_FILTER_CAMPAIGN_ID)
 				set_exprs = lappend(set_exprs, key->expr);
 		}
-		set_exprs = list_concat(set_exprs, route_exprs);
 		nsets = set_exprs ? lemlist_estimate_num_groups(root, set_exprs, outer_rows) : 1;
 		nkeys = lemlist_estimate_num_groups(root, all_exprs, outer_rows);
 	}
@@ -1250,8 +1249,12 @@ collect_outer(JoinScanState *js)
 			for (int i = 0; js->nroutes > 0 && i < js->ninners; i++)
 				appendStringInfoChar(&unique, js->routed[i] ? '1' : '0');
 			if (entry_lookup(unique_keys, unique.data, false, NULL) != NULL)
+			{
+				pfree(unique.data);
 				continue;
+			}
 			(void) entry_lookup(unique_keys, unique.data, true, js->join_cxt);
+			pfree(unique.data);
 		}
 		tuplestore_puttupleslot(js->outer_rows, slot);
 
