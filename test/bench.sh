@@ -811,7 +811,7 @@ teams()
     join_line "1 team's deals" "$j1"
     join_line "8 teams' deals, at once" "$j8"
     join_line "32 teams' deals, at once" "$j32"
-    join_line "8 teams' deals, batched join off" "$jplain8"
+    join_line "8 teams' deals, batched join off (all listed)" "$jplain8"
 }
 
 case "$PARTS" in *" teams "*) teams ;; esac
