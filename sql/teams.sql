@@ -224,6 +224,15 @@ CREATE TEMP VIEW team_reqs AS
     FROM mock_requests;
 SELECT * FROM mock('reset');
 SELECT * FROM mock('config key_teams=1 campaigns=300');
+-- each partition answers with its own key's team: asked for a campaign of
+-- each team, acme has only its own (the other is "not found", a notice)
+SET client_min_messages = warning;
+SELECT team, campaign_id FROM agency.campaign_stats
+ WHERE campaign_id IN ('cam_100001', 'cam_200001', 'cam_300001') AND start_date >= '2025-01-01'
+ ORDER BY team;
+RESET client_min_messages;
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config key_teams=1 campaigns=300');
 -- (the join's own Filter, its clauses in an order that differs between
 -- majors, is left out)
 CREATE FUNCTION pg_temp.plan(q text) RETURNS SETOF text
