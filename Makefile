@@ -9,6 +9,7 @@ OBJS = \
 	src/resources.o \
 	src/pushdown.o \
 	src/scan.o \
+	src/list_order.o \
 	src/async.o \
 	src/http.o \
 	src/pacing.o \

@@ -28,7 +28,8 @@
  *		adjust_appendrel_attrs_multilevel() takes RelOptInfos
  *	17	create_foreignscan_path() takes fdw_restrictinfo; custom wait events
  *		(WaitEventExtensionNew)
- *	18	create_foreignscan_path() takes disabled_nodes; ExplainState and the
+ *	18	create_foreignscan_path() takes disabled_nodes; a PathKey's direction
+ *		is pk_cmptype (pk_strategy before); ExplainState and the
  *		ExplainProperty functions in headers of their own; pg_noreturn, a
  *		prefix, instead of pg_attribute_noreturn(); get_op_index_interpretation()
  *		instead of get_op_btree_interpretation()
@@ -69,14 +70,23 @@
 #endif
 
 #if PG_VERSION_NUM >= 180000
-#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, required_outer, private) \
-	create_foreignscan_path((root), (rel), NULL, (rows), 0, (startup), (total), NIL, (required_outer), NULL, NIL, (private))
+#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, pathkeys, required_outer, private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), 0, (startup), (total), (pathkeys), (required_outer), NULL, NIL, (private))
 #elif PG_VERSION_NUM >= 170000
-#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, required_outer, private) \
-	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), NIL, (required_outer), NULL, NIL, (private))
+#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, pathkeys, required_outer, private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), (pathkeys), (required_outer), NULL, NIL, (private))
 #else
-#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, required_outer, private) \
-	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), NIL, (required_outer), NULL, (private))
+#define lemlist_create_foreignscan_path(root, rel, rows, startup, total, pathkeys, required_outer, private) \
+	create_foreignscan_path((root), (rel), NULL, (rows), (startup), (total), (pathkeys), (required_outer), NULL, (private))
+#endif
+
+/* A PathKey's direction: pk_strategy until 17, pk_cmptype since 18. */
+#if PG_VERSION_NUM >= 180000
+#define lemlist_pathkey_ascending(pk) ((pk)->pk_cmptype == COMPARE_LT)
+#define lemlist_pathkey_descending(pk) ((pk)->pk_cmptype == COMPARE_GT)
+#else
+#define lemlist_pathkey_ascending(pk) ((pk)->pk_strategy == BTLessStrategyNumber)
+#define lemlist_pathkey_descending(pk) ((pk)->pk_strategy == BTGreaterStrategyNumber)
 #endif
 
 /* estimate_num_groups() takes an EstimationInfo since PostgreSQL 14. */

@@ -354,10 +354,25 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	add_path(baserel, (Path *)
 			 lemlist_create_foreignscan_path(root, baserel, baserel->rows,
 											 startup_cost, total_cost,
-											 NULL, NIL));
+											 NIL, NULL, NIL));
 
 	if (info->opts.resource == LEMLIST_RES_CAMPAIGNS)
+	{
+		AttrNumber	attno;
+		LemlistListOrder order = lemlist_list_order(root, baserel, info, &attno);
+
+		/*
+		 * The listing in the order the query asks, at the same cost: lemlist
+		 * sorts, and the first page is the first rows.
+		 */
+		if (order != LEMLIST_ORDER_NONE)
+			add_path(baserel, (Path *)
+					 lemlist_create_foreignscan_path(root, baserel, baserel->rows,
+													 startup_cost, total_cost,
+													 root->query_pathkeys, NULL,
+													 list_make1(makeInteger(order))));
 		return;
+	}
 
 	foreach(lc, join_clauses(root, baserel, info))
 	{
@@ -389,7 +404,7 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 												 lemlist_request_cost(info, 0, info->combos) +
 												 rows * (LEMLIST_ROW_COST + cpu_tuple_cost) +
 												 (info->unsendable_join ? LEMLIST_UNSENDABLE_COST : 0),
-												 param_info->ppi_req_outer, NIL));
+												 NIL, param_info->ppi_req_outer, NIL));
 	}
 }
 
@@ -419,6 +434,10 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	List	   *private_conds = NIL;
 	List	   *conds;
 	ListCell   *lc;
+	LemlistListOrder order = LEMLIST_ORDER_NONE;
+	AttrNumber	order_attno = 0;
+	int			page_size = LEMLIST_PAGE_SIZE;
+	int			budget = -1;
 
 	/* a join clause only a batched join sends, and this is no batched join */
 	if (info->unsendable_join != NULL && !lemlist_is_join_child(best_path))
@@ -453,13 +472,23 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 											cond->refs));
 	}
 
+	/* the listing's order (an ordered path's), page size and rows wanted */
+	if (!lemlist_is_join_child(best_path) && best_path->fdw_private != NIL &&
+		IsA(linitial(best_path->fdw_private), Integer))
+		order = (LemlistListOrder) intVal(linitial(best_path->fdw_private));
+	if (order != LEMLIST_ORDER_NONE)
+		(void) lemlist_list_order(root, baserel, info, &order_attno);
+	if (best_path->path.param_info == NULL && !lemlist_is_join_child(best_path))
+		lemlist_list_wants(root, baserel, info, &page_size, &budget);
+
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
 	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make2(private_conds,
+							list_make3(private_conds,
 									   retrieved_attrs(baserel->relid, info->natts,
 													   baserel->reltarget->exprs,
-													   scan_clauses)),
+													   scan_clauses),
+									   list_make4_int(order, order_attno, page_size, budget)),
 							NIL, NIL, outer_plan);
 }
 

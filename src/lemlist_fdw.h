@@ -354,6 +354,24 @@ extern void lemlist_async_notify(AsyncRequest *areq);
 #endif
 
 /* ---------------------------------------------------------------------
+ * in list_order.c: the order and the rows a query asks of a listing
+ * ---------------------------------------------------------------------
+ */
+
+/* The order of a campaign listing (sortBy=createdAt, sortOrder). */
+typedef enum LemlistListOrder
+{
+	LEMLIST_ORDER_NONE,
+	LEMLIST_ORDER_ASC,
+	LEMLIST_ORDER_DESC
+} LemlistListOrder;
+
+extern LemlistListOrder lemlist_list_order(PlannerInfo *root, RelOptInfo *baserel,
+										   const LemlistRelInfo *info, AttrNumber *attno);
+extern void lemlist_list_wants(PlannerInfo *root, RelOptInfo *baserel,
+							   const LemlistRelInfo *info, int *page_size, int *budget);
+
+/* ---------------------------------------------------------------------
  * in scan.c: the executor's side of a scan, and its EXPLAIN
  * ---------------------------------------------------------------------
  */
@@ -366,7 +384,17 @@ enum FdwScanPrivateIndex
 {
 	FdwScanPrivateConds,		/* per condition, an Integer list: filter, op,
 								 * group, mode, refs */
-	FdwScanPrivateRetrievedAttrs	/* Integer list: attnums the plan reads */
+	FdwScanPrivateRetrievedAttrs,	/* Integer list: attnums the plan reads */
+	FdwScanPrivateListing		/* Integer list, FdwListingIndex */
+};
+
+/* The Integer list FdwScanPrivateListing: what the listing is asked. */
+enum FdwListingIndex
+{
+	FdwListingOrder,			/* LemlistListOrder */
+	FdwListingOrderAttno,		/* the created_at column it is checked on */
+	FdwListingPageSize,			/* limit= of each page */
+	FdwListingBudget			/* rows wanted first, -1: all */
 };
 
 typedef struct LemlistScanState LemlistScanState;

@@ -71,6 +71,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "lemlist_fdw.h"
 
@@ -122,6 +123,13 @@ struct LemlistScanState
 
 	bool		async;			/* under an asynchronous Append: never waits */
 
+	/* what the query asks of the listing (list_order.c) */
+	LemlistListOrder order;		/* sortBy=createdAt, and its direction */
+	int			order_attno;	/* created_at, whose order is checked */
+	int			page_size;		/* limit= of each page */
+	int64		plan_budget;	/* rows the plan wants first, -1: all */
+	int64		budget;			/* rows wanted so far, -1: all */
+
 	/* one execution (run_cxt) */
 	bool		started;
 	bool		done;
@@ -143,6 +151,9 @@ struct LemlistScanState
 	char	   *prev_first_id;	/* listing: first ID of the previous page */
 	int64		listed_count;	/* listing: campaigns on the pages so far */
 	int64		announced;		/* listing: totalRecords of the last page, or -1 */
+	int64		rows_asked;		/* IDs sent in batches, campaigns asked in pages */
+	bool		have_prev;		/* ordered: prev_created holds a row's */
+	TimestampTz prev_created;
 
 	/* the rows of the answer being returned (batch_cxt) */
 	List	   *rows;			/* of ScanRow * */
@@ -180,6 +191,7 @@ static void lemlist_check_batch_complete(char **ids, int nids, const LemlistPars
 static void lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors);
 
 static void start_scan(LemlistScanState *ss);
+static void check_order(LemlistScanState *ss, ScanRow *row);
 static List *make_rows(LemlistScanState *ss, List *texts, List *ids, LemlistCombo *combo);
 static List *merge_join_keys(LemlistScanState *ss, List *combos);
 static void conversion_error_callback(void *arg);
@@ -202,6 +214,7 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 	MemoryContext oldcxt;
 	List	   *private_conds = list_nth(fsplan->fdw_private, FdwScanPrivateConds);
 	List	   *attrs = list_nth(fsplan->fdw_private, FdwScanPrivateRetrievedAttrs);
+	List	   *listing = list_nth(fsplan->fdw_private, FdwScanPrivateListing);
 	ListCell   *lc1,
 			   *lc2;
 
@@ -219,6 +232,10 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 										  "lemlist_fdw response",
 										  ALLOCSET_DEFAULT_SIZES);
 	ss->explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
+	ss->order = (LemlistListOrder) list_nth_int(listing, FdwListingOrder);
+	ss->order_attno = list_nth_int(listing, FdwListingOrderAttno);
+	ss->page_size = list_nth_int(listing, FdwListingPageSize);
+	ss->plan_budget = list_nth_int(listing, FdwListingBudget);
 
 	oldcxt = MemoryContextSwitchTo(ss->scan_cxt);
 
@@ -294,6 +311,7 @@ start_scan(LemlistScanState *ss)
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
 
 	ss->started = true;
+	ss->budget = ss->plan_budget;
 	ss->default_end = lemlist_default_end_date();
 	ss->default_end_text = lemlist_format_timestamp(ss->default_end);
 	lemlist_eval_conds(ss->conds, ss->exprstates, econtext,
@@ -343,6 +361,8 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 		{
 			ScanRow    *row = list_nth(ss->rows, ss->next_row++);
 
+			if (ss->order != LEMLIST_ORDER_NONE)
+				check_order(ss, row);
 			ss->cur_row = row;
 			memcpy(slot->tts_values, row->values, sizeof(Datum) * ss->natts);
 			memcpy(slot->tts_isnull, row->nulls, sizeof(bool) * ss->natts);
@@ -362,6 +382,39 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 				return slot;
 		}
 	}
+}
+
+/*
+ * check_order
+ *		An ordered listing's rows must come in the order the plan relies on
+ *		(no Sort above it): one out of order, or without its creation date,
+ *		is an ERROR, never a wrong answer under a LIMIT
+ */
+static void
+check_order(LemlistScanState *ss, ScanRow *row)
+{
+	int			i = ss->order_attno - 1;
+	TimestampTz created;
+
+	if (i < 0 || i >= ss->natts || ss->columns[i].source == LEMLIST_SRC_UNREAD)
+		return;
+	if (row->nulls[i])
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("lemlist listed a campaign without \"createdAt\" in a listing ordered by it"),
+				 errdetail("Campaign \"%s\".", row->campaign_id ? row->campaign_id : "?")));
+	created = DatumGetTimestampTz(row->values[i]);
+	if (ss->have_prev &&
+		(ss->order == LEMLIST_ORDER_ASC ? created < ss->prev_created : created > ss->prev_created))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("lemlist listed campaigns out of the order asked"),
+				 errdetail("Campaign \"%s\" comes after one created %s it, with sortOrder=%s.",
+						   row->campaign_id ? row->campaign_id : "?",
+						   ss->order == LEMLIST_ORDER_ASC ? "after" : "before",
+						   ss->order == LEMLIST_ORDER_ASC ? "asc" : "desc")));
+	ss->prev_created = created;
+	ss->have_prev = true;
 }
 
 /*
@@ -761,6 +814,8 @@ lemlist_scan_rescan(LemlistScanState *ss)
 	ss->page_out = false;
 	ss->next_offset = -1;
 	ss->prev_first_id = NULL;
+	ss->rows_asked = 0;
+	ss->have_prev = false;
 	memset(&ss->fv, 0, sizeof(ss->fv));
 	ss->combos = NIL;
 	MemoryContextReset(ss->batch_cxt);
@@ -892,11 +947,37 @@ fill_queue(LemlistScanState *ss)
 {
 	int			wave = Max(ss->opts.max_parallel, 1);
 	int			window = LEMLIST_QUEUE_WAVES * wave;
+	bool		starving;
+	bool		paused;
 
 	if (ss->done || ss->conn == NULL)
 		return;
 
-	if (ss->next_offset >= 0 && !ss->page_out &&
+	/*
+	 * A LIMIT above wants ss->budget rows first: no more pages nor batches
+	 * than they need.  When the executor has used up every row and nothing
+	 * is on its way (a local condition rejected some), it wants more: the
+	 * budget doubles.
+	 */
+	starving = lemlist_http_pending(ss->conn) == 0 && ss->next_row >= list_length(ss->rows);
+	if (starving && ss->budget >= 0)
+	{
+		bool		more_pages = ss->next_offset >= 0 && !ss->page_out;
+		bool		more_batches = ss->opts.resource != LEMLIST_RES_CAMPAIGNS &&
+			(ss->fv.all_campaigns ? (ss->chunks != NIL || ss->filling != NULL) :
+			 ss->next_combo < list_length(ss->combos));
+
+		if ((more_pages || more_batches) &&
+			!(more_pages && ss->listed_count < ss->budget) &&
+			!(more_batches && ss->rows_asked < ss->budget))
+			ss->budget = Max(ss->budget * 2,
+							 Max(ss->listed_count, ss->rows_asked) + LEMLIST_PAGE_SIZE);
+	}
+	paused = ss->budget >= 0 && ss->listed_count >= ss->budget;
+	if (paused && ss->fv.all_campaigns && ss->next_offset >= 0)
+		flush_listed_ids(ss);	/* the listing waits: batch what it listed */
+
+	if (ss->next_offset >= 0 && !ss->page_out && !paused &&
 		unsent_listed_batches(ss) < window)
 	{
 		submit_list_page(ss, ss->next_offset);
@@ -907,6 +988,8 @@ fill_queue(LemlistScanState *ss)
 	while (lemlist_http_pending(ss->conn) < window)
 	{
 		if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+			break;
+		if (ss->budget >= 0 && ss->rows_asked >= ss->budget)
 			break;
 		if (!ss->fv.all_campaigns)
 		{
@@ -937,7 +1020,7 @@ fill_queue(LemlistScanState *ss)
 		{
 			/* listed IDs: every combination of a chunk, then the next one */
 			ScanChunk  *chunk;
-			bool		listing = ss->page_out || ss->next_offset >= 0;
+			bool		listing = ss->page_out || (ss->next_offset >= 0 && !paused);
 
 			if (ss->chunks == NIL ||
 				(listing && unsent_listed_batches(ss) < wave))
@@ -996,7 +1079,7 @@ list_page_path(LemlistScanState *ss, int offset)
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "%s?version=v2&limit=%d&offset=%d",
-					 LEMLIST_CAMPAIGNS_ROUTE, LEMLIST_PAGE_SIZE, offset);
+					 LEMLIST_CAMPAIGNS_ROUTE, ss->page_size, offset);
 	/* the list filters only narrow the campaigns resource itself */
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
 	{
@@ -1005,6 +1088,9 @@ list_page_path(LemlistScanState *ss, int offset)
 		if (ss->fv.created_by)
 			append_query_param(&buf, "createdBy", ss->fv.created_by);
 	}
+	if (ss->order != LEMLIST_ORDER_NONE)
+		appendStringInfo(&buf, "&sortBy=createdAt&sortOrder=%s",
+						 ss->order == LEMLIST_ORDER_ASC ? "asc" : "desc");
 	return buf.data;
 }
 
@@ -1022,6 +1108,8 @@ submit_list_page(LemlistScanState *ss, int offset)
 
 	req->kind = SCAN_REQ_LIST_PAGE;
 	req->offset = offset;
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
+		ss->rows_asked += ss->page_size;
 	req->http.urgent = true;	/* the listing's next step waits on it */
 	req->http.method = "GET";
 	req->http.path = list_page_path(ss, offset);
@@ -1071,6 +1159,7 @@ submit_batch(LemlistScanState *ss, LemlistCombo *combo, char **ids, int nids)
 	req->http.arg = req;
 	list_free(chunk);
 	ss->batches++;
+	ss->rows_asked += nids;
 	lemlist_http_submit(ss->conn, &req->http);
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -1202,7 +1291,7 @@ list_page_is_last(LemlistScanState *ss, LemlistParsed *parsed, int offset)
 	if (parsed->has_pagination)
 		ss->announced = parsed->total_records;
 
-	last = parsed->page_count < LEMLIST_PAGE_SIZE;
+	last = parsed->page_count < ss->page_size;
 	if (!last && parsed->has_pagination && ss->announced >= 0 &&
 		ss->listed_count >= ss->announced &&
 		(parsed->next_page <= parsed->current_page ||
@@ -1590,6 +1679,16 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 	filters = describe_filters(ss, &fv, ss->join_child ? NIL : combos, known);
 	if (filters)
 		ExplainPropertyText("lemlist Filters", filters, es);
+	/* what a query's ORDER BY and LIMIT ask of the listing (list_order.c) */
+	if (ss->order != LEMLIST_ORDER_NONE)
+		ExplainPropertyText("lemlist Order",
+							ss->order == LEMLIST_ORDER_ASC ?
+							"sortBy=createdAt&sortOrder=asc" :
+							"sortBy=createdAt&sortOrder=desc", es);
+	if (ss->plan_budget >= 0)
+		ExplainPropertyInteger("lemlist Rows Wanted First", NULL, ss->plan_budget, es);
+	if (ss->page_size != LEMLIST_PAGE_SIZE)
+		ExplainPropertyInteger("lemlist Page Size", NULL, ss->page_size, es);
 	if (ss->join_child)
 	{
 		StringInfoData keys;

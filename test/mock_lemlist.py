@@ -1192,6 +1192,11 @@ class Handler(BaseHTTPRequestHandler):
         chosen = [i for i, st, by in team_facts(config["campaigns"], team)
                   if (status is None or st == status)
                   and (creator is None or by == creator)]
+        # sortBy=createdAt orders by creation, sortOrder=desc newest first
+        # (anything else ascending); ties keep the default order
+        if q.get("sortBy") == "createdAt":
+            chosen.sort(key=lambda i: campaign_facts(i)["created"],
+                        reverse=q.get("sortOrder") == "desc")
         page = [campaign_object(i) for i in chosen[offset:offset + limit]]
         if config["campaigns_shape"] == "array":
             obj = page

@@ -462,6 +462,18 @@ class TestCampaigns(MockTestCase):
         self.assertRateHeaders(h)
         return json.loads(text)
 
+    def test_sort_by_created_at(self):
+        default = [c["_id"] for c in self.get("limit=100")]
+        newest = self.get("limit=100&sortBy=createdAt&sortOrder=desc")
+        stamps = [c["createdAt"] for c in newest]
+        self.assertEqual(stamps, sorted(stamps, reverse=True))
+        self.assertNotEqual([c["_id"] for c in newest], default[:100])
+        oldest = self.get("limit=5&offset=2&sortBy=createdAt&sortOrder=asc")
+        everyone = self.get("limit=100&offset=0&sortBy=createdAt")
+        self.assertEqual(oldest, everyone[2:7])
+        self.assertEqual([c["createdAt"] for c in everyone],
+                         sorted(c["createdAt"] for c in everyone))
+
     def test_array_shape_and_paging(self):
         page = self.get("version=v2&limit=100&offset=0")
         self.assertIsInstance(page, list)
