@@ -24,7 +24,7 @@ EXTENSION = lemlist_fdw
 DATA = lemlist_fdw--1.0.sql lemlist_fdw--1.0--1.1.sql lemlist_fdw--1.1--1.2.sql
 PGFILEDESC = "lemlist_fdw - foreign data wrapper for lemlist campaign statistics"
 
-REGRESS = setup options import scan pushdown fanout filters joins errors cancel shared teams security examples matview history cron faults tls curl secrets encoding upgrade perf
+REGRESS = setup options import scan pushdown fanout filters joins bi errors cancel shared teams security examples matview history cron faults tls curl secrets encoding upgrade perf
 REGRESS_OPTS = --inputdir=.
 
 SHLIB_LINK = -lcurl -ljansson

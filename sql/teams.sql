@@ -1,6 +1,6 @@
 --
 -- teams: an agency's client teams in one table.  One server per team, each
--- with its own API key (the mock's regress-many-NNN keys, no secret), and a
+-- with its own API key (the mock's regress-team-NNN keys, no secret), and a
 -- table partitioned by team over their foreign tables: every row says its
 -- team, filled from its partition's bound (lemlist does not return it), and
 -- WHERE team = ... prunes the other teams before any request.  A standalone
@@ -22,8 +22,8 @@ CREATE SERVER team_acme FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', max_retries '0');
 CREATE SERVER team_globex FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', max_retries '0');
-CREATE USER MAPPING FOR CURRENT_USER SERVER team_acme OPTIONS (api_key 'regress-many-001');
-CREATE USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (api_key 'regress-many-002');
+CREATE USER MAPPING FOR CURRENT_USER SERVER team_acme OPTIONS (api_key 'regress-team-001');
+CREATE USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (api_key 'regress-team-002');
 
 CREATE SCHEMA agency;
 CREATE TABLE agency.campaign_stats (team text NOT NULL, campaign_id text, start_date timestamptz,
@@ -133,7 +133,7 @@ ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'reg
 SELECT team, count(*) FROM agency.campaign_stats
  WHERE campaign_id = 'cam_00001' AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'
  GROUP BY team;
-ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-many-002');
+ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-team-002');
 
 -- a cancel (here statement_timeout) stops both teams' waits at once
 SELECT * FROM mock('reset');
@@ -196,14 +196,14 @@ ALTER FOREIGN TABLE agency.standalone ALTER COLUMN server OPTIONS (SET server_na
 SELECT server, campaign_id FROM agency.standalone WHERE campaign_id = 'cam_00001';
 
 -- Joins across teams.  The mock now gives each key a team of its own
--- (key_teams: regress-many-001 is team 1, campaigns cam_100001 ...), and
+-- (key_teams: regress-team-001 is team 1, campaigns cam_100001 ...), and
 -- logs the team of each request.  A CRM table of deals carrying (team,
 -- campaign_id) joined with the agency's table: each team is asked for its
 -- own deals' campaigns, ceil(distinct / 100) batches, nobody lists, the
 -- teams at once; a team without deals (initech) costs nothing.
 CREATE SERVER team_initech FOREIGN DATA WRAPPER lemlist_fdw
   OPTIONS (api_url :'api_url', max_retries '0');
-CREATE USER MAPPING FOR CURRENT_USER SERVER team_initech OPTIONS (api_key 'regress-many-003');
+CREATE USER MAPPING FOR CURRENT_USER SERVER team_initech OPTIONS (api_key 'regress-team-003');
 CREATE FOREIGN TABLE agency.campaign_stats_initech PARTITION OF agency.campaign_stats
   FOR VALUES IN ('initech') SERVER team_initech OPTIONS (resource 'campaign_stats');
 -- team 1 (acme): 149 campaigns, 298 deals; team 2 (globex): 79 campaigns,
@@ -360,7 +360,7 @@ ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'reg
 SELECT s.team, count(*) FROM agency.deals d JOIN agency.campaign_stats s
     ON s.team = d.team AND s.campaign_id = d.campaign_id
  GROUP BY 1;
-ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-many-002');
+ALTER USER MAPPING FOR CURRENT_USER SERVER team_globex OPTIONS (SET api_key 'regress-team-002');
 SELECT * FROM mock('reset');
 SELECT * FROM mock('config key_teams=1 campaigns=300 latency_ms=3000');
 SET statement_timeout = '400ms';

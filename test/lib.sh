@@ -322,15 +322,16 @@ export_test_keys()
 
 # mock_key_args: the mock's --keys and --forbidden-keys (into MOCK_KEY_ARGS)
 # when make_test_keys ran: the suites' valid and forbidden keys, the mock's
-# defaults, and 300 keys that are no secret (regress-many-001 ..
-# regress-many-300: the perf suite paces more keys than the shared table
+# defaults, and keys that are no secret: regress-team-001 .. 009 (the teams
+# suite's agency, each a team of its own with the mock's key_teams) and
+# regress-many-001 .. regress-many-300 (the perf suite paces more keys than the shared table
 # holds); --verbose so that its log has a line per request.
 mock_key_args()
 {
     MOCK_KEY_ARGS=()
     [ -n "${LEMLIST_TEST_KEY_ALPHA:-}" ] || return 0
     MOCK_KEY_ARGS=(--verbose
-        --keys "test-key-alpha,test-key-beta,$LEMLIST_TEST_KEY_ALPHA,$LEMLIST_TEST_KEY_BETA,$LEMLIST_TEST_KEY_PACED,$LEMLIST_TEST_KEY_WINDOW,$(seq -f 'regress-many-%03g' -s, 1 300)"
+        --keys "test-key-alpha,test-key-beta,$LEMLIST_TEST_KEY_ALPHA,$LEMLIST_TEST_KEY_BETA,$LEMLIST_TEST_KEY_PACED,$LEMLIST_TEST_KEY_WINDOW,$(seq -f 'regress-team-%03g' -s, 1 9),$(seq -f 'regress-many-%03g' -s, 1 300)"
         --forbidden-keys "test-key-forbidden,$LEMLIST_TEST_KEY_FORBIDDEN")
 }
 

@@ -560,7 +560,7 @@ FAULT_KEYS = ("route", "kind", "times", "status", "body", "headers", "ms", "op",
 MUTATE_OPS = ("results_not_array", "counter_string", "counter_float",
               "counter_negative", "counter_huge", "missing_campaign_id",
               "steps_not_array", "extra_id", "drop_id", "duplicate_id", "huge",
-              "campaigns_not_array", "campaign_missing_id",
+              "campaigns_not_array", "campaign_missing_id", "campaigns_reverse",
               "pagination_claims_end", "total_records_more", "total_records_fewer",
               "error_text", "result_id_text")
 
@@ -668,6 +668,8 @@ def apply_mutation(route, op, obj, requested, fault):
             obj = {"foo": 1}
         elif op == "campaign_missing_id" and items:
             del items[0]["_id"]
+        elif op == "campaigns_reverse" and items:
+            items.reverse()             # a page in the opposite order
         elif isinstance(obj, dict) and isinstance(obj.get("pagination"), dict):
             # a pagination object that lies: this is the last page (whatever
             # the page holds), or the team is larger or smaller than it is

@@ -748,6 +748,11 @@ class TestFaults(MockTestCase):
             items = out if shape == "array" else out["campaigns"]
             self.assertNotIn("_id", items[0])
             self.assertIn("_id", items[1])
+            self.fault(kind="mutate", op="campaigns_reverse", route="campaigns")
+            out = json.loads(self.request("GET", "/api/campaigns?limit=5")[2])
+            items = out if shape == "array" else out["campaigns"]
+            self.assertEqual([c["_id"] for c in items],
+                             ["cam_%05d" % i for i in range(5, 0, -1)])
             self.fault(kind="mutate", op="huge", bytes=50000, route="campaigns")
             text = self.request("GET", "/api/campaigns?limit=5")[2]
             self.assertEqual(len(text), 50000)

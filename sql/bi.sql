@@ -1,0 +1,170 @@
+--
+-- bi: what BI tools and SQL clients send.  A newest-first list of campaigns
+-- is one request: ORDER BY created_at is sent as sortBy=createdAt and
+-- sortOrder, and a LIMIT that reaches the scan as the page size.  A scan
+-- under a LIMIT asks for no more pages or batches than the rows it wants,
+-- and asks for more only when the executor pulls more: a table's preview
+-- (SELECT * ... LIMIT n) costs a page and a batch.  Never a LIMIT sent that
+-- changes the answer: each case where a local condition, WITH TIES or a
+-- join above would change it is checked against the same query without
+-- pushdown (a Sort over the whole team).
+--
+SELECT * FROM mock('reset');
+SET timezone = 'UTC';
+SET datestyle = ISO;
+SELECT * FROM mock('config campaigns=2000');
+-- method, path (query string included) and status of each logged request
+CREATE TEMP VIEW sent AS
+  SELECT split_part(line, ' ', 1) AS method, split_part(line, ' ', 2) AS path,
+         split_part(line, ' ', 3) AS status
+    FROM mock_requests;
+-- the rows of a query on lemlist.campaigns AS c, then of the same query
+-- with the order and the LIMIT kept away from the scan (an OFFSET 0
+-- fence): how many of each, and whether they are the same, in order
+CREATE FUNCTION pg_temp.same_answer(q text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+  pushed text[];
+  plain text[];
+BEGIN
+  IF position('lemlist.campaigns AS c' IN q) = 0 THEN
+    RAISE EXCEPTION 'same_answer needs lemlist.campaigns AS c';
+  END IF;
+  EXECUTE format('SELECT array_agg(r::text) FROM (%s) AS r', q) INTO pushed;
+  EXECUTE format('SELECT array_agg(r::text) FROM (%s) AS r',
+                 replace(q, 'lemlist.campaigns AS c', '(SELECT * FROM lemlist.campaigns OFFSET 0) AS c'))
+    INTO plain;
+  RETURN format('%s rows, %s rows unpushed, %s', cardinality(pushed), cardinality(plain),
+                CASE WHEN pushed IS NOT DISTINCT FROM plain THEN 'same rows in the same order'
+                     ELSE 'DIFFERENT' END);
+END
+$$;
+
+-- the five newest campaigns: one request of five
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT campaign_id, name, created_at FROM lemlist.campaigns ORDER BY created_at DESC LIMIT 5;
+SELECT campaign_id, name, created_at FROM lemlist.campaigns ORDER BY created_at DESC LIMIT 5;
+SELECT * FROM sent;
+-- the oldest, with an OFFSET: the page holds LIMIT + OFFSET, the Limit
+-- skips the OFFSET
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+SELECT campaign_id, created_at FROM lemlist.campaigns ORDER BY created_at LIMIT 3 OFFSET 2;
+SELECT * FROM sent;
+-- with the status sent too
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+SELECT campaign_id, status FROM lemlist.campaigns WHERE status = 'running'
+ ORDER BY created_at DESC LIMIT 4;
+SELECT * FROM sent;
+-- a table's first rows, without ORDER BY: one page of that size
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+SELECT count(*) FROM (SELECT * FROM lemlist.campaigns LIMIT 10) AS preview;
+SELECT * FROM sent;
+
+-- a LIMIT that a condition kept local would change is not sent: ordered
+-- pages of 100, and no page more than the rows wanted need
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+EXPLAIN (COSTS OFF)
+SELECT campaign_id FROM lemlist.campaigns WHERE name LIKE '%Webinar%'
+ ORDER BY created_at DESC LIMIT 30;
+SELECT count(*) FROM (SELECT campaign_id FROM lemlist.campaigns WHERE name LIKE '%Webinar%'
+                       ORDER BY created_at DESC LIMIT 30) AS newest;
+SELECT * FROM sent;
+SELECT pg_temp.same_answer($$
+  SELECT campaign_id FROM lemlist.campaigns AS c WHERE name LIKE '%Webinar%'
+   ORDER BY created_at DESC LIMIT 30$$) AS local_condition;
+-- WITH TIES may want more rows than its count: no page size, no budget
+EXPLAIN (COSTS OFF)
+SELECT campaign_id FROM lemlist.campaigns ORDER BY created_at DESC FETCH FIRST 3 ROWS WITH TIES;
+SELECT pg_temp.same_answer($$
+  SELECT campaign_id, created_at FROM lemlist.campaigns AS c
+   ORDER BY created_at DESC FETCH FIRST 3 ROWS WITH TIES$$) AS with_ties;
+-- a join above the LIMIT's table: the LIMIT is the join's
+CREATE TEMP TABLE owners (created_by text, owner text);
+INSERT INTO owners VALUES ('usr_alice', 'Alice'), ('usr_bob', 'Bob');
+EXPLAIN (COSTS OFF)
+SELECT c.campaign_id, o.owner FROM lemlist.campaigns c JOIN owners o USING (created_by)
+ ORDER BY c.created_at DESC LIMIT 5;
+SELECT pg_temp.same_answer($$
+  SELECT c.campaign_id, o.owner FROM lemlist.campaigns AS c JOIN owners o USING (created_by)
+   ORDER BY c.created_at DESC LIMIT 5$$) AS join_above;
+-- several statuses are not sent (a listing takes one): a local condition,
+-- the listing ordered, its pages of 100
+EXPLAIN (COSTS OFF)
+SELECT campaign_id FROM lemlist.campaigns WHERE status IN ('running', 'paused')
+ ORDER BY created_at DESC LIMIT 5;
+SELECT pg_temp.same_answer($$
+  SELECT campaign_id FROM lemlist.campaigns AS c WHERE status IN ('running', 'paused')
+   ORDER BY created_at DESC LIMIT 5$$) AS two_statuses;
+-- the order and the LIMIT, ascending and descending, against a local Sort
+SELECT pg_temp.same_answer($$
+  SELECT campaign_id, created_at FROM lemlist.campaigns AS c ORDER BY created_at DESC LIMIT 150$$) AS desc_150;
+SELECT pg_temp.same_answer($$
+  SELECT campaign_id, created_at FROM lemlist.campaigns AS c ORDER BY created_at LIMIT 20 OFFSET 95$$) AS asc_offset;
+SELECT pg_temp.same_answer($$
+  SELECT campaign_id, created_at FROM lemlist.campaigns AS c ORDER BY created_at DESC$$) AS whole_team;
+
+-- lemlist out of order is an ERROR, never a wrong answer under a LIMIT
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+SELECT * FROM mock('fault mutate route=campaigns op=campaigns_reverse');
+SELECT campaign_id FROM lemlist.campaigns ORDER BY created_at DESC LIMIT 3;
+
+-- the stats of the 20 newest campaigns: a page of 20 and a batch
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+SELECT count(*), sum(s.replied) IS NOT NULL AS summed
+  FROM (SELECT campaign_id FROM lemlist.campaigns ORDER BY created_at DESC LIMIT 20) AS newest
+  JOIN lemlist.campaign_stats s USING (campaign_id)
+ WHERE s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30';
+SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+
+-- a preview of the stats tables (what a GUI sends when a table is opened):
+-- a page and a batch
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+EXPLAIN (COSTS OFF) SELECT * FROM lemlist.campaign_stats LIMIT 10;
+SET client_min_messages = warning;
+SELECT count(*) FROM (SELECT * FROM lemlist.campaign_stats LIMIT 10) AS preview;
+RESET client_min_messages;
+SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+SET client_min_messages = warning;
+SELECT count(*) FROM (SELECT * FROM lemlist.campaign_step_stats LIMIT 10) AS preview;
+RESET client_min_messages;
+SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+-- 150 rows: two pages and two batches
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+SET client_min_messages = warning;
+SELECT count(*) FROM (SELECT * FROM lemlist.campaign_stats LIMIT 150) AS preview;
+RESET client_min_messages;
+SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+-- a local condition rejects rows: the scan asks for more as they are pulled
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+SET client_min_messages = warning;
+SELECT count(*) FROM (SELECT * FROM lemlist.campaign_stats WHERE replied > 60 LIMIT 40) AS preview;
+RESET client_min_messages;
+SELECT method, split_part(path, '?', 1) AS route, count(*) < 20 AS fewer_than_the_team
+  FROM sent GROUP BY 1, 2 ORDER BY 1;
+-- explicit campaigns: the first batch only
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+SELECT count(*) FROM (SELECT * FROM lemlist.campaign_stats
+                       WHERE campaign_id = ANY (ARRAY(SELECT format('cam_%s', lpad(i::text, 5, '0'))
+                                                        FROM generate_series(1001, 2000) AS i))
+                       LIMIT 10) AS preview;
+SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+-- without a LIMIT, everything, as before
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+SET client_min_messages = warning;
+SELECT count(*) FROM lemlist.campaign_stats;
+RESET client_min_messages;
+SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+SELECT * FROM mock('reset');
