@@ -733,18 +733,43 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	outer_rows = Max(outer_path->rows, 1);
 	{
 		List	   *set_exprs = NIL;
+		List	   *open_exprs = NIL;
 		List	   *all_exprs = list_copy(route_exprs);
+		double		domains = 1;
 
 		foreach(lc, key_exprs)
 		{
 			LemlistCond *key = lfirst(lc);
+			int			domain = lemlist_filter_domain_size(key->filter);
 
 			all_exprs = lappend(all_exprs, key->expr);
-			if (key->filter != LEMLIST_FILTER_CAMPAIGN_ID)
-				set_exprs = lappend(set_exprs, key->expr);
+			if (key->filter == LEMLIST_FILTER_CAMPAIGN_ID)
+				continue;
+			set_exprs = lappend(set_exprs, key->expr);
+			if (domain > 0)
+				domains *= domain;
+			else
+				open_exprs = lappend(open_exprs, key->expr);
 		}
 		nsets = set_exprs ? lemlist_estimate_num_groups(root, set_exprs, outer_rows) : 1;
 		nkeys = lemlist_estimate_num_groups(root, all_exprs, outer_rows);
+
+		/*
+		 * A key on ab_selected or channel takes at most its domain's values
+		 * (a table without statistics would be guessed at 200): so many key
+		 * sets, and so many times the IDs' keys.
+		 */
+		if (domains > 1)
+		{
+			double		open_sets = open_exprs ?
+				lemlist_estimate_num_groups(root, open_exprs, outer_rows) : 1;
+
+			nsets = Min(nsets, open_sets * domains);
+			if (id_exprs != NIL)
+				nkeys = Min(nkeys, nsets * lemlist_estimate_num_groups(root, id_exprs, outer_rows));
+			else
+				nkeys = Min(nkeys, nsets);
+		}
 	}
 	share = route_names ? 1.0 / list_length(parts) : 1.0;
 	cost = outer_path->total_cost + outer_rows * cpu_tuple_cost +

@@ -258,6 +258,8 @@ typedef struct LemlistJoinPartner
 	LemlistFilterKind filter;	/* of the echo column */
 	Expr	   *clause;
 	Relids		others;			/* the other relations it reads */
+	bool		required;		/* an equivalence class's equality: every
+								 * joined row holds it, so a NULL never joins */
 } LemlistJoinPartner;
 
 extern List *lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
@@ -279,6 +281,7 @@ extern void lemlist_check_combinations(int64 n);
 extern List *lemlist_intersect_values(List *a, List *b);
 extern TimestampTz lemlist_default_end_date(void);
 extern bool lemlist_filter_value_ok(LemlistFilterKind filter, const char *value);
+extern int	lemlist_filter_domain_size(LemlistFilterKind filter);
 extern void lemlist_check_filter_value(LemlistFilterKind filter, const char *value);
 extern char *lemlist_format_timestamp(TimestampTz ts);
 extern const char *lemlist_filter_name(LemlistFilterKind filter);

@@ -210,6 +210,7 @@ lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
 			p->filter = echo_filter(&columns[attno - 1]);
 			p->clause = ri->clause;
 			p->others = bms_difference(ri->clause_relids, baserel->relids);
+			p->required = false;	/* an outer or anti join's may keep NULLs */
 			partners = lappend(partners, p);
 		}
 	}
@@ -257,6 +258,7 @@ lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
 							  InvalidOid, ec->ec_collation) :
 				mine->em_expr;
 			p->others = em->em_relids;
+			p->required = true;
 			partners = lappend(partners, p);
 		}
 	}
@@ -275,12 +277,17 @@ lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
  * (in sum, the few combinations of two small domains) and the join keeps
  * what it matches.  Restriction clauses on the same filters still narrow
  * it; a parameterized path that sends the join clause does not need it.
+ * When every such clause is an equality every joined row holds (an inner
+ * or semi join's), the totals ("all variants", NULL) never join: the test
+ * is that the column IS NOT NULL, and only the domain's values are asked.
  */
 LemlistCond *
 lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
 						 const LemlistColumn *columns, int natts)
 {
 	int			refs = 0;
+	int			optional = 0;
+	List	   *tests = NIL;
 	ListCell   *lc;
 	LemlistCond *cond;
 
@@ -288,13 +295,33 @@ lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
 	{
 		LemlistJoinPartner *p = lfirst(lc);
 
-		if (p->filter == LEMLIST_FILTER_AB_SELECTED || p->filter == LEMLIST_FILTER_CHANNEL)
-			refs |= FILTER_BIT(p->filter);
+		if (p->filter != LEMLIST_FILTER_AB_SELECTED && p->filter != LEMLIST_FILTER_CHANNEL)
+			continue;
+		refs |= FILTER_BIT(p->filter);
+		if (!p->required)
+			optional |= FILTER_BIT(p->filter);
 	}
 	if (refs == 0)
 		return NULL;
-	cond = make_cond(LEMLIST_FILTER_NONE, LEMLIST_OP_TEST,
-					 (Expr *) makeBoolConst(true, false));
+	for (AttrNumber attno = 1; attno <= natts; attno++)
+	{
+		const LemlistColumn *col = &columns[attno - 1];
+		LemlistFilterKind f = echo_filter(col);
+		NullTest   *test;
+
+		if (f == LEMLIST_FILTER_NONE || !(refs & FILTER_BIT(f)) ||
+			(optional & FILTER_BIT(f)))
+			continue;
+		test = makeNode(NullTest);
+		test->arg = (Expr *) makeVar(baserel->relid, attno, col->typid, col->typmod,
+									 get_typcollation(col->typid), 0);
+		test->nulltesttype = IS_NOT_NULL;
+		test->argisrow = false;
+		test->location = -1;
+		tests = lappend(tests, test);
+		optional |= FILTER_BIT(f);	/* one column per filter is enough */
+	}
+	cond = make_cond(LEMLIST_FILTER_NONE, LEMLIST_OP_TEST, make_ands_explicit(tests));
 	cond->refs = refs;
 	return cond;
 }
@@ -1959,6 +1986,25 @@ valid_send_user(const char *value)
  *		Whether the API can accept a value for filter.  A pure function of
  *		its input: no catalog, no locale.
  */
+/*
+ * lemlist_filter_domain_size
+ *		How many values a finite filter takes (its domain, "not filtered"
+ *		aside): 2 for ab_selected, 3 for channel; 0 for the others
+ */
+int
+lemlist_filter_domain_size(LemlistFilterKind filter)
+{
+	switch (filter)
+	{
+		case LEMLIST_FILTER_AB_SELECTED:
+			return 2;
+		case LEMLIST_FILTER_CHANNEL:
+			return 3;
+		default:
+			return 0;
+	}
+}
+
 bool
 lemlist_filter_value_ok(LemlistFilterKind filter, const char *value)
 {
