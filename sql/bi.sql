@@ -167,4 +167,45 @@ SET client_min_messages = warning;
 SELECT count(*) FROM lemlist.campaign_stats;
 RESET client_min_messages;
 SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+
+-- semi-joins on the finite filters ask for the values the other side
+-- holds: a channel IN (SELECT ...) next to a campaign, from a table without
+-- statistics, is one request set, not the domain's four
+SELECT * FROM mock('reset');
+CREATE TEMP TABLE wanted (ch text);
+INSERT INTO wanted VALUES ('email');
+EXPLAIN (COSTS OFF)
+SELECT campaign_id, channel, replied FROM lemlist.campaign_stats
+ WHERE campaign_id = 'cam_00001' AND channel IN (SELECT ch FROM wanted)
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+SELECT campaign_id, channel, replied FROM lemlist.campaign_stats
+ WHERE campaign_id = 'cam_00001' AND channel IN (SELECT ch FROM wanted)
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+SELECT * FROM masked_requests();
+-- a join on ab_selected next to campaign_id IN (SELECT ...): A and B only
+-- (the totals, ab_selected NULL, never join); a left join keeps them
+SELECT * FROM mock('reset');
+CREATE TEMP TABLE variants (v text);
+INSERT INTO variants VALUES ('A'), ('B');
+SELECT s.campaign_id, s.ab_selected, s.replied
+  FROM lemlist.campaign_stats s JOIN variants ON s.ab_selected = variants.v
+ WHERE s.campaign_id IN (SELECT format('cam_%s', lpad(i::text, 5, '0')) FROM generate_series(1, 3) AS i)
+   AND s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30'
+ ORDER BY 1, 2;
+SELECT * FROM masked_requests();
+SELECT * FROM mock('reset');
+SELECT s.campaign_id, s.ab_selected, variants.v
+  FROM lemlist.campaign_stats s LEFT JOIN variants ON s.ab_selected = variants.v
+ WHERE s.campaign_id = 'cam_00001'
+   AND s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30'
+ ORDER BY 1, 2;
+SELECT count(*) AS requests FROM mock_requests;
+-- NOT EXISTS keeps the totals too: they have no variant to match
+SELECT * FROM mock('reset');
+SELECT s.campaign_id, s.ab_selected
+  FROM lemlist.campaign_stats s
+ WHERE NOT EXISTS (SELECT FROM variants WHERE variants.v = s.ab_selected)
+   AND s.campaign_id = 'cam_00001'
+   AND s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30';
+SELECT count(*) AS requests FROM mock_requests;
 SELECT * FROM mock('reset');

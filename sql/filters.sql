@@ -129,8 +129,9 @@ SELECT count(*) FROM lemlist.campaign_stats
    AND start_date IN ('2025-01-01', '2025-02-01', '2025-03-01', '2025-04-01');
 SELECT count(*) AS requests FROM masked_requests();
 
--- a join (or a semi-join) on a finite filter asks for each of its values,
--- and the join keeps those it matches
+-- a join (or a semi-join) on a finite filter asks for the values the other
+-- side holds (the batched join), or for each value of the domain but the
+-- totals, which never join; the join keeps those it matches
 CREATE TEMP TABLE wanted_channels (ch text);
 INSERT INTO wanted_channels VALUES ('email'), ('others');
 SELECT * FROM mock('reset');
