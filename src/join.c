@@ -26,7 +26,8 @@
  * - The outer rows are then read back and joined by key: INNER, LEFT (the
  *	 lemlist side nullable), SEMI (EXISTS) and ANTI (NOT EXISTS).  Other
  *	 join clauses of an inner join are checked on the joined rows; an outer
- *	 or semi join offers this path only when its ON clauses are all keys.
+ *	 or semi join offers this path only when its ON clauses are all keys
+ *	 (or routes, below).
  *
  * The lemlist side may also be an agency's table of several teams: a
  * partitioned table (or a UNION ALL) whose partitions are lemlist tables,
