@@ -21,6 +21,17 @@ CREATE TEMP VIEW sent AS
 -- the rows of a query on lemlist.campaigns AS c, then of the same query
 -- with the order and the LIMIT kept away from the scan (an OFFSET 0
 -- fence): how many of each, and whether they are the same, in order
+-- the lines of a query's plan
+CREATE FUNCTION pg_temp.plan_lines(q text) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+DECLARE
+  ln text;
+BEGIN
+  FOR ln IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
+    RETURN NEXT ln;
+  END LOOP;
+END
+$$;
 CREATE FUNCTION pg_temp.same_answer(q text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -174,10 +185,12 @@ SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent
 SELECT * FROM mock('reset');
 CREATE TEMP TABLE wanted (ch text);
 INSERT INTO wanted VALUES ('email');
-EXPLAIN (COSTS OFF)
+-- (the join's own lines: PostgreSQL 19 makes the other side unique below it)
+SELECT ln FROM pg_temp.plan_lines($$
 SELECT campaign_id, channel, replied FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001' AND channel IN (SELECT ch FROM wanted)
-   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$) AS ln
+ WHERE ln ~ '(batched join|lemlist Join|Keys From)';
 SELECT campaign_id, channel, replied FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001' AND channel IN (SELECT ch FROM wanted)
    AND start_date >= '2025-01-01' AND end_date <= '2025-06-30';
@@ -192,7 +205,10 @@ SELECT s.campaign_id, s.ab_selected, s.replied
  WHERE s.campaign_id IN (SELECT format('cam_%s', lpad(i::text, 5, '0')) FROM generate_series(1, 3) AS i)
    AND s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30'
  ORDER BY 1, 2;
-SELECT * FROM masked_requests();
+-- (the IDs' order in a body follows the other side's, which differs
+-- between majors)
+SELECT b->>'ABSelected' AS ab_selected, jsonb_array_length(b->'campaignIds') AS campaigns
+  FROM mock_bodies ORDER BY 1;
 SELECT * FROM mock('reset');
 SELECT s.campaign_id, s.ab_selected, variants.v
   FROM lemlist.campaign_stats s LEFT JOIN variants ON s.ab_selected = variants.v
@@ -208,4 +224,71 @@ SELECT s.campaign_id, s.ab_selected
    AND s.campaign_id = 'cam_00001'
    AND s.start_date >= '2025-01-01' AND s.end_date <= '2025-06-30';
 SELECT count(*) AS requests FROM mock_requests;
+
+-- The SQL that BI tools write, with the bodies it sends.
+-- Metabase: quoted names, timestamp with time zone literals, end_date <
+SELECT * FROM mock('reset');
+SELECT "lemlist"."campaign_stats"."campaign_id" AS "campaign_id",
+       sum("lemlist"."campaign_stats"."replied") AS "sum"
+  FROM "lemlist"."campaign_stats"
+ WHERE "lemlist"."campaign_stats"."start_date" >= timestamp with time zone '2025-01-01 00:00:00.000Z'
+   AND "lemlist"."campaign_stats"."end_date" < timestamp with time zone '2025-07-01 00:00:00.000Z'
+   AND "lemlist"."campaign_stats"."campaign_id" IN ('cam_00001', 'cam_00002')
+ GROUP BY "lemlist"."campaign_stats"."campaign_id"
+ ORDER BY "lemlist"."campaign_stats"."campaign_id" ASC
+ LIMIT 2000;
+SELECT * FROM masked_requests();
+-- Tableau: timestamp literals (the session's time zone, here UTC) and a
+-- BETWEEN on the start
+SELECT * FROM mock('reset');
+SELECT "campaign_stats"."campaign_id" AS "campaign_id", SUM("campaign_stats"."opened") AS "sum:opened:ok"
+  FROM "lemlist"."campaign_stats" "campaign_stats"
+ WHERE ("campaign_stats"."start_date" BETWEEN (TIMESTAMP '2025-03-01 00:00:00.000') AND (TIMESTAMP '2025-03-31 00:00:00.000'))
+   AND ("campaign_stats"."end_date" <= (TIMESTAMP '2025-03-31 23:59:59.999'))
+   AND ("campaign_stats"."campaign_id" = 'cam_00003')
+ GROUP BY 1;
+SELECT * FROM masked_requests();
+-- Power BI and Looker: CAST(... AS date) on both dates
+SELECT * FROM mock('reset');
+SELECT campaign_id, replied FROM lemlist.campaign_stats
+ WHERE CAST(start_date AS date) >= DATE '2025-01-01' AND CAST(end_date AS date) <= DATE '2025-06-30'
+   AND campaign_id = 'cam_00001';
+SELECT * FROM masked_requests();
+-- Superset: the chart's query wraps the dataset as virtual_table, with a
+-- row limit; grouped, so the LIMIT does not reach the scan
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=300');
+EXPLAIN (COSTS OFF)
+SELECT campaign_id AS campaign_id, sum(replied) AS "SUM(replied)"
+  FROM (SELECT campaign_id, replied FROM lemlist.campaign_stats
+         WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30') AS virtual_table
+ GROUP BY campaign_id ORDER BY "SUM(replied)" DESC LIMIT 1000;
+SET client_min_messages = warning;
+SELECT count(*) FROM (
+  SELECT campaign_id AS campaign_id, sum(replied) AS "SUM(replied)"
+    FROM (SELECT campaign_id, replied FROM lemlist.campaign_stats
+           WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30') AS virtual_table
+   GROUP BY campaign_id ORDER BY "SUM(replied)" DESC LIMIT 1000) AS chart;
+RESET client_min_messages;
+SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+-- its table preview: SELECT * FROM (dataset) AS virtual_table LIMIT n, a
+-- page and a batch
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=300');
+SET client_min_messages = warning;
+SELECT count(*) FROM (
+  SELECT * FROM (SELECT * FROM lemlist.campaign_stats
+                  WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30') AS virtual_table
+   LIMIT 50) AS preview;
+RESET client_min_messages;
+SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+-- date_trunc groupings over a calendar: one request set per month
+SELECT * FROM mock('reset');
+SELECT date_trunc('month', s.start_date) AS month, s.campaign_id, sum(s.replied) AS replied
+  FROM generate_series(timestamptz '2025-01-01', timestamptz '2025-03-01', interval '1 month') AS m
+  JOIN lemlist.campaign_stats s
+    ON s.start_date = m AND s.end_date = m + interval '1 month' - interval '1 millisecond'
+ WHERE s.campaign_id = 'cam_00001'
+ GROUP BY 1, 2 ORDER BY 1;
+SELECT * FROM masked_requests();
 SELECT * FROM mock('reset');
