@@ -324,8 +324,8 @@ export_test_keys()
 # when make_test_keys ran: the suites' valid and forbidden keys, the mock's
 # defaults, and keys that are no secret: regress-team-001 .. 009 (the teams
 # suite's agency, each a team of its own with the mock's key_teams) and
-# regress-many-001 .. regress-many-300 (the perf suite paces more keys than the shared table
-# holds); --verbose so that its log has a line per request.
+# regress-many-001 .. 300 (the perf suite paces more keys than the shared
+# table holds); --verbose so that its log has a line per request.
 mock_key_args()
 {
     MOCK_KEY_ARGS=()
