@@ -269,7 +269,7 @@ stats_rel_info(RelOptInfo *rel)
 bool
 lemlist_is_join_child(ForeignPath *path)
 {
-	return path->fdw_private != NIL &&
+	return path->fdw_private != NIL && IsA(path->fdw_private, List) &&
 		IsA(linitial(path->fdw_private), String) &&
 		strcmp(strVal(linitial(path->fdw_private)), JOIN_NAME) == 0;
 }

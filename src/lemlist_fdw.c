@@ -276,14 +276,7 @@ static bool
 campaign_id_matches(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 					EquivalenceMember *em, void *arg)
 {
-	Expr	   *expr = em->em_expr;
-
-	while (IsA(expr, RelabelType))
-		expr = ((RelabelType *) expr)->arg;
-	return IsA(expr, Var) &&
-		(Index) ((Var *) expr)->varno == rel->relid &&
-		((Var *) expr)->varlevelsup == 0 &&
-		((Var *) expr)->varattno == *(AttrNumber *) arg;
+	return lemlist_is_column(em->em_expr, rel->relid, *(AttrNumber *) arg);
 }
 
 /*
@@ -363,14 +356,15 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 
 		/*
 		 * The listing in the order the query asks, at the same cost: lemlist
-		 * sorts, and the first page is the first rows.
+		 * sorts, and the first page is the first rows.  The path carries
+		 * the order and the created_at column it is checked on.
 		 */
 		if (order != LEMLIST_ORDER_NONE)
 			add_path(baserel, (Path *)
 					 lemlist_create_foreignscan_path(root, baserel, baserel->rows,
 													 startup_cost, total_cost,
 													 root->query_pathkeys, NULL,
-													 list_make1(makeInteger(order))));
+													 list_make2_int(order, attno)));
 		return;
 	}
 
@@ -473,11 +467,11 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	}
 
 	/* the listing's order (an ordered path's), page size and rows wanted */
-	if (!lemlist_is_join_child(best_path) && best_path->fdw_private != NIL &&
-		IsA(linitial(best_path->fdw_private), Integer))
-		order = (LemlistListOrder) intVal(linitial(best_path->fdw_private));
-	if (order != LEMLIST_ORDER_NONE)
-		(void) lemlist_list_order(root, baserel, info, &order_attno);
+	if (best_path->fdw_private != NIL && IsA(best_path->fdw_private, IntList))
+	{
+		order = (LemlistListOrder) linitial_int(best_path->fdw_private);
+		order_attno = lsecond_int(best_path->fdw_private);
+	}
 	if (best_path->path.param_info == NULL && !lemlist_is_join_child(best_path))
 		lemlist_list_wants(root, baserel, info, &page_size, &budget);
 

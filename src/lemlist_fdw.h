@@ -264,6 +264,7 @@ typedef struct LemlistJoinPartner
 
 extern List *lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
 								   const LemlistColumn *columns, int natts);
+extern bool lemlist_is_column(Expr *expr, Index relid, AttrNumber attno);
 extern LemlistCond *lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
 											 const LemlistColumn *columns, int natts);
 extern bool lemlist_conds_are_constant(List *conds);

@@ -92,13 +92,8 @@ lemlist_list_order(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo 
 		return LEMLIST_ORDER_NONE;
 	foreach(lc, pk->pk_eclass->ec_members)
 	{
-		EquivalenceMember *em = lfirst(lc);
-		Expr	   *expr = em->em_expr;
-
-		while (IsA(expr, RelabelType))
-			expr = ((RelabelType *) expr)->arg;
-		if (IsA(expr, Var) && (Index) ((Var *) expr)->varno == baserel->relid &&
-			((Var *) expr)->varlevelsup == 0 && ((Var *) expr)->varattno == *attno)
+		if (lemlist_is_column(((EquivalenceMember *) lfirst(lc))->em_expr,
+							  baserel->relid, *attno))
 			found = true;
 	}
 	if (!found)

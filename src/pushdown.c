@@ -266,6 +266,22 @@ lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
+ * lemlist_is_column
+ *		Is expr (under binary-compatible casts) the column attno of the
+ *		relation relid, of this query level?
+ */
+bool
+lemlist_is_column(Expr *expr, Index relid, AttrNumber attno)
+{
+	while (expr != NULL && IsA(expr, RelabelType))
+		expr = ((RelabelType *) expr)->arg;
+	return expr != NULL && IsA(expr, Var) &&
+		(Index) ((Var *) expr)->varno == relid &&
+		((Var *) expr)->varlevelsup == 0 &&
+		((Var *) expr)->varattno == attno;
+}
+
+/*
  * lemlist_join_domain_cond
  *		For the finite filters (ab_selected, channel) that a join clause of
  *		baserel reads, a test that holds for every value of their domains,
