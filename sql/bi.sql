@@ -21,15 +21,19 @@ CREATE TEMP VIEW sent AS
 -- the rows of a query on lemlist.campaigns AS c, then of the same query
 -- with the order and the LIMIT kept away from the scan (an OFFSET 0
 -- fence): how many of each, and whether they are the same, in order
--- the lines of a query's plan
-CREATE FUNCTION pg_temp.plan_lines(q text) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-DECLARE
-  ln text;
+-- what a query costs on a team of that many campaigns: the rows it
+-- returns, and the requests it sent per method and route (notices of
+-- campaigns without statistics hidden)
+CREATE FUNCTION pg_temp.cost_of(q text, campaigns int DEFAULT 2000, OUT rows bigint,
+                                OUT method text, OUT route text, OUT requests bigint)
+RETURNS SETOF record
+LANGUAGE plpgsql SET client_min_messages = warning AS $$
 BEGIN
-  FOR ln IN EXECUTE 'EXPLAIN (COSTS OFF) ' || q LOOP
-    RETURN NEXT ln;
-  END LOOP;
+  PERFORM mock('reset');
+  PERFORM mock(format('config campaigns=%s', campaigns));
+  EXECUTE format('SELECT count(*) FROM (%s) AS q', q) INTO rows;
+  RETURN QUERY SELECT rows, s.method, split_part(s.path, '?', 1), count(*)
+                 FROM sent AS s GROUP BY 2, 3 ORDER BY 2;
 END
 $$;
 CREATE FUNCTION pg_temp.same_answer(q text) RETURNS text
@@ -135,49 +139,22 @@ SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent
 
 -- a preview of the stats tables (what a GUI sends when a table is opened):
 -- a page and a batch
-SELECT * FROM mock('reset');
-SELECT * FROM mock('config campaigns=2000');
 EXPLAIN (COSTS OFF) SELECT * FROM lemlist.campaign_stats LIMIT 10;
-SET client_min_messages = warning;
-SELECT count(*) FROM (SELECT * FROM lemlist.campaign_stats LIMIT 10) AS preview;
-RESET client_min_messages;
-SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
-SELECT * FROM mock('reset');
-SELECT * FROM mock('config campaigns=2000');
-SET client_min_messages = warning;
-SELECT count(*) FROM (SELECT * FROM lemlist.campaign_step_stats LIMIT 10) AS preview;
-RESET client_min_messages;
-SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+SELECT * FROM pg_temp.cost_of($$SELECT * FROM lemlist.campaign_stats LIMIT 10$$);
+SELECT * FROM pg_temp.cost_of($$SELECT * FROM lemlist.campaign_step_stats LIMIT 10$$);
 -- 150 rows: two pages and two batches
-SELECT * FROM mock('reset');
-SELECT * FROM mock('config campaigns=2000');
-SET client_min_messages = warning;
-SELECT count(*) FROM (SELECT * FROM lemlist.campaign_stats LIMIT 150) AS preview;
-RESET client_min_messages;
-SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+SELECT * FROM pg_temp.cost_of($$SELECT * FROM lemlist.campaign_stats LIMIT 150$$);
 -- a local condition rejects rows: the scan asks for more as they are pulled
-SELECT * FROM mock('reset');
-SELECT * FROM mock('config campaigns=2000');
-SET client_min_messages = warning;
-SELECT count(*) FROM (SELECT * FROM lemlist.campaign_stats WHERE replied > 60 LIMIT 40) AS preview;
-RESET client_min_messages;
-SELECT method, split_part(path, '?', 1) AS route, count(*) < 20 AS fewer_than_the_team
-  FROM sent GROUP BY 1, 2 ORDER BY 1;
+SELECT rows, method, route, requests < 20 AS fewer_than_the_team
+  FROM pg_temp.cost_of($$SELECT * FROM lemlist.campaign_stats WHERE replied > 60 LIMIT 40$$);
 -- explicit campaigns: the first batch only
-SELECT * FROM mock('reset');
-SELECT * FROM mock('config campaigns=2000');
-SELECT count(*) FROM (SELECT * FROM lemlist.campaign_stats
-                       WHERE campaign_id = ANY (ARRAY(SELECT format('cam_%s', lpad(i::text, 5, '0'))
-                                                        FROM generate_series(1001, 2000) AS i))
-                       LIMIT 10) AS preview;
-SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+SELECT * FROM pg_temp.cost_of($$
+  SELECT * FROM lemlist.campaign_stats
+   WHERE campaign_id = ANY (ARRAY(SELECT format('cam_%s', lpad(i::text, 5, '0'))
+                                    FROM generate_series(1001, 2000) AS i))
+   LIMIT 10$$);
 -- without a LIMIT, everything, as before
-SELECT * FROM mock('reset');
-SELECT * FROM mock('config campaigns=2000');
-SET client_min_messages = warning;
-SELECT count(*) FROM lemlist.campaign_stats;
-RESET client_min_messages;
-SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+SELECT * FROM pg_temp.cost_of($$SELECT * FROM lemlist.campaign_stats$$);
 
 -- semi-joins on the finite filters ask for the values the other side
 -- holds: a channel IN (SELECT ...) next to a campaign, from a table without
@@ -186,10 +163,10 @@ SELECT * FROM mock('reset');
 CREATE TEMP TABLE wanted (ch text);
 INSERT INTO wanted VALUES ('email');
 -- (the join's own lines: PostgreSQL 19 makes the other side unique below it)
-SELECT ln FROM pg_temp.plan_lines($$
+SELECT ln FROM masked_explain($$
 SELECT campaign_id, channel, replied FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001' AND channel IN (SELECT ch FROM wanted)
-   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$) AS ln
+   AND start_date >= '2025-01-01' AND end_date <= '2025-06-30'$$, 'COSTS OFF') AS ln
  WHERE ln ~ '(batched join|lemlist Join|Keys From)';
 SELECT campaign_id, channel, replied FROM lemlist.campaign_stats
  WHERE campaign_id = 'cam_00001' AND channel IN (SELECT ch FROM wanted)
@@ -256,32 +233,22 @@ SELECT campaign_id, replied FROM lemlist.campaign_stats
 SELECT * FROM masked_requests();
 -- Superset: the chart's query wraps the dataset as virtual_table, with a
 -- row limit; grouped, so the LIMIT does not reach the scan
-SELECT * FROM mock('reset');
-SELECT * FROM mock('config campaigns=300');
 EXPLAIN (COSTS OFF)
 SELECT campaign_id AS campaign_id, sum(replied) AS "SUM(replied)"
   FROM (SELECT campaign_id, replied FROM lemlist.campaign_stats
          WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30') AS virtual_table
  GROUP BY campaign_id ORDER BY "SUM(replied)" DESC LIMIT 1000;
-SET client_min_messages = warning;
-SELECT count(*) FROM (
+SELECT * FROM pg_temp.cost_of($$
   SELECT campaign_id AS campaign_id, sum(replied) AS "SUM(replied)"
     FROM (SELECT campaign_id, replied FROM lemlist.campaign_stats
            WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30') AS virtual_table
-   GROUP BY campaign_id ORDER BY "SUM(replied)" DESC LIMIT 1000) AS chart;
-RESET client_min_messages;
-SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+   GROUP BY campaign_id ORDER BY "SUM(replied)" DESC LIMIT 1000$$, 300);
 -- its table preview: SELECT * FROM (dataset) AS virtual_table LIMIT n, a
 -- page and a batch
-SELECT * FROM mock('reset');
-SELECT * FROM mock('config campaigns=300');
-SET client_min_messages = warning;
-SELECT count(*) FROM (
+SELECT * FROM pg_temp.cost_of($$
   SELECT * FROM (SELECT * FROM lemlist.campaign_stats
                   WHERE start_date >= '2025-01-01' AND end_date <= '2025-06-30') AS virtual_table
-   LIMIT 50) AS preview;
-RESET client_min_messages;
-SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+   LIMIT 50$$, 300);
 -- date_trunc groupings over a calendar: one request set per month
 SELECT * FROM mock('reset');
 SELECT date_trunc('month', s.start_date) AS month, s.campaign_id, sum(s.replied) AS replied

@@ -26,16 +26,10 @@ CREATE TEMP VIEW reqs AS
     FROM mock_requests;
 -- the lemlist lines of EXPLAIN ANALYZE (no timing), and the plan's nodes
 CREATE FUNCTION pg_temp.analyze(q text) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-DECLARE
-  ln text;
-BEGIN
-  FOR ln IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF) ' || q LOOP
-    IF ln ~ '(Scan|Join|Loop|lemlist (Batches|List|Requests|Memo|Cache|Rate))' THEN
-      RETURN NEXT regexp_replace(ln, ' \(actual rows=.*$', '');
-    END IF;
-  END LOOP;
-END
+LANGUAGE sql AS $$
+  SELECT regexp_replace(ln, ' \(actual rows=.*$', '')
+    FROM masked_explain(q, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, BUFFERS OFF') AS ln
+   WHERE ln ~ '(Scan|Join|Loop|lemlist (Batches|List|Requests|Memo|Cache|Rate))'
 $$;
 -- 150 campaign IDs (cam_00001 .. cam_00151 but cam_00013, which lemlist
 -- cannot report on): two batches

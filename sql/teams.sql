@@ -81,16 +81,10 @@ SELECT method, route, status, count(*) AS requests FROM reqs GROUP BY 1, 2, 3;
 -- EXPLAIN ANALYZE keeps each scan's own counters
 SELECT * FROM mock('reset');
 CREATE FUNCTION pg_temp.analyze(q text) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-DECLARE
-  ln text;
-BEGIN
-  FOR ln IN EXECUTE 'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || q LOOP
-    IF ln ~ '(Foreign Scan|Append|batched join|lemlist (Batches|Requests Sent|Tables Asked|Distinct Keys))' THEN
-      RETURN NEXT regexp_replace(ln, ' \(actual rows=.*$', '');
-    END IF;
-  END LOOP;
-END
+LANGUAGE sql AS $$
+  SELECT regexp_replace(ln, ' \(actual rows=.*$', '')
+    FROM masked_explain(q, 'ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF') AS ln
+   WHERE ln ~ '(Foreign Scan|Append|batched join|lemlist (Batches|Requests Sent|Tables Asked|Distinct Keys))'
 $$;
 SELECT * FROM pg_temp.analyze($$
   SELECT campaign_id FROM agency.campaign_stats_acme
@@ -236,16 +230,8 @@ SELECT * FROM mock('config key_teams=1 campaigns=300');
 -- (the join's own Filter, its clauses in an order that differs between
 -- majors, is left out)
 CREATE FUNCTION pg_temp.plan(q text) RETURNS SETOF text
-LANGUAGE plpgsql AS $$
-DECLARE
-  ln text;
-BEGIN
-  FOR ln IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
-    IF ln !~ '^  Filter: ' THEN
-      RETURN NEXT ln;
-    END IF;
-  END LOOP;
-END
+LANGUAGE sql AS $$
+  SELECT ln FROM masked_explain(q) AS ln WHERE ln !~ '^  Filter: '
 $$;
 SELECT * FROM pg_temp.plan($$
 SELECT d.deal_id, s.team, s.replied
@@ -273,7 +259,7 @@ SELECT * FROM pg_temp.analyze($$
 ALTER SERVER team_acme OPTIONS (SET max_retries '3');
 ALTER SERVER team_globex OPTIONS (SET max_retries '3');
 ALTER SERVER team_initech OPTIONS (SET max_retries '3');
-CREATE FUNCTION pg_temp.differences(q text) RETURNS text
+CREATE FUNCTION pg_temp.batched_vs_plain(q text) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
   batched bigint;
@@ -285,32 +271,31 @@ BEGIN
   EXECUTE 'CREATE TEMP TABLE plain_rows AS ' || q;
   SELECT count(*) INTO batched FROM batched_rows;
   SELECT count(*) INTO plain FROM plain_rows;
-  SELECT count(*) INTO n FROM ((TABLE batched_rows EXCEPT ALL TABLE plain_rows)
-                               UNION ALL (TABLE plain_rows EXCEPT ALL TABLE batched_rows)) AS d;
+  n := differences('TABLE batched_rows', 'TABLE plain_rows');
   DROP TABLE batched_rows, plain_rows;
   RETURN format('%s rows, %s rows plainly, %s differences', batched, plain, n);
 END
 $$;
 SET client_min_messages = warning;
-SELECT pg_temp.differences($$
+SELECT pg_temp.batched_vs_plain($$
   SELECT d.deal_id, s.team, s.campaign_id, s.replied FROM agency.deals d
     JOIN agency.campaign_stats s ON s.team = d.team AND s.campaign_id = d.campaign_id
    WHERE s.start_date >= '2025-01-01'$$) AS inner_join;
-SELECT pg_temp.differences($$
+SELECT pg_temp.batched_vs_plain($$
   SELECT d.deal_id, s.team, s.replied FROM agency.deals d
     LEFT JOIN agency.campaign_stats s ON s.team = d.team AND s.campaign_id = d.campaign_id
                                      AND s.start_date >= '2025-01-01'$$) AS left_join;
-SELECT pg_temp.differences($$
+SELECT pg_temp.batched_vs_plain($$
   SELECT d.deal_id FROM agency.deals d
    WHERE EXISTS (SELECT FROM agency.campaign_stats s
                   WHERE s.team = d.team AND s.campaign_id = d.campaign_id
                     AND s.start_date >= '2025-01-01')$$) AS semi_join;
-SELECT pg_temp.differences($$
+SELECT pg_temp.batched_vs_plain($$
   SELECT d.deal_id FROM agency.deals d
    WHERE NOT EXISTS (SELECT FROM agency.campaign_stats s
                       WHERE s.team = d.team AND s.campaign_id = d.campaign_id
                         AND s.start_date >= '2025-01-01')$$) AS anti_join;
-SELECT pg_temp.differences($$
+SELECT pg_temp.batched_vs_plain($$
   SELECT s.team, s.campaign_id, s.replied FROM agency.campaign_stats s
    WHERE (s.team, s.campaign_id) IN (SELECT team, campaign_id FROM agency.deals)
      AND s.start_date >= '2025-01-01'$$) AS in_select;
