@@ -702,12 +702,12 @@ case "$PARTS" in *" clusters "*) clusters ;; esac
 # teams: an agency's teams in one partitioned table, each its own server and key
 # ---------------------------------------------------------------------------
 
-# teams_run N [ASYNC]: the stats of the first N teams for $DATES in one
-# query (each team lists its 500 campaigns, 5 pages, then sends 5 batches),
-# every team on a fresh key; prints "MS REQUESTS 429S"
-teams_run()
+# teams_prepare N ASYNC: a fresh mock (teams of 500 campaigns,
+# TEAMS_LATENCY_MS of latency), the first N teams each on a fresh key with
+# async_capable ASYNC; prints their team values for an IN (...) list
+teams_prepare()
 {
-    local n=$1 async=${2:-true} i list="" ms
+    local n=$1 async=$2 i list=""
     mockctl reset
     mockctl config campaigns=500 "latency_ms=$TEAMS_LATENCY_MS"
     for ((i = 1; i <= n; i++)); do
@@ -718,33 +718,34 @@ teams_run()
     for ((i = 1; i <= n; i++)); do
         list="$list${list:+, }'t$(printf %02d "$i")'"
     done
+    echo "$list"
+}
+
+# teams_run N [ASYNC]: the stats of the first N teams for $DATES in one
+# query (each team lists its 500 campaigns, 5 pages, then sends 5 batches);
+# prints "MS REQUESTS GETS 429S"
+teams_run()
+{
+    local list ms
+    list=$(teams_prepare "$1" "${2:-true}")
     ms=$(run_query agency "SELECT team, count(*), sum(replied) FROM @S@.campaign_stats
                            WHERE team IN ($list) AND $DATES GROUP BY team")
     echo "$ms $(requests_summary)"
 }
 
 # teams_join_run N [BATCHED]: the first N teams' deals (150 campaigns each)
-# joined with the agency's table on (team, campaign_id), every team on a
-# fresh key; BATCHED false turns lemlist_fdw's batched join off (each team
-# is then listed); prints "MS REQUESTS GETS 429S"
+# joined with the agency's table on (team, campaign_id); BATCHED off turns
+# lemlist_fdw's batched join off (every team is then listed); prints "MS
+# REQUESTS GETS 429S"
 teams_join_run()
 {
-    local n=$1 batched=${2:-on} i list="" ms
-    mockctl reset
-    mockctl config campaigns=500 "latency_ms=$TEAMS_LATENCY_MS"
-    for ((i = 1; i <= n; i++)); do
-        printf "ALTER USER MAPPING FOR postgres SERVER team_%02d OPTIONS (SET api_key '%s');\n" \
-            "$i" "$(new_key)"
-        printf "ALTER SERVER team_%02d OPTIONS (SET async_capable 'true');\n" "$i"
-    done | sql
-    for ((i = 1; i <= n; i++)); do
-        list="$list${list:+, }'t$(printf %02d "$i")'"
-    done
+    local list ms
+    list=$(teams_prepare "$1" true)
     ms=$(run_query agency "SELECT d.team, count(*), sum(s.replied)
                              FROM agency.deals d JOIN @S@.campaign_stats s
                                ON s.team = d.team AND s.campaign_id = d.campaign_id
                             WHERE d.team IN ($list) AND s.$DATES GROUP BY d.team" \
-        "-c lemlist_fdw.enable_batched_join=$batched")
+        "-c lemlist_fdw.enable_batched_join=${2:-on}")
     echo "$ms $(requests_summary)"
 }
 
