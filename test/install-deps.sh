@@ -4,7 +4,8 @@
 #   test/install-deps.sh                install what is missing
 #   test/install-deps.sh --print-major  print the PostgreSQL major it targets
 #   test/install-deps.sh --list-base    print the packages (one a line) but
-#                                       pg_cron, whose presence depends on the suite
+#                                       pg_cron, whose presence depends on the suite,
+#                                       and the drivers' (test/drivers)
 #
 # The major is PG_MAJOR when set, else that of PG_CONFIG (its --version, or the
 # /usr/lib/postgresql/N/ path it names), else the newest server installed
@@ -12,7 +13,9 @@
 # this suite depends on.  Checks each package with dpkg-query and installs
 # only the missing ones with apt-get (running "apt-get update" only then);
 # postgresql-N-cron is installed when the suite has it (the cron suite is
-# skipped, by name, where it does not).  Uses sudo when not root.
+# skipped, by name, where it does not).  Unless LEMLIST_DRIVERS=0, also what
+# the drivers' tests (test/drivers) run on: a JDK and pgjdbc, psycopg 3,
+# Node.js and npm (when no node or npm is on PATH).  Uses sudo when not root.
 set -euo pipefail
 
 say()
@@ -94,6 +97,15 @@ base_packages()
         debhelper dpkg-dev postgresql-server-dev-all
 }
 
+# the drivers' tests (test/drivers/drivers.sh): a JDK (for the single-file
+# java launcher) and pgjdbc, psycopg 3; node-postgres comes from npm
+driver_packages()
+{
+    printf '%s\n' default-jdk-headless libpostgresql-jdbc-java python3-psycopg
+    command -v node >/dev/null || printf '%s\n' nodejs
+    command -v npm >/dev/null || printf '%s\n' npm
+}
+
 case "${1:-}" in
     --print-major)
         printf '%s\n' "$MAJOR"
@@ -128,6 +140,11 @@ missing=()
 while read -r p; do
     installed "$p" || missing+=("$p")
 done < <(base_packages)
+if [ "${LEMLIST_DRIVERS:-1}" != 0 ]; then
+    while read -r p; do
+        installed "$p" || missing+=("$p")
+    done < <(driver_packages)
+fi
 
 # pg_cron, where this suite packages it for MAJOR
 cron="postgresql-$MAJOR-cron"

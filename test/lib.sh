@@ -11,7 +11,8 @@
 #   PG_CONFIG    pg_config of the target server (default: that of the major
 #                test/install-deps.sh --print-major names: the newest installed,
 #                else the Debian suite's own)
-#   PGPORT_TEST  port of the throw-away cluster (default 54329; unix socket only)
+#   PGPORT_TEST  port of the throw-away cluster (default 54329; unix socket only,
+#                unless LISTEN_TCP)
 #   MOCK_PORT    port of the mock API on 127.0.0.1 (default: first free from 18089)
 #   MOCK_TLS_PORT port of the https mock (start_tls_mock; default: first free
 #                from MOCK_PORT + 100)
@@ -45,6 +46,7 @@ LEMLIST_MOCKCTL="$LEMLIST_ROOT/test/mockctl.py"
 KEEP_RUNNING=""				# set by demo.sh --keep: the trap leaves everything up
 MOCK_TLS_PID=""				# pid of the https mock we started
 LOG_EVERYTHING=""			# set by run.sh: log_min_messages debug5, log_statement all
+LISTEN_TCP=""				# set by run.sh: the cluster listens on 127.0.0.1 too (pgjdbc)
 # the API keys of the suites (make_test_keys); the mock also keeps its own
 # defaults (test-key-alpha, ...) valid for the demo and the cookbook
 # (PACED and WINDOW: valid keys that only the pacing wait of the faults suite
@@ -454,7 +456,8 @@ prepare_mockctl()
 }
 
 # start_cluster: initdb + start a cluster listening only on a unix socket in
-# WORKDIR.  The postmaster's environment carries LEMLIST_MOCK_URL,
+# WORKDIR (and, with LISTEN_TCP, on 127.0.0.1: then PGPORT_TEST moves to the
+# first port free there).  The postmaster's environment carries LEMLIST_MOCK_URL,
 # LEMLIST_MOCKCTL and LEMLIST_PYTHON for COPY ... FROM PROGRAM in the tests.
 start_cluster()
 {
@@ -468,6 +471,11 @@ start_cluster()
             warn "$lib is not installed in $("$PG_CONFIG" --pkglibdir): not preloaded"
         fi
     done
+    local listen=""
+    if [ -n "$LISTEN_TCP" ]; then
+        listen=127.0.0.1
+        PGPORT_TEST=$(first_free_port "$PGPORT_TEST") || die "no free port from $PGPORT_TEST on"
+    fi
     say "creating a throw-away cluster in $PGDATA_TEST"
     run_quiet "$WORKDIR/initdb.log" \
         as_pg "$(pg_bin initdb)" -D "$PGDATA_TEST" -U postgres -A trust \
@@ -476,7 +484,7 @@ start_cluster()
     cat >>"$PGDATA_TEST/postgresql.conf" <<EOF
 
 # added by test/lib.sh
-listen_addresses = ''
+listen_addresses = '$listen'
 unix_socket_directories = '$WORKDIR'
 port = $PGPORT_TEST
 fsync = off
@@ -500,7 +508,7 @@ EOF
     if [ -n "${PG_EXTRA_CONF:-}" ]; then
         printf '%s\n' "$PG_EXTRA_CONF" >>"$PGDATA_TEST/postgresql.conf"
     fi
-    say "starting postgres on socket $WORKDIR, port $PGPORT_TEST"
+    say "starting postgres on socket $WORKDIR${listen:+ and $listen}, port $PGPORT_TEST"
     run_quiet "$WORKDIR/pg_ctl.log" \
         as_pg env LEMLIST_MOCK_URL="$LEMLIST_MOCK_URL" \
         LEMLIST_MOCKCTL="$LEMLIST_MOCKCTL" \

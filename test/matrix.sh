@@ -12,9 +12,11 @@
 # of test/install-deps.sh.  The working tree (tracked and untracked files,
 # not .git nor what .gitignore ignores) is copied in; the build is checked
 # warning-free (make WERROR=1, i.e. -Wall -Wextra -Werror) and the README's
-# test command, test/run.sh, runs inside.  Each root runs in a mount and PID
-# namespace of its own: the mounts (/proc, /sys, /dev, /tmp) and every
-# process started inside (cluster, mocks) go when it ends, on failure too.
+# test command, test/run.sh, runs inside (with LEMLIST_DRIVERS=0: the
+# drivers' tests, test/drivers, run with the test command on the host).
+# Each root runs in a mount and PID namespace of its own: the mounts (/proc,
+# /sys, /dev, /tmp) and every process started inside (cluster, mocks) go
+# when it ends, on failure too.
 #
 # Roots are cached in MATRIX_CACHE (default /var/cache/lemlist_fdw/matrix),
 # one directory per major, and rebuilt when missing, unfinished or made for
@@ -49,7 +51,7 @@ die()
 ROOTS_ONLY=""
 case "${1:-}" in
     -h | --help)
-        sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     --roots-only)
@@ -207,7 +209,7 @@ in_namespace()
             mount -t tmpfs -o mode=1777 tmpfs "$root/dev/shm"
             exec chroot "$root" /usr/bin/env -i \
                 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-                HOME=/root LANG=C.UTF-8 TERM=dumb CI="${CI:-}" \
+                HOME=/root LANG=C.UTF-8 TERM=dumb CI="${CI:-}" LEMLIST_DRIVERS=0 \
                 PG_CONFIG="$2" \
                 /bin/bash -c "cd /work/lemlist_fdw && $3"
         ' in_root "$dir" "/usr/lib/postgresql/$1/bin/pg_config" "$cmd"

@@ -6,8 +6,9 @@
 # throw-away cluster, and runs the pg_regress suites through PGXS
 # "make installcheck", with a second mock over https (throw-away CA) and
 # random API keys, the cluster logging every statement and every message down
-# to DEBUG5; then searches the server log, the results and the mocks' logs
-# for the keys.  Ends with one line "N passed, M failed"; exits 0 only when
+# to DEBUG5; then the README's cookbook and recipes, a hot standby, and the
+# drivers BI tools use (pgjdbc, psycopg 3, node-postgres: test/drivers); then
+# searches the server log, the results and the mocks' logs for the keys.  Ends with one line "N passed, M failed"; exits 0 only when
 # everything passed.
 #
 #   test/run.sh                          everything
@@ -15,6 +16,8 @@
 #   KEEP_TMP=1 test/run.sh               keep the cluster dir and logs
 #   SKIP_PACKAGE=1 test/run.sh           no Debian package test (test/package.sh;
 #                                        also skipped with REGRESS or SKIP_BUILD)
+#   LEMLIST_DRIVERS=0 test/run.sh        no drivers' tests (test/drivers; also
+#                                        skipped with REGRESS), nor their packages
 # See test/lib.sh for PG_CONFIG, PGPORT_TEST, MOCK_PORT, SKIP_DEPS.
 set -euo pipefail
 
@@ -23,7 +26,7 @@ set -euo pipefail
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     "") ;;
@@ -76,6 +79,11 @@ fi
 start_mock
 start_tls_mock
 LOG_EVERYTHING=1
+run_drivers=""
+if [ -z "${REGRESS:-}" ] && [ "${LEMLIST_DRIVERS:-1}" != 0 ]; then
+    run_drivers=1
+    LISTEN_TCP=1				# pgjdbc connects over TCP only
+fi
 # a small store of shared answers, so that the suite shared fills it
 PG_EXTRA_CONF="${PG_EXTRA_CONF:-}
 lemlist_fdw.shared_cache_size = 2"
@@ -145,6 +153,19 @@ if [ -z "${REGRESS:-}" ]; then
         failed=$((failed + 1))
         printf 'test %-28s ... FAILED\n' standby.sh
     fi
+fi
+
+# pgjdbc, psycopg 3 and node-postgres, as BI tools use them
+# (test/drivers/drivers.sh)
+if [ -n "$run_drivers" ]; then
+    say "the drivers BI tools use (test/drivers/drivers.sh)"
+    # shellcheck source=test/drivers/drivers.sh
+    . test/drivers/drivers.sh
+    drivers_check
+elif [ -z "${REGRESS:-}" ]; then
+    skipped=$((skipped + 1))
+    printf 'test %-28s ... skipped: %s\n' drivers \
+        "LEMLIST_DRIVERS=0 (test/matrix.sh sets it: the drivers' tests run with the test command on the host)"
 fi
 
 # the README's recipes are the files that the suites examples, matview and
