@@ -60,10 +60,12 @@ EXPLAIN (VERBOSE, COSTS OFF)
 SELECT campaign_id, name, created_at FROM lemlist.campaigns ORDER BY created_at DESC LIMIT 5;
 SELECT campaign_id, name, created_at FROM lemlist.campaigns ORDER BY created_at DESC LIMIT 5;
 SELECT * FROM sent;
--- the oldest, with an OFFSET: the page holds LIMIT + OFFSET, the Limit
--- skips the OFFSET
+-- the oldest, with an OFFSET: the OFFSET is sent as offset=, and the Limit
+-- above keeps the LIMIT alone
 SELECT * FROM mock('reset');
 SELECT * FROM mock('config campaigns=2000');
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT campaign_id, created_at FROM lemlist.campaigns ORDER BY created_at LIMIT 3 OFFSET 2;
 SELECT campaign_id, created_at FROM lemlist.campaigns ORDER BY created_at LIMIT 3 OFFSET 2;
 SELECT * FROM sent;
 -- with the status sent too
@@ -121,6 +123,57 @@ SELECT pg_temp.same_answer($$
   SELECT campaign_id, created_at FROM lemlist.campaigns AS c ORDER BY created_at LIMIT 20 OFFSET 95$$) AS asc_offset;
 SELECT pg_temp.same_answer($$
   SELECT campaign_id, created_at FROM lemlist.campaigns AS c ORDER BY created_at DESC$$) AS whole_team;
+
+-- an OFFSET deep in the team is one request, with or without ORDER BY, a
+-- LIMIT or the status; past the end, one empty page
+SELECT pg_temp.same_answer($$
+  SELECT campaign_id, created_at FROM lemlist.campaigns AS c ORDER BY created_at DESC
+   LIMIT 5 OFFSET 1000$$) AS desc_offset_1000;
+SELECT * FROM pg_temp.cost_of($$
+  SELECT campaign_id FROM lemlist.campaigns ORDER BY created_at DESC LIMIT 5 OFFSET 1000$$);
+SELECT path FROM sent;
+SELECT * FROM pg_temp.cost_of($$
+  SELECT campaign_id FROM lemlist.campaigns ORDER BY created_at OFFSET 1990$$);
+SELECT path FROM sent;
+SELECT * FROM pg_temp.cost_of($$
+  SELECT campaign_id FROM lemlist.campaigns LIMIT 10 OFFSET 30$$);
+SELECT path FROM sent;
+SELECT * FROM pg_temp.cost_of($$
+  SELECT campaign_id FROM lemlist.campaigns WHERE status = 'paused'
+   ORDER BY created_at DESC LIMIT 2 OFFSET 40$$);
+SELECT path FROM sent;
+SELECT pg_temp.same_answer($$
+  SELECT campaign_id, status FROM lemlist.campaigns AS c WHERE status = 'paused'
+   ORDER BY created_at DESC LIMIT 2 OFFSET 40$$) AS status_offset;
+SELECT * FROM pg_temp.cost_of($$
+  SELECT campaign_id FROM lemlist.campaigns ORDER BY created_at LIMIT 5 OFFSET 5000$$);
+SELECT path FROM sent;
+-- an OFFSET that a local condition, a join or WITH TIES would change stays
+-- in the Limit
+EXPLAIN (COSTS OFF)
+SELECT campaign_id FROM lemlist.campaigns WHERE name LIKE '%Webinar%'
+ ORDER BY created_at DESC LIMIT 3 OFFSET 10;
+SELECT pg_temp.same_answer($$
+  SELECT campaign_id FROM lemlist.campaigns AS c WHERE name LIKE '%Webinar%'
+   ORDER BY created_at DESC LIMIT 3 OFFSET 10$$) AS local_condition_offset;
+SELECT pg_temp.same_answer($$
+  SELECT c.campaign_id, o.owner FROM lemlist.campaigns AS c JOIN owners o USING (created_by)
+   ORDER BY c.created_at DESC LIMIT 5 OFFSET 10$$) AS join_above_offset;
+SELECT pg_temp.same_answer($$
+  SELECT campaign_id, created_at FROM lemlist.campaigns AS c
+   ORDER BY created_at DESC OFFSET 10 ROWS FETCH FIRST 3 ROWS WITH TIES$$) AS with_ties_offset;
+-- an OFFSET given as a parameter, in a generic plan: not sent, the same rows
+PREPARE newest_page(bigint) AS
+  SELECT campaign_id FROM lemlist.campaigns ORDER BY created_at DESC LIMIT 4 OFFSET $1;
+SET plan_cache_mode = force_generic_plan;
+EXPLAIN (COSTS OFF) EXECUTE newest_page(20);
+CREATE TEMP TABLE generic_page AS EXECUTE newest_page(20);
+RESET plan_cache_mode;
+SELECT (SELECT array_agg(campaign_id) FROM generic_page) =
+       (SELECT array_agg(campaign_id) FROM
+         (SELECT campaign_id FROM lemlist.campaigns ORDER BY created_at DESC LIMIT 4 OFFSET 20) AS l)
+       AS same_rows;
+DEALLOCATE newest_page;
 
 -- lemlist out of order is an ERROR, never a wrong answer under a LIMIT
 SELECT * FROM mock('reset');

@@ -115,6 +115,7 @@ lemlist_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = lemlistEndForeignScan;
 	routine->ExplainForeignScan = lemlistExplainForeignScan;
 	routine->ImportForeignSchema = lemlistImportForeignSchema;
+	routine->GetForeignUpperPaths = lemlist_offset_paths;
 #ifdef LEMLIST_HAVE_ASYNC
 	routine->IsForeignPathAsyncCapable = lemlist_async_capable;
 	routine->ForeignAsyncRequest = lemlist_async_request;
@@ -364,7 +365,7 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 					 lemlist_create_foreignscan_path(root, baserel, baserel->rows,
 													 startup_cost, total_cost,
 													 root->query_pathkeys, NULL,
-													 list_make2_int(order, attno)));
+													 lemlist_listing_private(order, attno, 0)));
 		return;
 	}
 
@@ -428,8 +429,9 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	List	   *private_conds = NIL;
 	List	   *conds;
 	ListCell   *lc;
-	LemlistListOrder order = LEMLIST_ORDER_NONE;
-	AttrNumber	order_attno = 0;
+	LemlistListOrder order;
+	AttrNumber	order_attno;
+	int			offset;
 	int			page_size = LEMLIST_PAGE_SIZE;
 	int			budget = -1;
 
@@ -466,14 +468,10 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 											cond->refs));
 	}
 
-	/* the listing's order (an ordered path's), page size and rows wanted */
-	if (best_path->fdw_private != NIL && IsA(best_path->fdw_private, IntList))
-	{
-		order = (LemlistListOrder) linitial_int(best_path->fdw_private);
-		order_attno = lsecond_int(best_path->fdw_private);
-	}
+	/* the listing's order and offset (the path's), page size and rows wanted */
+	lemlist_path_listing(best_path, &order, &order_attno, &offset);
 	if (best_path->path.param_info == NULL && !lemlist_is_join_child(best_path))
-		lemlist_list_wants(root, baserel, info, &page_size, &budget);
+		lemlist_list_wants(root, baserel, info, offset, &page_size, &budget);
 
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 
@@ -482,7 +480,9 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 									   retrieved_attrs(baserel->relid, info->natts,
 													   baserel->reltarget->exprs,
 													   scan_clauses),
-									   list_make4_int(order, order_attno, page_size, budget)),
+									   lappend_int(list_make4_int(order, order_attno,
+																  page_size, budget),
+												   offset)),
 							NIL, NIL, outer_plan);
 }
 

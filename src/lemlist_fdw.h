@@ -372,8 +372,14 @@ typedef enum LemlistListOrder
 
 extern LemlistListOrder lemlist_list_order(PlannerInfo *root, RelOptInfo *baserel,
 										   const LemlistRelInfo *info, AttrNumber *attno);
+extern List *lemlist_listing_private(LemlistListOrder order, AttrNumber attno, int offset);
+extern void lemlist_path_listing(const ForeignPath *path, LemlistListOrder *order,
+								 AttrNumber *attno, int *offset);
 extern void lemlist_list_wants(PlannerInfo *root, RelOptInfo *baserel,
-							   const LemlistRelInfo *info, int *page_size, int *budget);
+							   const LemlistRelInfo *info, int offset,
+							   int *page_size, int *budget);
+extern void lemlist_offset_paths(PlannerInfo *root, UpperRelationKind stage,
+								 RelOptInfo *input_rel, RelOptInfo *output_rel, void *extra);
 
 /* ---------------------------------------------------------------------
  * in scan.c: the executor's side of a scan, and its EXPLAIN
@@ -398,7 +404,8 @@ enum FdwListingIndex
 	FdwListingOrder,			/* LemlistListOrder */
 	FdwListingOrderAttno,		/* the created_at column it is checked on */
 	FdwListingPageSize,			/* limit= of each page */
-	FdwListingBudget			/* rows wanted first, -1: all */
+	FdwListingBudget,			/* rows wanted first, -1: all */
+	FdwListingOffset			/* offset= of the first page (the OFFSET) */
 };
 
 typedef struct LemlistScanState LemlistScanState;

@@ -23,10 +23,14 @@
  *	 those need, and asks for more only when the executor pulls more (a
  *	 condition evaluated locally may reject rows).  WITH TIES wants an
  *	 unknown number of rows: no budget.
- * - Page size.  When, moreover, every condition on the campaigns table is
- *	 sent (status, created_by, one combination), each listed campaign is a
- *	 row of the answer, and the first page asks for exactly the rows wanted
- *	 (limit=LIMIT+OFFSET, at most 100).
+ * - Page size and offset.  When, moreover, every condition on the campaigns
+ *	 table is sent (status, created_by, one combination), each listed
+ *	 campaign is a row of the answer: the first page asks for exactly the
+ *	 rows wanted (limit=LIMIT, at most 100), and a constant OFFSET is sent
+ *	 as the listing's offset=.  The OFFSET is taken from the Limit above
+ *	 the scan by a path of the query's final relation
+ *	 (GetForeignUpperPaths, UPPERREL_FINAL): a Limit of the LIMIT alone
+ *	 over a scan whose listing starts at the OFFSET.
  *
  * IDENTIFICATION
  *		  src/list_order.c
@@ -41,10 +45,14 @@
 #include "commands/defrem.h"
 #include "nodes/pathnodes.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
 #include "optimizer/restrictinfo.h"
 #include "utils/lsyscache.h"
 
 #include "lemlist_fdw.h"
+
+/* the largest OFFSET sent as offset= (its pages' offsets stay ints) */
+#define MAX_SENT_OFFSET (PG_INT32_MAX / 2)
 
 /*
  * created_at_attno
@@ -106,27 +114,56 @@ lemlist_list_order(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo 
 }
 
 /*
- * limit_reaches_scan
- *		The rows the query's LIMIT and OFFSET take of this scan's output,
- *		when they are constants and nothing but local conditions stands
- *		between them and the scan; -1 otherwise
+ * lemlist_listing_private
+ *		The private list of a campaigns path that asks its listing for an
+ *		order (on the created_at column attno) or to start at an offset
  */
-static double
-limit_reaches_scan(PlannerInfo *root, RelOptInfo *baserel)
+List *
+lemlist_listing_private(LemlistListOrder order, AttrNumber attno, int offset)
+{
+	return list_make3_int(order, attno, offset);
+}
+
+/*
+ * lemlist_path_listing
+ *		What a path asks of its listing: the order, the created_at column it
+ *		is checked on, and the offset of the first page (none and 0 for a
+ *		path that asks nothing, or a batched join's)
+ */
+void
+lemlist_path_listing(const ForeignPath *path, LemlistListOrder *order, AttrNumber *attno,
+					 int *offset)
+{
+	*order = LEMLIST_ORDER_NONE;
+	*attno = 0;
+	*offset = 0;
+	if (path->fdw_private != NIL && IsA(path->fdw_private, IntList))
+	{
+		*order = (LemlistListOrder) linitial_int(path->fdw_private);
+		*attno = lsecond_int(path->fdw_private);
+		*offset = lthird_int(path->fdw_private);
+	}
+}
+
+/*
+ * nothing_above_but_limit
+ *		Does the query's LIMIT apply to this scan's rows as they come, the
+ *		local conditions aside: one table, no grouping, no DISTINCT, no
+ *		window, no set-returning function, no set operation, no row marks?
+ */
+static bool
+nothing_above_but_limit(PlannerInfo *root, RelOptInfo *baserel)
 {
 	Query	   *parse = root->parse;
 
-	if (root->limit_tuples < 0 ||
-		parse->limitOption == LIMIT_OPTION_WITH_TIES ||
-		bms_membership(root->all_baserels) != BMS_SINGLETON ||
-		!bms_equal(root->all_baserels, baserel->relids) ||
-		parse->groupClause != NIL || parse->groupingSets != NIL ||
-		parse->hasAggs || parse->havingQual != NULL ||
-		parse->distinctClause != NIL || parse->hasWindowFuncs ||
-		parse->hasTargetSRFs || parse->setOperations != NULL ||
-		parse->rowMarks != NIL)
-		return -1;
-	return root->limit_tuples;
+	return parse->limitOption != LIMIT_OPTION_WITH_TIES &&
+		bms_membership(root->all_baserels) == BMS_SINGLETON &&
+		bms_equal(root->all_baserels, baserel->relids) &&
+		parse->groupClause == NIL && parse->groupingSets == NIL &&
+		!parse->hasAggs && parse->havingQual == NULL &&
+		parse->distinctClause == NIL && !parse->hasWindowFuncs &&
+		!parse->hasTargetSRFs && parse->setOperations == NULL &&
+		parse->rowMarks == NIL;
 }
 
 /*
@@ -156,30 +193,121 @@ clause_is_sent(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *inf
 }
 
 /*
- * lemlist_list_wants
- *		The rows a scan wants first (-1: all it has), and the page size of
- *		its campaign listing (LEMLIST_PAGE_SIZE, or fewer when every listed
- *		campaign is a row of the answer)
+ * every_listed_is_a_row
+ *		Is each campaign the listing returns a row of the scan: a campaigns
+ *		table with one filter combination, every condition on it sent?
  */
-void
-lemlist_list_wants(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *info,
-				   int *page_size, int *budget)
+static bool
+every_listed_is_a_row(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *info)
 {
-	double		wanted = limit_reaches_scan(root, baserel);
 	ListCell   *lc;
 
-	*page_size = LEMLIST_PAGE_SIZE;
-	*budget = -1;
-	if (wanted < 0)
-		return;
-	*budget = (int) Min(wanted, (double) PG_INT32_MAX);
-
 	if (info->opts.resource != LEMLIST_RES_CAMPAIGNS || info->combos > 1)
-		return;
+		return false;
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		if (!clause_is_sent(root, baserel, info, lfirst_node(RestrictInfo, lc)))
-			return;
+			return false;
 	}
-	*page_size = Max(Min(*budget, LEMLIST_PAGE_SIZE), 1);
+	return true;
+}
+
+/*
+ * lemlist_list_wants
+ *		The rows a scan wants first (-1: all it has), and the page size of
+ *		its campaign listing (LEMLIST_PAGE_SIZE, or fewer when every listed
+ *		campaign is a row of the answer); offset is the OFFSET its listing
+ *		skips (a path of lemlist_offset_paths), 0 when the Limit does
+ */
+void
+lemlist_list_wants(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *info,
+				   int offset, int *page_size, int *budget)
+{
+	*page_size = LEMLIST_PAGE_SIZE;
+	*budget = -1;
+	if (root->limit_tuples < 0 || !nothing_above_but_limit(root, baserel))
+		return;
+	*budget = (int) Min(root->limit_tuples - offset, (double) PG_INT32_MAX);
+	if (every_listed_is_a_row(root, baserel, info))
+		*page_size = Max(Min(*budget, LEMLIST_PAGE_SIZE), 1);
+}
+
+/*
+ * const_value
+ *		The value of a constant LIMIT or OFFSET expression, -1 when it is not
+ *		a constant or is NULL (which PostgreSQL takes for no limit)
+ */
+static int64
+const_value(Node *expr)
+{
+	if (expr == NULL || !IsA(expr, Const) || ((Const *) expr)->constisnull)
+		return -1;
+	return DatumGetInt64(((Const *) expr)->constvalue);
+}
+
+/*
+ * lemlist_offset_paths
+ *		GetForeignUpperPaths: for the final relation of a query whose LIMIT
+ *		... OFFSET n reaches a campaigns scan that lists only rows of its
+ *		answer, a path that sends the OFFSET as the listing's offset= and
+ *		keeps only the LIMIT above the scan.
+ *
+ * The query's relation (input_rel) is the scan's, or the ordered relation
+ * above it; each of its paths that is a campaigns scan (under a projection,
+ * perhaps) gets a twin whose listing starts at n, under a Limit without
+ * OFFSET.  It is cheaper than the Limit that skips n rows, and wins.
+ */
+void
+lemlist_offset_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
+					 RelOptInfo *output_rel, void *extra)
+{
+	Query	   *parse = root->parse;
+	FinalPathExtraData *final = extra;
+	int64		offset;
+	ListCell   *lc;
+	List	   *twins = NIL;
+
+	if (stage != UPPERREL_FINAL || !final->limit_needed)
+		return;
+	offset = const_value(parse->limitOffset);
+	if (offset <= 0 || offset > MAX_SENT_OFFSET ||
+		(parse->limitCount != NULL && !IsA(parse->limitCount, Const)))
+		return;
+
+	foreach(lc, input_rel->pathlist)
+	{
+		Path	   *path = lfirst(lc);
+		Path	   *sub = IsA(path, ProjectionPath) ? ((ProjectionPath *) path)->subpath : path;
+		ForeignPath *twin;
+		LemlistListOrder order;
+		AttrNumber	attno;
+		int			none;
+		double		kept;
+
+		if (!IsA(sub, ForeignPath) || sub->param_info != NULL ||
+			sub->parent->reloptkind != RELOPT_BASEREL ||
+			lemlist_is_join_child((ForeignPath *) sub) ||
+			!nothing_above_but_limit(root, sub->parent) ||
+			!every_listed_is_a_row(root, sub->parent, sub->parent->fdw_private))
+			continue;
+
+		/* the same scan, its listing starting at the OFFSET */
+		twin = makeNode(ForeignPath);
+		memcpy(twin, sub, sizeof(ForeignPath));
+		lemlist_path_listing((ForeignPath *) sub, &order, &attno, &none);
+		twin->fdw_private = lemlist_listing_private(order, attno, (int) offset);
+		kept = Max(sub->rows - offset, 1.0);
+		twin->path.total_cost = sub->startup_cost +
+			(sub->total_cost - sub->startup_cost) * kept / Max(sub->rows, 1.0);
+		twin->path.rows = kept;
+
+		path = path == sub ? (Path *) twin :
+			(Path *) create_projection_path(root, path->parent, (Path *) twin, path->pathtarget);
+		if (parse->limitCount != NULL)
+			path = (Path *) create_limit_path(root, output_rel, path, NULL, parse->limitCount,
+											  parse->limitOption, 0, final->count_est);
+		twins = lappend(twins, path);
+	}
+	foreach(lc, twins)
+		add_path(output_rel, lfirst(lc));
 }

@@ -127,6 +127,7 @@ struct LemlistScanState
 	LemlistListOrder order;		/* sortBy=createdAt, and its direction */
 	int			order_attno;	/* created_at, whose order is checked */
 	int			page_size;		/* limit= of each page */
+	int			list_start;		/* offset= of the first page (an OFFSET) */
 	int64		plan_budget;	/* rows the plan wants first, -1: all */
 	int64		budget;			/* rows wanted so far, -1: all */
 
@@ -236,6 +237,7 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 	ss->order_attno = list_nth_int(listing, FdwListingOrderAttno);
 	ss->page_size = list_nth_int(listing, FdwListingPageSize);
 	ss->plan_budget = list_nth_int(listing, FdwListingBudget);
+	ss->list_start = list_nth_int(listing, FdwListingOffset);
 
 	oldcxt = MemoryContextSwitchTo(ss->scan_cxt);
 
@@ -889,7 +891,7 @@ lemlist_scan_send_first(LemlistScanState *ss)
 	ss->next_first = 0;
 	ss->next_offset = -1;
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS || ss->fv.all_campaigns)
-		ss->next_offset = 0;
+		ss->next_offset = ss->list_start;
 	ss->listed_count = 0;
 	ss->announced = -1;
 
@@ -1100,7 +1102,7 @@ submit_list_page(LemlistScanState *ss, int offset)
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
 	ScanRequest *req = palloc0(sizeof(ScanRequest));
 
-	if (offset / LEMLIST_PAGE_SIZE >= LEMLIST_MAX_LIST_PAGES)
+	if ((offset - ss->list_start) / LEMLIST_PAGE_SIZE >= LEMLIST_MAX_LIST_PAGES)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("lemlist campaign list does not end"),
@@ -1286,27 +1288,31 @@ list_page_is_last(LemlistScanState *ss, LemlistParsed *parsed, int offset)
 {
 	char	   *first_id;
 	bool		last;
+	int64		end;
 
 	ss->listed_count += parsed->page_count;
+	end = ss->list_start + ss->listed_count;	/* where the listing is */
 	if (parsed->has_pagination)
 		ss->announced = parsed->total_records;
 
 	last = parsed->page_count < ss->page_size;
 	if (!last && parsed->has_pagination && ss->announced >= 0 &&
-		ss->listed_count >= ss->announced &&
+		end >= ss->announced &&
 		(parsed->next_page <= parsed->current_page ||
 		 (parsed->total_pages > 0 && parsed->current_page >= parsed->total_pages)))
 		last = true;
 
 	if (last)
 	{
-		if (ss->announced >= 0 && ss->listed_count != ss->announced)
+		/* (an OFFSET past the end lists nothing) */
+		if (ss->announced >= 0 && end != ss->announced &&
+			!(ss->listed_count == 0 && ss->announced <= ss->list_start))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("lemlist listed %lld campaigns, but announced %lld",
-							(long long) ss->listed_count, (long long) ss->announced),
+							(long long) end, (long long) ss->announced),
 					 errdetail("The listing ended at offset %lld, on a page of %d campaigns, while its \"totalRecords\" said %lld.",
-							   (long long) ss->listed_count, parsed->page_count,
+							   (long long) end, parsed->page_count,
 							   (long long) ss->announced),
 					 errhint("The team's campaigns may have changed during the listing: run the query again.")));
 		return true;
@@ -1689,6 +1695,8 @@ lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
 		ExplainPropertyInteger("lemlist Rows Wanted First", NULL, ss->plan_budget, es);
 	if (ss->page_size != LEMLIST_PAGE_SIZE)
 		ExplainPropertyInteger("lemlist Page Size", NULL, ss->page_size, es);
+	if (ss->list_start != 0)
+		ExplainPropertyInteger("lemlist Offset", NULL, ss->list_start, es);
 	if (ss->join_child)
 	{
 		StringInfoData keys;
