@@ -115,36 +115,36 @@ typedef struct LemlistAnswer
  */
 #define lemlist_invalid_answer(answer, ...) \
 	do { \
-		lemlist_json_check_syntax((answer)->body, (answer)->len); \
+		check_syntax((answer)->body, (answer)->len); \
 		lemlist_invalid_response(__VA_ARGS__); \
 	} while (0)
 
-static char *lemlist_value_where(const LemlistJsonWhere *where);
-static void lemlist_value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
-								LemlistJsonType type, const char *key,
-								const LemlistJsonWhere *where);
-static char *lemlist_value_id(const LemlistAnswer *a, const LemlistJsonValue *v,
-							  const char *key, const LemlistJsonWhere *where);
-static char *lemlist_value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
-								  const char *key, int element,
-								  const LemlistJsonWhere *where);
-static char *lemlist_value_text(const LemlistAnswer *a, const LemlistJsonValue *v,
-								LemlistJsonType type, const char *key,
-								const LemlistJsonWhere *where);
-static char *lemlist_json_compact(const LemlistJsonValue *v, bool ascii);
+static char *value_where(const LemlistJsonWhere *where);
+static void value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
+						LemlistJsonType type, const char *key,
+						const LemlistJsonWhere *where);
+static char *value_id(const LemlistAnswer *a, const LemlistJsonValue *v,
+					  const char *key, const LemlistJsonWhere *where);
+static char *value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
+						  const char *key, int element,
+						  const LemlistJsonWhere *where);
+static char *value_text(const LemlistAnswer *a, const LemlistJsonValue *v,
+						LemlistJsonType type, const char *key,
+						const LemlistJsonWhere *where);
+static char *compact_json(const LemlistJsonValue *v, bool ascii);
 
-static void lemlist_json_reader_init(LemlistJsonReader *r, const char *body, size_t len);
-static LemlistJsonKind lemlist_json_start(LemlistJsonReader *r);
-static bool lemlist_json_at(LemlistJsonReader *r, char c);
-static void lemlist_json_enter(LemlistJsonReader *r);
-static bool lemlist_json_next_key(LemlistJsonReader *r, LemlistJsonValue *key);
-static bool lemlist_json_next_element(LemlistJsonReader *r);
-static void lemlist_json_read(LemlistJsonReader *r, LemlistJsonValue *v);
-static void lemlist_json_finish(LemlistJsonReader *r);
-static void lemlist_json_check_syntax(const char *body, size_t len);
-static bool lemlist_json_key_is(const LemlistJsonValue *key, const char *name, int namelen);
-static char *lemlist_json_string(const LemlistJsonValue *v, int *len);
-static const char *lemlist_json_kind_name(LemlistJsonKind kind);
+static void reader_init(LemlistJsonReader *r, const char *body, size_t len);
+static LemlistJsonKind reader_start(LemlistJsonReader *r);
+static bool reader_at(LemlistJsonReader *r, char c);
+static void reader_enter(LemlistJsonReader *r);
+static bool reader_next_key(LemlistJsonReader *r, LemlistJsonValue *key);
+static bool reader_next_element(LemlistJsonReader *r);
+static void reader_read(LemlistJsonReader *r, LemlistJsonValue *v);
+static void reader_finish(LemlistJsonReader *r);
+static void check_syntax(const char *body, size_t len);
+static bool key_is(const LemlistJsonValue *key, const char *name, int namelen);
+static char *string_of(const LemlistJsonValue *v, int *len);
+static const char *kind_name(LemlistJsonKind kind);
 
 /* Bytes that end the fast scan of a string: '"', '\\' and controls. */
 static bool string_stop[256];
@@ -167,11 +167,11 @@ static void append_utf8(StringInfo buf, pg_wchar c);
 
 
 /*
- * lemlist_json_reader_init
+ * reader_init
  *		Start reading body (len bytes).
  */
 static void
-lemlist_json_reader_init(LemlistJsonReader *r, const char *body, size_t len)
+reader_init(LemlistJsonReader *r, const char *body, size_t len)
 {
 	if (!string_stop_ready)
 	{
@@ -187,23 +187,23 @@ lemlist_json_reader_init(LemlistJsonReader *r, const char *body, size_t len)
 }
 
 /*
- * lemlist_json_at
+ * reader_at
  *		Does the next token (after white space) start with c?
  */
 static bool
-lemlist_json_at(LemlistJsonReader *r, char c)
+reader_at(LemlistJsonReader *r, char c)
 {
 	skip_space(r);
 	return r->pos < r->end && *r->pos == c;
 }
 
 /*
- * lemlist_json_start
+ * reader_start
  *		Check that the body starts with an object or an array (the only
  *		bodies lemlist sends) and return which, without reading it.
  */
 static LemlistJsonKind
-lemlist_json_start(LemlistJsonReader *r)
+reader_start(LemlistJsonReader *r)
 {
 	skip_space(r);
 	if (r->pos < r->end && *r->pos == '{')
@@ -214,13 +214,13 @@ lemlist_json_start(LemlistJsonReader *r)
 }
 
 /*
- * lemlist_json_enter
+ * reader_enter
  *		Step into the object or array at the reader's position; then walk it
- *		with lemlist_json_next_key or lemlist_json_next_element until they
+ *		with reader_next_key or reader_next_element until they
  *		return false.
  */
 static void
-lemlist_json_enter(LemlistJsonReader *r)
+reader_enter(LemlistJsonReader *r)
 {
 	skip_space(r);
 	if (r->pos >= r->end || (*r->pos != '{' && *r->pos != '['))
@@ -232,13 +232,13 @@ lemlist_json_enter(LemlistJsonReader *r)
 }
 
 /*
- * lemlist_json_next_key
+ * reader_next_key
  *		In an object: read the next key into *key and the ':' after it, and
  *		return true; or read the closing '}' and return false.  The caller
- *		must then read the member's value (lemlist_json_read, or enter it).
+ *		must then read the member's value (reader_read, or enter it).
  */
 static bool
-lemlist_json_next_key(LemlistJsonReader *r, LemlistJsonValue *key)
+reader_next_key(LemlistJsonReader *r, LemlistJsonValue *key)
 {
 	bool		first = r->after_open;
 
@@ -268,12 +268,12 @@ lemlist_json_next_key(LemlistJsonReader *r, LemlistJsonValue *key)
 }
 
 /*
- * lemlist_json_next_element
+ * reader_next_element
  *		In an array: true if another element follows (the caller must read
  *		it), false after reading the closing ']'.
  */
 static bool
-lemlist_json_next_element(LemlistJsonReader *r)
+reader_next_element(LemlistJsonReader *r)
 {
 	bool		first = r->after_open;
 
@@ -295,12 +295,12 @@ lemlist_json_next_element(LemlistJsonReader *r)
 }
 
 /*
- * lemlist_json_read
+ * reader_read
  *		Read the value at the reader's position into *v.  An array or an
  *		object is checked and skipped; *v then spans its whole text.
  */
 static void
-lemlist_json_read(LemlistJsonReader *r, LemlistJsonValue *v)
+reader_read(LemlistJsonReader *r, LemlistJsonValue *v)
 {
 	skip_space(r);
 	r->after_open = false;
@@ -318,11 +318,11 @@ lemlist_json_read(LemlistJsonReader *r, LemlistJsonValue *v)
 }
 
 /*
- * lemlist_json_finish
+ * reader_finish
  *		After the body's value: nothing but white space may follow.
  */
 static void
-lemlist_json_finish(LemlistJsonReader *r)
+reader_finish(LemlistJsonReader *r)
 {
 	skip_space(r);
 	if (r->pos < r->end)
@@ -330,30 +330,30 @@ lemlist_json_finish(LemlistJsonReader *r)
 }
 
 /*
- * lemlist_json_check_syntax
+ * check_syntax
  *		ERROR with the first syntax error of body, if there is one.
  *
  * lemlist_invalid_answer calls this before it reports a wrong value, so
  * that a body that is not JSON at all is always reported as such.
  */
 static void
-lemlist_json_check_syntax(const char *body, size_t len)
+check_syntax(const char *body, size_t len)
 {
 	LemlistJsonReader r;
 	LemlistJsonValue v;
 
-	lemlist_json_reader_init(&r, body, len);
-	(void) lemlist_json_start(&r);
-	lemlist_json_read(&r, &v);
-	lemlist_json_finish(&r);
+	reader_init(&r, body, len);
+	(void) reader_start(&r);
+	reader_read(&r, &v);
+	reader_finish(&r);
 }
 
 /*
- * lemlist_json_key_is
+ * key_is
  *		Is key (a string value) the ASCII name of namelen bytes?
  */
 static bool
-lemlist_json_key_is(const LemlistJsonValue *key, const char *name, int namelen)
+key_is(const LemlistJsonValue *key, const char *name, int namelen)
 {
 	int			len;
 	char	   *text;
@@ -361,19 +361,19 @@ lemlist_json_key_is(const LemlistJsonValue *key, const char *name, int namelen)
 
 	if (!key->escaped)
 		return key->len == namelen && memcmp(key->start, name, namelen) == 0;
-	text = lemlist_json_string(key, &len);
+	text = string_of(key, &len);
 	result = (len == namelen && memcmp(text, name, namelen) == 0);
 	pfree(text);
 	return result;
 }
 
 /*
- * lemlist_json_string
+ * string_of
  *		The UTF-8 text of a string value, escapes resolved, palloc'd and
  *		NUL-terminated; *len receives its length, as it may hold U+0000.
  */
 static char *
-lemlist_json_string(const LemlistJsonValue *v, int *len)
+string_of(const LemlistJsonValue *v, int *len)
 {
 	StringInfoData buf;
 	const char *p = v->start;
@@ -443,11 +443,11 @@ lemlist_json_string(const LemlistJsonValue *v, int *len)
 }
 
 /*
- * lemlist_json_kind_name
+ * kind_name
  *		What a JSON value is, as the subject of an error detail.
  */
 static const char *
-lemlist_json_kind_name(LemlistJsonKind kind)
+kind_name(LemlistJsonKind kind)
 {
 	switch (kind)
 	{
@@ -938,11 +938,11 @@ static void append_ascii_escaped(StringInfo buf, const char *p, int len);
 
 
 /*
- * lemlist_value_where
+ * value_where
  *		"results[3]", "results[3].steps[1]", or "the body".
  */
 static char *
-lemlist_value_where(const LemlistJsonWhere *where)
+value_where(const LemlistJsonWhere *where)
 {
 	if (where->array == NULL)
 		return pstrdup("the body");
@@ -977,16 +977,16 @@ json_type_name(LemlistJsonType type)
 }
 
 /*
- * lemlist_value_check
+ * value_check
  *		ERROR unless v (field key of where) has the documented type.
  *
  * JSON null is always accepted: it reads as SQL NULL.  Elements of a string
  * array may be null too (NULL elements of the text[]).
  */
 static void
-lemlist_value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
-					LemlistJsonType type, const char *key,
-					const LemlistJsonWhere *where)
+value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
+			LemlistJsonType type, const char *key,
+			const LemlistJsonWhere *where)
 {
 	bool		ok;
 
@@ -1005,7 +1005,7 @@ lemlist_value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
 			ok = (v->kind == LEMLIST_JSON_KIND_INTEGER);
 			if (ok && v->integer < 0)
 				lemlist_invalid_answer(a, "Field \"%s\" of %s is %lld, expected a non-negative integer.",
-									   key, lemlist_value_where(where), (long long) v->integer);
+									   key, value_where(where), (long long) v->integer);
 			break;
 		case LEMLIST_JSON_INTEGER:
 			ok = (v->kind == LEMLIST_JSON_KIND_INTEGER);
@@ -1025,25 +1025,25 @@ lemlist_value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
 
 	if (!ok)
 		lemlist_invalid_answer(a, "Field \"%s\" of %s is %s, expected %s.",
-							   key, lemlist_value_where(where), lemlist_json_kind_name(v->kind),
+							   key, value_where(where), kind_name(v->kind),
 							   json_type_name(type));
 }
 
 /*
- * lemlist_value_id
+ * value_id
  *		The non-empty string v (field key of where) in the server encoding.
  */
 static char *
-lemlist_value_id(const LemlistAnswer *a, const LemlistJsonValue *v,
-				 const char *key, const LemlistJsonWhere *where)
+value_id(const LemlistAnswer *a, const LemlistJsonValue *v,
+		 const char *key, const LemlistJsonWhere *where)
 {
 	if (v->kind != LEMLIST_JSON_KIND_STRING)
 		lemlist_invalid_answer(a, "Field \"%s\" of %s is %s, expected a non-empty string.",
-							   key, lemlist_value_where(where), lemlist_json_kind_name(v->kind));
+							   key, value_where(where), kind_name(v->kind));
 	if (v->len == 0)
 		lemlist_invalid_answer(a, "Field \"%s\" of %s is an empty string, expected a non-empty string.",
-							   key, lemlist_value_where(where));
-	return lemlist_value_string(a, v, key, -1, where);
+							   key, value_where(where));
+	return value_string(a, v, key, -1, where);
 }
 
 
@@ -1053,18 +1053,18 @@ lemlist_value_id(const LemlistAnswer *a, const LemlistJsonValue *v,
  */
 
 /*
- * lemlist_value_string
+ * value_string
  *		A JSON string converted to the server encoding, palloc'd.
  *
  * element is the index in a string array, or -1 for a plain field.
  */
 static char *
-lemlist_value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
-					 const char *key, int element,
-					 const LemlistJsonWhere *where)
+value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
+			 const char *key, int element,
+			 const LemlistJsonWhere *where)
 {
 	int			len;
-	char	   *s = lemlist_json_string(v, &len);
+	char	   *s = string_of(v, &len);
 	char	   *converted;
 	StringContext ctx;
 	ErrorContextCallback errcallback;
@@ -1073,10 +1073,10 @@ lemlist_value_string(const LemlistAnswer *a, const LemlistJsonValue *v,
 	{
 		if (element >= 0)
 			lemlist_invalid_answer(a, "Element %d of field \"%s\" of %s contains a NUL character (\\u0000).",
-								   element, key, lemlist_value_where(where));
+								   element, key, value_where(where));
 		else
 			lemlist_invalid_answer(a, "Field \"%s\" of %s contains a NUL character (\\u0000).",
-								   key, lemlist_value_where(where));
+								   key, value_where(where));
 	}
 
 	/* a character the server encoding lacks: say which field holds it */
@@ -1106,10 +1106,10 @@ string_context(void *arg)
 
 	if (ctx->element >= 0)
 		errcontext("element %d of field \"%s\" of %s in lemlist's answer",
-				   ctx->element, ctx->key, lemlist_value_where(ctx->where));
+				   ctx->element, ctx->key, value_where(ctx->where));
 	else
 		errcontext("field \"%s\" of %s in lemlist's answer",
-				   ctx->key, lemlist_value_where(ctx->where));
+				   ctx->key, value_where(ctx->where));
 }
 
 /*
@@ -1131,15 +1131,15 @@ string_array(const LemlistAnswer *a, const LemlistJsonValue *v,
 		initStringInfo(&lit);
 		appendStringInfoChar(&lit, '{');
 	}
-	lemlist_json_reader_init(&r, v->start, v->len);
-	lemlist_json_enter(&r);
-	while (lemlist_json_next_element(&r))
+	reader_init(&r, v->start, v->len);
+	reader_enter(&r);
+	while (reader_next_element(&r))
 	{
-		lemlist_json_read(&r, &element);
+		reader_read(&r, &element);
 		if (element.kind != LEMLIST_JSON_KIND_STRING &&
 			element.kind != LEMLIST_JSON_KIND_NULL)
 			lemlist_invalid_answer(a, "Element %d of field \"%s\" of %s is %s, expected a string.",
-								   i, key, lemlist_value_where(where), lemlist_json_kind_name(element.kind));
+								   i, key, value_where(where), kind_name(element.kind));
 		if (build)
 		{
 			if (i > 0)
@@ -1148,7 +1148,7 @@ string_array(const LemlistAnswer *a, const LemlistJsonValue *v,
 				appendStringInfoString(&lit, "NULL");
 			else
 			{
-				char	   *s = lemlist_value_string(a, &element, key, i, where);
+				char	   *s = value_string(a, &element, key, i, where);
 
 				appendStringInfoChar(&lit, '"');
 				for (char *p = s; *p != '\0'; p++)
@@ -1170,7 +1170,7 @@ string_array(const LemlistAnswer *a, const LemlistJsonValue *v,
 }
 
 /*
- * lemlist_value_text
+ * value_text
  *		The text of v (field key of where) for a column whose documented
  *		type is type: NULL for SQL NULL.
  *
@@ -1180,19 +1180,19 @@ string_array(const LemlistAnswer *a, const LemlistJsonValue *v,
  * compact JSON text.
  */
 static char *
-lemlist_value_text(const LemlistAnswer *a, const LemlistJsonValue *v,
-				   LemlistJsonType type, const char *key,
-				   const LemlistJsonWhere *where)
+value_text(const LemlistAnswer *a, const LemlistJsonValue *v,
+		   LemlistJsonType type, const char *key,
+		   const LemlistJsonWhere *where)
 {
 	if (v->kind == LEMLIST_JSON_KIND_NULL)
 		return NULL;
 
-	lemlist_value_check(a, v, type, key, where);
+	value_check(a, v, type, key, where);
 
 	switch (v->kind)
 	{
 		case LEMLIST_JSON_KIND_STRING:
-			return lemlist_value_string(a, v, key, -1, where);
+			return value_string(a, v, key, -1, where);
 		case LEMLIST_JSON_KIND_INTEGER:
 			/* the token is the decimal text of its value, "-0" aside */
 			if (v->integer == 0)
@@ -1212,9 +1212,9 @@ lemlist_value_text(const LemlistAnswer *a, const LemlistJsonValue *v,
 		case LEMLIST_JSON_KIND_ARRAY:
 			if (type == LEMLIST_JSON_STRING_ARRAY)
 				return string_array(a, v, key, where, true);
-			return lemlist_json_compact(v, a->ascii);
+			return compact_json(v, a->ascii);
 		case LEMLIST_JSON_KIND_OBJECT:
-			return lemlist_json_compact(v, a->ascii);
+			return compact_json(v, a->ascii);
 		case LEMLIST_JSON_KIND_NULL:
 			break;
 	}
@@ -1228,13 +1228,13 @@ lemlist_value_text(const LemlistAnswer *a, const LemlistJsonValue *v,
  */
 
 /*
- * lemlist_json_compact
+ * compact_json
  *		The text of an array or object without white space between tokens,
  *		palloc'd.  With ascii, characters beyond ASCII in strings become
  *		\uXXXX escapes, so that the text is valid in any server encoding.
  */
 static char *
-lemlist_json_compact(const LemlistJsonValue *v, bool ascii)
+compact_json(const LemlistJsonValue *v, bool ascii)
 {
 	StringInfoData buf;
 	const char *p = v->start;
@@ -1336,7 +1336,7 @@ append_ascii_escaped(StringInfo buf, const char *p, int len)
  *   duplicate would make the answer ambiguous, and is an ERROR.
  *
  * - The raw column takes the compact text of the whole object (the step's,
- *   with rows per step): see lemlist_json_compact.
+ *   with rows per step): see compact_json.
  *
  * ---------------------------------------------------------------------
  */
@@ -1460,13 +1460,13 @@ lemlist_parse_stats(const char *body, size_t len, bool steps,
 	finish_spec(&d.object);
 	finish_spec(&d.step);
 
-	if (lemlist_json_start(&d.r) != LEMLIST_JSON_KIND_OBJECT)
+	if (reader_start(&d.r) != LEMLIST_JSON_KIND_OBJECT)
 	{
 		LemlistJsonValue v;
 
-		lemlist_json_read(&d.r, &v);
+		reader_read(&d.r, &v);
 		shape_error(&d, "The body is %s, expected an object.",
-					lemlist_json_kind_name(v.kind));
+					kind_name(v.kind));
 	}
 	read_body(&d, stats_body, lengthof(stats_body));
 }
@@ -1493,10 +1493,10 @@ lemlist_parse_campaigns(const char *body, size_t len,
 	add_columns(&d, &d.object, LEMLIST_SRC_RESULT);
 	finish_spec(&d.object);
 
-	if (lemlist_json_start(&d.r) == LEMLIST_JSON_KIND_ARRAY)
+	if (reader_start(&d.r) == LEMLIST_JSON_KIND_ARRAY)
 	{
 		read_campaigns(&d);
-		lemlist_json_finish(&d.r);
+		reader_finish(&d.r);
 		return;
 	}
 	read_body(&d, campaigns_body, lengthof(campaigns_body));
@@ -1515,8 +1515,8 @@ read_body(Decoder *d, const BodyMember *members, int nmembers)
 	bool		seen[2] = {false, false};
 
 	Assert(nmembers <= (int) lengthof(seen));
-	lemlist_json_enter(&d->r);
-	while (lemlist_json_next_key(&d->r, &key))
+	reader_enter(&d->r);
+	while (reader_next_key(&d->r, &key))
 	{
 		const BodyMember *m = NULL;
 
@@ -1525,18 +1525,18 @@ read_body(Decoder *d, const BodyMember *members, int nmembers)
 			if (object_key(d, &key, members[i].name, &seen[i], "the body"))
 				m = &members[i];
 		}
-		if (m != NULL && lemlist_json_at(&d->r, m->open))
+		if (m != NULL && reader_at(&d->r, m->open))
 		{
 			m->read(d);
 			continue;
 		}
-		lemlist_json_read(&d->r, &v);
+		reader_read(&d->r, &v);
 		if (m != NULL && !(m->may_be_null && v.kind == LEMLIST_JSON_KIND_NULL))
 			shape_error(d, "Field \"%s\" of the body is %s, expected %s.",
-						m->name, lemlist_json_kind_name(v.kind),
+						m->name, kind_name(v.kind),
 						m->open == '[' ? "an array" : "an object");
 	}
-	lemlist_json_finish(&d->r);
+	reader_finish(&d->r);
 	if (!seen[0])
 		lemlist_invalid_response("%s", members[0].missing);
 }
@@ -1580,7 +1580,7 @@ init_decoder(Decoder *d, const char *body, size_t len,
 	memset(d, 0, sizeof(*d));
 	memset(out, 0, sizeof(*out));
 	out->total_records = -1;
-	lemlist_json_reader_init(&d->r, body, len);
+	reader_init(&d->r, body, len);
 	d->answer.body = body;
 	d->answer.len = len;
 	d->answer.ascii = (GetDatabaseEncoding() != PG_UTF8);
@@ -1695,7 +1695,7 @@ find_field(const ObjectSpec *spec, const LemlistJsonValue *key)
 	int			result = -1;
 
 	if (key->escaped)
-		name = lemlist_json_string(key, &len);
+		name = string_of(key, &len);
 	for (int i = 0; i < spec->nfields; i++)
 	{
 		const FieldSpec *f = &spec->fields[i];
@@ -1734,33 +1734,33 @@ read_object(Decoder *d, ObjectSpec *spec, char **row,
 	char	   *id = NULL;
 	ListCell   *lc;
 
-	if (!lemlist_json_at(&d->r, '{'))
+	if (!reader_at(&d->r, '{'))
 	{
-		lemlist_json_read(&d->r, &v);
+		reader_read(&d->r, &v);
 		shape_error(d, "%s is %s, expected an object.",
-					lemlist_value_where(where), lemlist_json_kind_name(v.kind));
+					value_where(where), kind_name(v.kind));
 	}
 	start = d->r.pos;
 	memset(spec->seen, 0, sizeof(bool) * spec->nfields);
 
-	lemlist_json_enter(&d->r);
-	while (lemlist_json_next_key(&d->r, &key))
+	reader_enter(&d->r);
+	while (reader_next_key(&d->r, &key))
 	{
 		int			i = find_field(spec, &key);
 		FieldSpec  *f;
 
 		if (i < 0)
 		{
-			lemlist_json_read(&d->r, &v);
+			reader_read(&d->r, &v);
 			continue;
 		}
 		f = &spec->fields[i];
 		if (spec->seen[i])
 			shape_error(d, "Field \"%s\" of %s appears twice.",
-						f->key, lemlist_value_where(where));
+						f->key, value_where(where));
 		spec->seen[i] = true;
 
-		if (f->role == FIELD_STEPS && lemlist_json_at(&d->r, '['))
+		if (f->role == FIELD_STEPS && reader_at(&d->r, '['))
 		{
 			v.kind = LEMLIST_JSON_KIND_ARRAY;
 			v.start = d->r.pos;
@@ -1769,17 +1769,17 @@ read_object(Decoder *d, ObjectSpec *spec, char **row,
 			v.len = (int) (d->r.pos - v.start);
 		}
 		else
-			lemlist_json_read(&d->r, &v);
+			reader_read(&d->r, &v);
 
 		if (f->role == FIELD_STEPS && v.kind != LEMLIST_JSON_KIND_ARRAY &&
 			v.kind != LEMLIST_JSON_KIND_NULL)
 			shape_error(d, "Field \"steps\" of %s is %s, expected an array.",
-						lemlist_value_where(where), lemlist_json_kind_name(v.kind));
+						value_where(where), kind_name(v.kind));
 		if (f->role == FIELD_ID)
-			id = lemlist_value_id(&d->answer, &v, f->key, where);
+			id = value_id(&d->answer, &v, f->key, where);
 		else if (f->documented >= 0)
-			lemlist_value_check(&d->answer, &v, (LemlistJsonType) f->documented,
-								f->key, where);
+			value_check(&d->answer, &v, (LemlistJsonType) f->documented,
+						f->key, where);
 		if (row != NULL)
 		{
 			for (int c = 0; c < f->ncolumns; c++)
@@ -1792,14 +1792,14 @@ read_object(Decoder *d, ObjectSpec *spec, char **row,
 					(type == LEMLIST_JSON_STRING || type == LEMLIST_JSON_ANY))
 					row[col] = id;
 				else
-					row[col] = lemlist_value_text(&d->answer, &v, type, f->key, where);
+					row[col] = value_text(&d->answer, &v, type, f->key, where);
 			}
 		}
 	}
 
 	if (spec->id_key != NULL && id == NULL)
 		shape_error(d, "Field \"%s\" of %s is missing.",
-					spec->id_key, lemlist_value_where(where));
+					spec->id_key, value_where(where));
 
 	if (row != NULL && spec->raw_columns != NIL)
 	{
@@ -1809,7 +1809,7 @@ read_object(Decoder *d, ObjectSpec *spec, char **row,
 		v.start = start;
 		v.len = (int) (d->r.pos - start);
 		v.escaped = false;
-		text = lemlist_json_compact(&v, d->answer.ascii);
+		text = compact_json(&v, d->answer.ascii);
 		foreach(lc, spec->raw_columns)
 			row[lfirst_int(lc)] = text;
 	}
@@ -1826,8 +1826,8 @@ read_steps(Decoder *d, const LemlistJsonWhere *where, List **step_rows)
 {
 	int			j = 0;
 
-	lemlist_json_enter(&d->r);
-	while (lemlist_json_next_element(&d->r))
+	reader_enter(&d->r);
+	while (reader_next_element(&d->r))
 	{
 		LemlistJsonWhere step_where = {where->array, where->index, j++};
 		char	  **row = NULL;
@@ -1850,8 +1850,8 @@ read_results(Decoder *d)
 	LemlistParsed *out = d->out;
 	int			i = 0;
 
-	lemlist_json_enter(&d->r);
-	while (lemlist_json_next_element(&d->r))
+	reader_enter(&d->r);
+	while (reader_next_element(&d->r))
 	{
 		LemlistJsonWhere where = {"results", i++, -1};
 		char	  **row = palloc0(sizeof(char *) * Max(d->ncolumns, 1));
@@ -1895,8 +1895,8 @@ read_errors(Decoder *d)
 {
 	int			i = 0;
 
-	lemlist_json_enter(&d->r);
-	while (lemlist_json_next_element(&d->r))
+	reader_enter(&d->r);
+	while (reader_next_element(&d->r))
 	{
 		LemlistJsonWhere where = {"errors", i++, -1};
 		LemlistCampaignError *err = palloc0(sizeof(LemlistCampaignError));
@@ -1904,25 +1904,25 @@ read_errors(Decoder *d)
 		LemlistJsonValue v;
 		bool		seen_id = false;
 		bool		seen_error = false;
-		char	   *where_str = lemlist_value_where(&where);
+		char	   *where_str = value_where(&where);
 
-		if (!lemlist_json_at(&d->r, '{'))
+		if (!reader_at(&d->r, '{'))
 		{
-			lemlist_json_read(&d->r, &v);
+			reader_read(&d->r, &v);
 			shape_error(d, "%s is %s, expected an object.",
-						where_str, lemlist_json_kind_name(v.kind));
+						where_str, kind_name(v.kind));
 		}
-		lemlist_json_enter(&d->r);
-		while (lemlist_json_next_key(&d->r, &key))
+		reader_enter(&d->r);
+		while (reader_next_key(&d->r, &key))
 		{
-			lemlist_json_read(&d->r, &v);
+			reader_read(&d->r, &v);
 			if (object_key(d, &key, "campaignId", &seen_id, where_str))
-				err->campaign_id = lemlist_value_id(&d->answer, &v, "campaignId", &where);
+				err->campaign_id = value_id(&d->answer, &v, "campaignId", &where);
 			else if (object_key(d, &key, "error", &seen_error, where_str))
 			{
-				lemlist_value_check(&d->answer, &v, LEMLIST_JSON_STRING, "error", &where);
+				value_check(&d->answer, &v, LEMLIST_JSON_STRING, "error", &where);
 				if (v.kind != LEMLIST_JSON_KIND_NULL)
-					err->message = lemlist_value_string(&d->answer, &v, "error", -1, &where);
+					err->message = value_string(&d->answer, &v, "error", -1, &where);
 			}
 		}
 		if (!seen_id)
@@ -1943,8 +1943,8 @@ read_campaigns(Decoder *d)
 	LemlistParsed *out = d->out;
 	int			i = 0;
 
-	lemlist_json_enter(&d->r);
-	while (lemlist_json_next_element(&d->r))
+	reader_enter(&d->r);
+	while (reader_next_element(&d->r))
 	{
 		LemlistJsonWhere where = {"campaigns", i++, -1};
 		char	  **row = palloc0(sizeof(char *) * Max(d->ncolumns, 1));
@@ -1974,13 +1974,13 @@ read_pagination(Decoder *d)
 	LemlistParsed *out = d->out;
 
 	out->has_pagination = true;
-	lemlist_json_enter(&d->r);
-	while (lemlist_json_next_key(&d->r, &key))
+	reader_enter(&d->r);
+	while (reader_next_key(&d->r, &key))
 	{
 		int			i;
 		int			n;
 
-		lemlist_json_read(&d->r, &v);
+		reader_read(&d->r, &v);
 		for (i = 0; i < (int) lengthof(names); i++)
 		{
 			if (object_key(d, &key, names[i], &seen[i], "pagination"))
@@ -2011,7 +2011,7 @@ pagination_field(Decoder *d, const LemlistJsonValue *v, const char *key)
 		return 0;
 	if (v->kind != LEMLIST_JSON_KIND_INTEGER)
 		shape_error(d, "Field \"%s\" of pagination is %s, expected a non-negative integer.",
-					key, lemlist_json_kind_name(v->kind));
+					key, kind_name(v->kind));
 	if (v->integer < 0 || v->integer > PG_INT32_MAX)
 		shape_error(d, "Field \"%s\" of pagination is %lld, expected a non-negative 32-bit integer.",
 					key, (long long) v->integer);
@@ -2027,7 +2027,7 @@ static bool
 object_key(Decoder *d, const LemlistJsonValue *key, const char *name,
 		   bool *seen, const char *where)
 {
-	if (!lemlist_json_key_is(key, name, (int) strlen(name)))
+	if (!key_is(key, name, (int) strlen(name)))
 		return false;
 	if (*seen)
 		shape_error(d, "Field \"%s\" of %s appears twice.", name, where);

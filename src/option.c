@@ -7,7 +7,7 @@
  * Every option lemlist_fdw knows is one row of a static table that says
  * where it may be set, whether only a superuser may set it and what kind of
  * value it takes.  The validator checks an object's options against that
- * table at CREATE and ALTER time; lemlist_check_option_value parses each value, for
+ * table at CREATE and ALTER time; check_option_value parses each value, for
  * the validator and for lemlist_get_options alike, so a value accepted by
  * CREATE or ALTER means the same thing at query time, and a value that
  * somehow reached the catalog without going through the validator still
@@ -141,11 +141,11 @@ typedef struct LemlistOptionValue
 	const char *sval;
 } LemlistOptionValue;
 
-static const LemlistOptionDef *lemlist_option_defs(int *count);
-static const LemlistOptionDef *lemlist_find_option(const char *name);
-lemlist_noreturn static void lemlist_report_missing_resource(void);
-static void lemlist_check_option_value(const LemlistOptionDef *opt, const char *value,
-									   LemlistOptionValue *val);
+static const LemlistOptionDef *option_defs(int *count);
+static const LemlistOptionDef *find_option(const char *name);
+lemlist_noreturn static void report_missing_resource(void);
+static void check_option_value(const LemlistOptionDef *opt, const char *value,
+							   LemlistOptionValue *val);
 
 /* Longest name worth a "Perhaps you meant" suggestion. */
 #define MAX_SUGGEST_LEN		255
@@ -224,7 +224,7 @@ lemlist_fdw_validator(PG_FUNCTION_ARGS)
 	foreach(lc, optlist)
 	{
 		DefElem    *def = lfirst_node(DefElem, lc);
-		const LemlistOptionDef *opt = lemlist_find_option(def->defname);
+		const LemlistOptionDef *opt = find_option(def->defname);
 		LemlistOptionValue val;
 
 		if (opt == NULL)
@@ -245,14 +245,14 @@ lemlist_fdw_validator(PG_FUNCTION_ARGS)
 					 errdetail("Only a superuser can create or alter a server on which option \"%s\" is set.",
 							   opt->name)));
 
-		lemlist_check_option_value(opt, defGetString(def), &val);
+		check_option_value(opt, defGetString(def), &val);
 
 		if (opt->id == LEMLIST_OPTION_RESOURCE)
 			has_resource = true;
 	}
 
 	if (catalog == ForeignTableRelationId && !has_resource)
-		lemlist_report_missing_resource();
+		report_missing_resource();
 
 	if (catalog == ForeignServerRelationId && !superuser())
 	{
@@ -324,7 +324,7 @@ check_superuser_options_kept(Oid serverid)
 		foreach(lc, untransformRelOptions(datum))
 		{
 			DefElem    *def = lfirst_node(DefElem, lc);
-			const LemlistOptionDef *opt = lemlist_find_option(def->defname);
+			const LemlistOptionDef *opt = find_option(def->defname);
 
 			if (opt != NULL && opt->superuser_only)
 				ereport(ERROR,
@@ -340,22 +340,22 @@ check_superuser_options_kept(Oid serverid)
 }
 
 /*
- * lemlist_option_defs
+ * option_defs
  *		Every option, for those that go through them all; *count says how many
  */
 static const LemlistOptionDef *
-lemlist_option_defs(int *count)
+option_defs(int *count)
 {
 	*count = (int) lengthof(options);
 	return options;
 }
 
 /*
- * lemlist_find_option
+ * find_option
  *		The definition of an option, or NULL if there is none by that name
  */
 static const LemlistOptionDef *
-lemlist_find_option(const char *name)
+find_option(const char *name)
 {
 	int			i;
 
@@ -368,11 +368,11 @@ lemlist_find_option(const char *name)
 }
 
 /*
- * lemlist_report_missing_resource
+ * report_missing_resource
  *		ERROR for a foreign table without the "resource" option
  */
 static void
-lemlist_report_missing_resource(void)
+report_missing_resource(void)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
@@ -545,12 +545,12 @@ static int	parse_timestamptz(const char *value, TimestampTz *result);
 
 
 /*
- * lemlist_check_option_value
+ * check_option_value
  *		Parse an option's value into val, or raise an ERROR naming it
  */
 static void
-lemlist_check_option_value(const LemlistOptionDef *opt, const char *value,
-						   LemlistOptionValue *val)
+check_option_value(const LemlistOptionDef *opt, const char *value,
+				   LemlistOptionValue *val)
 {
 	int			i;
 
@@ -856,7 +856,7 @@ lemlist_get_options(Oid foreigntableid, LemlistOptions *opts)
 	/* api_url is a server option: the server's options trimmed it */
 	lemlist_server_options(table->serverid, opts);
 	if (!apply_options(opts, table->options, LEMLIST_OPT_TABLE))
-		lemlist_report_missing_resource();
+		report_missing_resource();
 }
 
 /*
@@ -884,7 +884,7 @@ lemlist_server_options(Oid serverid, LemlistOptions *opts)
 	opts->resource = LEMLIST_RES_CAMPAIGN_STATS;
 
 	/* integer defaults come from the option table */
-	defs = lemlist_option_defs(&ndefs);
+	defs = option_defs(&ndefs);
 	for (i = 0; i < ndefs; i++)
 	{
 		LemlistOptionValue val;
@@ -1021,13 +1021,13 @@ apply_options(LemlistOptions *opts, List *optlist, int where)
 	foreach(lc, optlist)
 	{
 		DefElem    *def = lfirst_node(DefElem, lc);
-		const LemlistOptionDef *opt = lemlist_find_option(def->defname);
+		const LemlistOptionDef *opt = find_option(def->defname);
 		LemlistOptionValue val;
 
 		if (opt == NULL || (opt->where & where) == 0)
 			continue;
 
-		lemlist_check_option_value(opt, defGetString(def), &val);
+		check_option_value(opt, defGetString(def), &val);
 		store_option(opts, opt, &val);
 		if (opt->id == LEMLIST_OPTION_RESOURCE)
 			has_resource = true;

@@ -59,8 +59,8 @@
  *	 file nor shared memory ever holds a key.
  *
  * - Each key has a ring of its last LEMLIST_PACING_SLOTS requests: an entry
- *	 is only read or written between lemlist_pacing_lock and
- *	 lemlist_pacing_unlock, and nothing waits or throws in between (the lock
+ *	 is only read or written between lock_key and
+ *	 unlock_keys, and nothing waits or throws in between (the lock
  *	 is held for microseconds).
  *
  * - Nothing here sleeps: callers (http.c) get the time a request may
@@ -153,11 +153,11 @@ typedef struct LemlistPacingKey
 	LemlistPacingSlot slots[LEMLIST_PACING_SLOTS];
 } LemlistPacingKey;
 
-static LemlistPacingKey *lemlist_pacing_lock(uint64 key_hash, TimestampTz now,
-											 bool create);
-static void lemlist_pacing_unlock(void);
-static int	lemlist_pacing_in_window(const LemlistPacingKey *key, TimestampTz now);
-static TimestampTz lemlist_parse_rate_reset(const char *value, TimestampTz now);
+static LemlistPacingKey *lock_key(uint64 key_hash, TimestampTz now,
+								  bool create);
+static void unlock_keys(void);
+static int	requests_in_window(const LemlistPacingKey *key, TimestampTz now);
+static TimestampTz parse_rate_reset(const char *value, TimestampTz now);
 
 /* Added to the window, for clock granularity on either side. */
 #define PACING_MARGIN_MS		5
@@ -228,7 +228,7 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 					   TimestampTz now, TimestampTz deadline, bool more,
 					   LemlistPacingTicket *ticket, TimestampTz *ready)
 {
-	LemlistPacingKey *key = lemlist_pacing_lock(key_hash, now, true);
+	LemlistPacingKey *key = lock_key(key_hash, now, true);
 	int			limit = pacing_limit(key, rate_limit);
 	TimestampTz window = (TimestampTz) (window_ms + PACING_MARGIN_MS) * 1000;
 	TimestampTz at = key->hold_until;
@@ -260,7 +260,7 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 
 	if (at > now)
 	{
-		lemlist_pacing_unlock();
+		unlock_keys();
 		*ready = at;
 		return false;
 	}
@@ -274,7 +274,7 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 	ticket->seq = key->next;
 	ticket->start = now;
 	pacing_record(key, now, Max(deadline, now));
-	lemlist_pacing_unlock();
+	unlock_keys();
 	return true;
 }
 
@@ -288,7 +288,7 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 void
 lemlist_pacing_release(const LemlistPacingTicket *ticket, TimestampTz now)
 {
-	LemlistPacingKey *key = lemlist_pacing_lock(ticket->key_hash, now, false);
+	LemlistPacingKey *key = lock_key(ticket->key_hash, now, false);
 
 	if (key != NULL && ticket->seq < key->next &&
 		key->next - ticket->seq <= LEMLIST_PACING_SLOTS)
@@ -298,7 +298,7 @@ lemlist_pacing_release(const LemlistPacingTicket *ticket, TimestampTz now)
 		if (slot->start == ticket->start && slot->end > now)
 			slot->end = Max(now, slot->start);
 	}
-	lemlist_pacing_unlock();
+	unlock_keys();
 
 	released_key_hash = ticket->key_hash;
 	released_start = ticket->start;
@@ -338,7 +338,7 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 	 * not believed; one in the past says the answer's window is over.
 	 */
 	if (headers->reset[0] != '\0')
-		reset_at = lemlist_parse_rate_reset(headers->reset, now);
+		reset_at = parse_rate_reset(headers->reset, now);
 	if (reset_at > now + window + USECS_PER_SEC)
 		reset_at = 0;
 
@@ -347,7 +347,7 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 		released_start > now - window)
 		since = released_start;
 
-	key = lemlist_pacing_lock(key_hash, now, true);
+	key = lock_key(key_hash, now, true);
 	if (limit > 0)
 		key->server_limit = (int) Min(limit, (long) INT_MAX);
 	lim = pacing_limit(key, rate_limit);
@@ -357,20 +357,20 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 		key->theirs = 0;
 		key->theirs_at = now;
 		key->win_cap = Max(key->win_cap, lim);
-		lemlist_pacing_unlock();
+		unlock_keys();
 		return;
 	}
 
 	if (reset_at != 0 && (reset_at <= now || reset_at < key->win_reset))
 	{
 		/* counted in a window that has ended since */
-		lemlist_pacing_unlock();
+		unlock_keys();
 		return;
 	}
 	if (reset_at != 0 && reset_at == key->win_reset && key->win_heard == 0)
 	{
 		/* counted in the window we left, which may not have ended yet */
-		lemlist_pacing_unlock();
+		unlock_keys();
 		return;
 	}
 
@@ -408,7 +408,7 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 		key->win_seen = true;
 		pacing_settle_share(key, lim, used, now);
 	}
-	lemlist_pacing_unlock();
+	unlock_keys();
 
 	if (theirs > 0)
 		elog(DEBUG2, "lemlist_fdw: lemlist counts %ld requests of the key in its window, %d more than were sent from here",
@@ -422,11 +422,11 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 void
 lemlist_pacing_hold(uint64 key_hash, TimestampTz now, TimestampTz until)
 {
-	LemlistPacingKey *key = lemlist_pacing_lock(key_hash, now, true);
+	LemlistPacingKey *key = lock_key(key_hash, now, true);
 
 	key->hold_until = Max(key->hold_until, until);
 	key->rate_limited++;
-	lemlist_pacing_unlock();
+	unlock_keys();
 }
 
 /*
@@ -694,20 +694,20 @@ cmp_timestamp_desc(const void *a, const void *b)
 void
 lemlist_pacing_waited(uint64 key_hash, TimestampTz now, double ms)
 {
-	LemlistPacingKey *key = lemlist_pacing_lock(key_hash, now, false);
+	LemlistPacingKey *key = lock_key(key_hash, now, false);
 
 	if (key != NULL)
 		key->waited_ms += ms;
-	lemlist_pacing_unlock();
+	unlock_keys();
 }
 
 /*
- * lemlist_pacing_in_window
+ * requests_in_window
  *		The requests of a key that count in its current window (in flight,
  *		or ended less than a window ago), for lemlist_fdw_pacing()
  */
 static int
-lemlist_pacing_in_window(const LemlistPacingKey *key, TimestampTz now)
+requests_in_window(const LemlistPacingKey *key, TimestampTz now)
 {
 	TimestampTz ends[LEMLIST_PACING_SLOTS];
 	TimestampTz window = (TimestampTz) (key->window_ms + PACING_MARGIN_MS) * 1000;
@@ -736,7 +736,7 @@ static int	max_shared_keys = 256;
 
 static PacingTable *pacing_shared = NULL;
 static PacingTable *pacing_local = NULL;
-static bool locked_shared = false;	/* between lemlist_pacing_lock and _unlock */
+static bool locked_shared = false;	/* between lock_key and _unlock */
 static bool warned_full = false;	/* this backend said the shared table is full */
 
 #ifdef LEMLIST_HAVE_SHMEM_REQUEST_HOOK
@@ -840,7 +840,7 @@ pacing_shmem_startup(void)
 }
 
 /*
- * lemlist_pacing_lock
+ * lock_key
  *		Lock the table and find the entry of a key
  *
  * If the key has no entry, one is made if create, else the result is NULL.
@@ -849,10 +849,10 @@ pacing_shmem_startup(void)
  * never from a key in use.  When there
  * is none, the key is paced by this backend alone, in its own table, and the
  * backend says so once with a WARNING.  Either way the table stays locked
- * until lemlist_pacing_unlock.
+ * until unlock_keys.
  */
 static LemlistPacingKey *
-lemlist_pacing_lock(uint64 key_hash, TimestampTz now, bool create)
+lock_key(uint64 key_hash, TimestampTz now, bool create)
 {
 	if (pacing_shared != NULL)
 	{
@@ -882,11 +882,11 @@ lemlist_pacing_lock(uint64 key_hash, TimestampTz now, bool create)
 }
 
 /*
- * lemlist_pacing_unlock
- *		Let go of the table lemlist_pacing_lock locked
+ * unlock_keys
+ *		Let go of the table lock_key locked
  */
 static void
-lemlist_pacing_unlock(void)
+unlock_keys(void)
 {
 	if (locked_shared)
 	{
@@ -924,7 +924,7 @@ pacing_in_use(const LemlistPacingKey *key, TimestampTz now)
 	/* cheap first: used less than a window ago */
 	if (key->last_used > TimestampTzPlusMilliseconds(now, -(key->window_ms + 100)))
 		return true;
-	return lemlist_pacing_in_window(key, now) > 0;
+	return requests_in_window(key, now) > 0;
 }
 
 /*
@@ -1086,7 +1086,7 @@ pacing_copy_rows(PacingTable *table, bool shared, TimestampTz now, PacingRow *ro
 			continue;
 		row->key_hash = key->key_hash;
 		row->shared = shared;
-		row->in_window = lemlist_pacing_in_window(key, now);
+		row->in_window = requests_in_window(key, now);
 		row->window_ms = key->window_ms;
 		row->rate_limit = key->rate_limit;
 		row->server_limit = key->server_limit;
@@ -1164,7 +1164,7 @@ lemlist_retry_after_ms(const LemlistRateHeaders *headers, int window_ms)
 }
 
 /*
- * lemlist_parse_rate_reset
+ * parse_rate_reset
  *		The time an X-RateLimit-Reset value names, or 0 if it names none
  *
  * lemlist sends JavaScript's Date.toString(), "Tue Feb 16 2021 09:02:42
@@ -1173,7 +1173,7 @@ lemlist_retry_after_ms(const LemlistRateHeaders *headers, int window_ms)
  * from now (a number below a day's worth).
  */
 static TimestampTz
-lemlist_parse_rate_reset(const char *value, TimestampTz now)
+parse_rate_reset(const char *value, TimestampTz now)
 {
 	TimestampTz result;
 

@@ -16,7 +16,7 @@
  * The tables list exactly the columns of the user-facing contract, in its
  * order, because IMPORT FOREIGN SCHEMA declares them in that order.  A
  * hand-written foreign table may use any subset of them; a column that is
- * not listed reads the camelCase of its name (lemlist_default_json_key).
+ * not listed reads the camelCase of its name (default_json_key).
  * How a table's own columns map onto a resource is the second section.
  *
  *-------------------------------------------------------------------------
@@ -157,9 +157,9 @@ static const LemlistResourceDef resources[] = {
 };
 
 static bool table_is_wanted(ImportForeignSchemaStmt *stmt, const char *name);
-static const LemlistColumnDef *lemlist_resource_column(const LemlistResourceDef *res,
-													   const char *colname);
-static char *lemlist_default_json_key(const char *colname);
+static const LemlistColumnDef *resource_column(const LemlistResourceDef *res,
+											   const char *colname);
+static char *default_json_key(const char *colname);
 static DefElem *column_option(List *options, const char *name);
 static void partition_values(List *quals, int natts, bool *found, char **values);
 static const LemlistColumnDef *filter_column_by_key(const LemlistResourceDef *res,
@@ -232,11 +232,11 @@ lemlist_resource_names(void)
 }
 
 /*
- * lemlist_resource_column
+ * resource_column
  *		The column of a resource with this name, or NULL if it has none
  */
 static const LemlistColumnDef *
-lemlist_resource_column(const LemlistResourceDef *res, const char *colname)
+resource_column(const LemlistResourceDef *res, const char *colname)
 {
 	int			i;
 
@@ -252,7 +252,7 @@ lemlist_resource_column(const LemlistResourceDef *res, const char *colname)
 }
 
 /*
- * lemlist_default_json_key
+ * default_json_key
  *		The JSON key a column reads when nothing else says: its camelCase
  *
  * "nb_leads_launched" becomes "nbLeadsLaunched".  Leading and trailing
@@ -261,7 +261,7 @@ lemlist_resource_column(const LemlistResourceDef *res, const char *colname)
  * and upper-case letters are left alone ("step_2_sent" is "step2Sent").
  */
 static char *
-lemlist_default_json_key(const char *colname)
+default_json_key(const char *colname)
 {
 	size_t		len = strlen(colname);
 	char	   *result = palloc(len + 1);
@@ -657,7 +657,7 @@ lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
 		if (def != NULL)
 			keyopt = NULL;
 		else
-			def = lemlist_resource_column(res, col->name);
+			def = resource_column(res, col->name);
 		if (def != NULL)
 		{
 			col->source = def->source;
@@ -687,7 +687,7 @@ lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
 		}
 		col->source = (kind == LEMLIST_RES_CAMPAIGN_STEP_STATS) ?
 			LEMLIST_SRC_STEP : LEMLIST_SRC_RESULT;
-		col->key = keyopt ? keyopt : lemlist_default_json_key(col->name);
+		col->key = keyopt ? keyopt : default_json_key(col->name);
 	}
 
 	table_close(rel, NoLock);

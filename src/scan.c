@@ -178,8 +178,8 @@ struct LemlistScanState
 	int			cur_att;
 };
 
-static void lemlist_scan_send_first(LemlistScanState *ss);
-/* What lemlist_scan_next_answer found. */
+static void send_first(LemlistScanState *ss);
+/* What next_answer found. */
 typedef enum ScanAnswer
 {
 	SCAN_ANSWER_ROWS,			/* an answer, whose rows are ready */
@@ -187,9 +187,9 @@ typedef enum ScanAnswer
 	SCAN_ANSWER_NONE			/* every request has been answered */
 } ScanAnswer;
 
-static ScanAnswer lemlist_scan_next_answer(LemlistScanState *ss);
-static void lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed);
-static void lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors);
+static ScanAnswer next_answer(LemlistScanState *ss);
+static void check_batch_complete(char **ids, int nids, const LemlistParsed *parsed);
+static void report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors);
 
 static void start_scan(LemlistScanState *ss);
 static void check_order(LemlistScanState *ss, ScanRow *row);
@@ -337,7 +337,7 @@ start_scan(LemlistScanState *ss)
 		return;
 	}
 
-	lemlist_scan_send_first(ss);
+	send_first(ss);
 
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -373,7 +373,7 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 		if (ss->done)
 			return slot;
 
-		switch (lemlist_scan_next_answer(ss))
+		switch (next_answer(ss))
 		{
 			case SCAN_ANSWER_ROWS:
 				break;
@@ -880,11 +880,11 @@ static void handle_list_page(LemlistScanState *ss, ScanRequest *req);
 static void handle_stats_batch(LemlistScanState *ss, ScanRequest *req);
 
 /*
- * lemlist_scan_send_first
+ * send_first
  *		Open the connection of an execution, and send its first requests.
  */
 static void
-lemlist_scan_send_first(LemlistScanState *ss)
+send_first(LemlistScanState *ss)
 {
 	ss->conn = lemlist_http_open(&ss->opts, ss->api_key, &ss->stats, ss->run_cxt);
 	ss->next_combo = 0;
@@ -899,13 +899,13 @@ lemlist_scan_send_first(LemlistScanState *ss)
 }
 
 /*
- * lemlist_scan_next_answer
+ * next_answer
  *		Replace the answer whose rows have all been returned by the next one,
  *		sending what may be sent meanwhile; an asynchronous scan does not
  *		wait for it
  */
 static ScanAnswer
-lemlist_scan_next_answer(LemlistScanState *ss)
+next_answer(LemlistScanState *ss)
 {
 	LemlistHttpRequest *http;
 	ScanRequest *req;
@@ -1394,10 +1394,10 @@ handle_stats_batch(LemlistScanState *ss, ScanRequest *req)
 						ss->opts.resource == LEMLIST_RES_CAMPAIGN_STEP_STATS,
 						ss->columns, ss->natts, &parsed);
 	add_decode_time(ss, start);
-	lemlist_check_batch_complete(req->ids, req->nids, &parsed);
+	check_batch_complete(req->ids, req->nids, &parsed);
 	MemoryContextSwitchTo(oldcxt);
 
-	lemlist_report_campaign_errors(ss->opts.campaign_errors, parsed.errors);
+	report_campaign_errors(ss->opts.campaign_errors, parsed.errors);
 
 	ss->rows = make_rows(ss, parsed.rows, parsed.row_campaign_ids, req->combo);
 }
@@ -1424,12 +1424,12 @@ find_id(char **ids, int nids, const char *id)
 }
 
 /*
- * lemlist_check_batch_complete
+ * check_batch_complete
  *		A batch's answer must cover exactly what it asked for: each requested
  *		campaign once, in results[] or in errors[], and nothing else.
  */
 static void
-lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
+check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
 {
 	int		   *seen = palloc0(sizeof(int) * nids);
 	ListCell   *lc;
@@ -1468,11 +1468,11 @@ lemlist_check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
 }
 
 /*
- * lemlist_report_campaign_errors
+ * report_campaign_errors
  *		Surface errors[] as the "campaign_errors" option says.
  */
 static void
-lemlist_report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors)
+report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors)
 {
 	ListCell   *lc;
 	int			level;
