@@ -4,10 +4,13 @@
 
 MODULE_big = lemlist_fdw
 OBJS = \
-	src/lemlist_fdw.o \
+	src/handler.o \
 	src/option.o \
 	src/resources.o \
 	src/pushdown.o \
+	src/filter_values.o \
+	src/request_sets.o \
+	src/literals.o \
 	src/scan.o \
 	src/list_order.o \
 	src/async.o \

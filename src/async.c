@@ -1,25 +1,27 @@
 /*-------------------------------------------------------------------------
  *
  * async.c
- *		  lemlist scans that run at once under an Append (PostgreSQL 14 and
- *		  later)
+ *		  lemlist scans that run at the same time under an Append
+ *		  (PostgreSQL 14 and later)
  *
- * An agency puts its client teams together with a UNION ALL or a
- * partitioned table: one lemlist scan per team, each paced by its own key.
- * Run one after the other, the teams' requests would wait for each other
- * for nothing.  Under an Append, PostgreSQL asks its asynchronous children
- * for rows, and waits on one descriptor per child until one of them may have
- * some.  A lemlist scan answers from the rows it holds, or from an answer
- * curl has already brought, and never waits itself: every scan's requests
- * are on the backend's one curl multi handle, so whichever scan drives curl
- * moves all of them on.  Its descriptor (lemlist_http_wait_fd) becomes
- * readable when curl's sockets have something, when curl's timer or pacing
- * says to look again, or after a tenth of a second, so that a cancel is
- * seen.
+ * An agency may combine its client teams with a UNION ALL or a partitioned
+ * table.  Each team then has its own lemlist scan, paced by its own API key.
+ * If the scans ran one after the other, the teams' requests would wait for
+ * each other for no reason.  Under an Append, PostgreSQL asks its
+ * asynchronous children for rows.  It waits on one descriptor per child
+ * until one of the children may have rows.  A lemlist scan answers from the
+ * rows it already holds, or from an answer that curl has already brought,
+ * and it never waits itself.  All scans put their requests on the backend's
+ * single curl multi handle, so whichever scan drives curl moves the requests
+ * of all scans forward.  The scan's descriptor (lemlist_http_wait_fd)
+ * becomes readable when curl's sockets have something, when curl's timer or
+ * pacing says to look again, or after a tenth of a second, so that a cancel
+ * is noticed.
  *
- * The option async_capable (server or table, default true) lets the planner
- * make a scan asynchronous; a MergeAppend, a scan on PostgreSQL 13 and a
- * scan not under an Append run synchronously, as before.
+ * The async_capable option (on the server or the table, default true) lets
+ * the planner make a scan asynchronous.  A scan under a MergeAppend, a scan
+ * on PostgreSQL 13 and a scan that is not under an Append run synchronously,
+ * as before.
  *
  * IDENTIFICATION
  *		  src/async.c
@@ -37,26 +39,16 @@
 #include "nodes/execnodes.h"
 #include "storage/latch.h"
 
-static void produce(AsyncRequest *areq);
-
 /*
  * lemlist_async_capable
- *		IsForeignPathAsyncCapable: what the option async_capable says
+ *		IsForeignPathAsyncCapable: whether the async_capable option is on
  */
 bool
 lemlist_async_capable(ForeignPath *path)
 {
-	return lemlist_rel_async_capable(path->path.parent);
-}
+	LemlistRelInfo *info = path->path.parent->fdw_private;
 
-/*
- * lemlist_async_request
- *		ForeignAsyncRequest: a row if one is at hand, else a callback later
- */
-void
-lemlist_async_request(AsyncRequest *areq)
-{
-	produce(areq);
+	return info != NULL && info->opts.async_capable;
 }
 
 /*
@@ -75,25 +67,27 @@ lemlist_async_configure_wait(AsyncRequest *areq)
 
 /*
  * lemlist_async_notify
- *		ForeignAsyncNotify: the descriptor is readable, look again
+ *		ForeignAsyncNotify: the descriptor has become readable, so look for a
+ *		row again
  */
 void
 lemlist_async_notify(AsyncRequest *areq)
 {
 	CHECK_FOR_INTERRUPTS();
-	produce(areq);
+	lemlist_async_request(areq);
 }
 
 /*
- * produce
- *		Hand the Append the scan's next row, or say that it has ended, or
- *		that a callback will come
+ * lemlist_async_request
+ *		ForeignAsyncRequest: give the Append the scan's next row if one is
+ *		ready, or tell it that the scan has ended, or that a callback will
+ *		come later
  *
- * The node's own executor function applies its quals and projection; the
- * scan returns an empty slot when it has no row at hand.
+ * The node's own executor function applies the node's quals and projection.
+ * The scan returns an empty slot when it has no row ready.
  */
-static void
-produce(AsyncRequest *areq)
+void
+lemlist_async_request(AsyncRequest *areq)
 {
 	ForeignScanState *node = (ForeignScanState *) areq->requestee;
 	TupleTableSlot *result = areq->requestee->ExecProcNodeReal(areq->requestee);

@@ -1,51 +1,60 @@
 /*-------------------------------------------------------------------------
  *
  * join.c
- *		  The batched join: a lemlist stats table joined with any other input
- *		  asks lemlist for exactly the keys that input holds
+ *		  The batched join: it joins a lemlist stats table with any other
+ *		  input, and asks lemlist for exactly the keys that input holds
  *
- * A plain join of campaign_stats with a CRM table would otherwise list the
- * whole team (a hash join), or send one request per outer row (a nested
- * loop), and a join on the dates, the sender, the variant or the channel
- * would compare the outer rows with statistics computed under other
- * filters.  The batched join is a CustomScan offered for joins whose
- * clauses equate lemlist filter columns with expressions of the other side
- * (set_join_pathlist_hook, as Citus and pg_strom plan theirs):
+ * Without it, a plain join of campaign_stats with a CRM table would list
+ * the whole team (a hash join) or send one request per outer row (a nested
+ * loop).  A join on the dates, the sender, the variant or the channel would
+ * compare the outer rows with statistics computed under other filters.
  *
- * - It runs the other side (the outer plan) once, keeping its rows in a
- *	 tuplestore (work_mem bounds memory; larger inputs spill to disk), and
- *	 collects the distinct values of the key expressions: one key set per
- *	 distinct combination of the non-ID key values, holding its distinct
- *	 campaign IDs.
- * - The lemlist side is an ordinary ForeignScan plan under it, told the key
- *	 sets before it starts (lemlist_scan_set_join_keys): each key set with
- *	 each of the table's own filter combinations that allows it is a request
- *	 set, its IDs batched by 100, all of them in flight under the usual
- *	 pacing, memo and cache.  Its rows are kept by key, in memory
- *	 proportional to what lemlist returned.
- * - The outer rows are then read back and joined by key: INNER, LEFT (the
- *	 lemlist side nullable), SEMI (EXISTS) and ANTI (NOT EXISTS).  Other
- *	 join clauses of an inner join are checked on the joined rows; an outer
- *	 or semi join offers this path only when its ON clauses are all keys
- *	 (or routes, below).
+ * The batched join is a CustomScan.  This file offers it to the planner
+ * through set_join_pathlist_hook (the way Citus and pg_strom plan their
+ * joins), for joins whose clauses equate lemlist filter columns with
+ * expressions of the other side.  It works as follows:
  *
- * The lemlist side may also be an agency's table of several teams: a
- * partitioned table (or a UNION ALL) whose partitions are lemlist tables,
- * each with its own server and key.  The join then runs one ForeignScan per
- * partition, and a join clause on a column that holds one value per
- * partition (its partition's value, a UNION ALL arm's constant, a
- * server_name column) routes each outer row's keys to the partitions it can
- * match: "d.team = s.team" asks each team for its own deals' campaigns only,
- * and a team without keys is not asked at all.  The partitions' requests
- * are in flight at once, each paced by its own key: the join polls their
- * scans in turn and waits on their one descriptor.
+ * - It runs the other side (the outer plan) once and keeps its rows in a
+ *	 tuplestore.  work_mem bounds the memory; larger inputs spill to disk.
+ *	 It also collects the distinct values of the key expressions.  Each
+ *	 distinct combination of the key values other than the campaign ID
+ *	 makes one key set, which holds the distinct campaign IDs that go with
+ *	 it.
+ * - The lemlist side is an ordinary ForeignScan plan under the join.  The
+ *	 join hands it the key sets before it starts, through
+ *	 lemlist_scan_set_join_keys.  The scan then gets its request sets from
+ *	 request_sets.c (lemlist_request_sets): each key set, together with each
+ *	 of the table's own filter combinations that allows it, is one request
+ *	 set.  The IDs of a request set are sent in batches of 100.  All the
+ *	 requests are in flight together, under the usual pacing, memo and
+ *	 cache.  The join keeps the rows by key, in memory proportional to what
+ *	 lemlist returned.
+ * - The join then reads the outer rows back and joins them by key, as an
+ *	 INNER, LEFT (the lemlist side nullable), SEMI (EXISTS) or ANTI (NOT
+ *	 EXISTS) join.  For an inner join, the other join clauses are checked
+ *	 on the joined rows.  For an outer or semi join, this path is offered
+ *	 only when all its ON clauses are keys (or routes, described below).
  *
- * The planner costs it from the outer side's estimated distinct keys
- * (estimate_num_groups), so it wins over listing the team whenever it
- * sends fewer requests; the parameterized paths stay for a handful of
- * outer rows.  A join clause on start_date, end_date or send_user that no
- * plan can send (a FULL JOIN on a date) is an ERROR when the plan is made
- * (lemlist_unsendable_join_clause), never an empty answer.
+ * The lemlist side may also be an agency's table of several teams.  That is
+ * a partitioned table (or a UNION ALL) whose partitions are lemlist tables,
+ * each with its own server and API key.  The join then runs one ForeignScan
+ * per partition.  Some columns hold one value per partition: the
+ * partition's value, a UNION ALL arm's constant, or a server_name column.
+ * A join clause on such a column routes each outer row's keys to the
+ * partitions that the row can match.  For example, "d.team = s.team" asks
+ * each team only for the campaigns of its own deals, and the join does not
+ * ask a team that gets no keys at all.  The partitions' requests are in
+ * flight at once, and each partition is paced by its own API key.  The join
+ * polls their scans in turn and waits on the one descriptor they share.
+ *
+ * The planner costs the join from the number of distinct keys it estimates
+ * on the outer side (lemlist_estimate_num_groups).  So the join wins over
+ * listing the team whenever it sends fewer requests, and the parameterized
+ * paths are still there for a handful of outer rows.  Some join clauses on
+ * start_date, end_date or send_user cannot be sent by any plan (a FULL JOIN
+ * on a date, for example).  Such a clause raises an ERROR when the plan is
+ * made (see lemlist_unsendable_join_clause); it never gives an empty
+ * answer.
  *
  * IDENTIFICATION
  *		  src/join.c
@@ -83,27 +92,51 @@
 #define JOIN_NAME "lemlist batched join"
 
 /*
- * custom_private of the path and of the plan, a List indexed by this enum.
- * The plan's custom_exprs are the keys' outer expressions, then the routes'
- * outer expressions, then (when some table has routes or conditions on a
- * parameter) one boolean expression per table of the lemlist side: does
- * the outer row route to it?
+ * The CustomPath's custom_private, a List of Nodes indexed by this enum.
  */
-enum JoinPrivateIndex
+enum JoinPathPrivateIndex
 {
-	JoinPrivateType,			/* Integer: the JoinType */
-	JoinPrivateFilters,			/* Integer list: the filter of each key */
-	JoinPrivateQuals,			/* path: the clauses checked on joined rows;
-								 * plan: Integer list, the mode of each key */
-	JoinPrivateKeys,			/* path: LemlistCond of each key;
-								 * plan: Integer, outer columns of the scan tuple */
-	JoinPrivateRouteNames,		/* String list: the column of each route */
-	JoinPrivateOuterJoin,		/* path: Integer, the outer join's RT index, or 0 */
-	JoinPrivateRouteExprs,		/* path: the outer expression of each route */
-	JoinPrivateTableRoutes,		/* path: per table, its route clauses and
-								 * conditions a parameter decides; or NIL */
-	JoinPrivateInnerTlist		/* path: the lemlist side's columns */
+	JoinPathType,				/* Integer: the JoinType */
+	JoinPathFilters,			/* Integer list: the filter of each key */
+	JoinPathQuals,				/* the clauses checked on joined rows */
+	JoinPathKeyExprs,			/* the outer expression of each key */
+	JoinPathKeyModes,			/* Integer list: the date mode of each key */
+	JoinPathRouteNames,			/* String list: the column of each route */
+	JoinPathOuterJoin,			/* Integer: the outer join's RT index, or 0 */
+	JoinPathRouteExprs,			/* the outer expression of each route */
+	JoinPathTableRoutes,		/* per table, its route clauses and its
+								 * conditions that a parameter decides; or
+								 * NIL */
+	JoinPathInnerTlist			/* the lemlist side's columns */
 };
+
+/*
+ * The CustomScan's custom_private, a List of Nodes indexed by this enum.
+ * Its custom_exprs are the keys' outer expressions, then the routes' outer
+ * expressions.  When some table has routes or conditions on a parameter,
+ * one boolean expression per table of the lemlist side comes last.  It
+ * tells whether the outer row routes to that table.
+ */
+enum JoinPlanPrivateIndex
+{
+	JoinPlanType,				/* Integer: the JoinType */
+	JoinPlanFilters,			/* Integer list: the filter of each key */
+	JoinPlanKeyModes,			/* Integer list: the date mode of each key */
+	JoinPlanOuterWidth,			/* Integer: outer columns of the scan tuple */
+	JoinPlanRouteNames			/* String list: the column of each route */
+};
+
+/* The join clauses of a batched join, sorted by their role (join_clauses). */
+typedef struct JoinClauses
+{
+	List	   *filters;		/* Integer list: the filter of each key */
+	List	   *keys;			/* LemlistCond of each key */
+	List	   *id_exprs;		/* outer expressions of the campaign_id keys */
+	List	   *quals;			/* clauses checked on joined rows */
+	List	   *route_names;	/* String list: the column of each route */
+	List	   *route_exprs;	/* the outer expression of each route */
+	List	   *table_routes;	/* per route, its clause for each table */
+} JoinClauses;
 
 /* One lemlist table of the lemlist side, while the join is planned. */
 typedef struct JoinPart
@@ -118,23 +151,24 @@ typedef struct JoinInner
 {
 	PlanState  *plan;
 	LemlistScanState *lemlist;
-	TupleTableSlot *slot;		/* for its rows, as kept */
-	ExprState  *route;			/* does an outer row route to it; NULL: yes */
+	TupleTableSlot *slot;		/* for its rows, as the join keeps them */
+	ExprState  *route;			/* does an outer row route to it? NULL means
+								 * yes */
 	HTAB	   *key_sets;		/* non-ID key text -> JoinEntry (set) */
 	HTAB	   *seen_keys;		/* key text -> JoinEntry, while collecting */
 	HTAB	   *matches;		/* key text -> JoinEntry (rows) */
-	bool		asked;			/* given keys in this execution */
+	bool		asked;			/* was given keys in this execution */
 	bool		done;			/* has returned its last row */
 } JoinInner;
 
-/* The rows lemlist returned for one key, or one key set's campaigns. */
+/* The rows lemlist returned for one key, or the campaigns of one key set. */
 typedef struct JoinEntry
 {
 	uint64		hash;			/* of the key text */
 	char	   *key;
 	List	   *rows;			/* MinimalTuples of the lemlist side */
-	LemlistJoinKeySet *set;		/* key sets: the set */
-	struct JoinEntry *next;		/* same hash */
+	LemlistJoinKeySet *set;		/* in a key sets table: the key set */
+	struct JoinEntry *next;		/* next entry with the same hash */
 } JoinEntry;
 
 /* A slot of the join's hash tables: the entries of one hash. */
@@ -149,6 +183,7 @@ typedef struct JoinScanState
 	CustomScanState css;
 	JoinType	jointype;
 	List	   *filters;		/* Integer list: the filter of each key */
+	int			key_filters;	/* the same, as bits 1 << filter */
 	List	   *modes;			/* Integer list: the date mode of each key */
 	List	   *key_states;		/* ExprState of each key's outer expression */
 	int			outer_width;	/* outer columns of the scan tuple */
@@ -156,18 +191,20 @@ typedef struct JoinScanState
 	PlanState  *outer;
 	int			ninners;
 	JoinInner  *inners;			/* the lemlist side's tables */
-	bool	   *routed;			/* of the current outer row, per table */
+	bool	   *routed;			/* per table: does the current outer row
+								 * route to it? */
 
 	MemoryContext join_cxt;		/* keys and the lemlist side's rows */
 	Tuplestorestate *outer_rows;
 	TupleTableSlot *outer_slot;
 
-	/* where the join is */
+	/* how far the join has got */
 	bool		fetched;
 	bool		have_outer;
-	JoinEntry **cur;			/* the matches of the current outer row, */
-	int		   *cur_inner;		/* one entry per table that has some, */
-	int			ncur;			/* and that table */
+	JoinEntry **cur;			/* the current outer row's matches: one entry
+								 * per table that has some */
+	int		   *cur_inner;		/* the table of each entry of cur */
+	int			ncur;			/* the number of entries in cur */
 	int			cur_index;
 	ListCell   *next_match;
 	bool		matched;
@@ -217,8 +254,8 @@ static const CustomExecMethods join_exec_methods = {
 
 /*
  * lemlist_join_init
- *		Offer the batched join to the planner (rel_size tells our foreign
- *		tables: it is their GetForeignRelSize)
+ *		Offer the batched join to the planner.  rel_size is how the join
+ *		recognizes our foreign tables: it is their GetForeignRelSize.
  */
 void
 lemlist_join_init(void (*rel_size) (PlannerInfo *, RelOptInfo *, Oid))
@@ -239,7 +276,8 @@ lemlist_join_init(void (*rel_size) (PlannerInfo *, RelOptInfo *, Oid))
 
 /*
  * stats_rel_info
- *		The planner facts of a lemlist stats table, or NULL for any other rel
+ *		The planner's facts about a lemlist stats table (its LemlistRelInfo),
+ *		or NULL for any other rel
  */
 static LemlistRelInfo *
 stats_rel_info(RelOptInfo *rel)
@@ -263,8 +301,8 @@ stats_rel_info(RelOptInfo *rel)
 
 /*
  * lemlist_is_join_child
- *		Whether a ForeignPath is the lemlist side of a batched join, which
- *		sends its join clauses
+ *		Whether a ForeignPath is the lemlist side of a batched join.  The
+ *		batched join sends the join clauses of such a path.
  */
 bool
 lemlist_is_join_child(ForeignPath *path)
@@ -277,13 +315,14 @@ lemlist_is_join_child(ForeignPath *path)
 /*
  * lemlist_unsendable_join_clause
  *		A join clause of baserel on start_date, end_date or send_user that
- *		only a batched join can send, or NULL
+ *		only a batched join can send, or NULL when there is none
  *
- * Such a clause compares the rows of a plain scan, computed under the
- * default dates and every sender, with the other side: nothing matches.  A
- * clause equating two lemlist tables' echo columns is not one (both sides
- * echo what they sent), nor one whose other side is within sent (the outer
- * side of a batched join, which sends it).
+ * Such a clause compares the rows of a plain scan with the other side.
+ * Those rows are computed under the default dates and for every sender, so
+ * nothing matches.  Two kinds of clause do not count.  A clause that equates
+ * the echo columns of two lemlist tables is fine, because both sides echo
+ * what they sent.  A clause whose other side is within sent is fine too:
+ * sent is the outer side of a batched join, and that join sends the clause.
  */
 Expr *
 lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baserel,
@@ -302,7 +341,7 @@ lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baserel,
 			continue;
 		if (sent != NULL && bms_is_subset(p->others, sent))
 			continue;
-		/* another lemlist table's echo: both sides echo what they sent */
+		/* the other side is a lemlist table: both echo what they sent */
 		if (bms_get_singleton_member(p->others, &other) &&
 			(Index) other < (Index) root->simple_rel_array_size &&
 			root->simple_rel_array[other] != NULL &&
@@ -315,10 +354,13 @@ lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baserel,
 
 /*
  * inner_parts
- *		The lemlist stats tables that make innerrel, each with its cheapest
- *		path: the table itself, or the tables an Append of innerrel scans (a
- *		partitioned table's partitions, a UNION ALL's arms, as many as plan-
- *		time pruning left).  NIL when innerrel is anything else.
+ *		The lemlist stats tables that make up innerrel, each with its
+ *		cheapest path
+ *
+ * The list holds innerrel itself when it is such a table.  Otherwise it
+ * holds the tables that an Append path of innerrel scans: a partitioned
+ * table's partitions or a UNION ALL's arms, as many as plan-time pruning
+ * left.  The result is NIL when innerrel is anything else.
  */
 static List *
 inner_parts(RelOptInfo *innerrel)
@@ -357,7 +399,7 @@ inner_parts(RelOptInfo *innerrel)
 
 /*
  * part_clause
- *		A clause of innerrel, as it reads in one of its tables
+ *		A clause of innerrel, translated to refer to one of its tables
  */
 static Node *
 part_clause(PlannerInfo *root, Node *clause, JoinPart *part, RelOptInfo *innerrel)
@@ -369,9 +411,11 @@ part_clause(PlannerInfo *root, Node *clause, JoinPart *part, RelOptInfo *innerre
 
 /*
  * parts_key
- *		The key a join clause makes alike in every table of the lemlist
- *		side, or NULL when it makes none; *mixed is set when it makes a key
- *		in some tables and not in others, or different keys.
+ *		The key that a join clause makes in every table of the lemlist side
+ *		(the same key in each), or NULL when it makes none
+ *
+ * *mixed is set when the clause makes a key in some tables and not in
+ * others, or makes different keys in different tables.
  */
 static LemlistCond *
 parts_key(PlannerInfo *root, Expr *clause, RelOptInfo *innerrel, RelOptInfo *outerrel,
@@ -412,9 +456,10 @@ parts_key(PlannerInfo *root, Expr *clause, RelOptInfo *innerrel, RelOptInfo *out
 
 /*
  * column_const
- *		What a column of one table of the lemlist side holds, when it is one
- *		value for all its rows that lemlist_fdw fills (its partition's value,
- *		its server's name), as a Const of type typid; else NULL
+ *		The value of a column of one table of the lemlist side, as a Const of
+ *		type typid, when lemlist_fdw fills the column with one value for all
+ *		the table's rows (its partition's value, its server's name); else
+ *		NULL
  */
 static Const *
 column_const(JoinPart *part, Var *var, Oid typid, Oid collid)
@@ -445,10 +490,12 @@ column_const(JoinPart *part, Var *var, Oid typid, Oid collid)
 
 /*
  * part_value
- *		What a column of innerrel (var) holds in one of its tables, when
- *		that is one value for all its rows, as a Const; else NULL.  That is
- *		its partition's value or its server's name (column_const), or a
- *		UNION ALL arm's constant.
+ *		The value of a column of innerrel (var) in one of its tables, as a
+ *		Const, when the column holds one value for all the table's rows;
+ *		else NULL
+ *
+ * The value is the partition's value or the server's name (column_const),
+ * or a UNION ALL arm's constant.
  */
 static Const *
 part_value(PlannerInfo *root, Var *var, JoinPart *part, RelOptInfo *innerrel)
@@ -463,7 +510,7 @@ part_value(PlannerInfo *root, Var *var, JoinPart *part, RelOptInfo *innerrel)
 	return column_const(part, (Var *) value, var->vartype, var->varcollid);
 }
 
-/* replace_var's context: the column, and the value in its place */
+/* replace_var's context: the column, and the value to put in its place */
 typedef struct ReplaceVar
 {
 	Var		   *var;
@@ -511,8 +558,10 @@ replace_columns(Node *node, ReplaceColumns *context)
  * part_prune_quals
  *		A table's own conditions on its filled columns that only a parameter
  *		decides ("team = $1" in a generic plan), with the columns' values in
- *		their place: where the Append would prune the table at run time, the
- *		join does not ask it
+ *		their place
+ *
+ * With them, the join does not ask a table that the Append would prune at
+ * run time.
  */
 static List *
 part_prune_quals(PlannerInfo *root, JoinPart *part)
@@ -544,13 +593,15 @@ part_prune_quals(PlannerInfo *root, JoinPart *part)
  * route_clause
  *		Whether a join clause routes outer rows to the lemlist side's tables.
  *
- * It does when it is "column = outer expression" (an equality operator,
- * nothing volatile) and the column holds one value in each table
- * (part_value).  Returns each table's clause with its value in the
- * column's place, a clause of the outer side alone, true exactly when an
- * outer row can match that table's rows: the join sends the row's keys to
- * those tables only.  NIL when the clause does not route; else
- * *outer_expr and *column say what it compares, for EXPLAIN.
+ * A clause routes when it is "column = outer expression" (with an equality
+ * operator and nothing volatile) and the column holds one value in each
+ * table (part_value).  The result then has one clause per table: the join
+ * clause with that table's value in the column's place.  Such a clause
+ * refers to the outer side alone, and it is true exactly when an outer row
+ * can match the table's rows.  The join sends the row's keys only to the
+ * tables whose clause is true.  The result is NIL when the clause does not
+ * route.  Otherwise, *outer_expr and *column say what the clause compares,
+ * for EXPLAIN.
  */
 static List *
 route_clause(PlannerInfo *root, Expr *clause, RelOptInfo *innerrel,
@@ -606,59 +657,21 @@ route_clause(PlannerInfo *root, Expr *clause, RelOptInfo *innerrel,
 }
 
 /*
- * join_pathlist
- *		Offer a batched join of innerrel, a lemlist stats table or a table
- *		of them (inner_parts), with outerrel, any input, when the join
- *		clauses key lemlist filters
+ * join_clauses
+ *		Sort the join clauses of a batched join into jc: the keys (the first
+ *		clause for each key filter), the routes, and the other clauses that
+ *		the joined rows must satisfy.  Returns false when a clause rules the
+ *		batched join out.
  */
-static void
-join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
-			  RelOptInfo *innerrel, JoinType jointype, JoinPathExtraData *extra)
+static bool
+join_clauses(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
+			 RelOptInfo *innerrel, List *parts, JoinType jointype,
+			 JoinPathExtraData *extra, JoinClauses *jc)
 {
-	List	   *parts;
-	Path	   *outer_path;
-	List	   *filters = NIL;
-	List	   *key_exprs = NIL;
-	List	   *id_exprs = NIL;
-	List	   *quals = NIL;
-	List	   *route_names = NIL;
-	List	   *route_exprs = NIL;
-	List	   *table_routes = NIL;
-	List	   *child_paths = NIL;
 	int			key_filters = 0;
 	ListCell   *lc;
-	CustomPath *cpath;
-	double		outer_rows;
-	double		nsets;
-	double		nkeys;
-	double		share;
-	Cost		cost;
 
-	if (prev_join_pathlist_hook)
-		prev_join_pathlist_hook(root, joinrel, outerrel, innerrel, jointype, extra);
-
-	/*
-	 * JOIN_UNIQUE_OUTER: "lemlist col IN (SELECT ...)", the other side made
-	 * unique; each of its distinct keys is kept once.
-	 */
-	if (!enable_batched_join ||
-		(jointype != JOIN_INNER && jointype != JOIN_LEFT &&
-		 jointype != JOIN_SEMI && jointype != JOIN_ANTI &&
-		 jointype != JOIN_UNIQUE_OUTER))
-		return;
-	if ((parts = inner_parts(innerrel)) == NIL)
-		return;
-	/* two lemlist tables join as they always did: both echo their filters */
-	if (stats_rel_info(outerrel) != NULL)
-		return;
-
-	outer_path = outerrel->cheapest_total_path;
-	if (outer_path == NULL || outer_path->param_info != NULL ||
-		!bms_is_empty(innerrel->lateral_relids) ||
-		!bms_is_empty(joinrel->lateral_relids))
-		return;
-
-	/* the keys, the routes, and what else the joined rows must satisfy */
+	memset(jc, 0, sizeof(JoinClauses));
 	foreach(lc, extra->restrictlist)
 	{
 		RestrictInfo *ri = lfirst_node(RestrictInfo, lc);
@@ -669,7 +682,7 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 		LemlistCond *key = NULL;
 
 		if (ri->pseudoconstant)
-			return;
+			return false;
 		if (jointype == JOIN_INNER || jointype == JOIN_UNIQUE_OUTER || !pushed)
 		{
 			bool		mixed;
@@ -679,102 +692,115 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 
 			key = parts_key(root, ri->clause, innerrel, outerrel, parts, &exact, &mixed);
 			if (mixed)
-				return;
+				return false;
 			if (key == NULL &&
 				(routes = route_clause(root, ri->clause, innerrel, outerrel, parts,
 									   &outer_expr, &column)) != NIL)
 			{
-				route_names = lappend(route_names, makeString(column));
-				route_exprs = lappend(route_exprs, outer_expr);
-				table_routes = lappend(table_routes, routes);
-				/* exact: decides an outer join's matches; an inner join checks it too */
+				jc->route_names = lappend(jc->route_names, makeString(column));
+				jc->route_exprs = lappend(jc->route_exprs, outer_expr);
+				jc->table_routes = lappend(jc->table_routes, routes);
+				/*
+				 * A route is exact, so it decides an outer join's matches.
+				 * An inner join also checks it on the joined rows.
+				 */
 				if (jointype == JOIN_INNER)
-					quals = lappend(quals, ri->clause);
+					jc->quals = lappend(jc->quals, ri->clause);
 				continue;
 			}
 		}
 		if (key != NULL && !(key_filters & (1 << key->filter)))
 		{
 			key_filters |= 1 << key->filter;
-			filters = lappend_int(filters, key->filter);
-			key_exprs = lappend(key_exprs, key);
+			jc->filters = lappend_int(jc->filters, key->filter);
+			jc->keys = lappend(jc->keys, key);
 			if (key->filter == LEMLIST_FILTER_CAMPAIGN_ID)
-				id_exprs = lappend(id_exprs, key->expr);
+				jc->id_exprs = lappend(jc->id_exprs, key->expr);
 			if (exact && jointype != JOIN_INNER)
 				continue;
 		}
-		/* an ON clause that is no exact key cannot decide an outer join's matches */
-		if ((jointype != JOIN_INNER && !pushed) || jointype == JOIN_UNIQUE_OUTER)
-			return;
-		quals = lappend(quals, ri->clause);
-	}
-	if (filters == NIL)
-		return;
-
-	/*
-	 * A join clause on the dates or the sender with a rel the outer side
-	 * does not hold would be compared, above this join, with rows computed
-	 * under the default dates: the path would answer nothing.
-	 */
-	foreach(lc, parts)
-	{
-		JoinPart   *part = lfirst(lc);
-
-		if (lemlist_unsendable_join_clause(root, part->rel, part->info->columns,
-										   part->info->natts, outerrel->relids) != NULL)
-			return;
-	}
-
-	/*
-	 * Costs: the outer side, then for each table one request set per
-	 * distinct key set it is asked for and per combination of the table's
-	 * own, each ceil(IDs / 100) batches (or, without a campaign_id key, the
-	 * team listed and batched).  Routes share the keys out among the tables.
-	 */
-	outer_rows = Max(outer_path->rows, 1);
-	{
-		List	   *set_exprs = NIL;
-		List	   *open_exprs = NIL;
-		List	   *all_exprs = list_copy(route_exprs);
-		double		domains = 1;
-
-		foreach(lc, key_exprs)
-		{
-			LemlistCond *key = lfirst(lc);
-			int			domain = lemlist_filter_domain_size(key->filter);
-
-			all_exprs = lappend(all_exprs, key->expr);
-			if (key->filter == LEMLIST_FILTER_CAMPAIGN_ID)
-				continue;
-			set_exprs = lappend(set_exprs, key->expr);
-			if (domain > 0)
-				domains *= domain;
-			else
-				open_exprs = lappend(open_exprs, key->expr);
-		}
-		nsets = set_exprs ? lemlist_estimate_num_groups(root, set_exprs, outer_rows) : 1;
-		nkeys = lemlist_estimate_num_groups(root, all_exprs, outer_rows);
-
 		/*
-		 * A key on ab_selected or channel takes at most its domain's values
-		 * (a table without statistics would be guessed at 200): so many key
-		 * sets, and so many times the IDs' keys.
+		 * An ON clause that is not an exact key cannot decide an outer
+		 * join's matches.
 		 */
-		if (domains > 1)
-		{
-			double		open_sets = open_exprs ?
-				lemlist_estimate_num_groups(root, open_exprs, outer_rows) : 1;
-
-			nsets = Min(nsets, open_sets * domains);
-			if (id_exprs != NIL)
-				nkeys = Min(nkeys, nsets * lemlist_estimate_num_groups(root, id_exprs, outer_rows));
-			else
-				nkeys = Min(nkeys, nsets);
-		}
+		if ((jointype != JOIN_INNER && !pushed) || jointype == JOIN_UNIQUE_OUTER)
+			return false;
+		jc->quals = lappend(jc->quals, ri->clause);
 	}
-	share = route_names ? 1.0 / list_length(parts) : 1.0;
-	cost = outer_path->total_cost + outer_rows * cpu_tuple_cost +
-		joinrel->rows * (LEMLIST_ROW_COST + cpu_tuple_cost);
+	return jc->filters != NIL;
+}
+
+/*
+ * estimate_key_sets
+ *		Estimate how many distinct key sets (*nsets) and distinct keys
+ *		(*nkeys) the outer side's rows hold.  A key set is made of the keys
+ *		other than campaign_id.
+ */
+static void
+estimate_key_sets(PlannerInfo *root, const JoinClauses *jc, double outer_rows,
+				  double *nsets, double *nkeys)
+{
+	List	   *set_exprs = NIL;
+	List	   *open_exprs = NIL;
+	List	   *all_exprs = list_copy(jc->route_exprs);
+	double		domains = 1;
+	ListCell   *lc;
+
+	foreach(lc, jc->keys)
+	{
+		LemlistCond *key = lfirst(lc);
+		int			domain = lemlist_filter_domain_size(key->filter);
+
+		all_exprs = lappend(all_exprs, key->expr);
+		if (key->filter == LEMLIST_FILTER_CAMPAIGN_ID)
+			continue;
+		set_exprs = lappend(set_exprs, key->expr);
+		if (domain > 0)
+			domains *= domain;
+		else
+			open_exprs = lappend(open_exprs, key->expr);
+	}
+	*nsets = set_exprs ? lemlist_estimate_num_groups(root, set_exprs, outer_rows) : 1;
+	*nkeys = lemlist_estimate_num_groups(root, all_exprs, outer_rows);
+
+	/*
+	 * A key on ab_selected or channel takes at most the values of its
+	 * domain, while a table without statistics would be guessed at 200
+	 * values.  So the domains cap the number of key sets, and the number of
+	 * keys is at most that many key sets times the distinct IDs.
+	 */
+	if (domains > 1)
+	{
+		double		open_sets = open_exprs ?
+			lemlist_estimate_num_groups(root, open_exprs, outer_rows) : 1;
+
+		*nsets = Min(*nsets, open_sets * domains);
+		if (jc->id_exprs != NIL)
+			*nkeys = Min(*nkeys, *nsets * lemlist_estimate_num_groups(root, jc->id_exprs,
+																	   outer_rows));
+		else
+			*nkeys = Min(*nkeys, *nsets);
+	}
+}
+
+/*
+ * inner_side_paths
+ *		Add the cost of the lemlist side's requests to *cost, and make each
+ *		table's own path, marked as the join's, into *child_paths
+ *
+ * Each table is asked one request set per distinct key set and per
+ * combination of its own filters.  Each request set takes ceil(IDs / 100)
+ * batches.  Without a campaign_id key, the team is listed instead and its
+ * campaigns are batched.  Routes share the keys out among the tables.
+ */
+static void
+inner_side_paths(const JoinClauses *jc, List *parts, double nsets, double nkeys,
+				 Cost *cost, List **child_paths)
+{
+	double		share = jc->route_names ? 1.0 / list_length(parts) : 1.0;
+	ListCell   *lc;
+
+	*child_paths = NIL;
 	foreach(lc, parts)
 	{
 		JoinPart   *part = lfirst(lc);
@@ -787,49 +813,133 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 		ForeignPath *child;
 		ListCell   *flc;
 
-		/* the table's own combinations, but for the values the keys give */
-		foreach(flc, filters)
+		/*
+		 * The table's own combinations, not counting the filters whose
+		 * values the keys give.
+		 */
+		foreach(flc, jc->filters)
 		{
 			if (info->values[lfirst_int(flc)] > 1)
 				own /= info->values[lfirst_int(flc)];
 		}
 		own = Max(own, 1);
-		if (id_exprs != NIL)
+		if (jc->id_exprs != NIL)
 			batches = sets * own * ceil(Max(keys / sets, 1) / LEMLIST_BATCH_SIZE);
 		else
 		{
 			pages = (info->ncampaigns > 0) ? 0 : info->list_pages;
 			batches = sets * own * ceil(Max(info->ncampaigns, 1) / LEMLIST_BATCH_SIZE);
 		}
-		cost += lemlist_request_cost(info, pages, batches);
+		*cost += lemlist_request_cost(info, pages, batches);
 
-		/* the table's own path, marked as the join's */
 		child = makeNode(ForeignPath);
 		memcpy(child, part->path, sizeof(ForeignPath));
 		child->fdw_private = list_make1(makeString(JOIN_NAME));
-		child_paths = lappend(child_paths, child);
+		*child_paths = lappend(*child_paths, child);
 	}
+}
+
+/*
+ * routes_per_table
+ *		Each table's route: each route's clause for the table, and the
+ *		table's own conditions that a parameter decides.  The result is NIL
+ *		when no table has any.
+ */
+static List *
+routes_per_table(PlannerInfo *root, List *parts, List *table_routes)
+{
+	List	   *per_table = NIL;
+	bool		any = (table_routes != NIL);
+	ListCell   *lc;
+
+	foreach(lc, parts)
+	{
+		List	   *mine = part_prune_quals(root, lfirst(lc));
+		ListCell   *rlc;
+
+		foreach(rlc, table_routes)
+			mine = lappend(mine, list_nth(lfirst(rlc), foreach_current_index(lc)));
+		any = any || mine != NIL;
+		per_table = lappend(per_table, mine);
+	}
+	return any ? per_table : NIL;
+}
+
+/*
+ * join_pathlist
+ *		Offer a batched join of innerrel with outerrel when the join clauses
+ *		give keys for lemlist filters.  innerrel is a lemlist stats table or
+ *		a table of them (inner_parts); outerrel can be any input.
+ */
+static void
+join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
+			  RelOptInfo *innerrel, JoinType jointype, JoinPathExtraData *extra)
+{
+	List	   *parts;
+	Path	   *outer_path;
+	JoinClauses jc;
+	List	   *child_paths;
+	List	   *key_exprs = NIL;
+	List	   *key_modes = NIL;
+	ListCell   *lc;
+	CustomPath *cpath;
+	double		outer_rows;
+	double		nsets;
+	double		nkeys;
+	Cost		cost;
+
+	if (prev_join_pathlist_hook)
+		prev_join_pathlist_hook(root, joinrel, outerrel, innerrel, jointype, extra);
 
 	/*
-	 * Each table's route: each route's clause for the table, and the
-	 * table's own conditions a parameter decides.  None when no table has
-	 * any.
+	 * JOIN_UNIQUE_OUTER is "lemlist col IN (SELECT ...)" with the other side
+	 * made unique: the join keeps each of its distinct keys once.
 	 */
+	if (!enable_batched_join ||
+		(jointype != JOIN_INNER && jointype != JOIN_LEFT &&
+		 jointype != JOIN_SEMI && jointype != JOIN_ANTI &&
+		 jointype != JOIN_UNIQUE_OUTER))
+		return;
+	if ((parts = inner_parts(innerrel)) == NIL)
+		return;
+	/* two lemlist tables join the usual way: both echo their filters */
+	if (stats_rel_info(outerrel) != NULL)
+		return;
+
+	outer_path = outerrel->cheapest_total_path;
+	if (outer_path == NULL || outer_path->param_info != NULL ||
+		!bms_is_empty(innerrel->lateral_relids) ||
+		!bms_is_empty(joinrel->lateral_relids))
+		return;
+
+	if (!join_clauses(root, joinrel, outerrel, innerrel, parts, jointype, extra, &jc))
+		return;
+
+	/*
+	 * A join clause on the dates or the sender with a rel that the outer
+	 * side does not hold would be checked above this join, against rows
+	 * computed under the default dates.  The path would answer nothing.
+	 */
+	foreach(lc, parts)
 	{
-		List	   *per_table = NIL;
-		bool		any = (table_routes != NIL);
+		JoinPart   *part = lfirst(lc);
 
-		foreach(lc, parts)
-		{
-			List	   *mine = part_prune_quals(root, lfirst(lc));
-			ListCell   *rlc;
+		if (lemlist_unsendable_join_clause(root, part->rel, part->info->columns,
+										   part->info->natts, outerrel->relids) != NULL)
+			return;
+	}
 
-			foreach(rlc, table_routes)
-				mine = lappend(mine, list_nth(lfirst(rlc), foreach_current_index(lc)));
-			any = any || mine != NIL;
-			per_table = lappend(per_table, mine);
-		}
-		table_routes = any ? per_table : NIL;
+	/* cost the outer side and the joined rows, then the requests */
+	outer_rows = Max(outer_path->rows, 1);
+	estimate_key_sets(root, &jc, outer_rows, &nsets, &nkeys);
+	cost = outer_path->total_cost + outer_rows * cpu_tuple_cost +
+		joinrel->rows * (LEMLIST_ROW_COST + cpu_tuple_cost);
+	inner_side_paths(&jc, parts, nsets, nkeys, &cost, &child_paths);
+
+	foreach(lc, jc.keys)
+	{
+		key_exprs = lappend(key_exprs, ((LemlistCond *) lfirst(lc))->expr);
+		key_modes = lappend_int(key_modes, ((LemlistCond *) lfirst(lc))->mode);
 	}
 
 	cpath = makeNode(CustomPath);
@@ -838,16 +948,18 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 	cpath->path.pathtarget = joinrel->reltarget;
 	cpath->path.param_info = NULL;
 	cpath->path.rows = joinrel->rows;
-	cpath->path.startup_cost = cost;	/* nothing comes before both sides ran */
+	cpath->path.startup_cost = cost;	/* no row until both sides have run */
 	cpath->path.total_cost = cost;
 	cpath->path.pathkeys = NIL;
 	cpath->custom_paths = lcons(outer_path, child_paths);
-	cpath->custom_private = list_make4(makeInteger(jointype), filters, quals, key_exprs);
-	cpath->custom_private = lappend(cpath->custom_private, route_names);
+	cpath->custom_private = list_make4(makeInteger(jointype), jc.filters, jc.quals, key_exprs);
+	cpath->custom_private = lappend(cpath->custom_private, key_modes);
+	cpath->custom_private = lappend(cpath->custom_private, jc.route_names);
 	cpath->custom_private = lappend(cpath->custom_private,
 									makeInteger(lemlist_outer_join_relid(extra->sjinfo)));
-	cpath->custom_private = lappend(cpath->custom_private, route_exprs);
-	cpath->custom_private = lappend(cpath->custom_private, table_routes);
+	cpath->custom_private = lappend(cpath->custom_private, jc.route_exprs);
+	cpath->custom_private = lappend(cpath->custom_private,
+									routes_per_table(root, parts, jc.table_routes));
 	cpath->custom_private = lappend(cpath->custom_private, innerrel->reltarget->exprs);
 	cpath->methods = &join_path_methods;
 	add_path(joinrel, &cpath->path);
@@ -855,10 +967,12 @@ join_pathlist(PlannerInfo *root, RelOptInfo *joinrel, RelOptInfo *outerrel,
 
 /*
  * join_plan
- *		The CustomScan: the outer plan and the lemlist side's tables as its
- *		children, a scan tuple of the outer plan's columns then the lemlist
- *		side's, the keys' and routes' outer expressions and each table's
- *		route in custom_exprs
+ *		Make the CustomScan
+ *
+ * Its children are the outer plan and the lemlist side's tables.  Its scan
+ * tuple holds the outer plan's columns, then the lemlist side's.  Its
+ * custom_exprs hold the keys' and the routes' outer expressions and each
+ * table's route.
  */
 static Plan *
 join_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
@@ -867,16 +981,10 @@ join_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 	CustomScan *cscan = makeNode(CustomScan);
 	Plan	   *outer_plan = linitial(custom_plans);
 	List	   *private = best_path->custom_private;
-	JoinType	jointype = intVal(list_nth(private, JoinPrivateType));
-	List	   *filters = list_nth(private, JoinPrivateFilters);
-	List	   *quals = list_nth(private, JoinPrivateQuals);
-	List	   *keys = list_nth(private, JoinPrivateKeys);
-	List	   *route_names = list_nth(private, JoinPrivateRouteNames);
-	List	   *table_routes = list_nth(private, JoinPrivateTableRoutes);
-	List	   *inner_tlist = list_nth(private, JoinPrivateInnerTlist);
-	List	   *modes = NIL;
+	JoinType	jointype = intVal(list_nth(private, JoinPathType));
+	List	   *inner_tlist = list_nth(private, JoinPathInnerTlist);
 	List	   *scan_tlist = NIL;
-	List	   *exprs = NIL;
+	List	   *exprs;
 	ListCell   *lc;
 	int			resno = 1;
 
@@ -900,27 +1008,26 @@ join_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 		/* above a left join, the lemlist side's Vars are the nullable ones */
 		if (jointype == JOIN_LEFT && IsA(expr, Var))
 			lemlist_var_nulled_by((Var *) expr,
-								  intVal(list_nth(private, JoinPrivateOuterJoin)));
+								  intVal(list_nth(private, JoinPathOuterJoin)));
 		scan_tlist = lappend(scan_tlist, makeTargetEntry(expr, resno++, NULL, false));
 	}
-	foreach(lc, keys)
-	{
-		exprs = lappend(exprs, ((LemlistCond *) lfirst(lc))->expr);
-		modes = lappend_int(modes, ((LemlistCond *) lfirst(lc))->mode);
-	}
-	exprs = list_concat(exprs, list_nth(private, JoinPrivateRouteExprs));
-	foreach(lc, table_routes)
+	exprs = list_concat_copy(list_nth(private, JoinPathKeyExprs),
+							 list_nth(private, JoinPathRouteExprs));
+	foreach(lc, (List *) list_nth(private, JoinPathTableRoutes))
 		exprs = lappend(exprs, make_ands_explicit(lfirst(lc)));
 
 	cscan->scan.plan.targetlist = tlist;
-	cscan->scan.plan.qual = quals;
+	cscan->scan.plan.qual = list_nth(private, JoinPathQuals);
 	cscan->scan.scanrelid = 0;
 	cscan->flags = best_path->flags;
 	cscan->custom_plans = custom_plans;
 	cscan->custom_exprs = exprs;
-	cscan->custom_private = list_make4(makeInteger(jointype), filters, modes,
+	cscan->custom_private = list_make4(makeInteger(jointype),
+									   list_nth(private, JoinPathFilters),
+									   list_nth(private, JoinPathKeyModes),
 									   makeInteger(list_length(outer_plan->targetlist)));
-	cscan->custom_private = lappend(cscan->custom_private, route_names);
+	cscan->custom_private = lappend(cscan->custom_private,
+									list_nth(private, JoinPathRouteNames));
 	cscan->custom_scan_tlist = scan_tlist;
 	cscan->custom_relids = bms_copy(rel->relids);
 	cscan->methods = &join_scan_methods;
@@ -947,11 +1054,11 @@ join_create_state(CustomScan *cscan)
 												  T_CustomScanState);
 
 	js->css.methods = &join_exec_methods;
-	js->jointype = intVal(list_nth(cscan->custom_private, JoinPrivateType));
-	js->filters = list_nth(cscan->custom_private, JoinPrivateFilters);
-	js->modes = list_nth(cscan->custom_private, JoinPrivateQuals);
-	js->outer_width = intVal(list_nth(cscan->custom_private, JoinPrivateKeys));
-	js->nroutes = list_length(list_nth(cscan->custom_private, JoinPrivateRouteNames));
+	js->jointype = intVal(list_nth(cscan->custom_private, JoinPlanType));
+	js->filters = list_nth(cscan->custom_private, JoinPlanFilters);
+	js->modes = list_nth(cscan->custom_private, JoinPlanKeyModes);
+	js->outer_width = intVal(list_nth(cscan->custom_private, JoinPlanOuterWidth));
+	js->nroutes = list_length(list_nth(cscan->custom_private, JoinPlanRouteNames));
 	return (Node *) js;
 }
 
@@ -961,14 +1068,13 @@ join_begin(CustomScanState *node, EState *estate, int eflags)
 	JoinScanState *js = (JoinScanState *) node;
 	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
 	int			nkeys = list_length(js->filters);
-	int			key_filters = 0;
 	List	   *key_exprs = NIL;
 	ListCell   *lc;
 
 	js->outer = ExecInitNode(linitial(cscan->custom_plans), estate, eflags);
 	node->custom_ps = list_make1(js->outer);
 	foreach(lc, js->filters)
-		key_filters |= 1 << lfirst_int(lc);
+		js->key_filters |= 1 << lfirst_int(lc);
 
 	js->ninners = list_length(cscan->custom_plans) - 1;
 	js->inners = palloc0(sizeof(JoinInner) * js->ninners);
@@ -984,8 +1090,15 @@ join_begin(CustomScanState *node, EState *estate, int eflags)
 		inner->lemlist = ((ForeignScanState *) inner->plan)->fdw_state;
 		inner->slot = ExecInitExtraTupleSlot(estate, ExecGetResultType(inner->plan),
 											 &TTSOpsMinimalTuple);
-		lemlist_scan_join_child(inner->lemlist, key_filters);
-		/* after the keys' and the routes' outer expressions, each table's route */
+		/*
+		 * Tell it now which filters its keys are on, for EXPLAIN before any
+		 * execution.
+		 */
+		lemlist_scan_set_join_keys(inner->lemlist, js->key_filters, NIL, false);
+		/*
+		 * In custom_exprs, each table's route comes after the keys' and the
+		 * routes' outer expressions.
+		 */
 		if (list_length(cscan->custom_exprs) > nkeys + js->nroutes)
 			inner->route = ExecInitExpr(list_nth(cscan->custom_exprs,
 												 nkeys + js->nroutes + i),
@@ -1050,11 +1163,13 @@ entry_table(const char *name, MemoryContext cxt)
 
 /*
  * outer_key
- *		The key of the outer row in the scan tuple: each key's text, each
- *		followed by a unit separator, the campaign ID last; *set_len is the
- *		length of its key set's part (all but the ID).  *ok is cleared when
- *		a key has a value no lemlist row can match.  In the per-tuple memory,
- *		which the callers reset for each outer row.
+ *		The key of the outer row in the scan tuple
+ *
+ * The key is the text of each key, each followed by a unit separator, with
+ * the campaign ID last.  *set_len is set to the length of the key set's part
+ * (everything but the ID).  *ok is cleared when a key has a value that no
+ * lemlist row can match.  The key is made in the per-tuple memory, which
+ * the callers reset for each outer row.
  */
 static char *
 outer_key(JoinScanState *js, int *set_len, bool *ok)
@@ -1143,8 +1258,8 @@ build_scan_tuple(JoinScanState *js, TupleTableSlot *outer, TupleTableSlot *inner
 
 /*
  * route_row
- *		Which tables of the lemlist side the outer row in the scan tuple
- *		routes to (js->routed); returns how many
+ *		Set js->routed to the tables of the lemlist side that the outer row
+ *		in the scan tuple routes to, and return how many there are
  */
 static int
 route_row(JoinScanState *js)
@@ -1167,8 +1282,8 @@ route_row(JoinScanState *js)
 
 /*
  * add_key
- *		One table of the lemlist side is asked for an outer row's key (the
- *		first set_len bytes of which name its key set)
+ *		Add an outer row's key to what one table of the lemlist side is
+ *		asked for.  The first set_len bytes of the key name its key set.
  */
 static void
 add_key(JoinScanState *js, JoinInner *inner, const char *full_key, int set_len)
@@ -1221,9 +1336,9 @@ add_key(JoinScanState *js, JoinInner *inner, const char *full_key, int set_len)
 
 /*
  * collect_outer
- *		Run the outer plan: keep its rows, and for each table of the lemlist
- *		side the distinct key sets routed to it, with their distinct
- *		campaign IDs
+ *		Run the outer plan.  Keep its rows, and collect for each table of the
+ *		lemlist side the distinct key sets routed to it, with their distinct
+ *		campaign IDs.
  */
 static void
 collect_outer(JoinScanState *js)
@@ -1261,10 +1376,11 @@ collect_outer(JoinScanState *js)
 		}
 
 		/*
-		 * The other side of an IN (SELECT ...), made unique by its keys and
-		 * routes.  Routes by equality send two rows to the same tables or to
-		 * none in common, so a row with the key and routes of one kept
-		 * already would only repeat its matches.
+		 * This is the other side of an IN (SELECT ...): make it unique by its
+		 * keys and routes.  Routes by equality send two rows either to the
+		 * same tables or to no table in common.  So a row with the same key
+		 * and routes as a row already kept would only repeat that row's
+		 * matches.
 		 */
 		if (unique_keys != NULL)
 		{
@@ -1291,7 +1407,10 @@ collect_outer(JoinScanState *js)
 		}
 	}
 
-	/* the key sets stay; the keys' table was for distinctness only */
+	/*
+	 * Keep the key sets.  The tables of keys only served to keep the keys
+	 * distinct, so drop them.
+	 */
 	if (unique_keys != NULL)
 		hash_destroy(unique_keys);
 	for (int i = 0; i < js->ninners; i++)
@@ -1304,7 +1423,7 @@ collect_outer(JoinScanState *js)
 
 /*
  * keep_row
- *		Keep the row a table of the lemlist side returned by its key
+ *		Keep a row that a table of the lemlist side returned, under its key
  */
 static void
 keep_row(JoinScanState *js, JoinInner *inner, TupleTableSlot *slot)
@@ -1345,9 +1464,11 @@ keep_row(JoinScanState *js, JoinInner *inner, TupleTableSlot *slot)
 
 /*
  * wait_inners
- *		Wait until one of the tables still asking may have an answer: their
- *		requests are all on the backend's one curl handle, and one
- *		descriptor wakes for any of them (and for pacing, and a cancel)
+ *		Wait until one of the tables that are still asking may have an
+ *		answer
+ *
+ * Their requests all share the backend's one curl handle, and one
+ * descriptor wakes for any of them (and also for pacing and for a cancel).
  */
 static void
 wait_inners(JoinScanState *js)
@@ -1355,7 +1476,7 @@ wait_inners(JoinScanState *js)
 	pgsocket	fd = PGINVALID_SOCKET;
 	int			rc;
 
-	/* each arms the wake-up its pacing or its retries need */
+	/* each call arms the wake-up that the table's pacing or retries need */
 	for (int i = 0; i < js->ninners; i++)
 	{
 		if (js->inners[i].asked && !js->inners[i].done)
@@ -1370,10 +1491,12 @@ wait_inners(JoinScanState *js)
 
 /*
  * fetch_lemlist
- *		Tell each table of the lemlist side its key sets, and keep what they
- *		return by key.  One table runs as a plain scan; several are polled
- *		in turn, none waiting, so that all their requests are in flight at
- *		once.  A table no outer row routes to is not asked at all.
+ *		Tell each table of the lemlist side its key sets, and keep what the
+ *		tables return by key
+ *
+ * One table runs as a plain scan.  Several tables are polled in turn and
+ * none of them waits, so that all their requests are in flight at once.
+ * The join does not ask a table that no outer row routes to.
  */
 static void
 fetch_lemlist(JoinScanState *js)
@@ -1405,7 +1528,7 @@ fetch_lemlist(JoinScanState *js)
 			for (JoinEntry *e = slot->head; e != NULL; e = e->next)
 				sets = lappend(sets, e->set);
 		}
-		lemlist_scan_set_join_keys(inner->lemlist, sets, js->nasked > 1);
+		lemlist_scan_set_join_keys(inner->lemlist, js->key_filters, sets, js->nasked > 1);
 		remaining++;
 	}
 
@@ -1444,8 +1567,8 @@ fetch_lemlist(JoinScanState *js)
 
 /*
  * find_matches
- *		The current outer row's matches: for each table it routes to, the
- *		rows kept under its key
+ *		Find the current outer row's matches: for each table that the row
+ *		routes to, the rows kept under the row's key
  */
 static void
 find_matches(JoinScanState *js)
@@ -1498,7 +1621,7 @@ join_next(ScanState *node)
 	{
 		CHECK_FOR_INTERRUPTS();
 
-		/* the next match of the current outer row */
+		/* return the next match of the current outer row */
 		if (js->have_outer && js->ncur > 0 &&
 			js->jointype != JOIN_SEMI && js->jointype != JOIN_ANTI)
 		{
@@ -1518,7 +1641,10 @@ join_next(ScanState *node)
 			}
 		}
 
-		/* done with it: the outer join's NULL-extended row */
+		/*
+		 * The current outer row has no more matches: return the outer join's
+		 * NULL-extended row if one is due.
+		 */
 		if (js->have_outer)
 		{
 			bool		emit = false;
@@ -1537,7 +1663,7 @@ join_next(ScanState *node)
 			}
 		}
 
-		/* the next outer row */
+		/* move on to the next outer row */
 		if (js->outer_rows == NULL ||
 			!tuplestore_gettupleslot(js->outer_rows, true, false, js->outer_slot))
 			return ExecClearTuple(js->css.ss.ss_ScanTupleSlot);
@@ -1611,16 +1737,17 @@ join_rescan(CustomScanState *node)
 
 /*
  * join_explain
- *		The keys and where they come from, and the routes to the lemlist
- *		side's tables; with ANALYZE, how many outer rows, distinct keys, key
- *		sets and tables asked (each table shows its own batches)
+ *		Show the keys and where they come from, and the routes to the
+ *		lemlist side's tables.  With ANALYZE, also show how many outer rows,
+ *		distinct keys, key sets and tables asked there were.  Each table
+ *		shows its own batches.
  */
 static void
 join_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 {
 	JoinScanState *js = (JoinScanState *) node;
 	CustomScan *cscan = (CustomScan *) node->ss.ps.plan;
-	List	   *route_names = list_nth(cscan->custom_private, JoinPrivateRouteNames);
+	List	   *route_names = list_nth(cscan->custom_private, JoinPlanRouteNames);
 	int			nkeys = list_length(js->filters);
 	List	   *context;
 	StringInfoData buf;

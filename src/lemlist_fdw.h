@@ -3,8 +3,8 @@
  * lemlist_fdw.h
  *		  What the files of lemlist_fdw share
  *
- * Only what crosses files is here, grouped by the file that defines it;
- * each file keeps its own types.  curl.h and jansson.h are never included:
+ * Only what crosses files is here, grouped by the file that defines it.
+ * Each file keeps its own types.  curl.h and jansson.h are never included:
  * http.c and json.c keep their libraries to themselves, and the rest of the
  * extension sees palloc'd C strings and PostgreSQL types.  What differs
  * between PostgreSQL majors is in compat.h.
@@ -165,8 +165,7 @@ extern void lemlist_server_options(Oid serverid, LemlistOptions *opts);
 extern List *lemlist_server_api_keys(Oid serverid);
 
 /* ---------------------------------------------------------------------
- * in pushdown.c: which clauses become request filters, their values at
- * run time, the literals lemlist accepts
+ * in pushdown.c: which clauses become request filters (plan time)
  * ---------------------------------------------------------------------
  */
 
@@ -183,7 +182,7 @@ typedef enum LemlistCondOp
 	LEMLIST_OP_ID_TEST			/* a clause on campaign_id, tested per campaign */
 } LemlistCondOp;
 
-/* How a date comparand stands for the instant sent. */
+/* How the instant sent is read from a date comparand. */
 typedef enum LemlistDateMode
 {
 	LEMLIST_DATE_INSTANT,		/* a timestamptz, as is */
@@ -212,6 +211,47 @@ typedef struct LemlistCond
 	int			refs;
 } LemlistCond;
 
+extern List *lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
+								   const LemlistColumn *columns, int natts,
+								   List *clauses, bool report);
+
+/* A join clause of a lemlist table on one of its echo columns. */
+typedef struct LemlistJoinPartner
+{
+	LemlistFilterKind filter;	/* of the echo column */
+	Expr	   *clause;
+	Relids		others;			/* the other relations it reads */
+	bool		required;		/* an equivalence class's equality: every
+								 * joined row holds it, so a NULL never joins */
+} LemlistJoinPartner;
+
+extern List *lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
+								   const LemlistColumn *columns, int natts);
+extern bool lemlist_is_column(Expr *expr, Index relid, AttrNumber attno);
+extern LemlistCond *lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
+											 const LemlistColumn *columns, int natts);
+extern bool lemlist_conds_are_constant(List *conds);
+extern char *lemlist_clause_text(PlannerInfo *root, Expr *clause, bool prefix);
+extern LemlistCond *lemlist_join_key(PlannerInfo *root, RelOptInfo *baserel,
+									 const LemlistColumn *columns, int natts,
+									 Expr *clause, Relids outer_relids, bool *exact);
+
+/* ---------------------------------------------------------------------
+ * in literals.c: the filters' kinds and names, the literals lemlist accepts
+ * ---------------------------------------------------------------------
+ */
+extern bool lemlist_is_text_filter(LemlistFilterKind filter);
+extern bool lemlist_is_date_filter(LemlistFilterKind filter);
+extern bool lemlist_filter_value_ok(LemlistFilterKind filter, const char *value);
+extern int	lemlist_filter_domain_size(LemlistFilterKind filter);
+extern void lemlist_check_filter_value(LemlistFilterKind filter, const char *value);
+extern char *lemlist_format_timestamp(TimestampTz ts);
+extern const char *lemlist_filter_name(LemlistFilterKind filter);
+
+/* ---------------------------------------------------------------------
+ * in filter_values.c: the conditions, evaluated into each filter's values
+ * ---------------------------------------------------------------------
+ */
 /*
  * The evaluated filters of one scan: what the requests will carry.  A value
  * list holding a single NULL pointer means "not filtered".
@@ -239,8 +279,34 @@ typedef struct LemlistCombo
 	char	   *send_user;
 	char	   *ab_selected;
 	char	   *channel;
-	List	   *campaign_ids;	/* a batched join's (char *), NIL: the scan's */
 } LemlistCombo;
+
+
+extern void lemlist_filter_values(List *conds, List *exprstates, ExprContext *econtext,
+								  TimestampTz default_start, TimestampTz default_end,
+								  LemlistFilterValues *out);
+extern char *lemlist_join_key_text(LemlistCond *cond, Datum value, bool isnull);
+extern List *lemlist_intersect_values(List *a, List *b);
+extern TimestampTz lemlist_default_end_date(void);
+
+/* ---------------------------------------------------------------------
+ * in request_sets.c: the request sets of one execution of a scan
+ * ---------------------------------------------------------------------
+ */
+
+/* One request set: what its requests send, and the campaigns it asks for. */
+typedef struct LemlistRequestSet
+{
+	LemlistCombo combo;			/* the filters, which each row echoes */
+	List	   *campaign_ids;	/* char *; NIL when the team is listed */
+} LemlistRequestSet;
+
+/*
+ * Does a row of these values (the echo columns from combo, campaign_id from
+ * id) pass the tests of kind op?  The scan evaluates its tests so.
+ */
+typedef bool (*LemlistTestFunc) (void *arg, LemlistCondOp op, const LemlistCombo *combo,
+								 const char *id);
 
 /* One key set a batched join asks its lemlist side for. */
 typedef struct LemlistJoinKeySet
@@ -249,46 +315,52 @@ typedef struct LemlistJoinKeySet
 	List	   *campaign_ids;	/* char *, when campaign_id is a key */
 } LemlistJoinKeySet;
 
-extern List *lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
-								   const LemlistColumn *columns, int natts,
-								   List *clauses, bool report);
-/* A join clause of a lemlist table on one of its echo columns. */
-typedef struct LemlistJoinPartner
+/* What a scan's request sets are made of (lemlist_request_spec_init). */
+typedef struct LemlistRequestSpec
 {
-	LemlistFilterKind filter;	/* of the echo column */
-	Expr	   *clause;
-	Relids		others;			/* the other relations it reads */
-	bool		required;		/* an equivalence class's equality: every
-								 * joined row holds it, so a NULL never joins */
-} LemlistJoinPartner;
+	List	   *conds;			/* LemlistCond */
+	List	   *exprstates;		/* their expressions' states, parallel */
+	TimestampTz default_start;	/* startDate when no condition gives one */
+	int			ntests;			/* conditions that are tests */
+	int			nid_tests;		/* of them, on campaign_id */
+	LemlistTestFunc passes;
+	void	   *passes_arg;
+	/* a batched join's inner scan: the key sets of the next execution */
+	int			key_filters;	/* bits 1 << filter of the key filters */
+	List	   *key_sets;		/* LemlistJoinKeySet */
+} LemlistRequestSpec;
 
-extern List *lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
-								   const LemlistColumn *columns, int natts);
-extern bool lemlist_is_column(Expr *expr, Index relid, AttrNumber attno);
-extern LemlistCond *lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
-											 const LemlistColumn *columns, int natts);
-extern bool lemlist_conds_are_constant(List *conds);
-extern char *lemlist_clause_text(PlannerInfo *root, Expr *clause, bool prefix);
-extern LemlistCond *lemlist_join_key(PlannerInfo *root, RelOptInfo *baserel,
-									 const LemlistColumn *columns, int natts,
-									 Expr *clause, Relids outer_relids, bool *exact);
-extern char *lemlist_join_key_text(LemlistCond *cond, Datum value, bool isnull);
-extern void lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
-							   TimestampTz default_start, TimestampTz default_end,
-							   LemlistFilterValues *out);
-extern List *lemlist_combinations(const LemlistFilterValues *fv);
-extern char **lemlist_combo_field(LemlistCombo *combo, LemlistFilterKind filter);
+/* The request sets of one execution. */
+typedef struct LemlistRequestSets
+{
+	bool		executed;		/* made by an execution (not for EXPLAIN) */
+	TimestampTz default_end;	/* endDate when no condition gives one */
+	LemlistFilterValues fv;		/* the values, as the tests left them */
+	List	   *sets;			/* LemlistRequestSet */
+	int64		keyed_sets;		/* sets the key sets made, before the tests */
+} LemlistRequestSets;
+
+extern void lemlist_request_spec_init(LemlistRequestSpec *spec, List *conds, List *exprstates,
+									  TimestampTz default_start, LemlistTestFunc passes,
+									  void *passes_arg);
+extern void lemlist_request_sets(const LemlistRequestSpec *spec, ExprContext *econtext,
+								 TimestampTz default_end, LemlistRequestSets *out);
+extern int64 lemlist_combination_count(const LemlistFilterValues *fv);
 extern void lemlist_check_combinations(int64 n);
-extern List *lemlist_intersect_values(List *a, List *b);
-extern TimestampTz lemlist_default_end_date(void);
-extern bool lemlist_filter_value_ok(LemlistFilterKind filter, const char *value);
-extern int	lemlist_filter_domain_size(LemlistFilterKind filter);
-extern void lemlist_check_filter_value(LemlistFilterKind filter, const char *value);
-extern char *lemlist_format_timestamp(TimestampTz ts);
-extern const char *lemlist_filter_name(LemlistFilterKind filter);
+extern char **lemlist_combo_field(LemlistCombo *combo, LemlistFilterKind filter);
+extern const LemlistRequestSets *lemlist_request_sets_shown(const LemlistRequestSpec *spec,
+															const LemlistRequestSets *made,
+															LemlistRequestSets *scratch);
+extern void lemlist_explain_request_sets(const LemlistRequestSpec *spec,
+										 const LemlistRequestSets *shown,
+										 bool campaigns, ExplainState *es);
+extern void lemlist_explain_join_keys(const LemlistRequestSpec *spec,
+									  const LemlistRequestSets *shown, ExplainState *es);
+extern void lemlist_explain_first_body(const LemlistRequestSpec *spec,
+									   const LemlistRequestSets *shown, ExplainState *es);
 
 /* ---------------------------------------------------------------------
- * in lemlist_fdw.c: the planner's facts about a foreign table, and the
+ * in handler.c: the planner's facts about a foreign table, and the
  * cost model
  * ---------------------------------------------------------------------
  */
@@ -305,21 +377,22 @@ typedef struct LemlistRelInfo
 	double		list_pages;		/* estimated campaign list pages */
 	double		batches;		/* estimated stats batch requests */
 	double		combos;			/* filter combinations */
-	double		values[LEMLIST_NUM_FILTERS];	/* of each filter, in them */
+	double		values[LEMLIST_NUM_FILTERS];	/* values of each filter in them */
 	double		ncampaigns;		/* campaigns the table's own clauses ask for */
 	double		rows;
 } LemlistRelInfo;
 
 /*
  * Cost model.  One request is a network round trip (about 100 ms against
- * lemlist), worth far more than a row (0.01) and about as much as reading a
- * thousand pages; the startup cost is the first response, which is when the
- * first row can flow.  Kept at that scale so that an ordinary scan stays
- * below jit_above_cost: JIT compiling the quals of a scan that mostly waits
- * on the network costs time and memory and buys nothing.  List pages go one
- * after the other, batches in waves of max_parallel; each request adds a
- * tenth (its share of the rate limit), so that of two plans that wait as
- * long the one that sends fewer requests wins.
+ * lemlist).  It costs far more than a row (0.01), about as much as reading
+ * a thousand pages.  The startup cost is the first response, because the
+ * first row can flow only then.  Costs stay at that scale so that an
+ * ordinary scan stays below jit_above_cost: JIT-compiling the quals of a
+ * scan that mostly waits on the network costs time and memory and buys
+ * nothing.  List pages are sent one after the other, batches in waves of
+ * max_parallel.  Each request adds a tenth more (its share of the rate
+ * limit), so that of two plans that wait as long, the one that sends fewer
+ * requests wins.
  */
 #define LEMLIST_REQUEST_COST		1000.0
 #define LEMLIST_ROW_COST			0.01
@@ -329,7 +402,10 @@ lemlist_request_cost(const LemlistRelInfo *info, double list_pages, double batch
 {
 	double		parallel = Max(info->opts.max_parallel, 1);
 
-	/* and a little per request: of two plans as fast, the one sending fewer */
+	/*
+	 * Each request also adds a little, so that of two plans that take as
+	 * long, the one that sends fewer requests wins.
+	 */
 	return (list_pages + ceil(batches / parallel)) * LEMLIST_REQUEST_COST +
 		(list_pages + batches) * LEMLIST_REQUEST_COST / 10;
 }
@@ -345,11 +421,9 @@ extern Expr *lemlist_unsendable_join_clause(PlannerInfo *root, RelOptInfo *baser
 extern bool lemlist_is_join_child(ForeignPath *path);
 
 /* ---------------------------------------------------------------------
- * in async.c: scans that run at once under an Append (14 and later), and
- * in lemlist_fdw.c, what the option async_capable says of a relation
+ * in async.c: scans that run at once under an Append (14 and later)
  * ---------------------------------------------------------------------
  */
-extern bool lemlist_rel_async_capable(RelOptInfo *baserel);
 #ifdef LEMLIST_HAVE_ASYNC
 extern bool lemlist_async_capable(ForeignPath *path);
 extern void lemlist_async_request(AsyncRequest *areq);
@@ -372,52 +446,54 @@ typedef enum LemlistListOrder
 
 extern LemlistListOrder lemlist_list_order(PlannerInfo *root, RelOptInfo *baserel,
 										   const LemlistRelInfo *info, AttrNumber *attno);
+/* What a query asks of a scan's campaign listing. */
+typedef struct LemlistListing
+{
+	LemlistListOrder order;		/* sortBy=createdAt, and its direction */
+	AttrNumber	order_attno;	/* created_at, whose order is checked */
+	int			page_size;		/* limit= of each page */
+	int			budget;			/* rows wanted first, -1: all */
+	int			offset;			/* offset= of the first page (an OFFSET) */
+} LemlistListing;
+
 extern List *lemlist_listing_private(LemlistListOrder order, AttrNumber attno, int offset);
-extern void lemlist_path_listing(const ForeignPath *path, LemlistListOrder *order,
-								 AttrNumber *attno, int *offset);
-extern void lemlist_list_wants(PlannerInfo *root, RelOptInfo *baserel,
-							   const LemlistRelInfo *info, int offset,
-							   int *page_size, int *budget);
+extern void lemlist_plan_listing(PlannerInfo *root, RelOptInfo *baserel,
+								 const LemlistRelInfo *info, ForeignPath *path,
+								 bool runs_once, LemlistListing *listing);
 extern void lemlist_offset_paths(PlannerInfo *root, UpperRelationKind stage,
 								 RelOptInfo *input_rel, RelOptInfo *output_rel, void *extra);
+extern void lemlist_explain_listing(const LemlistListing *listing, ExplainState *es);
+
+
 
 /* ---------------------------------------------------------------------
  * in scan.c: the executor's side of a scan, and its EXPLAIN
  * ---------------------------------------------------------------------
  */
 
-/*
- * ForeignScan->fdw_private, a List indexed by this enum.  fdw_exprs holds
- * the expression of each pushed-down condition, in the same order.
- */
-enum FdwScanPrivateIndex
+/* What a scan's plan carries from the planner (GetForeignPlan). */
+typedef struct LemlistScanPlan
 {
-	FdwScanPrivateConds,		/* per condition, an Integer list: filter, op,
-								 * group, mode, refs */
-	FdwScanPrivateRetrievedAttrs,	/* Integer list: attnums the plan reads */
-	FdwScanPrivateListing		/* Integer list, FdwListingIndex */
-};
+	List	   *conds;			/* LemlistCond, their expressions in fdw_exprs */
+	List	   *retrieved_attrs;	/* attnums the plan reads */
+	LemlistListing listing;
+} LemlistScanPlan;
 
-/* The Integer list FdwScanPrivateListing: what the listing is asked. */
-enum FdwListingIndex
-{
-	FdwListingOrder,			/* LemlistListOrder */
-	FdwListingOrderAttno,		/* the created_at column it is checked on */
-	FdwListingPageSize,			/* limit= of each page */
-	FdwListingBudget,			/* rows wanted first, -1: all */
-	FdwListingOffset			/* offset= of the first page (the OFFSET) */
-};
+extern List *lemlist_scan_plan_private(const LemlistScanPlan *plan, List **fdw_exprs);
 
 typedef struct LemlistScanState LemlistScanState;
 
-extern LemlistScanState *lemlist_scan_begin(ForeignScanState *node, int eflags);
-extern TupleTableSlot *lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot);
+/* the FDW's executor callbacks */
+extern void lemlist_begin_foreign_scan(ForeignScanState *node, int eflags);
+extern TupleTableSlot *lemlist_iterate_foreign_scan(ForeignScanState *node);
+extern void lemlist_rescan_foreign_scan(ForeignScanState *node);
+extern void lemlist_end_foreign_scan(ForeignScanState *node);
+extern void lemlist_explain_foreign_scan(ForeignScanState *node, ExplainState *es);
+/* for an asynchronous Append (async.c) and a batched join (join.c) */
 extern bool lemlist_scan_done(LemlistScanState *ss);
 extern int	lemlist_scan_wait_fd(LemlistScanState *ss);
-extern void lemlist_scan_rescan(LemlistScanState *ss);
-extern void lemlist_scan_explain(LemlistScanState *ss, ExplainState *es);
-extern void lemlist_scan_join_child(LemlistScanState *ss, int key_filters);
-extern void lemlist_scan_set_join_keys(LemlistScanState *ss, List *key_sets, bool poll);
+extern void lemlist_scan_set_join_keys(LemlistScanState *ss, int key_filters, List *key_sets,
+									   bool poll);
 extern void lemlist_scan_row_key(LemlistScanState *ss, LemlistCombo **combo,
 								 const char **campaign_id);
 

@@ -1,35 +1,36 @@
 /*-------------------------------------------------------------------------
  *
  * list_order.c
- *		  What a scan's campaign listing is asked for by the query above it:
- *		  an order (ORDER BY created_at) and how many rows it wants (LIMIT)
+ *		  What the query above a scan asks of its campaign listing: an order
+ *		  (ORDER BY created_at) and a number of rows (LIMIT)
  *
- * GET /campaigns takes sortBy=createdAt and sortOrder=desc (anything else
- * is ascending), limit and offset.  BI tools list newest first and preview
- * a table with a LIMIT; without these, a list of the five newest campaigns
- * would read the whole team and sort it.
+ * GET /campaigns takes sortBy=createdAt and sortOrder=desc (any other
+ * sortOrder means ascending), limit and offset.  BI tools list the newest
+ * campaigns first and preview a table with a LIMIT.  Without these
+ * parameters, a list of the five newest campaigns would read the whole team
+ * and sort it.
  *
- * - Order.  The campaigns table offers a path whose rows come ordered by
- *	 created_at, ascending or descending, when the query's ORDER BY is that
- *	 column alone: the planner needs no Sort, and a LIMIT above stops it
- *	 early.  The listing must then be one sequence of pages, so a scan with
- *	 several filter combinations (status IN (...)) is not ordered.  The scan
- *	 checks the order of what lemlist returns and raises an ERROR rather
- *	 than hand up rows out of order.
+ * - Order.  When the query's ORDER BY is created_at alone, the campaigns
+ *	 table offers a path whose rows come ordered by created_at, ascending or
+ *	 descending.  The planner then needs no Sort, and a LIMIT above stops
+ *	 the scan early.  The listing must then be one sequence of pages, so a
+ *	 scan with several filter combinations (status IN (...)) is not
+ *	 ordered.  The scan checks the order of what lemlist returns, and it
+ *	 raises an ERROR rather than hand up rows out of order.
  * - Rows wanted.  When the query's LIMIT (and OFFSET) are constants and
- *	 nothing but the scan stands between them and the scan (one table, no
- *	 grouping, no DISTINCT, no window, no set operation), the scan wants
- *	 LIMIT + OFFSET rows first: it asks for no more pages or batches than
- *	 those need, and asks for more only when the executor pulls more (a
+ *	 nothing stands between them and the scan (one table, no grouping, no
+ *	 DISTINCT, no window, no set operation), the scan wants LIMIT + OFFSET
+ *	 rows first.  It asks for no more pages or batches than those rows
+ *	 need, and it asks for more only when the executor pulls more (a
  *	 condition evaluated locally may reject rows).  WITH TIES wants an
- *	 unknown number of rows: no budget.
- * - Page size and offset.  When, moreover, every condition on the campaigns
- *	 table is sent (status, created_by, one combination), each listed
- *	 campaign is a row of the answer: the first page asks for exactly the
- *	 rows wanted (limit=LIMIT, at most 100), and a constant OFFSET is sent
- *	 as the listing's offset=.  The OFFSET is taken from the Limit above
- *	 the scan by a path of the query's final relation
- *	 (GetForeignUpperPaths, UPPERREL_FINAL): a Limit of the LIMIT alone
+ *	 unknown number of rows, so it gets no budget.
+ * - Page size and offset.  If, in addition, every condition on the
+ *	 campaigns table is sent (status, created_by, one combination), each
+ *	 listed campaign is a row of the answer.  The first page then asks for
+ *	 exactly the rows wanted (limit=LIMIT, at most 100), and a constant
+ *	 OFFSET is sent as the listing's offset=.  A path of the query's final
+ *	 relation (GetForeignUpperPaths, UPPERREL_FINAL) takes the OFFSET from
+ *	 the Limit above the scan.  That path is a Limit of the LIMIT alone,
  *	 over a scan whose listing starts at the OFFSET.
  *
  * IDENTIFICATION
@@ -51,13 +52,13 @@
 
 #include "lemlist_fdw.h"
 
-/* the largest OFFSET sent as offset= (its pages' offsets stay ints) */
+/* the largest OFFSET sent as offset=, so that its pages' offsets stay ints */
 #define MAX_SENT_OFFSET (PG_INT32_MAX / 2)
 
 /*
  * created_at_attno
- *		The attribute of a campaigns table that holds the documented
- *		createdAt field as a timestamptz, or 0
+ *		The attribute number of the column of a campaigns table that holds
+ *		the documented createdAt field as a timestamptz, or 0 if there is none
  */
 static AttrNumber
 created_at_attno(const LemlistRelInfo *info)
@@ -76,9 +77,9 @@ created_at_attno(const LemlistRelInfo *info)
 
 /*
  * lemlist_list_order
- *		The order in which a campaigns scan of baserel can hand up the
- *		query's ORDER BY (LEMLIST_ORDER_NONE when it cannot); *attno is the
- *		created_at column
+ *		Return the order in which a campaigns scan of baserel can hand up its
+ *		rows for the query's ORDER BY, or LEMLIST_ORDER_NONE when it cannot.
+ *		*attno is set to the created_at column.
  */
 LemlistListOrder
 lemlist_list_order(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *info,
@@ -115,8 +116,8 @@ lemlist_list_order(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo 
 
 /*
  * lemlist_listing_private
- *		The private list of a campaigns path that asks its listing for an
- *		order (on the created_at column attno) or to start at an offset
+ *		Build the private list of a campaigns path that asks its listing for
+ *		an order (on the created_at column attno) or to start at an offset
  */
 List *
 lemlist_listing_private(LemlistListOrder order, AttrNumber attno, int offset)
@@ -125,14 +126,15 @@ lemlist_listing_private(LemlistListOrder order, AttrNumber attno, int offset)
 }
 
 /*
- * lemlist_path_listing
- *		What a path asks of its listing: the order, the created_at column it
- *		is checked on, and the offset of the first page (none and 0 for a
- *		path that asks nothing, or a batched join's)
+ * path_listing
+ *		Read what a path asks of its listing: the order, the created_at column
+ *		that the order is checked on, and the offset of the first page.  For
+ *		a path that asks nothing, or a batched join's path, the order is none
+ *		and the column and offset are 0.
  */
-void
-lemlist_path_listing(const ForeignPath *path, LemlistListOrder *order, AttrNumber *attno,
-					 int *offset)
+static void
+path_listing(const ForeignPath *path, LemlistListOrder *order, AttrNumber *attno,
+			 int *offset)
 {
 	*order = LEMLIST_ORDER_NONE;
 	*attno = 0;
@@ -147,9 +149,10 @@ lemlist_path_listing(const ForeignPath *path, LemlistListOrder *order, AttrNumbe
 
 /*
  * nothing_above_but_limit
- *		Does the query's LIMIT apply to this scan's rows as they come, the
- *		local conditions aside: one table, no grouping, no DISTINCT, no
- *		window, no set-returning function, no set operation, no row marks?
+ *		Does the query's LIMIT apply to this scan's rows as they come, apart
+ *		from the local conditions?  That requires one table, no grouping, no
+ *		DISTINCT, no window, no set-returning function, no set operation and
+ *		no row marks.
  */
 static bool
 nothing_above_but_limit(PlannerInfo *root, RelOptInfo *baserel)
@@ -168,8 +171,8 @@ nothing_above_but_limit(PlannerInfo *root, RelOptInfo *baserel)
 
 /*
  * clause_is_sent
- *		Does lemlist evaluate this restriction clause of a campaigns table,
- *		exactly: an equality on status or created_by?
+ *		Does lemlist evaluate this restriction clause of a campaigns table
+ *		exactly?  That is the case for an equality on status or created_by.
  */
 static bool
 clause_is_sent(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *info,
@@ -194,8 +197,9 @@ clause_is_sent(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *inf
 
 /*
  * every_listed_is_a_row
- *		Is each campaign the listing returns a row of the scan: a campaigns
- *		table with one filter combination, every condition on it sent?
+ *		Is each campaign that the listing returns a row of the scan?  That is
+ *		the case for a campaigns table with one filter combination, when every
+ *		condition on the table is sent.
  */
 static bool
 every_listed_is_a_row(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *info)
@@ -213,15 +217,16 @@ every_listed_is_a_row(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelIn
 }
 
 /*
- * lemlist_list_wants
- *		The rows a scan wants first (-1: all it has), and the page size of
- *		its campaign listing (LEMLIST_PAGE_SIZE, or fewer when every listed
- *		campaign is a row of the answer); offset is the OFFSET its listing
- *		skips (a path of lemlist_offset_paths), 0 when the Limit does
+ * list_wants
+ *		Compute the rows a scan wants first (-1: all it has) and the page size
+ *		of its campaign listing (LEMLIST_PAGE_SIZE, or fewer when every listed
+ *		campaign is a row of the answer).  offset is the OFFSET that the
+ *		listing skips (on a path of lemlist_offset_paths), or 0 when the Limit
+ *		skips it.
  */
-void
-lemlist_list_wants(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *info,
-				   int offset, int *page_size, int *budget)
+static void
+list_wants(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *info,
+		   int offset, int *page_size, int *budget)
 {
 	*page_size = LEMLIST_PAGE_SIZE;
 	*budget = -1;
@@ -234,8 +239,8 @@ lemlist_list_wants(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo 
 
 /*
  * const_value
- *		The value of a constant LIMIT or OFFSET expression, -1 when it is not
- *		a constant or is NULL (which PostgreSQL takes for no limit)
+ *		The value of a constant LIMIT or OFFSET expression, or -1 when it is
+ *		not a constant or is NULL (PostgreSQL treats NULL as no limit)
  */
 static int64
 const_value(Node *expr)
@@ -247,15 +252,16 @@ const_value(Node *expr)
 
 /*
  * lemlist_offset_paths
- *		GetForeignUpperPaths: for the final relation of a query whose LIMIT
- *		... OFFSET n reaches a campaigns scan that lists only rows of its
- *		answer, a path that sends the OFFSET as the listing's offset= and
- *		keeps only the LIMIT above the scan.
+ *		GetForeignUpperPaths callback.  When the LIMIT ... OFFSET n of a
+ *		query reaches a campaigns scan that lists only rows of its answer,
+ *		add to the query's final relation a path that sends the OFFSET as the
+ *		listing's offset= and keeps only the LIMIT above the scan.
  *
- * The query's relation (input_rel) is the scan's, or the ordered relation
- * above it; each of its paths that is a campaigns scan (under a projection,
- * perhaps) gets a twin whose listing starts at n, under a Limit without
- * OFFSET.  It is cheaper than the Limit that skips n rows, and wins.
+ * The query's relation (input_rel) is the scan's relation, or the ordered
+ * relation above it.  Each of its paths that is a campaigns scan (perhaps
+ * under a projection) gets a twin whose listing starts at n, under a Limit
+ * without OFFSET.  The twin is cheaper than the Limit that skips n rows, so
+ * it wins.
  */
 void
 lemlist_offset_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *input_rel,
@@ -284,17 +290,19 @@ lemlist_offset_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *inp
 		int			none;
 		double		kept;
 
+		/* a scan on its own (a batched join's tables are under the join) */
 		if (!IsA(sub, ForeignPath) || sub->param_info != NULL ||
 			sub->parent->reloptkind != RELOPT_BASEREL ||
-			lemlist_is_join_child((ForeignPath *) sub) ||
+			(((ForeignPath *) sub)->fdw_private != NIL &&
+			 !IsA(((ForeignPath *) sub)->fdw_private, IntList)) ||
 			!nothing_above_but_limit(root, sub->parent) ||
 			!every_listed_is_a_row(root, sub->parent, sub->parent->fdw_private))
 			continue;
 
-		/* the same scan, its listing starting at the OFFSET */
+		/* the same scan, with its listing starting at the OFFSET */
 		twin = makeNode(ForeignPath);
 		memcpy(twin, sub, sizeof(ForeignPath));
-		lemlist_path_listing((ForeignPath *) sub, &order, &attno, &none);
+		path_listing((ForeignPath *) sub, &order, &attno, &none);
 		twin->fdw_private = lemlist_listing_private(order, attno, (int) offset);
 		kept = Max(sub->rows - offset, 1.0);
 		twin->path.total_cost = sub->startup_cost +
@@ -310,4 +318,45 @@ lemlist_offset_paths(PlannerInfo *root, UpperRelationKind stage, RelOptInfo *inp
 	}
 	foreach(lc, twins)
 		add_path(output_rel, lfirst(lc));
+}
+
+/*
+ * lemlist_plan_listing
+ *		Fill in what the plan of path asks of its listing: the path's order
+ *		and offset and, for a scan that runs once (runs_once: no parameters,
+ *		no batched join above), the rows that a LIMIT above wants first and
+ *		the page size
+ */
+void
+lemlist_plan_listing(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *info,
+					 ForeignPath *path, bool runs_once, LemlistListing *listing)
+{
+	path_listing(path, &listing->order, &listing->order_attno, &listing->offset);
+	listing->page_size = LEMLIST_PAGE_SIZE;
+	listing->budget = -1;
+	if (runs_once)
+		list_wants(root, baserel, info, listing->offset, &listing->page_size,
+				   &listing->budget);
+}
+
+/*
+ * lemlist_explain_listing
+ *		Show for EXPLAIN what a query asks of a scan's listing: its order,
+ *		the rows wanted first, the page size and the offset, each only where
+ *		it differs from a plain listing's
+ */
+void
+lemlist_explain_listing(const LemlistListing *listing, ExplainState *es)
+{
+	if (listing->order != LEMLIST_ORDER_NONE)
+		ExplainPropertyText("lemlist Order",
+							listing->order == LEMLIST_ORDER_ASC ?
+							"sortBy=createdAt&sortOrder=asc" :
+							"sortBy=createdAt&sortOrder=desc", es);
+	if (listing->budget >= 0)
+		ExplainPropertyInteger("lemlist Rows Wanted First", NULL, listing->budget, es);
+	if (listing->page_size != LEMLIST_PAGE_SIZE)
+		ExplainPropertyInteger("lemlist Page Size", NULL, listing->page_size, es);
+	if (listing->offset != 0)
+		ExplainPropertyInteger("lemlist Offset", NULL, listing->offset, es);
 }

@@ -1,40 +1,43 @@
 /*-------------------------------------------------------------------------
  *
  * pushdown.c
- *		  Which WHERE clauses of a lemlist foreign table become request
- *		  fields, what they send at run time, and the literals lemlist accepts
+ *		  Plan-time choice of the WHERE clauses of a lemlist foreign table
+ *		  that become request fields
  *
  * lemlist answers with rows that echo the filters they were computed under:
  * a row of campaign_stats carries the campaignId, startDate, endDate,
- * sendUser, ABSelected and channel its numbers belong to, and PostgreSQL
- * rechecks every clause on it.  A scan's rows are therefore the filter
- * combinations its WHERE clause selects, and this file computes that set
- * from the clauses themselves:
+ * sendUser, ABSelected and channel that its numbers belong to, and
+ * PostgreSQL rechecks every clause on it.  The rows of a scan are therefore
+ * the filter combinations that its WHERE clause selects.  This file
+ * computes that set from the clauses themselves:
  *
- * - Conditions that give a filter its values ("determining" conditions):
- *	 equality, IN, = ANY and ORs of those on campaign_id, send_user and the
- *	 dates (one request set per value), and the bounds the API's dates mean
- *	 (start_date >= or > t, end_date <= or < t), over constants, parameters,
- *	 initplan outputs and stable expressions.  Built-in btree operators
- *	 only, text equality under a deterministic collation.  Dates may be
- *	 columns of type timestamptz, timestamp (UTC wall time) or date (the UTC
- *	 day), or a timestamptz column cast to date or timestamp (the session's
- *	 time zone).
- * - Tests: any other clause whose only columns are echo columns is
- *	 evaluated by the scan on each combination of the values the requests
- *	 would carry, and only the combinations it holds for are requested.
- *	 ab_selected and channel have finite domains (A, B; email, linkedin,
- *	 others; and NULL, "not filtered"), so a test alone decides their
- *	 values.  A clause whose only column is campaign_id is tested on each
- *	 campaign before its statistics are requested.
- * - Anything else on an echo column, and a test on the dates or send_user
- *	 without a determining condition to choose among, is an ERROR at plan
- *	 time: its rows would be computed under other filters and dropped by the
- *	 recheck, a silently empty answer.
+ * - Some conditions give a filter its values; we call them "determining"
+ *	 conditions.  They are equality, IN, = ANY and ORs of those on
+ *	 campaign_id, send_user and the dates (one request set per value), and
+ *	 the bounds that the API's dates mean (start_date >= or > t, end_date <=
+ *	 or < t).  The value compared may be a constant, a parameter, an
+ *	 initplan output or a stable expression.  Only built-in btree operators
+ *	 count, and text equality counts only under a deterministic collation.
+ *	 A date may be a column of type timestamptz, timestamp (read as a UTC
+ *	 wall time) or date (read as a UTC day), or a timestamptz column cast to
+ *	 date or timestamp (read in the session's time zone).
+ * - Tests: the scan evaluates any other clause whose only columns are echo
+ *	 columns.  It evaluates the clause on each combination of the values
+ *	 that the requests would carry, and requests only the combinations for
+ *	 which the clause holds.  ab_selected and channel have finite domains
+ *	 (A and B; email, linkedin and others; plus NULL, meaning "not
+ *	 filtered"), so a test alone decides their values.  A clause whose only
+ *	 column is campaign_id is tested on each campaign before the statistics
+ *	 of that campaign are requested.
+ * - Any other clause on an echo column is an ERROR at plan time.  So is a
+ *	 test on the dates or send_user when no determining condition gives the
+ *	 test values to choose among.  The rows of such a clause would be
+ *	 computed under other filters and then dropped by the recheck, and the
+ *	 answer would be silently empty.
  *
- * Three sections: the choice of clauses at plan time; their evaluation into
- * the values the requests carry; the filters' names and the literals
- * lemlist accepts.
+ * At run time, filter_values.c evaluates the conditions chosen here into
+ * the values that the requests carry, and request_sets.c makes request sets
+ * of those values.
  *
  *-------------------------------------------------------------------------
  */
@@ -65,22 +68,20 @@
 
 #define FILTER_BIT(filter) (1 << (int) (filter))
 
-/* The filters a test of the dates or the sender cannot decide alone. */
+/* The filters that a test cannot decide alone: the dates and the sender. */
 #define OPEN_FILTERS (FILTER_BIT(LEMLIST_FILTER_START_DATE) | \
 					  FILTER_BIT(LEMLIST_FILTER_END_DATE) | \
 					  FILTER_BIT(LEMLIST_FILTER_SEND_USER))
 
-/* A filter column as a condition sees it: which filter, through which type. */
+/* How a condition sees a filter column: which filter, through which type. */
 typedef struct FilterSide
 {
 	LemlistFilterKind filter;
-	Oid			type;			/* what the operator compares */
+	Oid			type;			/* the type that the operator compares */
 	int			mode;			/* dates: LemlistDateMode */
 	bool		exact;			/* a timestamptz column as is (no test needed) */
 } FilterSide;
 
-static bool lemlist_is_text_filter(LemlistFilterKind filter);
-static bool lemlist_is_date_filter(LemlistFilterKind filter);
 static bool is_text_type(Oid type);
 static bool match_filter_side(Node *node, RelOptInfo *baserel,
 							  const LemlistColumn *columns, int natts,
@@ -115,13 +116,14 @@ lemlist_noreturn static void report_unsendable(PlannerInfo *root, RelOptInfo *ba
 
 /*
  * lemlist_extract_conds
- *		The conditions of "clauses" (RestrictInfos) for the requests: the
- *		determining conditions, then the tests.
+ *		Find the conditions of "clauses" (RestrictInfos) that go into the
+ *		requests: first the determining conditions, then the tests.
  *
- * Every clause stays a local qual as well.  With report (the restriction
- * clauses of a stats table), a clause on an echo column that is neither is
- * an ERROR; without (join clauses, the clauses of a plan already checked),
- * it is left alone.
+ * Every clause also stays a local qual.  With report (for the restriction
+ * clauses of a stats table), a clause on an echo column that is neither a
+ * determining condition nor a test is an ERROR.  Without report (for join
+ * clauses, and for the clauses of a plan already checked), such a clause is
+ * left alone.
  */
 List *
 lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
@@ -130,7 +132,7 @@ lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 {
 	List	   *conds = NIL;
 	List	   *tests = NIL;
-	int			determined = 0;	/* filters a condition gives values to */
+	int			determined = 0;	/* filters that a condition gives values to */
 	int			group = 0;
 	ListCell   *lc;
 
@@ -148,7 +150,7 @@ lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 		{
 			determined |= FILTER_BIT(((LemlistCond *) linitial(found))->filter);
 			conds = list_concat(conds, found);
-			/* a cast or another column type: the clause itself decides too */
+			/* with a cast or another column type, the clause is a test too */
 			if (exact)
 				continue;
 		}
@@ -160,8 +162,9 @@ lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 
 	/*
 	 * A test of an open filter (the dates, send_user) selects among the
-	 * values the determining conditions send; without one it would be
-	 * tested on the defaults only, and the other rows silently lost.
+	 * values that the determining conditions send.  Without such a
+	 * condition, the test would be evaluated on the default values only,
+	 * and the other rows would be silently lost.
 	 */
 	if (report)
 	{
@@ -179,10 +182,11 @@ lemlist_extract_conds(PlannerInfo *root, RelOptInfo *baserel,
 
 /*
  * lemlist_join_partners
- *		The join clauses of baserel that read one of its echo columns: each
- *		as the column's filter, the clause, and the other relations it reads.
- *		The equalities the planner keeps as equivalence classes count too,
- *		made into clauses (for messages).
+ *		List the join clauses of baserel that read one of its echo columns.
+ *		Each entry holds the column's filter, the clause, and the other
+ *		relations that the clause reads.  The equalities that the planner
+ *		keeps as equivalence classes count too; they are made into clauses
+ *		(for messages).
  */
 List *
 lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
@@ -210,7 +214,7 @@ lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
 			p->filter = echo_filter(&columns[attno - 1]);
 			p->clause = ri->clause;
 			p->others = bms_difference(ri->clause_relids, baserel->relids);
-			p->required = false;	/* an outer or anti join's may keep NULLs */
+			p->required = false;	/* an outer or anti join may keep NULLs */
 			partners = lappend(partners, p);
 		}
 	}
@@ -268,7 +272,7 @@ lemlist_join_partners(PlannerInfo *root, RelOptInfo *baserel,
 /*
  * lemlist_is_column
  *		Is expr (under binary-compatible casts) the column attno of the
- *		relation relid, of this query level?
+ *		relation relid at this query level?
  */
 bool
 lemlist_is_column(Expr *expr, Index relid, AttrNumber attno)
@@ -283,19 +287,20 @@ lemlist_is_column(Expr *expr, Index relid, AttrNumber attno)
 
 /*
  * lemlist_join_domain_cond
- *		For the finite filters (ab_selected, channel) that a join clause of
- *		baserel reads, a test that holds for every value of their domains,
- *		NULL if there are none.
+ *		Build a test that holds for every value in the domains of the finite
+ *		filters (ab_selected, channel) that a join clause of baserel reads.
+ *		Return NULL if no join clause reads them.
  *
- * A join clause cannot give a filter its values: without this, the scan
- * would ask for "all variants" or "all channels" only, and the join would
- * find no row for 'A' or 'email'.  With it, the scan asks for every value
- * (in sum, the few combinations of two small domains) and the join keeps
- * what it matches.  Restriction clauses on the same filters still narrow
- * it; a parameterized path that sends the join clause does not need it.
- * When every such clause is an equality every joined row holds (an inner
- * or semi join's), the totals ("all variants", NULL) never join: the test
- * is that the column IS NOT NULL, and only the domain's values are asked.
+ * A join clause cannot give a filter its values.  Without this test, the
+ * scan would ask only for "all variants" or "all channels", and the join
+ * would find no row for 'A' or 'email'.  With it, the scan asks for every
+ * value (in all, the few combinations of two small domains), and the join
+ * keeps the rows it matches.  Restriction clauses on the same filters still
+ * narrow the values.  A parameterized path that sends the join clause does
+ * not need the test.  When every such clause is an equality that every
+ * joined row satisfies (the clause of an inner or semi join), the totals
+ * ("all variants", NULL) never join.  The test is then that the column IS
+ * NOT NULL, and only the values of the domain are asked for.
  */
 LemlistCond *
 lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
@@ -345,10 +350,10 @@ lemlist_join_domain_cond(PlannerInfo *root, RelOptInfo *baserel,
 /*
  * lemlist_join_key
  *		If a join clause equates a filter column of baserel with an
- *		expression of outer_relids alone, the condition that sends it: its
- *		filter, the expression (as the comparison sees it) and its mode.
- *		*exact is cleared when the clause must still be checked on the
- *		joined rows (a cast, a date or timestamp column).
+ *		expression of outer_relids alone, return the condition that sends
+ *		the clause: its filter, the expression (as the comparison sees it)
+ *		and its mode.  *exact is cleared when the clause must still be checked
+ *		on the joined rows (a cast, a date or timestamp column).
  */
 LemlistCond *
 lemlist_join_key(PlannerInfo *root, RelOptInfo *baserel, const LemlistColumn *columns,
@@ -372,11 +377,14 @@ lemlist_join_key(PlannerInfo *root, RelOptInfo *baserel, const LemlistColumn *co
 
 /*
  * determining_conds
- *		The conditions a clause gives one filter's values with, NIL if none:
- *		one for "col op expr", "col IN (...)", "col IS NULL" (campaign_id:
- *		none), one per arm of an OR of those on one filter (the arms share a
- *		group: their values are united).  *exact is cleared when the clause
- *		must also be tested as it is (a cast, a date or timestamp column).
+ *		Return the conditions through which a clause gives one filter its
+ *		values, or NIL if there are none.  "col op expr", "col IN (...)" and
+ *		"col IS NULL" give one condition each ("col IS NULL" only on
+ *		campaign_id, where it allows no value).  An OR of those on one filter
+ *		gives one condition per arm; the arms share a group, so their values
+ *		are united.
+ *		*exact is cleared when the clause must also be tested as it is (a
+ *		cast, a date or timestamp column).
  */
 static List *
 determining_conds(PlannerInfo *root, RelOptInfo *baserel,
@@ -424,15 +432,16 @@ determining_conds(PlannerInfo *root, RelOptInfo *baserel,
 /*
  * match_filter_side
  *		If node is a filter column of baserel, seen through a type whose
- *		comparisons we know, say which filter and how.
+ *		comparisons we know, fill *side with the filter and with how the
+ *		column is seen.
  *
- * Text filters: a column of type text, varchar, char(n) or name (under a
- * RelabelType, as varchar is when compared with text).  Dates: a column of
- * type timestamptz (compared as is), timestamp (its wall time in UTC) or
- * date (its day in UTC), or a timestamptz column cast to timestamp or date
- * (in the session's time zone), or a timestamp column cast to date.  The
- * echo of the value sent reads back through the same type, so the value
- * sent satisfies the comparison the clause makes.
+ * Text filters: a column of type text, varchar, char(n) or name (possibly
+ * under a RelabelType, as varchar is when compared with text).  Dates: a
+ * column of type timestamptz (compared as is), timestamp (its wall time in
+ * UTC) or date (its day in UTC); a timestamptz column cast to timestamp or
+ * date (in the session's time zone); or a timestamp column cast to date.
+ * The echo of the value sent is read back through the same type, so the
+ * value sent satisfies the comparison that the clause makes.
  */
 static bool
 match_filter_side(Node *node, RelOptInfo *baserel, const LemlistColumn *columns,
@@ -508,7 +517,7 @@ match_filter_side(Node *node, RelOptInfo *baserel, const LemlistColumn *columns,
 
 /*
  * is_text_type
- *		The types a text filter's column or comparand may have
+ *		Whether type is one that a text filter's column or comparand may have
  */
 static bool
 is_text_type(Oid type)
@@ -580,12 +589,13 @@ deterministic_collation(Oid collid)
 
 /*
  * comparison_cond
- *		"col op expr" or "expr op col": equality on a text filter, a built-in
- *		btree comparison on a date filter that the API's field means
- *		(startDate is a lower bound, endDate an upper one).
+ *		Make a condition of "col op expr" or "expr op col" when it is an
+ *		equality on a text filter, or a built-in btree comparison on a date
+ *		filter that matches what the API's field means (startDate is a lower
+ *		bound, endDate an upper one).
  *
- * Only built-in operators: a user-defined operator, even one in a btree
- * family, can mean anything.
+ * Only built-in operators count: a user-defined operator, even one in a
+ * btree family, can mean anything.
  */
 static LemlistCond *
 comparison_cond(PlannerInfo *root, RelOptInfo *baserel,
@@ -653,11 +663,12 @@ comparison_cond(PlannerInfo *root, RelOptInfo *baserel,
 
 /*
  * in_cond
- *		"col = ANY(array)", which is also what "col IN (...)" becomes, on a
- *		text or date filter.
+ *		Make a condition of "col = ANY(array)" on a text or date filter.
+ *		"col IN (...)" also becomes this form.
  *
- * Only the OR form: "col <> ALL(array)" excludes values and leaves an
- * open-ended set that no request can carry (a test, on finite filters).
+ * Only the OR form counts.  "col <> ALL(array)" excludes values, which
+ * leaves an open-ended set that no request can carry (on the finite
+ * filters, such a clause can be a test).
  */
 static LemlistCond *
 in_cond(PlannerInfo *root, RelOptInfo *baserel, const LemlistColumn *columns,
@@ -703,7 +714,8 @@ in_cond(PlannerInfo *root, RelOptInfo *baserel, const LemlistColumn *columns,
 
 /*
  * null_test_cond
- *		"campaign_id IS NULL": no campaign has no ID, so no request
+ *		Make a condition of "campaign_id IS NULL".  Every campaign has an ID,
+ *		so the condition makes no request.
  */
 static LemlistCond *
 null_test_cond(RelOptInfo *baserel, const LemlistColumn *columns, int natts,
@@ -721,12 +733,12 @@ null_test_cond(RelOptInfo *baserel, const LemlistColumn *columns, int natts,
 
 /*
  * coerce_comparand
- *		A date comparand as the type the comparison sees it (the column's,
- *		or the cast's): timestamptz, timestamp or date.  The cross-type
- *		operators compare a date or a timestamp as the timestamptz it denotes
- *		in the session time zone, which is exactly what the cast does;
- *		converting at run time keeps a cached plan right when the time zone
- *		changes.  A date comparison takes only dates.
+ *		Convert a date comparand to the type that the comparison sees (the
+ *		column's, or the cast's): timestamptz, timestamp or date.  The
+ *		cross-type operators compare a date or a timestamp as the timestamptz
+ *		it denotes in the session time zone, which is exactly what the cast
+ *		does.  Converting at run time keeps a cached plan right when the time
+ *		zone changes.  A date comparison takes only dates.
  */
 static Node *
 coerce_comparand(Node *expr, Oid type)
@@ -748,8 +760,8 @@ coerce_comparand(Node *expr, Oid type)
 
 /*
  * btree_strategy
- *		The strategy of opno in a built-in btree opfamily, for these operand
- *		types; 0 if none
+ *		Return the strategy of opno in a built-in btree opfamily for these
+ *		operand types, or 0 if there is none
  */
 static int
 btree_strategy(Oid opno, Oid lefttype, Oid righttype)
@@ -772,7 +784,7 @@ btree_strategy(Oid opno, Oid lefttype, Oid righttype)
 		return strategy;
 	}
 
-	/* varchar has no operators of its own: text's, through the coercion */
+	/* varchar has no operators of its own: it uses text's, via coercion */
 	if (lefttype == VARCHAROID || righttype == VARCHAROID)
 		return btree_strategy(opno, lefttype == VARCHAROID ? TEXTOID : lefttype,
 							  righttype == VARCHAROID ? TEXTOID : righttype);
@@ -781,7 +793,9 @@ btree_strategy(Oid opno, Oid lefttype, Oid righttype)
 
 /*
  * commute_strategy
- *		"expr op col" is "col op' expr", op' the commutator of op
+ *		Turn the strategy of op in "expr op col" into the strategy of op' in
+ *		the same clause written as "col op' expr", where op' is the commutator
+ *		of op
  */
 static int
 commute_strategy(int strategy)
@@ -823,7 +837,7 @@ contain_params(Node *node)
 
 /*
  * echo_filter
- *		The filter a column echoes in the rows of a stats table
+ *		The filter that a column echoes in the rows of a stats table
  *		(start_date, end_date, send_user, ab_selected, channel), or
  *		LEMLIST_FILTER_NONE.
  */
@@ -847,20 +861,21 @@ echo_filter(const LemlistColumn *col)
 
 /*
  * test_cond
- *		A clause no request field carries, seen as a test of the values the
- *		requests are made with.
+ *		Treat a clause that no request field carries as a test of the values
+ *		that the requests are made with.
  *
  * A clause whose only columns are echo columns (dates, send_user,
- * ab_selected, channel) is true or false for all the rows of one filter
- * combination alike: the scan evaluates it once per combination, on a row
- * holding the combination's values, and requests only the combinations it
- * holds for (LEMLIST_OP_TEST).  ab_selected and channel have finite
- * domains, so such a clause alone decides their values.  A clause whose
- * only column is campaign_id is evaluated on each listed ID before it is
- * batched (LEMLIST_OP_ID_TEST).  Any other clause on an echo column would
- * be rechecked on rows computed under other filters and drop them: with
- * report, that is an ERROR; without, the clause is left alone.  Clauses on
- * other columns are ordinary local quals (NULL).
+ * ab_selected, channel) is true or false alike for all the rows of one
+ * filter combination.  The scan evaluates it once per combination, on a row
+ * that holds the combination's values, and requests only the combinations
+ * for which it holds (LEMLIST_OP_TEST).  ab_selected and channel have
+ * finite domains, so such a clause alone decides their values.  A clause
+ * whose only column is campaign_id is evaluated on each listed ID before
+ * the ID is batched (LEMLIST_OP_ID_TEST).  Any other clause on an echo
+ * column would be rechecked on rows computed under other filters, and it
+ * would drop them.  With report, that is an ERROR; without report, the
+ * clause is left alone.  Clauses on other columns are ordinary local quals,
+ * and the result for them is NULL.
  */
 static LemlistCond *
 test_cond(PlannerInfo *root, RelOptInfo *baserel, const LemlistColumn *columns,
@@ -919,9 +934,10 @@ test_cond(PlannerInfo *root, RelOptInfo *baserel, const LemlistColumn *columns,
 
 /*
  * is_test_safe
- *		Whether a clause can be evaluated by the scan, before any row, on
- *		values of the scanned relation's columns: nothing of another
- *		relation, nothing volatile or set-returning, no SubPlan.
+ *		Whether the scan can evaluate a clause before any row, on values of
+ *		the scanned relation's columns.  The clause must read nothing of
+ *		another relation, contain nothing volatile or set-returning, and
+ *		contain no SubPlan.
  */
 static bool
 is_test_safe(PlannerInfo *root, RelOptInfo *baserel, Expr *clause)
@@ -937,8 +953,8 @@ is_test_safe(PlannerInfo *root, RelOptInfo *baserel, Expr *clause)
 
 /*
  * lemlist_clause_text
- *		A clause of the query as SQL, for a message; prefix: with its
- *		relations' names
+ *		Write a clause of the query as SQL, for a message.  With prefix, the
+ *		columns are qualified with their relations' names.
  */
 char *
 lemlist_clause_text(PlannerInfo *root, Expr *clause, bool prefix)
@@ -957,7 +973,8 @@ lemlist_clause_text(PlannerInfo *root, Expr *clause, bool prefix)
 
 /*
  * report_unsendable
- *		ERROR: a clause on an echo column that no request can carry
+ *		Raise an ERROR for a clause on an echo column that no request can
+ *		carry
  */
 static void
 report_unsendable(PlannerInfo *root, RelOptInfo *baserel,
@@ -1014,1113 +1031,4 @@ lemlist_conds_are_constant(List *conds)
 			return false;
 	}
 	return true;
-}
-
-
-/* ---------------------------------------------------------------------
- * What the requests of a scan carry: its conditions, evaluated and combined
- *
- * The section above chose the conditions at plan time; here, once per
- * execution (or at plan time and for EXPLAIN when they are all constants),
- * they are evaluated and combined into the filter values of the scan's
- * requests and the combinations those fan out to.  Each row echoes the
- * values sent and PostgreSQL rechecks every clause on it, so the values
- * sent must satisfy every clause they came from.  Hence:
- *
- * - Every text literal is validated (below) before anything is combined,
- *	 so that an impossible value is an error even when another clause makes
- *	 the scan empty.
- * - The arms of an OR give the union of their values; several clauses on
- *	 one filter give the intersection, each value kept where it first
- *	 appeared.  Dates are whole milliseconds, the API's precision: a value
- *	 that is not cannot be sent, and bounds are rounded inwards, so that the
- *	 value sent (and echoed) still satisfies every bound.  When no value
- *	 can, the scan is known to be empty and sends nothing.
- * - A filter no clause constrains is not sent (without campaign_id, the
- *	 team's campaigns are listed), except the dates, which take the
- *	 defaults the caller passes.
- * - Each combination of dates, sendUser, ABSelected and channel values is
- *	 a whole set of batch requests, so their number is capped.
- *
- * ---------------------------------------------------------------------
- */
-/* At most this many filter combinations per scan. */
-#define LEMLIST_MAX_COMBINATIONS	32
-
-/* Microseconds per millisecond: the API's timestamps have ms precision. */
-#define USECS_PER_MSEC	INT64CONST(1000)
-
-/* One determining condition after evaluation. */
-typedef struct EvaluatedCond
-{
-	LemlistCond *cond;
-	LemlistCondOp op;			/* dates: the op on the instant, day modes resolved */
-	List	   *values;			/* EQ, IN: the value set (char *, or TimestampTz *) */
-	TimestampTz ts;				/* date bounds: the comparand */
-	bool		isnull;			/* date bounds: the comparand is NULL */
-} EvaluatedCond;
-
-/* A string and where it first appeared, for sorting without losing order. */
-typedef struct PositionedValue
-{
-	const char *value;
-	int			position;
-} PositionedValue;
-
-static Datum eval_cond_expr(LemlistCond *cond, ExprState *state,
-							ExprContext *econtext, bool *isnull);
-static List *comparand_elements(LemlistCond *cond, Datum value, bool isnull,
-								Oid *elemtype);
-static char *text_value(Datum value, Oid type);
-static void eval_date(EvaluatedCond *ec, Datum value, bool isnull);
-static TimestampTz date_instant(Datum value, Oid type, int mode, bool end, bool *ok);
-static int	compare_positioned(const void *a, const void *b);
-static int	compare_strings(const void *a, const void *b);
-static List *unique_values(List *values);
-static List *unique_instants(List *values);
-static List *intersect_instants(List *a, List *b);
-static TimestampTz floor_msec(TimestampTz ts);
-static TimestampTz ceil_msec(TimestampTz ts);
-static List *combine_dates(List *evaluated, LemlistFilterKind filter,
-						   TimestampTz fallback);
-static List *fanout_values(bool constrained, List *set, bool *empty);
-static char *single_value(bool constrained, List *set, bool *empty);
-
-
-/*
- * eval_cond_expr
- *		The value of one condition's expression: from its ExprState, or
- *		straight from the Const when there is none.
- */
-static Datum
-eval_cond_expr(LemlistCond *cond, ExprState *state, ExprContext *econtext,
-			   bool *isnull)
-{
-	if (state != NULL)
-		return ExecEvalExprSwitchContext(state, econtext, isnull);
-
-	if (!IsA(cond->expr, Const))
-		elog(ERROR, "lemlist filter expression is not a constant");
-
-	*isnull = ((Const *) cond->expr)->constisnull;
-	return ((Const *) cond->expr)->constvalue;
-}
-
-/*
- * comparand_elements
- *		The non-NULL values a condition's comparand allows, as Datums of
- *		*elemtype: one for "=", the elements for "= ANY".  NULL allows nothing.
- */
-static List *
-comparand_elements(LemlistCond *cond, Datum value, bool isnull, Oid *elemtype)
-{
-	List	   *values = NIL;
-	ArrayType  *array;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems;
-
-	*elemtype = exprType((Node *) cond->expr);
-	if (isnull)
-		return NIL;
-	if (cond->op != LEMLIST_OP_IN)
-		return list_make1((void *) DatumGetPointer(value));
-
-	array = DatumGetArrayTypeP(value);
-	*elemtype = ARR_ELEMTYPE(array);
-	get_typlenbyvalalign(*elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, *elemtype, typlen, typbyval, typalign,
-					  &elems, &nulls, &nelems);
-	for (int i = 0; i < nelems; i++)
-	{
-		if (!nulls[i])
-			values = lappend(values, (void *) DatumGetPointer(elems[i]));
-	}
-	return values;
-}
-
-/*
- * text_value
- *		The string a text comparand sends: char(n)'s trailing blanks are not
- *		part of its value
- */
-static char *
-text_value(Datum value, Oid type)
-{
-	char	   *s;
-	int			len;
-
-	switch (type)
-	{
-		case NAMEOID:
-			return pstrdup(NameStr(*DatumGetName(value)));
-		case BPCHAROID:
-			s = TextDatumGetCString(value);
-			len = strlen(s);
-			while (len > 0 && s[len - 1] == ' ')
-				s[--len] = '\0';
-			return s;
-		case TEXTOID:
-		case VARCHAROID:
-			return TextDatumGetCString(value);
-		default:
-			elog(ERROR, "unexpected type %u of a lemlist filter value", type);
-	}
-}
-
-/*
- * date_instant
- *		The instant a date comparand stands for, for a start date or an end
- *		date: a timestamptz as is; a timestamp of a timestamp column as a UTC
- *		wall time; a date as a day, in UTC (a column of type date, or a
- *		timestamp column's date) or in the session's time zone (a timestamptz
- *		column's date), whose first millisecond a start date takes and whose
- *		last an end date.  *ok is cleared when it is out of range.
- */
-static TimestampTz
-date_instant(Datum value, Oid type, int mode, bool end, bool *ok)
-{
-	TimestampTz ts;
-
-	*ok = true;
-	if (type == TIMESTAMPTZOID || type == TIMESTAMPOID)
-		return DatumGetTimestampTz(value);	/* a UTC wall time is the instant */
-
-	Assert(type == DATEOID);
-	if (DATE_NOT_FINITE(DatumGetDateADT(value)))
-		return DATE_IS_NOBEGIN(DatumGetDateADT(value)) ? DT_NOBEGIN : DT_NOEND;
-	if (mode == LEMLIST_DATE_LOCAL_DAY)
-		ts = lemlist_date2timestamptz(DatumGetDateADT(value) + (end ? 1 : 0), ok);
-	else
-		ts = (TimestampTz) (DatumGetDateADT(value) + (end ? 1 : 0)) * USECS_PER_DAY;
-	if (!IS_VALID_TIMESTAMP(ts))
-		*ok = false;
-	return end ? ts - USECS_PER_MSEC : ts;
-}
-
-/*
- * eval_date
- *		A date condition's value(s) as instants, and the op on them: a day
- *		compared "> D" by a start date starts the day after, "< D" by an end
- *		date ends the day before
- */
-static void
-eval_date(EvaluatedCond *ec, Datum value, bool isnull)
-{
-	LemlistCond *cond = ec->cond;
-	bool		end = (cond->filter == LEMLIST_FILTER_END_DATE);
-	bool		day = (cond->mode == LEMLIST_DATE_UTC_DAY ||
-					   cond->mode == LEMLIST_DATE_LOCAL_DAY);
-	Oid			type;
-	List	   *elems;
-	ListCell   *lc;
-	bool		ok;
-
-	ec->op = cond->op;
-	elems = comparand_elements(cond, value, isnull, &type);
-	if (cond->op == LEMLIST_OP_EQ || cond->op == LEMLIST_OP_IN)
-	{
-		ec->op = LEMLIST_OP_IN;
-		foreach(lc, elems)
-		{
-			TimestampTz *ts = palloc(sizeof(TimestampTz));
-
-			*ts = date_instant(PointerGetDatum(lfirst(lc)), type, cond->mode, end, &ok);
-			if (ok)
-				ec->values = lappend(ec->values, ts);
-		}
-		return;
-	}
-
-	ec->isnull = (elems == NIL);
-	if (ec->isnull)
-		return;
-	if (day)
-	{
-		/* "start >= D", "start > D" (the next day), "end <= D", "end < D" (the day before) */
-		bool		strict = (cond->op == LEMLIST_OP_GT || cond->op == LEMLIST_OP_LT);
-		Datum		d = DateADTGetDatum(DatumGetDateADT(PointerGetDatum(linitial(elems))) +
-									   (strict ? (end ? -1 : 1) : 0));
-
-		ec->ts = date_instant(d, DATEOID, cond->mode, end, &ok);
-		ec->op = end ? LEMLIST_OP_LE : LEMLIST_OP_GE;
-		if (!ok)
-			ec->ts = end ? DT_NOBEGIN : DT_NOEND;
-		return;
-	}
-	ec->ts = date_instant(PointerGetDatum(linitial(elems)), type, cond->mode, end, &ok);
-}
-
-/*
- * compare_positioned
- *		qsort comparator: by string, then by first position.
- */
-static int
-compare_positioned(const void *a, const void *b)
-{
-	const PositionedValue *pa = (const PositionedValue *) a;
-	const PositionedValue *pb = (const PositionedValue *) b;
-	int			cmp = strcmp(pa->value, pb->value);
-
-	if (cmp != 0)
-		return cmp;
-	return (pa->position > pb->position) - (pa->position < pb->position);
-}
-
-/*
- * compare_strings
- *		qsort and bsearch comparator for an array of char *.
- */
-static int
-compare_strings(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/*
- * unique_values
- *		values without duplicates, each kept where it first appeared.
- *
- * Sorting keeps this O(n log n): IN lists and sub-select outputs can be long.
- */
-static List *
-unique_values(List *values)
-{
-	int			n = list_length(values);
-	PositionedValue *sorted;
-	bool	   *keep;
-	List	   *result = NIL;
-	ListCell   *lc;
-	int			i;
-
-	if (n <= 1)
-		return values;
-
-	sorted = (PositionedValue *) palloc(n * sizeof(PositionedValue));
-	keep = (bool *) palloc0(n * sizeof(bool));
-	i = 0;
-	foreach(lc, values)
-	{
-		sorted[i].value = lfirst(lc);
-		sorted[i].position = i;
-		i++;
-	}
-	qsort(sorted, n, sizeof(PositionedValue), compare_positioned);
-	for (i = 0; i < n; i++)
-	{
-		if (i == 0 || strcmp(sorted[i - 1].value, sorted[i].value) != 0)
-			keep[sorted[i].position] = true;
-	}
-
-	i = 0;
-	foreach(lc, values)
-	{
-		if (keep[i++])
-			result = lappend(result, lfirst(lc));
-	}
-
-	pfree(sorted);
-	pfree(keep);
-	return result;
-}
-
-/*
- * lemlist_intersect_values
- *		The strings of a (in a's order) that are also in b.
- */
-List *
-lemlist_intersect_values(List *a, List *b)
-{
-	int			n = list_length(b);
-	char	  **sorted;
-	List	   *result = NIL;
-	ListCell   *lc;
-	int			i;
-
-	if (a == NIL || n == 0)
-		return NIL;
-
-	sorted = (char **) palloc(n * sizeof(char *));
-	i = 0;
-	foreach(lc, b)
-		sorted[i++] = lfirst(lc);
-	qsort(sorted, n, sizeof(char *), compare_strings);
-
-	foreach(lc, a)
-	{
-		char	   *value = lfirst(lc);
-
-		if (bsearch(&value, sorted, n, sizeof(char *), compare_strings) != NULL)
-			result = lappend(result, value);
-	}
-
-	pfree(sorted);
-	return result;
-}
-
-/*
- * floor_msec / ceil_msec
- *		Round a finite timestamp down or up to a whole millisecond.
- *
- * Timestamps before 2000-01-01 are negative, so the remainder is made
- * non-negative by hand rather than trusting C's truncating division.
- */
-static TimestampTz
-floor_msec(TimestampTz ts)
-{
-	int64		rem = ts % USECS_PER_MSEC;
-
-	if (rem < 0)
-		rem += USECS_PER_MSEC;
-	return ts - rem;
-}
-
-static TimestampTz
-ceil_msec(TimestampTz ts)
-{
-	TimestampTz down = floor_msec(ts);
-
-	return down == ts ? ts : down + USECS_PER_MSEC;
-}
-
-/*
- * fanout_values
- *		What a fan-out filter (send_user, ab_selected, channel) sends: one
- *		request set per value, or a single unfiltered one (a NULL entry) when
- *		no clause constrains it.  An empty set makes the scan empty.
- */
-static List *
-fanout_values(bool constrained, List *set, bool *empty)
-{
-	if (!constrained)
-		return list_make1(NULL);
-	if (set == NIL)
-		*empty = true;
-	return set;
-}
-
-/*
- * single_value
- *		What a campaigns list filter (status, createdBy) sends: the route
- *		takes one value, so with several candidates we send none and let the
- *		local recheck filter.  An empty set makes the scan empty.
- */
-static char *
-single_value(bool constrained, List *set, bool *empty)
-{
-	if (!constrained)
-		return NULL;
-	if (set == NIL)
-	{
-		*empty = true;
-		return NULL;
-	}
-	return list_length(set) == 1 ? (char *) linitial(set) : NULL;
-}
-
-/*
- * unique_instants / intersect_instants
- *		As unique_values and intersect_values, for lists of TimestampTz *
- *		(date lists are short)
- */
-static List *
-unique_instants(List *values)
-{
-	List	   *result = NIL;
-	ListCell   *lc;
-
-	foreach(lc, values)
-	{
-		TimestampTz ts = *(TimestampTz *) lfirst(lc);
-		bool		seen = false;
-		ListCell   *lc2;
-
-		foreach(lc2, result)
-			seen |= (*(TimestampTz *) lfirst(lc2) == ts);
-		if (!seen)
-			result = lappend(result, lfirst(lc));
-	}
-	return result;
-}
-
-static List *
-intersect_instants(List *a, List *b)
-{
-	List	   *result = NIL;
-	ListCell   *lc;
-
-	foreach(lc, a)
-	{
-		TimestampTz ts = *(TimestampTz *) lfirst(lc);
-		ListCell   *lc2;
-
-		foreach(lc2, b)
-		{
-			if (*(TimestampTz *) lfirst(lc2) == ts)
-			{
-				result = lappend(result, lfirst(lc));
-				break;
-			}
-		}
-	}
-	return result;
-}
-
-/*
- * combine_dates
- *		The startDates (or endDates) to send given the start_date (end_date)
- *		conditions: NIL when none satisfies them all.
- *
- * Every row echoes the value sent, so it must pass each clause's recheck.
- * With equalities or IN lists (united within an OR, intersected across
- * clauses), their whole-millisecond values that satisfy every bound.
- * Otherwise one value: the bounds of start_date ask for the smallest whole
- * millisecond at or after (">=") or strictly after (">") t, those of
- * end_date for the largest at or before ("<=") or strictly before ("<");
- * without any, the fallback.  Infinite comparands cannot be sent: a bound
- * on the far side (start_date >= -infinity, end_date <= +infinity) bounds
- * nothing, one on the near side is unreachable by any finite value.
- */
-static List *
-combine_dates(List *evaluated, LemlistFilterKind filter, TimestampTz fallback)
-{
-	bool		is_start = (filter == LEMLIST_FILTER_START_DATE);
-	bool		have_set = false;
-	bool		have_bound = false;
-	List	   *set = NIL;
-	List	   *pending = NIL;
-	int			group = -1;
-	TimestampTz limit = 0;
-	TimestampTz *result;
-	List	   *kept = NIL;
-	ListCell   *lc;
-
-	foreach(lc, evaluated)
-	{
-		EvaluatedCond *ec = lfirst(lc);
-		TimestampTz ts = ec->ts;
-		TimestampTz bound;
-		bool		strict;
-
-		if (ec->cond->filter != filter)
-			continue;
-
-		if (ec->op == LEMLIST_OP_IN)
-		{
-			ListCell   *vlc;
-
-			if (ec->cond->group != group)
-			{
-				if (group >= 0)
-					set = have_set ? intersect_instants(set, pending) : unique_instants(pending);
-				have_set = have_set || group >= 0;
-				pending = NIL;
-				group = ec->cond->group;
-			}
-			foreach(vlc, ec->values)
-			{
-				TimestampTz v = *(TimestampTz *) lfirst(vlc);
-
-				if (!TIMESTAMP_NOT_FINITE(v) && floor_msec(v) == v)
-					pending = lappend(pending, lfirst(vlc));
-			}
-			continue;
-		}
-
-		if (ec->isnull)
-			return NIL;
-		if (is_start ? TIMESTAMP_IS_NOBEGIN(ts) : TIMESTAMP_IS_NOEND(ts))
-			continue;
-		if (TIMESTAMP_NOT_FINITE(ts))
-			return NIL;
-		strict = (ec->op == LEMLIST_OP_GT || ec->op == LEMLIST_OP_LT);
-		if (is_start)
-			bound = strict ? floor_msec(ts) + USECS_PER_MSEC : ceil_msec(ts);
-		else
-			bound = strict ? ceil_msec(ts) - USECS_PER_MSEC : floor_msec(ts);
-		if (!have_bound || (is_start ? bound > limit : bound < limit))
-			limit = bound;
-		have_bound = true;
-	}
-	if (group >= 0)
-	{
-		set = have_set ? intersect_instants(set, pending) : unique_instants(pending);
-		have_set = true;
-	}
-
-	if (have_set)
-	{
-		/* whole milliseconds within the limit pass every bound */
-		foreach(lc, set)
-		{
-			TimestampTz v = *(TimestampTz *) lfirst(lc);
-
-			if (!have_bound || (is_start ? v >= limit : v <= limit))
-				kept = lappend(kept, lfirst(lc));
-		}
-		return kept;
-	}
-
-	result = palloc(sizeof(TimestampTz));
-	*result = have_bound ? limit : fallback;
-	return list_make1(result);
-}
-
-/*
- * lemlist_join_key_text
- *		The value a join key's expression gave, as it is sent (and echoed):
- *		the text of a text filter, the instant of a date as the API writes
- *		it.  NULL when no row can match it: NULL, a value the API can never
- *		accept, a date that is no whole millisecond or out of range.
- */
-char *
-lemlist_join_key_text(LemlistCond *cond, Datum value, bool isnull)
-{
-	Oid			type = exprType((Node *) cond->expr);
-	TimestampTz ts;
-	bool		ok;
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (isnull)
-		return NULL;
-	if (lemlist_is_text_filter(cond->filter))
-	{
-		char	   *s = text_value(value, type);
-
-		return (s[0] != '\0' && lemlist_filter_value_ok(cond->filter, s)) ? s : NULL;
-	}
-
-	ts = date_instant(value, type, cond->mode, cond->filter == LEMLIST_FILTER_END_DATE, &ok);
-	if (!ok || TIMESTAMP_NOT_FINITE(ts) || floor_msec(ts) != ts ||
-		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
-		tm.tm_year < 1 || tm.tm_year > 9999)
-		return NULL;
-	return lemlist_format_timestamp(ts);
-}
-
-/*
- * lemlist_eval_conds
- *		Evaluate the determining conditions of one scan and combine them into
- *		the values its requests will carry.
- *
- * exprstates parallels conds; NIL means that every expression is a Const and
- * is read directly (at plan time, and for plain EXPLAIN).  The tests are the
- * scan's to evaluate; here they only say which finite filters they decide.
- * Every literal is validated before any combining, so that an impossible
- * value is an error even when another clause makes the scan empty.
- */
-void
-lemlist_eval_conds(List *conds, List *exprstates, ExprContext *econtext,
-				   TimestampTz default_start, TimestampTz default_end,
-				   LemlistFilterValues *out)
-{
-	List	   *evaluated = NIL;
-	List	   *sets[LEMLIST_NUM_FILTERS];
-	List	   *pending[LEMLIST_NUM_FILTERS];
-	int			groups[LEMLIST_NUM_FILTERS];
-	bool		constrained[LEMLIST_NUM_FILTERS];
-	int			tested = 0;
-	ListCell   *lc;
-	int			i;
-
-	memset(out, 0, sizeof(LemlistFilterValues));
-	memset(sets, 0, sizeof(sets));
-	memset(pending, 0, sizeof(pending));
-	memset(constrained, 0, sizeof(constrained));
-	for (i = 0; i < LEMLIST_NUM_FILTERS; i++)
-		groups[i] = -1;
-
-	if (exprstates != NIL && list_length(exprstates) != list_length(conds))
-		elog(ERROR, "lemlist filter conditions and expression states do not match");
-
-	/* Evaluate everything and validate every text value. */
-	i = 0;
-	foreach(lc, conds)
-	{
-		LemlistCond *cond = (LemlistCond *) lfirst(lc);
-		ExprState  *state = NULL;
-		EvaluatedCond *ec;
-		Datum		value;
-		bool		isnull;
-
-		if (exprstates != NIL)
-			state = (ExprState *) list_nth(exprstates, i);
-		i++;
-
-		/* the tests are the scan's to evaluate, on each combination */
-		if (cond->op == LEMLIST_OP_TEST || cond->op == LEMLIST_OP_ID_TEST)
-		{
-			tested |= cond->refs;
-			continue;
-		}
-
-		ec = (EvaluatedCond *) palloc0(sizeof(EvaluatedCond));
-		ec->cond = cond;
-		value = eval_cond_expr(cond, state, econtext, &isnull);
-		if (lemlist_is_text_filter(cond->filter))
-		{
-			Oid			type;
-			ListCell   *vlc;
-
-			ec->op = LEMLIST_OP_IN;
-			foreach(vlc, comparand_elements(cond, value, isnull, &type))
-			{
-				char	   *s = text_value(PointerGetDatum(lfirst(vlc)), type);
-
-				lemlist_check_filter_value(cond->filter, s);
-				ec->values = lappend(ec->values, s);
-			}
-		}
-		else if (lemlist_is_date_filter(cond->filter))
-			eval_date(ec, value, isnull);
-		else
-			elog(ERROR, "unrecognized lemlist filter: %d", (int) cond->filter);
-
-		evaluated = lappend(evaluated, ec);
-	}
-
-	/*
-	 * Each text filter's values: the union of an OR's arms (one group), the
-	 * intersection of the groups.
-	 */
-	foreach(lc, evaluated)
-	{
-		EvaluatedCond *ec = lfirst(lc);
-		LemlistFilterKind f = ec->cond->filter;
-
-		if (!lemlist_is_text_filter(f))
-			continue;
-		if (ec->cond->group != groups[f])
-		{
-			if (groups[f] >= 0)
-			{
-				sets[f] = constrained[f] ? lemlist_intersect_values(sets[f], unique_values(pending[f])) :
-					unique_values(pending[f]);
-				constrained[f] = true;
-			}
-			pending[f] = NIL;
-			groups[f] = ec->cond->group;
-		}
-		pending[f] = list_concat(pending[f], ec->values);
-	}
-	for (int f = 0; f < LEMLIST_NUM_FILTERS; f++)
-	{
-		if (groups[f] < 0)
-			continue;
-		sets[f] = constrained[f] ? lemlist_intersect_values(sets[f], unique_values(pending[f])) :
-			unique_values(pending[f]);
-		constrained[f] = true;
-	}
-
-	/*
-	 * A finite filter that only tests decide: every value of its domain,
-	 * "not filtered" included, for the scan to test.
-	 */
-	for (int f = LEMLIST_FILTER_AB_SELECTED; f <= LEMLIST_FILTER_CHANNEL; f++)
-	{
-		if (constrained[f] || !(tested & (1 << f)))
-			continue;
-		constrained[f] = true;
-		sets[f] = (f == LEMLIST_FILTER_AB_SELECTED) ?
-			list_make3("A", "B", NULL) :
-			list_make4("email", "linkedin", "others", NULL);
-	}
-
-	for (int f = 0; f < LEMLIST_NUM_FILTERS; f++)
-	{
-		if (constrained[f])
-			out->constrained |= 1 << f;
-	}
-	foreach(lc, evaluated)
-	{
-		LemlistFilterKind f = ((EvaluatedCond *) lfirst(lc))->cond->filter;
-
-		if (lemlist_is_date_filter(f))
-			out->constrained |= 1 << f;
-	}
-
-	/* campaignIds: absent means every campaign of the team */
-	if (!constrained[LEMLIST_FILTER_CAMPAIGN_ID])
-		out->all_campaigns = true;
-	else
-	{
-		out->campaign_ids = sets[LEMLIST_FILTER_CAMPAIGN_ID];
-		if (out->campaign_ids == NIL)
-			out->empty = true;
-	}
-
-	/* The fan-out filters: absent means one unfiltered request set. */
-	out->send_users = fanout_values(constrained[LEMLIST_FILTER_SEND_USER],
-									sets[LEMLIST_FILTER_SEND_USER], &out->empty);
-	out->ab_selected = fanout_values(constrained[LEMLIST_FILTER_AB_SELECTED],
-									 sets[LEMLIST_FILTER_AB_SELECTED], &out->empty);
-	out->channels = fanout_values(constrained[LEMLIST_FILTER_CHANNEL],
-								  sets[LEMLIST_FILTER_CHANNEL], &out->empty);
-
-	/* The campaigns list's query filters. */
-	out->status = single_value(constrained[LEMLIST_FILTER_STATUS],
-							   sets[LEMLIST_FILTER_STATUS], &out->empty);
-	out->created_by = single_value(constrained[LEMLIST_FILTER_CREATED_BY],
-								   sets[LEMLIST_FILTER_CREATED_BY], &out->empty);
-
-	/* The dates. */
-	out->start_dates = combine_dates(evaluated, LEMLIST_FILTER_START_DATE, default_start);
-	out->end_dates = combine_dates(evaluated, LEMLIST_FILTER_END_DATE, default_end);
-	if (out->start_dates == NIL || out->end_dates == NIL)
-		out->empty = true;
-}
-
-/*
- * lemlist_check_combinations
- *		Each combination is a whole set of batch requests, so their number
- *		is capped at LEMLIST_MAX_COMBINATIONS: once the tests have pruned
- *		them, before anything is sent
- */
-void
-lemlist_check_combinations(int64 n)
-{
-	if (n > LEMLIST_MAX_COMBINATIONS)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many lemlist filter combinations: %lld",
-						(long long) n),
-				 errdetail("Each combination of start_date, end_date, send_user, ab_selected and channel values is a separate set of requests; at most %d are allowed.",
-						   LEMLIST_MAX_COMBINATIONS),
-				 errhint("Narrow the IN lists or split the query.")));
-}
-
-/*
- * lemlist_combinations
- *		The cartesian product start dates x end dates x send_users x
- *		ab_selected x channels, outer to inner, as a List of LemlistCombo.
- *		An empty scan has none.
- *
- * The tests may still prune them (at most the 3 x 4 values of the finite
- * filters' domains), so only a product beyond what they could bring under
- * the cap fails here; lemlist_check_combinations counts what is left.
- */
-List *
-lemlist_combinations(const LemlistFilterValues *fv)
-{
-	List	   *combos = NIL;
-	int64		n;
-	ListCell   *lcs,
-			   *lce,
-			   *lc1,
-			   *lc2,
-			   *lc3;
-
-	if (fv->empty)
-		return NIL;
-
-	n = (int64) list_length(fv->start_dates) * list_length(fv->end_dates) *
-		list_length(fv->send_users) * list_length(fv->ab_selected) *
-		list_length(fv->channels);
-	if (n > (int64) LEMLIST_MAX_COMBINATIONS * 3 * 4)
-		lemlist_check_combinations(n);
-
-	foreach(lcs, fv->start_dates)
-	{
-		char	   *start = lemlist_format_timestamp(*(TimestampTz *) lfirst(lcs));
-
-		foreach(lce, fv->end_dates)
-		{
-			char	   *end = lemlist_format_timestamp(*(TimestampTz *) lfirst(lce));
-
-			foreach(lc1, fv->send_users)
-			{
-				foreach(lc2, fv->ab_selected)
-				{
-					foreach(lc3, fv->channels)
-					{
-						LemlistCombo *combo = (LemlistCombo *) palloc0(sizeof(LemlistCombo));
-
-						combo->start_date = start;
-						combo->end_date = end;
-						combo->send_user = (char *) lfirst(lc1);
-						combo->ab_selected = (char *) lfirst(lc2);
-						combo->channel = (char *) lfirst(lc3);
-						combos = lappend(combos, combo);
-					}
-				}
-			}
-		}
-	}
-
-	return combos;
-}
-
-/*
- * lemlist_combo_field
- *		Where a combination keeps the value it sends for a filter (NULL:
- *		the filter is no field of a combination)
- */
-char	  **
-lemlist_combo_field(LemlistCombo *combo, LemlistFilterKind filter)
-{
-	switch (filter)
-	{
-		case LEMLIST_FILTER_START_DATE:
-			return &combo->start_date;
-		case LEMLIST_FILTER_END_DATE:
-			return &combo->end_date;
-		case LEMLIST_FILTER_SEND_USER:
-			return &combo->send_user;
-		case LEMLIST_FILTER_AB_SELECTED:
-			return &combo->ab_selected;
-		case LEMLIST_FILTER_CHANNEL:
-			return &combo->channel;
-		default:
-			return NULL;
-	}
-}
-
-/*
- * lemlist_default_end_date
- *		endDate when the query gives none: the statement's start, rounded up
- *		to the millisecond lemlist takes, so that the echoed end_date is never
- *		before now() or statement_timestamp().
- */
-TimestampTz
-lemlist_default_end_date(void)
-{
-	TimestampTz ts = GetCurrentStatementStartTimestamp();
-
-	return ts + (1000 - ts % 1000) % 1000;
-}
-
-
-/* ---------------------------------------------------------------------
- * The filters' kinds and names, and the literal values lemlist accepts
- *
- * What is known of a filter without the catalog or the planner: which kind
- * of value it takes (text or timestamptz), its column name for messages,
- * which values the API can accept, and how a date is written in a request.
- * A literal that can never be valid is rejected with SQLSTATE 22023 before
- * anything is sent, naming the valid values.
- *
- * Every function here depends on its arguments alone: no catalog, no
- * locale, dates in UTC whatever the session's time zone (only the message
- * of an out-of-range timestamp shows it as timestamptz_out does).  That is
- * what lets test/fuzz/ link this file into a plain executable and check
- * lemlist_check_filter_value and lemlist_format_timestamp against
- * independent readings of the rules.
- *
- * ---------------------------------------------------------------------
- */
-static bool is_whitespace(char c);
-static bool valid_send_user(const char *value);
-
-
-/*
- * lemlist_is_text_filter / lemlist_is_date_filter
- *		Classify a filter by the kind of clause that can feed it.
- */
-static bool
-lemlist_is_text_filter(LemlistFilterKind filter)
-{
-	switch (filter)
-	{
-		case LEMLIST_FILTER_CAMPAIGN_ID:
-		case LEMLIST_FILTER_SEND_USER:
-		case LEMLIST_FILTER_AB_SELECTED:
-		case LEMLIST_FILTER_CHANNEL:
-		case LEMLIST_FILTER_STATUS:
-		case LEMLIST_FILTER_CREATED_BY:
-			return true;
-		default:
-			return false;
-	}
-}
-
-static bool
-lemlist_is_date_filter(LemlistFilterKind filter)
-{
-	return filter == LEMLIST_FILTER_START_DATE ||
-		filter == LEMLIST_FILTER_END_DATE;
-}
-
-/*
- * is_whitespace
- *		ASCII whitespace, independent of the locale so that the checks below
- *		are a pure function of their input.
- */
-static bool
-is_whitespace(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-		c == '\v' || c == '\f';
-}
-
-/*
- * valid_send_user
- *		Is value of the form "usr_<id>|<local>@<domain>"?  Exactly one '|',
- *		an id of at least one character after "usr_", exactly one '@' with
- *		both sides non-empty, and no whitespace anywhere.
- */
-static bool
-valid_send_user(const char *value)
-{
-	const char *bar = strchr(value, '|');
-	const char *email;
-	const char *at;
-	const char *p;
-
-	if (bar == NULL || strchr(bar + 1, '|') != NULL)
-		return false;
-
-	/* the sendUserId */
-	if (strncmp(value, "usr_", 4) != 0 || value + 4 >= bar)
-		return false;
-	for (p = value; p < bar; p++)
-	{
-		if (is_whitespace(*p))
-			return false;
-	}
-
-	/* the sendUserEmail */
-	email = bar + 1;
-	at = strchr(email, '@');
-	if (at == NULL || at == email || at[1] == '\0' ||
-		strchr(at + 1, '@') != NULL)
-		return false;
-	for (p = email; *p != '\0'; p++)
-	{
-		if (is_whitespace(*p))
-			return false;
-	}
-
-	return true;
-}
-
-/*
- * lemlist_filter_value_ok
- *		Whether the API can accept a value for filter.  A pure function of
- *		its input: no catalog, no locale.
- */
-/*
- * lemlist_filter_domain_size
- *		How many values a finite filter takes (its domain, "not filtered"
- *		aside): 2 for ab_selected, 3 for channel; 0 for the others
- */
-int
-lemlist_filter_domain_size(LemlistFilterKind filter)
-{
-	switch (filter)
-	{
-		case LEMLIST_FILTER_AB_SELECTED:
-			return 2;
-		case LEMLIST_FILTER_CHANNEL:
-			return 3;
-		default:
-			return 0;
-	}
-}
-
-bool
-lemlist_filter_value_ok(LemlistFilterKind filter, const char *value)
-{
-	/* NULL is "not filtered", always acceptable */
-	if (value == NULL)
-		return true;
-
-	switch (filter)
-	{
-		case LEMLIST_FILTER_CHANNEL:
-			return strcmp(value, "email") == 0 || strcmp(value, "linkedin") == 0 ||
-				strcmp(value, "others") == 0;
-		case LEMLIST_FILTER_AB_SELECTED:
-			return strcmp(value, "A") == 0 || strcmp(value, "B") == 0;
-		case LEMLIST_FILTER_SEND_USER:
-			return valid_send_user(value);
-		default:
-			/* campaign IDs, statuses and users are the API's to judge */
-			return true;
-	}
-}
-
-/*
- * lemlist_check_filter_value
- *		ERROR (22023) for a literal lemlist can never accept, naming the
- *		valid values
- */
-void
-lemlist_check_filter_value(LemlistFilterKind filter, const char *value)
-{
-	if (lemlist_filter_value_ok(filter, value))
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid value for column \"%s\": \"%s\"",
-					lemlist_filter_name(filter), value),
-			 filter == LEMLIST_FILTER_CHANNEL ?
-			 errhint("Valid values are: email, linkedin, others.") :
-			 filter == LEMLIST_FILTER_AB_SELECTED ?
-			 errhint("Valid values are: A, B.") :
-			 errhint("send_user must have the form \"usr_<id>|<email>\", for example \"usr_abc123|jane@example.com\".")));
-}
-
-/*
- * lemlist_format_timestamp
- *		ts as the API writes dates: "YYYY-MM-DDTHH:MM:SS.sssZ" in UTC, the
- *		microseconds truncated to milliseconds.
- *
- * The format has four digits for the year and no era, so only years 1 to
- * 9999 can be written.
- */
-char *
-lemlist_format_timestamp(TimestampTz ts)
-{
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	if (TIMESTAMP_NOT_FINITE(ts) ||
-		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
-		tm.tm_year < 1 || tm.tm_year > 9999)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timestamp \"%s\" is out of range for lemlist",
-						DatumGetCString(DirectFunctionCall1(timestamptz_out,
-															TimestampTzGetDatum(ts)))),
-				 errdetail("lemlist dates, in UTC, must fall between the years 1 and 9999.")));
-
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-					tm.tm_year, tm.tm_mon, tm.tm_mday,
-					tm.tm_hour, tm.tm_min, tm.tm_sec,
-					(int) (fsec / 1000));
-}
-
-/*
- * lemlist_filter_name
- *		The SQL column name of a filter, for messages.
- */
-const char *
-lemlist_filter_name(LemlistFilterKind filter)
-{
-	switch (filter)
-	{
-		case LEMLIST_FILTER_NONE:
-			break;
-		case LEMLIST_FILTER_CAMPAIGN_ID:
-			return "campaign_id";
-		case LEMLIST_FILTER_START_DATE:
-			return "start_date";
-		case LEMLIST_FILTER_END_DATE:
-			return "end_date";
-		case LEMLIST_FILTER_SEND_USER:
-			return "send_user";
-		case LEMLIST_FILTER_AB_SELECTED:
-			return "ab_selected";
-		case LEMLIST_FILTER_CHANNEL:
-			return "channel";
-		case LEMLIST_FILTER_STATUS:
-			return "status";
-		case LEMLIST_FILTER_CREATED_BY:
-			return "created_by";
-	}
-	return "none";
 }

@@ -4,26 +4,28 @@
  *		  Executing a lemlist foreign scan: its requests, their answers, its
  *		  rows, and its EXPLAIN output
  *
- * A scan evaluates its pushed-down conditions once (at the first row, so
- * that parameters and initplan outputs are known).  For every filter
- * combination it then sends one batch request per 100 campaign IDs; without
- * a campaign_id condition it lists the team's campaigns page by page, and
- * batches the IDs as the pages come, once there are enough for a wave of
- * max_parallel batches (or the listing is over).  A campaign listed twice
- * (it moved between pages) counts once, and a listing always ends.  Each
- * answer becomes the rows returned next (the campaigns resource's pages, or
- * a batch's statistics) or more requests (the pages of a stats listing);
- * its values are converted with the columns' input functions as soon as it
- * is decoded, the echo columns filled with the filters of the request the
- * row came from; only then may the memo hand the answer out again.
+ * At its first row (when parameters and initplan outputs are known), a scan
+ * asks request_sets.c for its request sets: each a combination of filter
+ * values with the campaigns it asks for.  For each request set, the scan
+ * sends one batch request per 100 campaign IDs.  When no campaign_id
+ * condition names the campaigns, the scan lists the team's campaigns page
+ * by page, and batches the IDs as the pages come, once there are enough
+ * for a wave of max_parallel batches (or the listing is over).  A campaign
+ * listed twice (it moved between pages) counts once, and a listing always
+ * ends.  Each answer becomes the rows returned next (the campaigns
+ * resource's pages, or a batch's statistics) or more requests (the pages of
+ * a stats listing).  Its values are converted with the columns' input
+ * functions as soon as it is decoded, and the echo columns get the filters
+ * of the request the row came from; only then may the memo hand the answer
+ * out again.
  *
- * The combinations are tested first (pushdown.c's tests: clauses on the
- * echo columns alone, evaluated on a row of each combination's values; the
- * clauses on campaign_id alone, on each ID before it is batched), so that
- * only what the clauses select is asked for.  The inner side of a batched
- * join (join.c) gets its key sets before each execution: each with each of
- * the table's own combinations that allows it is a request set, with the
- * key set's campaign IDs, and every row says which key it was asked for.
+ * The scan evaluates the tests that request_sets.c applies (passes_tests):
+ * it converts a row of a combination's values, or a campaign ID, with the
+ * columns' input functions and evaluates the clauses on it.  It also tests
+ * each listed ID before batching it.  The inner side of a batched join
+ * (join.c) is given its key sets before each execution
+ * (lemlist_scan_set_join_keys), and tells the join which request set and
+ * campaign each row was asked for (lemlist_scan_row_key).
  *
  * Nothing a scan returns is ever silently partial: each batch's answer must
  * account for every campaign it asked for, either in results[] or in
@@ -34,13 +36,11 @@
  * fails to parse, or one of whose values fails to convert, never reaches
  * the memo.
  *
- * EXPLAIN shows what a scan will send, or sent: the route, how many
- * campaigns and batches, the filters as they go into the requests and, with
- * VERBOSE, the body of the first batch.  Plain EXPLAIN sends nothing: the
- * values are computed from the plan's conditions when they are all
- * constants, and otherwise shown as "computed at run time".  Once the scan
- * has run (EXPLAIN ANALYZE), the values and combinations it computed are
- * shown as they were, and what the transport did is added.
+ * EXPLAIN shows what a scan will send, or sent: the route, then the
+ * request sets (request_sets.c: how many campaigns and batches, the
+ * filters, with VERBOSE the body of the first batch) and what the query
+ * asks of the listing (list_order.c).  Plain EXPLAIN sends nothing.  Once
+ * the scan has run (EXPLAIN ANALYZE), what the transport did is added.
  *
  * Memory: scan_cxt (whole scan: options, columns, key), run_cxt (one
  * execution: filter values, IDs, the connection and its curl handles, the
@@ -115,32 +115,24 @@ struct LemlistScanState
 	Oid		   *typioparams;
 
 	/* pushed-down conditions, and the tests among them */
-	List	   *conds;
-	List	   *exprstates;
-	int			ntests;
-	int			nid_tests;		/* of them, on campaign_id */
-	TupleTableSlot *proto;
+	/* what the request sets are made of (request_sets.c) */
+	LemlistRequestSpec spec;
+	TupleTableSlot *proto;		/* a row of a combination's values, for the tests */
 
 	bool		async;			/* under an asynchronous Append: never waits */
 
 	/* what the query asks of the listing (list_order.c) */
-	LemlistListOrder order;		/* sortBy=createdAt, and its direction */
-	int			order_attno;	/* created_at, whose order is checked */
-	int			page_size;		/* limit= of each page */
-	int			list_start;		/* offset= of the first page (an OFFSET) */
-	int64		plan_budget;	/* rows the plan wants first, -1: all */
+	LemlistListing listing;
 	int64		budget;			/* rows wanted so far, -1: all */
 
 	/* one execution (run_cxt) */
 	bool		started;
 	bool		done;
-	TimestampTz default_end;	/* endDate when the query gives none */
-	char	   *default_end_text;	/* as sent */
-	LemlistFilterValues fv;
-	List	   *combos;
+	LemlistRequestSets req;		/* the request sets */
+	char	   *default_end_text;	/* req.default_end, as sent */
 	LemlistConnection *conn;
 	/* explicit IDs: the next batch to make */
-	int			next_combo;
+	int			next_set;
 	int			next_first;
 	/* listing */
 	int			next_offset;	/* offset of the next page to ask, -1: none */
@@ -148,7 +140,7 @@ struct LemlistScanState
 	HTAB	   *listed;			/* stats: every ID listed so far */
 	ScanChunk  *filling;		/* stats: listed IDs not yet in a chunk */
 	List	   *chunks;			/* stats: full chunks, of ScanChunk * */
-	int			chunk_combo;	/* of the first chunk, the next combination */
+	int			chunk_set;		/* of the first chunk, the next request set */
 	char	   *prev_first_id;	/* listing: first ID of the previous page */
 	int64		listed_count;	/* listing: campaigns on the pages so far */
 	int64		announced;		/* listing: totalRecords of the last page, or -1 */
@@ -160,12 +152,6 @@ struct LemlistScanState
 	List	   *rows;			/* of ScanRow * */
 	int			next_row;
 	ScanRow    *cur_row;		/* the row returned last */
-
-	/* the inner side of a batched join (join.c): the keys it asks for */
-	bool		join_child;
-	int			join_filters;	/* bits 1 << filter of the key filters */
-	List	   *join_keys;		/* LemlistJoinKeySet *, set before each execution */
-	int64		join_sets;		/* combinations the keys made, for EXPLAIN */
 
 	/* for EXPLAIN ANALYZE */
 	LemlistHttpStats stats;
@@ -192,34 +178,129 @@ static void check_batch_complete(char **ids, int nids, const LemlistParsed *pars
 static void report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors);
 
 static void start_scan(LemlistScanState *ss);
+static void explain_transport(LemlistScanState *ss, ExplainState *es);
 static void check_order(LemlistScanState *ss, ScanRow *row);
 static List *make_rows(LemlistScanState *ss, List *texts, List *ids, LemlistCombo *combo);
-static List *merge_join_keys(LemlistScanState *ss, List *combos);
 static void conversion_error_callback(void *arg);
-static void apply_tests(LemlistScanState *ss, LemlistFilterValues *fv, List **combos);
-static bool passes_tests(LemlistScanState *ss, LemlistCondOp op, LemlistCombo *combo,
+static bool passes_tests(void *arg, LemlistCondOp op, const LemlistCombo *combo,
 						 const char *id);
 
+/* ---------------------------------------------------------------------
+ * What the plan of a scan carries from the planner
+ *
+ * GetForeignPlan (handler.c) has lemlist_scan_plan_private write a
+ * LemlistScanPlan into the ForeignScan's fdw_private (a list of Nodes, so
+ * that the plan can be copied, written out and read back) and the
+ * conditions' expressions into fdw_exprs, where setrefs.c fixes them and
+ * the executor initializes them; read_scan_plan reads it back.  These two
+ * functions are the only code that knows the layout below.
+ * ---------------------------------------------------------------------
+ */
+
+/* The slots of fdw_private. */
+enum ScanPrivateIndex
+{
+	SCAN_PRIVATE_CONDS,			/* per condition, an Integer list: filter, op,
+								 * group, mode, refs (the expression: fdw_exprs) */
+	SCAN_PRIVATE_RETRIEVED_ATTRS,	/* Integer list: attnums the plan reads */
+	SCAN_PRIVATE_LISTING		/* Integer list, ListingIndex */
+};
+
+/* The Integer list SCAN_PRIVATE_LISTING: what the listing is asked. */
+enum ListingIndex
+{
+	LISTING_ORDER,				/* LemlistListOrder */
+	LISTING_ORDER_ATTNO,		/* the created_at column it is checked on */
+	LISTING_PAGE_SIZE,			/* limit= of each page */
+	LISTING_BUDGET,				/* rows wanted first, -1: all */
+	LISTING_OFFSET				/* offset= of the first page (the OFFSET) */
+};
+
 /*
- * lemlist_scan_begin
+ * lemlist_scan_plan_private
+ *		Return the fdw_private of a scan's plan, and set *fdw_exprs to the
+ *		conditions' expressions, in the same order
+ */
+List *
+lemlist_scan_plan_private(const LemlistScanPlan *plan, List **fdw_exprs)
+{
+	List	   *conds = NIL;
+	List	   *listing;
+	ListCell   *lc;
+
+	*fdw_exprs = NIL;
+	foreach(lc, plan->conds)
+	{
+		LemlistCond *cond = lfirst(lc);
+
+		*fdw_exprs = lappend(*fdw_exprs, cond->expr);
+		conds = lappend(conds, lappend_int(list_make4_int(cond->filter, cond->op,
+														  cond->group, cond->mode),
+										   cond->refs));
+	}
+	listing = list_make4_int(plan->listing.order, plan->listing.order_attno,
+							 plan->listing.page_size, plan->listing.budget);
+	listing = lappend_int(listing, plan->listing.offset);
+	return list_make3(conds, plan->retrieved_attrs, listing);
+}
+
+/*
+ * read_scan_plan
+ *		Read back what a scan's plan carries
+ */
+static void
+read_scan_plan(const ForeignScan *fsplan, LemlistScanPlan *plan)
+{
+	List	   *listing = list_nth(fsplan->fdw_private, SCAN_PRIVATE_LISTING);
+	ListCell   *lc1,
+			   *lc2;
+
+	plan->conds = NIL;
+	forboth(lc1, (List *) list_nth(fsplan->fdw_private, SCAN_PRIVATE_CONDS),
+			lc2, fsplan->fdw_exprs)
+	{
+		List	   *fields = lfirst(lc1);
+		LemlistCond *cond = palloc(sizeof(LemlistCond));
+
+		cond->filter = (LemlistFilterKind) list_nth_int(fields, 0);
+		cond->op = (LemlistCondOp) list_nth_int(fields, 1);
+		cond->group = list_nth_int(fields, 2);
+		cond->mode = list_nth_int(fields, 3);
+		cond->refs = list_nth_int(fields, 4);
+		cond->expr = (Expr *) lfirst(lc2);
+		plan->conds = lappend(plan->conds, cond);
+	}
+	plan->retrieved_attrs = list_nth(fsplan->fdw_private, SCAN_PRIVATE_RETRIEVED_ATTRS);
+	plan->listing.order = (LemlistListOrder) list_nth_int(listing, LISTING_ORDER);
+	plan->listing.order_attno = list_nth_int(listing, LISTING_ORDER_ATTNO);
+	plan->listing.page_size = list_nth_int(listing, LISTING_PAGE_SIZE);
+	plan->listing.budget = list_nth_int(listing, LISTING_BUDGET);
+	plan->listing.offset = list_nth_int(listing, LISTING_OFFSET);
+}
+
+
+/* ---------------------------------------------------------------------
+ * The scan
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * lemlist_begin_foreign_scan
  *		Set up a scan.  Nothing is sent here; plain EXPLAIN sends nothing and
  *		does not even look up the API key.
  */
-LemlistScanState *
-lemlist_scan_begin(ForeignScanState *node, int eflags)
+void
+lemlist_begin_foreign_scan(ForeignScanState *node, int eflags)
 {
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 	EState	   *estate = node->ss.ps.state;
 	Oid			relid = RelationGetRelid(node->ss.ss_currentRelation);
 	LemlistScanState *ss;
+	LemlistScanPlan plan;
 	MemoryContext oldcxt;
-	List	   *private_conds = list_nth(fsplan->fdw_private, FdwScanPrivateConds);
-	List	   *attrs = list_nth(fsplan->fdw_private, FdwScanPrivateRetrievedAttrs);
-	List	   *listing = list_nth(fsplan->fdw_private, FdwScanPrivateListing);
-	ListCell   *lc1,
-			   *lc2;
 
 	ss = palloc0(sizeof(LemlistScanState));
+	node->fdw_state = ss;
 	ss->node = node;
 	ss->rel = node->ss.ss_currentRelation;
 	ss->async = lemlist_node_async(node);
@@ -233,35 +314,13 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 										  "lemlist_fdw response",
 										  ALLOCSET_DEFAULT_SIZES);
 	ss->explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
-	ss->order = (LemlistListOrder) list_nth_int(listing, FdwListingOrder);
-	ss->order_attno = list_nth_int(listing, FdwListingOrderAttno);
-	ss->page_size = list_nth_int(listing, FdwListingPageSize);
-	ss->plan_budget = list_nth_int(listing, FdwListingBudget);
-	ss->list_start = list_nth_int(listing, FdwListingOffset);
 
 	oldcxt = MemoryContextSwitchTo(ss->scan_cxt);
 
+	read_scan_plan(fsplan, &plan);
+	ss->listing = plan.listing;
 	lemlist_get_options(relid, &ss->opts);
 	ss->columns = lemlist_map_columns(relid, ss->opts.resource, &ss->natts);
-
-	/* conditions: rebuild them from the plan */
-	forboth(lc1, private_conds, lc2, fsplan->fdw_exprs)
-	{
-		List	   *fields = lfirst(lc1);
-		LemlistCond *cond = palloc(sizeof(LemlistCond));
-
-		cond->filter = (LemlistFilterKind) linitial_int(fields);
-		cond->op = (LemlistCondOp) lsecond_int(fields);
-		cond->group = lthird_int(fields);
-		cond->mode = lfourth_int(fields);
-		cond->refs = list_nth_int(fields, 4);
-		cond->expr = (Expr *) lfirst(lc2);
-		if (cond->op == LEMLIST_OP_TEST || cond->op == LEMLIST_OP_ID_TEST)
-			ss->ntests++;
-		if (cond->op == LEMLIST_OP_ID_TEST)
-			ss->nid_tests++;
-		ss->conds = lappend(ss->conds, cond);
-	}
 
 	/* columns: what to extract, and how to convert it */
 	ss->in_funcs = palloc0(sizeof(FmgrInfo) * Max(ss->natts, 1));
@@ -272,7 +331,7 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 		Oid			infunc;
 
 		/* a column nobody reads is extracted as nothing */
-		if (col->dropped || !list_member_int(attrs, i + 1))
+		if (col->dropped || !list_member_int(plan.retrieved_attrs, i + 1))
 		{
 			col->source = LEMLIST_SRC_UNREAD;
 			continue;
@@ -281,55 +340,40 @@ lemlist_scan_begin(ForeignScanState *node, int eflags)
 		fmgr_info_cxt(infunc, &ss->in_funcs[i], ss->scan_cxt);
 	}
 
-	/* a row of the combination's values, to evaluate the tests on */
-	if (ss->ntests > 0)
+	/* the conditions (EXPLAIN evaluates the tests too, when constant) */
+	lemlist_request_spec_init(&ss->spec, plan.conds,
+							  ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node),
+							  ss->opts.default_start_date, passes_tests, ss);
+	if (ss->spec.ntests > 0)
 		ss->proto = ExecInitExtraTupleSlot(estate, RelationGetDescr(ss->rel),
 										   &TTSOpsVirtual);
 
 	MemoryContextSwitchTo(oldcxt);
-
-	/* EXPLAIN evaluates the tests too, when they are constant */
-	ss->exprstates = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 	if (ss->explain_only)
-		return ss;
+		return;
 
 	/* the key is read with the permissions of the query's checkAsUser */
 	MemoryContextSwitchTo(ss->scan_cxt);
 	ss->api_key = lemlist_get_api_key(ss->opts.serverid,
 									  LEMLIST_CHECK_AS_USER(fsplan, estate));
 	MemoryContextSwitchTo(oldcxt);
-
-	return ss;
 }
 
 /*
  * start_scan
- *		Evaluate the conditions, and send the first requests.
+ *		Make the request sets, and send the first requests.
  */
 static void
 start_scan(LemlistScanState *ss)
 {
-	ExprContext *econtext = ss->node->ss.ps.ps_ExprContext;
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
 
 	ss->started = true;
-	ss->budget = ss->plan_budget;
-	ss->default_end = lemlist_default_end_date();
-	ss->default_end_text = lemlist_format_timestamp(ss->default_end);
-	lemlist_eval_conds(ss->conds, ss->exprstates, econtext,
-					   ss->opts.default_start_date, ss->default_end, &ss->fv);
-	ss->combos = lemlist_combinations(&ss->fv);
-	if (ss->join_child)
-	{
-		/* the cap counts the table's own combinations; the keys are the join's */
-		lemlist_check_combinations(list_length(ss->combos));
-		ss->combos = merge_join_keys(ss, ss->combos);
-	}
-	apply_tests(ss, &ss->fv, &ss->combos);
-	if (!ss->join_child)
-		lemlist_check_combinations(list_length(ss->combos));
-
-	if (ss->fv.empty)
+	ss->budget = ss->listing.budget;
+	lemlist_request_sets(&ss->spec, ss->node->ss.ps.ps_ExprContext,
+						 lemlist_default_end_date(), &ss->req);
+	ss->default_end_text = lemlist_format_timestamp(ss->req.default_end);
+	if (ss->req.fv.empty)
 	{
 		/* a contradiction or an empty set: no request, no rows */
 		ss->done = true;
@@ -343,15 +387,19 @@ start_scan(LemlistScanState *ss)
 }
 
 /*
- * lemlist_scan_next
- *		The next row, fetching the next response when the current one is used up.
+ * lemlist_iterate_foreign_scan
+ *		Return the next row.  When the rows of the current answer are used
+ *		up, fetch the next answer.
  *
  * Under an asynchronous Append, an empty slot may also mean that the next
- * answer has not come yet (lemlist_scan_done tells).
+ * answer has not come yet; lemlist_scan_done tells which.
  */
 TupleTableSlot *
-lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
+lemlist_iterate_foreign_scan(ForeignScanState *node)
 {
+	LemlistScanState *ss = node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+
 	ExecClearTuple(slot);
 
 	if (!ss->started)
@@ -363,7 +411,7 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 		{
 			ScanRow    *row = list_nth(ss->rows, ss->next_row++);
 
-			if (ss->order != LEMLIST_ORDER_NONE)
+			if (ss->listing.order != LEMLIST_ORDER_NONE)
 				check_order(ss, row);
 			ss->cur_row = row;
 			memcpy(slot->tts_values, row->values, sizeof(Datum) * ss->natts);
@@ -388,14 +436,15 @@ lemlist_scan_next(LemlistScanState *ss, TupleTableSlot *slot)
 
 /*
  * check_order
- *		An ordered listing's rows must come in the order the plan relies on
- *		(no Sort above it): one out of order, or without its creation date,
- *		is an ERROR, never a wrong answer under a LIMIT
+ *		Check that the rows of an ordered listing come in the order the plan
+ *		relies on (there is no Sort above the scan).  A row out of order, or
+ *		without its creation date, raises an ERROR, so that a LIMIT above
+ *		never returns a wrong answer.
  */
 static void
 check_order(LemlistScanState *ss, ScanRow *row)
 {
-	int			i = ss->order_attno - 1;
+	int			i = ss->listing.order_attno - 1;
 	TimestampTz created;
 
 	if (i < 0 || i >= ss->natts || ss->columns[i].source == LEMLIST_SRC_UNREAD)
@@ -407,14 +456,14 @@ check_order(LemlistScanState *ss, ScanRow *row)
 				 errdetail("Campaign \"%s\".", row->campaign_id ? row->campaign_id : "?")));
 	created = DatumGetTimestampTz(row->values[i]);
 	if (ss->have_prev &&
-		(ss->order == LEMLIST_ORDER_ASC ? created < ss->prev_created : created > ss->prev_created))
+		(ss->listing.order == LEMLIST_ORDER_ASC ? created < ss->prev_created : created > ss->prev_created))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("lemlist listed campaigns out of the order asked"),
 				 errdetail("Campaign \"%s\" comes after one created %s it, with sortOrder=%s.",
 						   row->campaign_id ? row->campaign_id : "?",
-						   ss->order == LEMLIST_ORDER_ASC ? "after" : "before",
-						   ss->order == LEMLIST_ORDER_ASC ? "asc" : "desc")));
+						   ss->listing.order == LEMLIST_ORDER_ASC ? "after" : "before",
+						   ss->listing.order == LEMLIST_ORDER_ASC ? "asc" : "desc")));
 	ss->prev_created = created;
 	ss->have_prev = true;
 }
@@ -431,7 +480,8 @@ lemlist_scan_done(LemlistScanState *ss)
 
 /*
  * lemlist_scan_wait_fd
- *		The descriptor to wait on before asking an asynchronous scan again
+ *		Return the descriptor to wait on before asking an asynchronous scan
+ *		again
  */
 int
 lemlist_scan_wait_fd(LemlistScanState *ss)
@@ -441,12 +491,13 @@ lemlist_scan_wait_fd(LemlistScanState *ss)
 
 /*
  * filter_echo
- *		The text an echo column shows: the filter its row was computed under.
+ *		Return the text an echo column shows: the value of the filter its
+ *		row was computed under.
  */
 static const char *
-filter_echo(LemlistScanState *ss, LemlistFilterKind filter, LemlistCombo *combo)
+filter_echo(LemlistFilterKind filter, const LemlistCombo *combo)
 {
-	char	  **field = combo ? lemlist_combo_field(combo, filter) : NULL;
+	char	  **field = combo ? lemlist_combo_field((LemlistCombo *) combo, filter) : NULL;
 
 	return field ? *field : NULL;
 }
@@ -454,14 +505,14 @@ filter_echo(LemlistScanState *ss, LemlistFilterKind filter, LemlistCombo *combo)
 /*
  * convert_row
  *		Fill values and nulls with a row's columns, converted by their input
- *		functions: the echo columns from combo, the others from texts (an
- *		answer's row), or, without texts, only campaign_id, from id (the row a
- *		test is evaluated on).  The caller has conversion_error_callback in
- *		place.
+ *		functions.  The echo columns come from combo.  The other columns come
+ *		from texts (an answer's row); without texts (the row a test is
+ *		evaluated on), only campaign_id is filled, from id.  The caller has
+ *		conversion_error_callback in place.
  */
 static void
 convert_row(LemlistScanState *ss, Datum *values, bool *nulls, char **texts,
-			LemlistCombo *combo, const char *id)
+			const LemlistCombo *combo, const char *id)
 {
 	for (int i = 0; i < ss->natts; i++)
 	{
@@ -469,7 +520,7 @@ convert_row(LemlistScanState *ss, Datum *values, bool *nulls, char **texts,
 		const char *text = NULL;
 
 		if (col->source == LEMLIST_SRC_FILTER)
-			text = filter_echo(ss, col->filter, combo);
+			text = filter_echo(col->filter, combo);
 		else if (col->source == LEMLIST_SRC_CONST)
 			text = col->value;
 		else if (col->source == LEMLIST_SRC_UNREAD)
@@ -494,7 +545,7 @@ convert_row(LemlistScanState *ss, Datum *values, bool *nulls, char **texts,
 /*
  * make_rows
  *		Convert the texts of an answer's rows with the columns' input
- *		functions, into batch_cxt; combo gives the echo columns' values.
+ *		functions, into batch_cxt.  combo gives the echo columns' values.
  */
 static List *
 make_rows(LemlistScanState *ss, List *texts, List *ids, LemlistCombo *combo)
@@ -529,15 +580,16 @@ make_rows(LemlistScanState *ss, List *texts, List *ids, LemlistCombo *combo)
 
 /*
  * passes_tests
- *		Whether the tests of kind op (LEMLIST_OP_TEST: on the echo columns;
- *		LEMLIST_OP_ID_TEST: on campaign_id) hold on a row of the values
- *		combo (and campaign id) give, as the local recheck will find them on
- *		every row made under them.
+ *		Do the tests of kind op hold on a row made of combo's values (and of
+ *		campaign id)?  LEMLIST_OP_TEST tests the echo columns, and
+ *		LEMLIST_OP_ID_TEST tests campaign_id.  Every row made under these
+ *		values has them, so the local recheck finds the same.  This is the
+ *		LemlistTestFunc that request_sets.c calls; arg is the scan.
  */
 static bool
-passes_tests(LemlistScanState *ss, LemlistCondOp op, LemlistCombo *combo,
-			 const char *id)
+passes_tests(void *arg, LemlistCondOp op, const LemlistCombo *combo, const char *id)
 {
+	LemlistScanState *ss = arg;
 	TupleTableSlot *slot = ss->proto;
 	ExprContext *econtext = ss->node->ss.ps.ps_ExprContext;
 	MemoryContext oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
@@ -557,7 +609,7 @@ passes_tests(LemlistScanState *ss, LemlistCondOp op, LemlistCombo *combo,
 	ExecStoreVirtualTuple(slot);
 
 	econtext->ecxt_scantuple = slot;
-	forboth(lc, ss->conds, lcs, ss->exprstates)
+	forboth(lc, ss->spec.conds, lcs, ss->spec.exprstates)
 	{
 		LemlistCond *cond = lfirst(lc);
 		bool		isnull;
@@ -578,38 +630,29 @@ passes_tests(LemlistScanState *ss, LemlistCondOp op, LemlistCombo *combo,
 }
 
 /*
- * lemlist_scan_join_child
- *		This scan is the inner side of a batched join: it asks only for the
- *		keys the join gives it before each execution
- */
-void
-lemlist_scan_join_child(LemlistScanState *ss, int key_filters)
-{
-	ss->join_child = true;
-	ss->join_filters = key_filters;
-}
-
-/*
  * lemlist_scan_set_join_keys
- *		The keys the next execution asks for: each a value of every key
- *		filter but campaign_id, and, when campaign_id is a key, its IDs
- *		(LemlistJoinKeySet, owned by the caller until the execution ends).
- *		With poll, the scan never waits: an empty slot may mean that no
- *		answer has come yet (lemlist_scan_done tells), as under an
- *		asynchronous Append; the join polls several tables so.
+ *		Make this scan the inner side of a batched join.  key_filters are the
+ *		filters the join's keys give values to (bits 1 << filter).  Before
+ *		each execution, the join also gives the key sets the scan asks for
+ *		(LemlistJoinKeySet, owned by the join until the execution ends).
+ *
+ * With poll, the scan never waits, as under an asynchronous Append: an
+ * empty slot may mean that no answer has come yet (lemlist_scan_done
+ * tells).  The join polls several tables this way.
  */
 void
-lemlist_scan_set_join_keys(LemlistScanState *ss, List *key_sets, bool poll)
+lemlist_scan_set_join_keys(LemlistScanState *ss, int key_filters, List *key_sets, bool poll)
 {
-	Assert(ss->join_child && !ss->started);
-	ss->join_keys = key_sets;
+	Assert(!ss->started);
+	ss->spec.key_filters = key_filters;
+	ss->spec.key_sets = key_sets;
 	ss->async = poll || lemlist_node_async(ss->node);
 }
 
 /*
  * lemlist_scan_row_key
- *		What the row returned last was asked for under: its combination of
- *		filters, as sent, and its campaign
+ *		Tell what the row returned last was asked for: the combination of
+ *		filters its request sent, and its campaign
  */
 void
 lemlist_scan_row_key(LemlistScanState *ss, LemlistCombo **combo,
@@ -617,165 +660,6 @@ lemlist_scan_row_key(LemlistScanState *ss, LemlistCombo **combo,
 {
 	*combo = ss->cur_row ? ss->cur_row->combo : NULL;
 	*campaign_id = ss->cur_row ? ss->cur_row->campaign_id : NULL;
-}
-
-/*
- * merge_join_keys
- *		The combinations of a batched join's inner scan: each key set with
- *		each of the table's own combinations that allows it.
- *
- * A key filter the table's own conditions constrain must have the key's
- * value among its own; one they do not takes the key's value.  When
- * campaign_id is a key, a combination asks for the key set's IDs (those
- * the table's own campaign_id conditions allow), and the team is never
- * listed.
- */
-static List *
-merge_join_keys(LemlistScanState *ss, List *combos)
-{
-	bool		id_key = (ss->join_filters & (1 << LEMLIST_FILTER_CAMPAIGN_ID)) != 0;
-	List	   *merged = NIL;
-	ListCell   *klc;
-
-	if (id_key)
-		ss->fv.all_campaigns = false;
-
-	foreach(klc, ss->join_keys)
-	{
-		LemlistJoinKeySet *key = lfirst(klc);
-		ListCell   *clc;
-		List	   *ids = NIL;
-
-		if (id_key)
-		{
-			if (ss->fv.campaign_ids != NIL)
-				ids = lemlist_intersect_values(key->campaign_ids, ss->fv.campaign_ids);
-			else if (!(ss->fv.constrained & (1 << LEMLIST_FILTER_CAMPAIGN_ID)))
-				ids = key->campaign_ids;
-			if (ids == NIL)
-				continue;
-		}
-
-		foreach(clc, combos)
-		{
-			LemlistCombo *own = lfirst(clc);
-			LemlistCombo *combo = palloc(sizeof(LemlistCombo));
-			bool		allowed = true;
-
-			*combo = *own;
-			combo->campaign_ids = ids;
-			for (int f = LEMLIST_FILTER_START_DATE; f <= LEMLIST_FILTER_CHANNEL; f++)
-			{
-				char	  **field = lemlist_combo_field(combo, f);
-
-				if (!(ss->join_filters & (1 << f)))
-					continue;
-				if ((ss->fv.constrained & (1 << f)) &&
-					(*field == NULL || key->values[f] == NULL ||
-					 strcmp(*field, key->values[f]) != 0))
-					allowed = false;
-				*field = key->values[f];
-			}
-			if (allowed)
-				merged = lappend(merged, combo);
-		}
-	}
-	ss->join_sets = list_length(merged);
-	return merged;
-}
-
-/*
- * distinct_values
- *		The values of one field of the combinations, each once, in order
- *		(NULL, "not filtered", being one of them)
- */
-static List *
-distinct_values(List *combos, size_t offset)
-{
-	List	   *values = NIL;
-	ListCell   *lc;
-
-	foreach(lc, combos)
-	{
-		char	   *v = *(char **) ((char *) lfirst(lc) + offset);
-		ListCell   *lc2;
-		bool		seen = false;
-
-		foreach(lc2, values)
-		{
-			char	   *w = lfirst(lc2);
-
-			if (v == w || (v && w && strcmp(v, w) == 0))
-				seen = true;
-		}
-		if (!seen)
-			values = lappend(values, v);
-	}
-	return values;
-}
-
-/*
- * apply_tests
- *		Keep the combinations the tests hold for, and the explicit campaign
- *		IDs the ID tests hold for; what is left is what the scan requests,
- *		and what EXPLAIN shows
- */
-static void
-apply_tests(LemlistScanState *ss, LemlistFilterValues *fv, List **combos)
-{
-	List	   *kept = NIL;
-	ListCell   *lc;
-
-	if (ss->ntests == 0 || fv->empty)
-		return;
-
-	foreach(lc, *combos)
-	{
-		LemlistCombo *combo = lfirst(lc);
-
-		if (!passes_tests(ss, LEMLIST_OP_TEST, combo, NULL))
-			continue;
-		if (combo->campaign_ids != NIL && ss->nid_tests > 0)
-		{
-			List	   *ids = NIL;
-			ListCell   *idlc;
-
-			foreach(idlc, combo->campaign_ids)
-			{
-				if (passes_tests(ss, LEMLIST_OP_ID_TEST, NULL, lfirst(idlc)))
-					ids = lappend(ids, lfirst(idlc));
-			}
-			if (ids == NIL)
-				continue;
-			combo->campaign_ids = ids;
-		}
-		kept = lappend(kept, combo);
-	}
-	*combos = kept;
-	fv->send_users = distinct_values(kept, offsetof(LemlistCombo, send_user));
-	fv->ab_selected = distinct_values(kept, offsetof(LemlistCombo, ab_selected));
-	fv->channels = distinct_values(kept, offsetof(LemlistCombo, channel));
-
-	if (!fv->all_campaigns && ss->nid_tests > 0)
-	{
-		List	   *ids = NIL;
-
-		foreach(lc, fv->campaign_ids)
-		{
-			if (passes_tests(ss, LEMLIST_OP_ID_TEST, NULL, lfirst(lc)))
-				ids = lappend(ids, lfirst(lc));
-		}
-		fv->campaign_ids = ids;
-	}
-
-	/* campaigns: the scan's own, or (a batched join's) each combination's */
-	if (kept == NIL ||
-		(!fv->all_campaigns && fv->campaign_ids == NIL &&
-		 ((LemlistCombo *) linitial(kept))->campaign_ids == NIL))
-	{
-		fv->empty = true;
-		*combos = NIL;
-	}
 }
 
 /*
@@ -797,12 +681,14 @@ conversion_error_callback(void *arg)
 }
 
 /*
- * lemlist_scan_rescan
+ * lemlist_rescan_foreign_scan
  *		Start over: a new execution with possibly new parameter values.
  */
 void
-lemlist_scan_rescan(LemlistScanState *ss)
+lemlist_rescan_foreign_scan(ForeignScanState *node)
 {
+	LemlistScanState *ss = node->fdw_state;
+
 	ss->started = false;
 	ss->done = false;
 	ss->rows = NIL;
@@ -812,17 +698,26 @@ lemlist_scan_rescan(LemlistScanState *ss)
 	ss->listed = NULL;
 	ss->filling = NULL;
 	ss->chunks = NIL;
-	ss->chunk_combo = 0;
+	ss->chunk_set = 0;
 	ss->page_out = false;
 	ss->next_offset = -1;
 	ss->prev_first_id = NULL;
 	ss->rows_asked = 0;
 	ss->have_prev = false;
-	memset(&ss->fv, 0, sizeof(ss->fv));
-	ss->combos = NIL;
+	memset(&ss->req, 0, sizeof(ss->req));
 	MemoryContextReset(ss->batch_cxt);
 	/* closes the connection's curl handles through its reset callback */
 	MemoryContextReset(ss->run_cxt);
+}
+
+/*
+ * lemlist_end_foreign_scan
+ *		Nothing to do: the scan's memory context owns everything, curl handles
+ *		included, and goes away with the query.
+ */
+void
+lemlist_end_foreign_scan(ForeignScanState *node)
+{
 }
 
 
@@ -853,7 +748,7 @@ struct ScanRequest
 	int			nids;
 };
 
-/* Up to 100 listed IDs waiting to be batched, for every combination. */
+/* Up to 100 listed IDs waiting to be batched, for every request set. */
 struct ScanChunk
 {
 	char	  **ids;
@@ -887,11 +782,11 @@ static void
 send_first(LemlistScanState *ss)
 {
 	ss->conn = lemlist_http_open(&ss->opts, ss->api_key, &ss->stats, ss->run_cxt);
-	ss->next_combo = 0;
+	ss->next_set = 0;
 	ss->next_first = 0;
 	ss->next_offset = -1;
-	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS || ss->fv.all_campaigns)
-		ss->next_offset = ss->list_start;
+	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS || ss->req.fv.all_campaigns)
+		ss->next_offset = ss->listing.offset;
 	ss->listed_count = 0;
 	ss->announced = -1;
 
@@ -900,9 +795,9 @@ send_first(LemlistScanState *ss)
 
 /*
  * next_answer
- *		Replace the answer whose rows have all been returned by the next one,
- *		sending what may be sent meanwhile; an asynchronous scan does not
- *		wait for it
+ *		Replace the answer whose rows have all been returned with the next
+ *		one, and send meanwhile what may be sent.  An asynchronous scan does
+ *		not wait for the next answer.
  */
 static ScanAnswer
 next_answer(LemlistScanState *ss)
@@ -966,8 +861,8 @@ fill_queue(LemlistScanState *ss)
 	{
 		bool		more_pages = ss->next_offset >= 0 && !ss->page_out;
 		bool		more_batches = ss->opts.resource != LEMLIST_RES_CAMPAIGNS &&
-			(ss->fv.all_campaigns ? (ss->chunks != NIL || ss->filling != NULL) :
-			 ss->next_combo < list_length(ss->combos));
+			(ss->req.fv.all_campaigns ? (ss->chunks != NIL || ss->filling != NULL) :
+			 ss->next_set < list_length(ss->req.sets));
 
 		if ((more_pages || more_batches) &&
 			!(more_pages && ss->listed_count < ss->budget) &&
@@ -976,7 +871,7 @@ fill_queue(LemlistScanState *ss)
 							 Max(ss->listed_count, ss->rows_asked) + LEMLIST_PAGE_SIZE);
 	}
 	paused = ss->budget >= 0 && ss->listed_count >= ss->budget;
-	if (paused && ss->fv.all_campaigns && ss->next_offset >= 0)
+	if (paused && ss->req.fv.all_campaigns && ss->next_offset >= 0)
 		flush_listed_ids(ss);	/* the listing waits: batch what it listed */
 
 	if (ss->next_offset >= 0 && !ss->page_out && !paused &&
@@ -993,34 +888,31 @@ fill_queue(LemlistScanState *ss)
 			break;
 		if (ss->budget >= 0 && ss->rows_asked >= ss->budget)
 			break;
-		if (!ss->fv.all_campaigns)
+		if (!ss->req.fv.all_campaigns)
 		{
-			/* explicit IDs: every chunk of a combination, then the next one */
+			/* explicit IDs: every chunk of a request set, then the next one */
 			char	   *ids[LEMLIST_BATCH_SIZE];
-			LemlistCombo *combo;
-			List	   *idlist;
+			LemlistRequestSet *set;
 			int			nids;
 			int			n;
 
-			if (ss->next_combo >= list_length(ss->combos))
+			if (ss->next_set >= list_length(ss->req.sets))
 				break;
-			combo = list_nth(ss->combos, ss->next_combo);
-			idlist = combo->campaign_ids ? combo->campaign_ids : ss->fv.campaign_ids;
-			nids = list_length(idlist);
+			set = list_nth(ss->req.sets, ss->next_set);
+			nids = list_length(set->campaign_ids);
 			n = Min(LEMLIST_BATCH_SIZE, nids - ss->next_first);
 			for (int i = 0; i < n; i++)
-				ids[i] = list_nth(idlist, ss->next_first + i);
-			submit_batch(ss, combo, ids, n);
+				ids[i] = list_nth(set->campaign_ids, ss->next_first + i);
+			submit_batch(ss, &set->combo, ids, n);
 			ss->next_first += LEMLIST_BATCH_SIZE;
 			if (ss->next_first >= nids)
 			{
 				ss->next_first = 0;
-				ss->next_combo++;
+				ss->next_set++;
 			}
-		}
-		else
+		}		else
 		{
-			/* listed IDs: every combination of a chunk, then the next one */
+			/* listed IDs: every request set of a chunk, then the next one */
 			ScanChunk  *chunk;
 			bool		listing = ss->page_out || (ss->next_offset >= 0 && !paused);
 
@@ -1028,14 +920,14 @@ fill_queue(LemlistScanState *ss)
 				(listing && unsent_listed_batches(ss) < wave))
 				break;
 			chunk = linitial(ss->chunks);
-			submit_batch(ss, list_nth(ss->combos, ss->chunk_combo),
+			submit_batch(ss, &((LemlistRequestSet *) list_nth(ss->req.sets, ss->chunk_set))->combo,
 						 chunk->ids, chunk->nids);
-			if (++ss->chunk_combo >= list_length(ss->combos))
+			if (++ss->chunk_set >= list_length(ss->req.sets))
 			{
 				ss->chunks = list_delete_first(ss->chunks);
 				pfree(chunk->ids);
 				pfree(chunk);
-				ss->chunk_combo = 0;
+				ss->chunk_set = 0;
 			}
 		}
 	}
@@ -1043,12 +935,13 @@ fill_queue(LemlistScanState *ss)
 
 /*
  * unsent_listed_batches
- *		Batches of listed IDs not made yet (the chunk being filled aside)
+ *		Count the batches of listed IDs not made yet (not counting the chunk
+ *		being filled)
  */
 static int
 unsent_listed_batches(LemlistScanState *ss)
 {
-	return list_length(ss->chunks) * list_length(ss->combos) - ss->chunk_combo;
+	return list_length(ss->chunks) * list_length(ss->req.sets) - ss->chunk_set;
 }
 
 /*
@@ -1072,7 +965,7 @@ append_query_param(StringInfo buf, const char *name, const char *value)
 
 /*
  * list_page_path
- *		The path of one page of the campaign list.
+ *		Return the path of one page of the campaign list.
  */
 static char *
 list_page_path(LemlistScanState *ss, int offset)
@@ -1081,18 +974,18 @@ list_page_path(LemlistScanState *ss, int offset)
 
 	initStringInfo(&buf);
 	appendStringInfo(&buf, "%s?version=v2&limit=%d&offset=%d",
-					 LEMLIST_CAMPAIGNS_ROUTE, ss->page_size, offset);
+					 LEMLIST_CAMPAIGNS_ROUTE, ss->listing.page_size, offset);
 	/* the list filters only narrow the campaigns resource itself */
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
 	{
-		if (ss->fv.status)
-			append_query_param(&buf, "status", ss->fv.status);
-		if (ss->fv.created_by)
-			append_query_param(&buf, "createdBy", ss->fv.created_by);
+		if (ss->req.fv.status)
+			append_query_param(&buf, "status", ss->req.fv.status);
+		if (ss->req.fv.created_by)
+			append_query_param(&buf, "createdBy", ss->req.fv.created_by);
 	}
-	if (ss->order != LEMLIST_ORDER_NONE)
+	if (ss->listing.order != LEMLIST_ORDER_NONE)
 		appendStringInfo(&buf, "&sortBy=createdAt&sortOrder=%s",
-						 ss->order == LEMLIST_ORDER_ASC ? "asc" : "desc");
+						 ss->listing.order == LEMLIST_ORDER_ASC ? "asc" : "desc");
 	return buf.data;
 }
 
@@ -1102,7 +995,7 @@ submit_list_page(LemlistScanState *ss, int offset)
 	MemoryContext oldcxt = MemoryContextSwitchTo(ss->run_cxt);
 	ScanRequest *req = palloc0(sizeof(ScanRequest));
 
-	if ((offset - ss->list_start) / LEMLIST_PAGE_SIZE >= LEMLIST_MAX_LIST_PAGES)
+	if ((offset - ss->listing.offset) / LEMLIST_PAGE_SIZE >= LEMLIST_MAX_LIST_PAGES)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("lemlist campaign list does not end"),
@@ -1111,7 +1004,7 @@ submit_list_page(LemlistScanState *ss, int offset)
 	req->kind = SCAN_REQ_LIST_PAGE;
 	req->offset = offset;
 	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
-		ss->rows_asked += ss->page_size;
+		ss->rows_asked += ss->listing.page_size;
 	req->http.urgent = true;	/* the listing's next step waits on it */
 	req->http.method = "GET";
 	req->http.path = list_page_path(ss, offset);
@@ -1123,9 +1016,10 @@ submit_list_page(LemlistScanState *ss, int offset)
 
 /*
  * submit_batch
- *		One request for up to 100 IDs under one combination; every chunk
- *		carries the same dates and filters.  The request keeps its own copy
- *		of the array of IDs (not of the IDs).
+ *		Send one request for up to 100 IDs under one request set's
+ *		combination of filters; every chunk of the set carries the same
+ *		dates and filters.  The request keeps its own copy of the array of
+ *		IDs (not of the IDs).
  */
 static void
 submit_batch(LemlistScanState *ss, LemlistCombo *combo, char **ids, int nids)
@@ -1147,14 +1041,14 @@ submit_batch(LemlistScanState *ss, LemlistCombo *combo, char **ids, int nids)
 	req->http.path = LEMLIST_STATS_ROUTE;
 	req->http.body = lemlist_json_stats_request(chunk, combo->start_date,
 												combo->end_date, combo);
-	if ((ss->fv.constrained & (1 << LEMLIST_FILTER_END_DATE)) == 0 &&
+	if ((ss->req.fv.constrained & (1 << LEMLIST_FILTER_END_DATE)) == 0 &&
 		combo->end_date != NULL && strcmp(combo->end_date, ss->default_end_text) == 0)
 	{
 		/*
 		 * The end is the statement's start: another statement's answer
 		 * within cache_ttl answers it, whatever its own start was.
 		 */
-		req->http.default_end = ss->default_end;
+		req->http.default_end = ss->req.default_end;
 		req->http.share_body = lemlist_json_stats_request(chunk, combo->start_date,
 														  "", combo);
 	}
@@ -1234,7 +1128,7 @@ add_listed_id(LemlistScanState *ss, const char *id)
 
 /*
  * flush_listed_ids
- *		The chunk being filled is ready to be batched
+ *		Mark the chunk being filled as ready to be batched
  */
 static void
 flush_listed_ids(LemlistScanState *ss)
@@ -1251,7 +1145,7 @@ flush_listed_ids(LemlistScanState *ss)
 
 /*
  * free_request
- *		Give back what a request took from run_cxt
+ *		Free what a request took from run_cxt
  */
 static void
 free_request(ScanRequest *req)
@@ -1291,11 +1185,11 @@ list_page_is_last(LemlistScanState *ss, LemlistParsed *parsed, int offset)
 	int64		end;
 
 	ss->listed_count += parsed->page_count;
-	end = ss->list_start + ss->listed_count;	/* where the listing is */
+	end = ss->listing.offset + ss->listed_count;	/* where the listing is */
 	if (parsed->has_pagination)
 		ss->announced = parsed->total_records;
 
-	last = parsed->page_count < ss->page_size;
+	last = parsed->page_count < ss->listing.page_size;
 	if (!last && parsed->has_pagination && ss->announced >= 0 &&
 		end >= ss->announced &&
 		(parsed->next_page <= parsed->current_page ||
@@ -1306,7 +1200,7 @@ list_page_is_last(LemlistScanState *ss, LemlistParsed *parsed, int offset)
 	{
 		/* (an OFFSET past the end lists nothing) */
 		if (ss->announced >= 0 && end != ss->announced &&
-			!(ss->listed_count == 0 && ss->announced <= ss->list_start))
+			!(ss->listed_count == 0 && ss->announced <= ss->listing.offset))
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("lemlist listed %lld campaigns, but announced %lld",
@@ -1375,7 +1269,7 @@ handle_list_page(LemlistScanState *ss, ScanRequest *req)
 	/* stats without campaign_id: batch the team's IDs as they come */
 	foreach(lc, parsed.row_campaign_ids)
 	{
-		if (ss->nid_tests == 0 || passes_tests(ss, LEMLIST_OP_ID_TEST, NULL, lfirst(lc)))
+		if (ss->spec.nid_tests == 0 || passes_tests(ss, LEMLIST_OP_ID_TEST, NULL, lfirst(lc)))
 			add_listed_id(ss, lfirst(lc));
 	}
 	if (ss->next_offset < 0)
@@ -1410,7 +1304,8 @@ handle_stats_batch(LemlistScanState *ss, ScanRequest *req)
 
 /*
  * find_id
- *		Position of an ID in an array, or -1.  Batches hold at most 100 IDs.
+ *		Return the position of an ID in an array, or -1.  Batches hold at
+ *		most 100 IDs.
  */
 static int
 find_id(char **ids, int nids, const char *id)
@@ -1425,8 +1320,9 @@ find_id(char **ids, int nids, const char *id)
 
 /*
  * check_batch_complete
- *		A batch's answer must cover exactly what it asked for: each requested
- *		campaign once, in results[] or in errors[], and nothing else.
+ *		Check that a batch's answer covers exactly what the batch asked for:
+ *		each requested campaign once, in results[] or in errors[], and
+ *		nothing else.
  */
 static void
 check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
@@ -1469,7 +1365,7 @@ check_batch_complete(char **ids, int nids, const LemlistParsed *parsed)
 
 /*
  * report_campaign_errors
- *		Surface errors[] as the "campaign_errors" option says.
+ *		Report the entries of errors[] as the "campaign_errors" option says.
  */
 static void
 report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors)
@@ -1512,259 +1408,65 @@ report_campaign_errors(LemlistCampaignErrors campaign_errors, List *errors)
  */
 
 /*
- * describe_filters
- *		"startDate=..., endDate=..., ABSelected in (A, B)" for EXPLAIN.
- */
-static char *
-describe_filters(LemlistScanState *ss, LemlistFilterValues *fv, List *combos,
-				 bool known)
-{
-	StringInfoData buf;
-	ListCell   *lc;
-	bool		run_time_end = true;
-	struct
-	{
-		const char *field;
-		List	   *values;
-	}			sets[3];
-
-	initStringInfo(&buf);
-	if (!known)
-	{
-		/* in the order of the filters, whatever the order of the clauses */
-		for (int filter = LEMLIST_FILTER_NONE + 1; filter < LEMLIST_NUM_FILTERS; filter++)
-		{
-			foreach(lc, ss->conds)
-			{
-				LemlistCond *cond = lfirst(lc);
-
-				if ((int) cond->filter != filter && !(cond->refs & (1 << filter)))
-					continue;
-				appendStringInfo(&buf, "%s%s", buf.len ? ", " : "",
-								 lemlist_filter_name(filter));
-				break;
-			}
-		}
-		return psprintf("computed at run time from %s", buf.data);
-	}
-
-	if (ss->opts.resource == LEMLIST_RES_CAMPAIGNS)
-	{
-		if (fv->status)
-			appendStringInfo(&buf, "status=%s", fv->status);
-		if (fv->created_by)
-			appendStringInfo(&buf, "%screatedBy=%s", buf.len ? ", " : "",
-							 fv->created_by);
-		return buf.len ? buf.data : NULL;
-	}
-
-	foreach(lc, ss->conds)
-	{
-		if (((LemlistCond *) lfirst(lc))->filter == LEMLIST_FILTER_END_DATE)
-			run_time_end = false;
-	}
-
-	/* the dates as the combinations send them (as computed, if none is left) */
-	sets[0].field = "startDate";
-	sets[1].field = "endDate";
-	sets[0].values = sets[1].values = NIL;
-	foreach(lc, combos)
-	{
-		LemlistCombo *combo = lfirst(lc);
-
-		if (!list_member(sets[0].values, makeString(combo->start_date)))
-			sets[0].values = lappend(sets[0].values, makeString(combo->start_date));
-		if (!list_member(sets[1].values, makeString(combo->end_date)))
-			sets[1].values = lappend(sets[1].values, makeString(combo->end_date));
-	}
-	for (int i = 0; i < 2 && combos == NIL; i++)
-	{
-		foreach(lc, i == 0 ? fv->start_dates : fv->end_dates)
-			sets[i].values = lappend(sets[i].values,
-									 makeString(lemlist_format_timestamp(*(TimestampTz *) lfirst(lc))));
-	}
-	for (int i = 0; i < 2; i++)
-	{
-		if (sets[i].values == NIL)
-			continue;
-		appendStringInfo(&buf, "%s%s%s", buf.len ? ", " : "", sets[i].field,
-						 list_length(sets[i].values) > 1 ? " in (" : "=");
-		if (i == 1 && run_time_end && !ss->started)
-			appendStringInfoString(&buf, "statement start");
-		else
-			foreach(lc, sets[i].values)
-				appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
-								 strVal(lfirst(lc)));
-		if (list_length(sets[i].values) > 1)
-			appendStringInfoChar(&buf, ')');
-	}
-
-	sets[0].field = "sendUser";
-	sets[0].values = fv->send_users;
-	sets[1].field = "ABSelected";
-	sets[1].values = fv->ab_selected;
-	sets[2].field = "channels";
-	sets[2].values = fv->channels;
-	for (int i = 0; i < 3; i++)
-	{
-		if (sets[i].values == NIL ||
-			(list_length(sets[i].values) == 1 && linitial(sets[i].values) == NULL))
-			continue;
-		appendStringInfo(&buf, ", %s%s", sets[i].field,
-						 list_length(sets[i].values) > 1 ? " in (" : "=");
-		foreach(lc, sets[i].values)
-			appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
-							 lfirst(lc) ? (char *) lfirst(lc) : "<all>");
-		if (list_length(sets[i].values) > 1)
-			appendStringInfoChar(&buf, ')');
-	}
-	return buf.data;
-}
-
-/*
- * lemlist_scan_explain
- *		What will be (or was) requested; VERBOSE adds the first body, ANALYZE
- *		what the transport did.
+ * lemlist_explain_foreign_scan
+ *		Show what the scan will request (or requested).  VERBOSE adds the
+ *		first body, and ANALYZE adds what the transport did.
  */
 void
-lemlist_scan_explain(LemlistScanState *ss, ExplainState *es)
+lemlist_explain_foreign_scan(ForeignScanState *node, ExplainState *es)
 {
-	LemlistFilterValues fv;
-	bool		known;
+	LemlistScanState *ss = node->fdw_state;
 	bool		campaigns = ss->opts.resource == LEMLIST_RES_CAMPAIGNS;
-	char	   *filters;
-	List	   *combos = NIL;
+	LemlistRequestSets scratch;
+	const LemlistRequestSets *shown;
 
-	memset(&fv, 0, sizeof(fv));
-	known = ss->started || lemlist_conds_are_constant(ss->conds);
-	if (ss->started)
-	{
-		fv = ss->fv;
-		combos = ss->combos;
-	}
-	else if (known)
-	{
-		lemlist_eval_conds(ss->conds, NIL, NULL, ss->opts.default_start_date,
-						   lemlist_default_end_date(), &fv);
-		combos = lemlist_combinations(&fv);
-		apply_tests(ss, &fv, &combos);
-		lemlist_check_combinations(list_length(combos));
-	}
-
+	shown = lemlist_request_sets_shown(&ss->spec, ss->started ? &ss->req : NULL, &scratch);
 	ExplainPropertyText("lemlist Request",
 						campaigns ? "GET /campaigns?version=v2" :
 						"POST " LEMLIST_STATS_ROUTE, es);
-
+	lemlist_explain_request_sets(&ss->spec, shown, campaigns, es);
+	lemlist_explain_listing(&ss->listing, es);
+	lemlist_explain_join_keys(&ss->spec, shown, es);
 	if (!campaigns)
-	{
-		char	   *what;
-
-		if (ss->join_child && (ss->join_filters & (1 << LEMLIST_FILTER_CAMPAIGN_ID)))
-			what = pstrdup("those of the join's keys");
-		else if (!known)
-			what = pstrdup("computed at run time");
-		else if (fv.empty)
-			what = pstrdup("none (the filters exclude every row)");
-		else if (fv.all_campaigns)
-			what = pstrdup("all (listed with GET /campaigns?version=v2)");
-		else
-			what = psprintf("%d", list_length(fv.campaign_ids));
-		ExplainPropertyText("lemlist Campaigns", what, es);
-
-		if (known && !fv.empty && !fv.all_campaigns && !ss->join_child)
-		{
-			int			n = list_length(fv.campaign_ids);
-			int			ncombos = list_length(combos);
-
-			ExplainPropertyInteger("lemlist Batches", NULL,
-								   (int64) ncombos * ((n + LEMLIST_BATCH_SIZE - 1) / LEMLIST_BATCH_SIZE),
-								   es);
-		}
-	}
-
-	filters = describe_filters(ss, &fv, ss->join_child ? NIL : combos, known);
-	if (filters)
-		ExplainPropertyText("lemlist Filters", filters, es);
-	/* what a query's ORDER BY and LIMIT ask of the listing (list_order.c) */
-	if (ss->order != LEMLIST_ORDER_NONE)
-		ExplainPropertyText("lemlist Order",
-							ss->order == LEMLIST_ORDER_ASC ?
-							"sortBy=createdAt&sortOrder=asc" :
-							"sortBy=createdAt&sortOrder=desc", es);
-	if (ss->plan_budget >= 0)
-		ExplainPropertyInteger("lemlist Rows Wanted First", NULL, ss->plan_budget, es);
-	if (ss->page_size != LEMLIST_PAGE_SIZE)
-		ExplainPropertyInteger("lemlist Page Size", NULL, ss->page_size, es);
-	if (ss->list_start != 0)
-		ExplainPropertyInteger("lemlist Offset", NULL, ss->list_start, es);
-	if (ss->join_child)
-	{
-		StringInfoData keys;
-
-		initStringInfo(&keys);
-		for (int f = LEMLIST_FILTER_CAMPAIGN_ID; f <= LEMLIST_FILTER_CHANNEL; f++)
-		{
-			if (ss->join_filters & (1 << f))
-				appendStringInfo(&keys, "%s%s", keys.len ? ", " : "", lemlist_filter_name(f));
-		}
-		ExplainPropertyText("lemlist Keys From Join", keys.data, es);
-		if (es->analyze)
-			ExplainPropertyInteger("lemlist Request Sets", NULL, ss->join_sets, es);
-	}
-
-	if (es->verbose && known && !fv.empty && !campaigns && !ss->join_child)
-	{
-		List	   *ids = NIL;
-
-		if (!fv.all_campaigns)
-		{
-			ListCell   *lc;
-
-			foreach(lc, fv.campaign_ids)
-			{
-				if (foreach_current_index(lc) >= LEMLIST_BATCH_SIZE)
-					break;
-				ids = lappend(ids, lfirst(lc));
-			}
-		}
-		if (ids != NIL)
-			ExplainPropertyText("lemlist Body",
-								lemlist_json_stats_request(ids,
-														   ((LemlistCombo *) linitial(combos))->start_date,
-														   ((LemlistCombo *) linitial(combos))->end_date,
-														   linitial(combos)),
-								es);
-	}
-
+		lemlist_explain_first_body(&ss->spec, shown, es);
 	if (es->analyze)
+		explain_transport(ss, es);
+}
+
+/*
+ * explain_transport
+ *		Show what the scan's requests cost: pages, batches, requests, hits,
+ *		retries and, with TIMING, the time spent
+ */
+static void
+explain_transport(LemlistScanState *ss, ExplainState *es)
+{
+	if (ss->list_requests > 0)
+		ExplainPropertyInteger("lemlist List Pages", NULL, ss->list_requests, es);
+	if (ss->opts.resource != LEMLIST_RES_CAMPAIGNS)
+		ExplainPropertyInteger("lemlist Batches Sent", NULL, ss->batches, es);
+	ExplainPropertyInteger("lemlist Requests Sent", NULL, ss->stats.requests, es);
+	/* answers that needed no request: in text format, only if any */
+	if (ss->stats.memo_hits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
+		ExplainPropertyInteger("lemlist Memo Hits", NULL, ss->stats.memo_hits, es);
+	if (ss->stats.cache_hits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
+		ExplainPropertyInteger("lemlist Cache Hits", NULL, ss->stats.cache_hits, es);
+	if (ss->stats.shared_waits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
+		ExplainPropertyInteger("lemlist Shared With Another Backend", NULL,
+							   ss->stats.shared_waits, es);
+	if (ss->opts.cache_ttl > 0)
+		ExplainPropertyText("lemlist Cache",
+							ss->stats.cache_shared ?
+							"shared by the backends of the cluster" :
+							"this backend's own (lemlist_fdw is not in shared_preload_libraries)",
+							es);
+	ExplainPropertyInteger("lemlist Retries", NULL, ss->stats.retries, es);
+	ExplainPropertyInteger("lemlist Rate Limited", NULL, ss->stats.rate_limited, es);
+	if (es->timing)
 	{
-		if (ss->list_requests > 0)
-			ExplainPropertyInteger("lemlist List Pages", NULL, ss->list_requests, es);
-		if (!campaigns)
-			ExplainPropertyInteger("lemlist Batches Sent", NULL, ss->batches, es);
-		ExplainPropertyInteger("lemlist Requests Sent", NULL, ss->stats.requests, es);
-		/* answers that needed no request: in text format, only if any */
-		if (ss->stats.memo_hits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
-			ExplainPropertyInteger("lemlist Memo Hits", NULL, ss->stats.memo_hits, es);
-		if (ss->stats.cache_hits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
-			ExplainPropertyInteger("lemlist Cache Hits", NULL, ss->stats.cache_hits, es);
-		if (ss->stats.shared_waits > 0 || es->format != EXPLAIN_FORMAT_TEXT)
-			ExplainPropertyInteger("lemlist Shared With Another Backend", NULL,
-								   ss->stats.shared_waits, es);
-		if (ss->opts.cache_ttl > 0)
-			ExplainPropertyText("lemlist Cache",
-								ss->stats.cache_shared ?
-								"shared by the backends of the cluster" :
-								"this backend's own (lemlist_fdw is not in shared_preload_libraries)",
-								es);
-		ExplainPropertyInteger("lemlist Retries", NULL, ss->stats.retries, es);
-		ExplainPropertyInteger("lemlist Rate Limited", NULL, ss->stats.rate_limited, es);
-		if (es->timing)
-		{
-			ExplainPropertyFloat("lemlist API Time", "ms", ss->stats.api_ms, 3, es);
-			ExplainPropertyFloat("lemlist Decode Time", "ms", ss->decode_ms, 3, es);
-			ExplainPropertyFloat("lemlist Pacing Wait", "ms", ss->stats.pacing_ms, 3, es);
-			ExplainPropertyFloat("lemlist Backoff Wait", "ms", ss->stats.backoff_ms, 3, es);
-		}
+		ExplainPropertyFloat("lemlist API Time", "ms", ss->stats.api_ms, 3, es);
+		ExplainPropertyFloat("lemlist Decode Time", "ms", ss->decode_ms, 3, es);
+		ExplainPropertyFloat("lemlist Pacing Wait", "ms", ss->stats.pacing_ms, 3, es);
+		ExplainPropertyFloat("lemlist Backoff Wait", "ms", ss->stats.backoff_ms, 3, es);
 	}
 }

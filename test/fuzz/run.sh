@@ -12,7 +12,7 @@
 #   timestamp      lemlist_format_timestamp                   (fuzz_literals.c)
 #   request        lemlist_json_stats_request                 (fuzz_literals.c)
 # Each is built with clang -fsanitize=fuzzer,address,undefined from the real
-# src/json.c, jsonread.c, pushdown.c and resources.c, test/fuzz/stubs.c standing
+# src/json.c, jsonread.c, literals.c and resources.c, test/fuzz/stubs.c standing
 # in for the backend.  Crashes, sanitizer reports, leaks and broken
 # invariants all stop a harness and leave a reproducer.
 #
@@ -163,7 +163,7 @@ link_harness()
     target=$(harness_target "$h")
     log="$WORK/logs/build-$kind-$h.log"
     local objs=()
-    for f in "$ROOT/src/json.c" "$ROOT/src/jsonread.c" "$ROOT/src/pushdown.c" \
+    for f in "$ROOT/src/json.c" "$ROOT/src/jsonread.c" "$ROOT/src/literals.c" \
         "$ROOT/src/resources.c" "$FUZZ_DIR/stubs.c" "$FUZZ_DIR/oracle.c"; do
         local o
         o="$objdir/$(basename "$f" .c).o"
@@ -273,14 +273,14 @@ if [ "${COVERAGE:-1}" = 1 ]; then
             if [ -z "$first" ]; then first="$WORK/cov_$h"; else objects+=(-object "$WORK/cov_$h"); fi
         done
         llvm-cov report "$first" "${objects[@]}" -instr-profile="$WORK/profiles/all.profdata" \
-            "$ROOT/src/jsonread.c" "$ROOT/src/json.c" "$ROOT/src/pushdown.c" >"$WORK/logs/coverage.txt" 2>&1 || true
+            "$ROOT/src/jsonread.c" "$ROOT/src/json.c" "$ROOT/src/literals.c" >"$WORK/logs/coverage.txt" 2>&1 || true
         llvm-cov report "$first" "${objects[@]}" -instr-profile="$WORK/profiles/all.profdata" \
-            -show-functions "$ROOT/src/jsonread.c" "$ROOT/src/json.c" "$ROOT/src/pushdown.c" \
+            -show-functions "$ROOT/src/jsonread.c" "$ROOT/src/json.c" "$ROOT/src/literals.c" \
             >"$WORK/logs/coverage-functions.txt" 2>&1 || true
         llvm-cov show "$first" "${objects[@]}" -instr-profile="$WORK/profiles/all.profdata" \
-            "$ROOT/src/jsonread.c" "$ROOT/src/json.c" "$ROOT/src/pushdown.c" >"$WORK/logs/coverage-lines.txt" 2>&1 || true
-        sed -n '1,2p;/json.c\|jsonread.c\|pushdown.c\|^TOTAL/p' "$WORK/logs/coverage.txt" | sed 's/^/    /'
-        # the fuzzed functions of pushdown.c (the filter kinds are not fuzzed)
+            "$ROOT/src/jsonread.c" "$ROOT/src/json.c" "$ROOT/src/literals.c" >"$WORK/logs/coverage-lines.txt" 2>&1 || true
+        sed -n '1,2p;/json.c\|jsonread.c\|literals.c\|^TOTAL/p' "$WORK/logs/coverage.txt" | sed 's/^/    /'
+        # the fuzzed functions of literals.c (the filter kinds are not fuzzed)
         grep -E '^(lemlist_check_filter_value|valid_send_user|is_whitespace|lemlist_format_timestamp|lemlist_filter_name) ' \
             "$WORK/logs/coverage-functions.txt" | sed 's/^/    /' || true
     fi

@@ -1,22 +1,27 @@
 /*-------------------------------------------------------------------------
  *
- * lemlist_fdw.c
- *		  Foreign data wrapper handler, planner callbacks and costs
+ * handler.c
+ *		  The foreign data wrapper's handler, its planner callbacks and
+ *		  their costs
  *
- * The planner side of lemlist_fdw.  GetForeignRelSize works out which WHERE
- * clauses become request fields (pushdown.c) and, when their values are
- * constants, how many requests the scan will send; costs follow from that,
- * because a request costs far more than a row.  Every clause also stays a
- * local qual: each row echoes the filters it was computed under, so the
- * recheck is always true for what the API returned; a clause on an echo
- * column that no request can carry is an ERROR here, never an empty answer.
- * A join clause on the dates or the sender is sent only by the batched join
- * (join.c): a plain scan with one costs enough that any batched join wins,
- * and is an ERROR when its plan is made.
+ * This file is the planner side of lemlist_fdw.  lemlistGetForeignRelSize
+ * works out which WHERE clauses become request fields (pushdown.c).  When
+ * their values are constants, it also works out how many requests the scan
+ * will send.  The costs follow from that, because a request costs far more
+ * than a row.
  *
- * The plan carries only copyable nodes (FdwScanPrivateIndex) and the
- * run-time expressions in fdw_exprs; the API key never enters a plan.
- * Execution and EXPLAIN live in scan.c.
+ * Every clause also stays a local qual.  Each row echoes the filters it was
+ * computed under, so the recheck is always true for the rows the API
+ * returned.  A clause on an echo column that no request can carry raises an
+ * ERROR at plan time; it never gives an empty answer.  Only the batched join
+ * (join.c) sends a join clause on the dates or the sender.  A plain scan
+ * with such a clause costs so much that any batched join wins, and making
+ * its plan raises an ERROR.
+ *
+ * The plan carries only copyable nodes (lemlist_scan_plan_private, in
+ * scan.c) and the run-time expressions in fdw_exprs.  The API key never
+ * enters a plan.  The executor's callbacks (execution and EXPLAIN) live in
+ * scan.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -45,8 +50,9 @@
 PG_MODULE_MAGIC;
 
 /*
- * What a plan that scans a table plainly costs on top when one of its join
- * clauses only a batched join sends: enough that any batched join wins.
+ * The extra cost of a plan that scans the table plainly while one of its
+ * join clauses can only be sent by a batched join.  It is high enough that
+ * any batched join wins.
  */
 #define LEMLIST_UNSENDABLE_COST		1.0e9
 
@@ -72,17 +78,12 @@ static ForeignScan *lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel
 										  Oid foreigntableid, ForeignPath *best_path,
 										  List *tlist, List *scan_clauses,
 										  Plan *outer_plan);
-static void lemlistBeginForeignScan(ForeignScanState *node, int eflags);
-static TupleTableSlot *lemlistIterateForeignScan(ForeignScanState *node);
-static void lemlistReScanForeignScan(ForeignScanState *node);
-static void lemlistEndForeignScan(ForeignScanState *node);
-static void lemlistExplainForeignScan(ForeignScanState *node, ExplainState *es);
-static List *lemlistImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 /*
  * _PG_init
- *		Pacing in shared memory when loaded by shared_preload_libraries, the
- *		memo's budget setting, the watch on ALTER SERVER, the batched join
+ *		Set up pacing in shared memory (when the library is loaded by
+ *		shared_preload_libraries), the memo's budget setting, the watch on
+ *		ALTER SERVER and the batched join.
  */
 void
 _PG_init(void)
@@ -93,13 +94,13 @@ _PG_init(void)
 	lemlist_http_init_settings();
 	lemlist_option_init();
 	lemlist_join_init(lemlistGetForeignRelSize);
-	/* once every setting is defined: any other lemlist_fdw.* name is a typo */
+	/* every setting is defined now: any other lemlist_fdw.* name is a typo */
 	lemlist_reserve_guc_prefix("lemlist_fdw");
 }
 
 /*
  * lemlist_fdw_handler
- *		The FdwRoutine: lemlist is read-only.
+ *		Return the FdwRoutine.  lemlist is read-only.
  */
 Datum
 lemlist_fdw_handler(PG_FUNCTION_ARGS)
@@ -109,12 +110,12 @@ lemlist_fdw_handler(PG_FUNCTION_ARGS)
 	routine->GetForeignRelSize = lemlistGetForeignRelSize;
 	routine->GetForeignPaths = lemlistGetForeignPaths;
 	routine->GetForeignPlan = lemlistGetForeignPlan;
-	routine->BeginForeignScan = lemlistBeginForeignScan;
-	routine->IterateForeignScan = lemlistIterateForeignScan;
-	routine->ReScanForeignScan = lemlistReScanForeignScan;
-	routine->EndForeignScan = lemlistEndForeignScan;
-	routine->ExplainForeignScan = lemlistExplainForeignScan;
-	routine->ImportForeignSchema = lemlistImportForeignSchema;
+	routine->BeginForeignScan = lemlist_begin_foreign_scan;
+	routine->IterateForeignScan = lemlist_iterate_foreign_scan;
+	routine->ReScanForeignScan = lemlist_rescan_foreign_scan;
+	routine->EndForeignScan = lemlist_end_foreign_scan;
+	routine->ExplainForeignScan = lemlist_explain_foreign_scan;
+	routine->ImportForeignSchema = lemlist_import_schema;
 	routine->GetForeignUpperPaths = lemlist_offset_paths;
 #ifdef LEMLIST_HAVE_ASYNC
 	routine->IsForeignPathAsyncCapable = lemlist_async_capable;
@@ -127,10 +128,9 @@ lemlist_fdw_handler(PG_FUNCTION_ARGS)
 }
 
 /*
- * estimate_size
- *		Rows and requests of a scan, from the filter values when they are
- *		constants, from guesses otherwise.  List pages are fetched one after
- *		the other; batches go out max_parallel at a time.
+ * has_tests
+ *		Whether any of the conditions is a test (LEMLIST_OP_TEST or
+ *		LEMLIST_OP_ID_TEST)
  */
 static bool
 has_tests(List *conds)
@@ -147,6 +147,14 @@ has_tests(List *conds)
 	return false;
 }
 
+/*
+ * estimate_size
+ *		Estimate the rows and requests of a scan.
+ *
+ * The estimate uses the filter values when they are constants, and guesses
+ * otherwise.  List pages are fetched one after the other; batches go out
+ * max_parallel at a time.
+ */
 static void
 estimate_size(LemlistRelInfo *info)
 {
@@ -169,16 +177,19 @@ estimate_size(LemlistRelInfo *info)
 		 * Evaluating constants here also rejects impossible literals and
 		 * oversized fan-outs at plan time, before anything is sent.
 		 */
-		lemlist_eval_conds(info->conds, NIL, NULL,
-						   info->opts.default_start_date,
-						   GetCurrentStatementStartTimestamp(), &fv);
-		info->combos = list_length(lemlist_combinations(&fv));
+		lemlist_filter_values(info->conds, NIL, NULL,
+							  info->opts.default_start_date,
+							  GetCurrentStatementStartTimestamp(), &fv);
+		info->combos = lemlist_combination_count(&fv);
 		info->values[LEMLIST_FILTER_START_DATE] = list_length(fv.start_dates);
 		info->values[LEMLIST_FILTER_END_DATE] = list_length(fv.end_dates);
 		info->values[LEMLIST_FILTER_SEND_USER] = list_length(fv.send_users);
 		info->values[LEMLIST_FILTER_AB_SELECTED] = list_length(fv.ab_selected);
 		info->values[LEMLIST_FILTER_CHANNEL] = list_length(fv.channels);
-		/* without tests, what they would leave is known now: fail early */
+		/*
+		 * No test will prune the combinations, so their number is final:
+		 * check it now and fail early.
+		 */
 		if (!has_tests(info->conds))
 			lemlist_check_combinations(info->combos);
 		if (fv.empty)
@@ -212,10 +223,12 @@ estimate_size(LemlistRelInfo *info)
 
 /*
  * retrieved_attrs
- *		The attribute numbers the query reads (the relation's target, not a
- *		physical target list, and the quals, join clauses of a parameterized
- *		path included), so that the scan converts no JSON value nobody reads.
- *		A whole-row reference needs all.
+ *		The attribute numbers that the query reads
+ *
+ * They come from the relation's target (not a physical target list) and
+ * from the quals, which include the join clauses of a parameterized path.
+ * With them, the scan converts no JSON value that nobody reads.  A
+ * whole-row reference needs all the attributes.
  */
 static List *
 retrieved_attrs(Index relid, int natts, List *target, List *quals)
@@ -239,7 +252,8 @@ retrieved_attrs(Index relid, int natts, List *target, List *quals)
 
 /*
  * lemlistGetForeignRelSize
- *		Options, column roles, pushed-down conditions and the size estimate.
+ *		Work out the table's options, the roles of its columns, the
+ *		pushed-down conditions and the size estimate.
  */
 static void
 lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
@@ -263,15 +277,15 @@ lemlistGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 															   info->natts, NULL);
 	estimate_size(info);
 
-	/* the local recheck keeps every row the API returns, so no selectivity */
+	/* the local recheck keeps every row the API returns: no selectivity */
 	baserel->rows = Max(info->rows, 1);
 	baserel->fdw_private = info;
 }
 
 /*
  * campaign_id_matches
- *		generate_implied_equalities_for_column callback: the equivalence member
- *		is this relation's campaign_id column.
+ *		Callback of generate_implied_equalities_for_column: whether the
+ *		equivalence member is this relation's campaign_id column.
  */
 static bool
 campaign_id_matches(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
@@ -282,9 +296,11 @@ campaign_id_matches(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
 
 /*
  * join_clauses
- *		Join clauses that can feed campaignIds from another relation: those
- *		of joininfo, and those implied by equivalence classes (a join clause
- *		"s.campaign_id = d.campaign_id" lives in an equivalence class).
+ *		The join clauses that can feed campaignIds from another relation
+ *
+ * These are the clauses in joininfo, and the clauses implied by equivalence
+ * classes.  A join clause such as "s.campaign_id = d.campaign_id" lives in
+ * an equivalence class.
  */
 static List *
 join_clauses(PlannerInfo *root, RelOptInfo *baserel, LemlistRelInfo *info)
@@ -318,9 +334,11 @@ join_clauses(PlannerInfo *root, RelOptInfo *baserel, LemlistRelInfo *info)
 
 /*
  * lemlistGetForeignPaths
- *		An unparameterized path costed by its requests, and a parameterized
- *		path per join clause that feeds campaign_id: for a few outer rows, one
- *		small request per rescan beats listing every campaign of the team.
+ *		Add an unparameterized path, costed by its requests, and one
+ *		parameterized path per join clause that feeds campaign_id.
+ *
+ * For a few outer rows, one small request per rescan beats listing every
+ * campaign of the team.
  */
 static void
 lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
@@ -335,9 +353,10 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 	total_cost = lemlist_request_cost(info, info->list_pages, info->batches) +
 		baserel->rows * (LEMLIST_ROW_COST + cpu_tuple_cost);
 	/*
-	 * A join clause on the dates or the sender that only a batched join
-	 * sends: a plan that scans this table plainly answers nothing, so it is
-	 * taken only when no batched join can be made (and then is an ERROR).
+	 * The table has a join clause on the dates or the sender that only a
+	 * batched join sends.  A plan that scans this table plainly would answer
+	 * nothing.  So this path costs enough that the planner takes it only
+	 * when no batched join can be made, and then its plan is an ERROR.
 	 */
 	if (info->unsendable_join != NULL)
 	{
@@ -356,9 +375,10 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 		LemlistListOrder order = lemlist_list_order(root, baserel, info, &attno);
 
 		/*
-		 * The listing in the order the query asks, at the same cost: lemlist
-		 * sorts, and the first page is the first rows.  The path carries
-		 * the order and the created_at column it is checked on.
+		 * Add a path for the listing in the order the query asks for, at the
+		 * same cost: lemlist does the sorting, and the first page holds the
+		 * first rows.  The path carries the order and the created_at column
+		 * that the order is checked on.
 		 */
 		if (order != LEMLIST_ORDER_NONE)
 			add_path(baserel, (Path *)
@@ -404,18 +424,6 @@ lemlistGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
 }
 
 /*
- * lemlist_rel_async_capable
- *		May a scan of baserel run at once with others under an Append?
- */
-bool
-lemlist_rel_async_capable(RelOptInfo *baserel)
-{
-	LemlistRelInfo *info = baserel->fdw_private;
-
-	return info != NULL && info->opts.async_capable;
-}
-
-/*
  * lemlistGetForeignPlan
  *		The pushed-down expressions go to fdw_exprs; every clause stays local.
  */
@@ -425,17 +433,14 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 					  List *tlist, List *scan_clauses, Plan *outer_plan)
 {
 	LemlistRelInfo *info = baserel->fdw_private;
-	List	   *fdw_exprs = NIL;
-	List	   *private_conds = NIL;
-	List	   *conds;
-	ListCell   *lc;
-	LemlistListOrder order;
-	AttrNumber	order_attno;
-	int			offset;
-	int			page_size = LEMLIST_PAGE_SIZE;
-	int			budget = -1;
+	LemlistScanPlan plan;
+	List	   *fdw_exprs;
+	List	   *fdw_private;
 
-	/* a join clause only a batched join sends, and this is no batched join */
+	/*
+	 * The table has a join clause that only a batched join sends, and this
+	 * path is not the lemlist side of a batched join.
+	 */
 	if (info->unsendable_join != NULL && !lemlist_is_join_child(best_path))
 	{
 		RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
@@ -453,75 +458,20 @@ lemlistGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
 	 * scan_clauses holds the restriction clauses and, for a parameterized
 	 * path, the join clauses; their outer Vars in fdw_exprs become Params.
 	 */
-	conds = lemlist_extract_conds(root, baserel, info->columns, info->natts,
-								  scan_clauses, false);
+	plan.conds = lemlist_extract_conds(root, baserel, info->columns, info->natts,
+									   scan_clauses, false);
 	if (info->join_domain != NULL)
-		conds = lappend(conds, info->join_domain);
-	foreach(lc, conds)
-	{
-		LemlistCond *cond = lfirst(lc);
-
-		fdw_exprs = lappend(fdw_exprs, cond->expr);
-		private_conds = lappend(private_conds,
-								lappend_int(list_make4_int(cond->filter, cond->op,
-														   cond->group, cond->mode),
-											cond->refs));
-	}
-
-	/* the listing's order and offset (the path's), page size and rows wanted */
-	lemlist_path_listing(best_path, &order, &order_attno, &offset);
-	if (best_path->path.param_info == NULL && !lemlist_is_join_child(best_path))
-		lemlist_list_wants(root, baserel, info, offset, &page_size, &budget);
+		plan.conds = lappend(plan.conds, info->join_domain);
+	lemlist_plan_listing(root, baserel, info, best_path,
+						 best_path->path.param_info == NULL && !lemlist_is_join_child(best_path),
+						 &plan.listing);
 
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	plan.retrieved_attrs = retrieved_attrs(baserel->relid, info->natts,
+										   baserel->reltarget->exprs, scan_clauses);
+	fdw_private = lemlist_scan_plan_private(&plan, &fdw_exprs);
 
-	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs,
-							list_make3(private_conds,
-									   retrieved_attrs(baserel->relid, info->natts,
-													   baserel->reltarget->exprs,
-													   scan_clauses),
-									   lappend_int(list_make4_int(order, order_attno,
-																  page_size, budget),
-												   offset)),
+	return make_foreignscan(tlist, scan_clauses, baserel->relid, fdw_exprs, fdw_private,
 							NIL, NIL, outer_plan);
 }
 
-static void
-lemlistBeginForeignScan(ForeignScanState *node, int eflags)
-{
-	node->fdw_state = lemlist_scan_begin(node, eflags);
-}
-
-static TupleTableSlot *
-lemlistIterateForeignScan(ForeignScanState *node)
-{
-	return lemlist_scan_next(node->fdw_state, node->ss.ss_ScanTupleSlot);
-}
-
-static void
-lemlistReScanForeignScan(ForeignScanState *node)
-{
-	lemlist_scan_rescan(node->fdw_state);
-}
-
-/*
- * lemlistEndForeignScan
- *		Nothing to do: the scan's memory context owns everything, curl handles
- *		included, and goes away with the query.
- */
-static void
-lemlistEndForeignScan(ForeignScanState *node)
-{
-}
-
-static void
-lemlistExplainForeignScan(ForeignScanState *node, ExplainState *es)
-{
-	lemlist_scan_explain(node->fdw_state, es);
-}
-
-static List *
-lemlistImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
-{
-	return lemlist_import_schema(stmt, serverOid);
-}
