@@ -1,11 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * compat.h
- *		  What differs between the PostgreSQL majors lemlist_fdw builds on
+ *		  Differences between the PostgreSQL major versions that
+ *		  lemlist_fdw builds on
  *
- * Included by lemlist_fdw.h, so by every file; no other file tests
- * PG_VERSION_NUM (libcurl's versions are tested in http.c, which alone
- * includes curl.h).
+ * lemlist_fdw.h includes this file, so every source file sees it.  No other
+ * file tests PG_VERSION_NUM.  (libcurl's versions are tested in http.c, the
+ * only file that includes curl.h.)
  *
  *-------------------------------------------------------------------------
  */
@@ -13,41 +14,43 @@
 #define LEMLIST_COMPAT_H
 
 /*
- * Version differences (PostgreSQL 13 to 19) live here and nowhere else.
- * Compiled and tested on 13, 15, 17, 18 and 19 (test/matrix.sh); the 14 and
- * 16 branches follow the server headers' history:
+ * All differences between PostgreSQL versions (13 to 19) are handled here
+ * and nowhere else.  The code is compiled and tested on 13, 15, 17, 18 and
+ * 19 (test/matrix.sh); the branches for 14 and 16 follow the history of the
+ * server headers.  What changed in each version:
  *
- *	14	pull_varnos() takes the PlannerInfo; pg_encoding_verifymbstr();
+ *	14	pull_varnos() takes the PlannerInfo; new: pg_encoding_verifymbstr(),
  *		asynchronous foreign scans (IsForeignPathAsyncCapable and the
- *		ForeignAsync callbacks);
- *		estimate_num_groups() takes an EstimationInfo;
- *		utils/wait_event.h; ROLE_PG_* names the predefined roles
- *	15	shmem_request_hook; MarkGUCPrefixReserved
- *	16	ForeignScan's checkAsUser (the range table entry's is gone);
- *		varnullingrels and the outer join's ojrelid;
+ *		ForeignAsync callbacks) and utils/wait_event.h;
+ *		estimate_num_groups() takes an EstimationInfo; the predefined roles
+ *		are named ROLE_PG_*
+ *	15	new: shmem_request_hook and MarkGUCPrefixReserved
+ *	16	ForeignScan has a checkAsUser (the range table entry's is gone);
+ *		new: varnullingrels and the outer join's ojrelid;
  *		adjust_appendrel_attrs_multilevel() takes RelOptInfos
- *	17	create_foreignscan_path() takes fdw_restrictinfo; custom wait events
- *		(WaitEventExtensionNew)
+ *	17	create_foreignscan_path() takes fdw_restrictinfo; new: custom wait
+ *		events (WaitEventExtensionNew)
  *	18	create_foreignscan_path() takes disabled_nodes; a PathKey's direction
- *		is pk_cmptype (pk_strategy before); ExplainState and the
- *		ExplainProperty functions in headers of their own; pg_noreturn, a
- *		prefix, instead of pg_attribute_noreturn(); get_op_index_interpretation()
- *		instead of get_op_btree_interpretation()
- *	19	headers include less: limits.h, access/htup_details.h and
- *		utils/wait_event.h where used; date2timestamptz_safe() instead of
- *		date2timestamptz_opt_overflow()
+ *		is pk_cmptype (it was pk_strategy before); ExplainState and the
+ *		ExplainProperty functions move to headers of their own;
+ *		pg_noreturn, a prefix, replaces pg_attribute_noreturn();
+ *		get_op_index_interpretation() replaces get_op_btree_interpretation()
+ *	19	server headers include less, so limits.h, access/htup_details.h and
+ *		utils/wait_event.h must be included where they are used;
+ *		date2timestamptz_safe() replaces date2timestamptz_opt_overflow()
  *
- * For the answers shared by backends (shared_answers.c): SHA-256 through
- * pg_cryptohash from 14 (pg_sha256_* before); object_ownercheck() from 16;
- * the DSM registry and MyProcNumber from 17; from 19, a tranche is named
- * when it is made (LWLockRegisterTranche is gone) and GetNamedDSMSegment()
- * passes an argument to its init callback.
+ * The answers shared by backends (shared_answers.c) depend on more of these
+ * differences.  SHA-256 goes through pg_cryptohash from 14 on (pg_sha256_*
+ * before).  object_ownercheck() is used from 16 on.  The DSM registry and
+ * MyProcNumber are used from 17 on.  From 19 on, an LWLock tranche is named
+ * when it is created (LWLockRegisterTranche is gone), and
+ * GetNamedDSMSegment() passes an argument to its init callback.
  */
 #if PG_VERSION_NUM < 130000
 #error "lemlist_fdw requires PostgreSQL 13 or later"
 #endif
 
-/* ExplainState and the ExplainProperty functions (18: headers of their own) */
+/* ExplainState and the ExplainProperty functions (own headers since 18) */
 #include "commands/explain.h"
 #if PG_VERSION_NUM >= 180000
 #include "commands/explain_format.h"
@@ -89,10 +92,10 @@
 #define lemlist_pathkey_descending(pk) ((pk)->pk_strategy == BTGreaterStrategyNumber)
 #endif
 
-/* estimate_num_groups() takes an EstimationInfo since PostgreSQL 14. */
 /*
- * Asynchronous foreign scans under an Append (async.c), from 14: the
- * executor's node says whether it runs asynchronously.
+ * Asynchronous foreign scans under an Append (async.c) exist from
+ * PostgreSQL 14 on.  The executor's node says whether the scan runs
+ * asynchronously.
  */
 #if PG_VERSION_NUM >= 140000
 #define LEMLIST_HAVE_ASYNC 1
@@ -101,6 +104,7 @@
 #define lemlist_node_async(node) false
 #endif
 
+/* estimate_num_groups() takes an EstimationInfo since PostgreSQL 14. */
 #if PG_VERSION_NUM >= 140000
 #define lemlist_estimate_num_groups(root, exprs, rows) \
 	estimate_num_groups((root), (exprs), (rows), NULL, NULL)
@@ -110,9 +114,10 @@
 #endif
 
 /*
- * A date's midnight in the session's time zone, *ok cleared when out of
- * range: date2timestamptz_safe() with a soft error context from 19 on,
- * date2timestamptz_opt_overflow() before.
+ * lemlist_date2timestamptz returns midnight of a date in the session's time
+ * zone, and sets *ok to false when the result is out of range.  From 19 on
+ * it calls date2timestamptz_safe() with a soft error context; before 19 it
+ * calls date2timestamptz_opt_overflow().
  */
 #include "utils/date.h"
 #if PG_VERSION_NUM >= 190000
@@ -139,8 +144,8 @@ lemlist_date2timestamptz(DateADT date, bool *ok)
 #endif
 
 /*
- * Vars above an outer join say which outer joins can null them
- * (varnullingrels, the join's ojrelid) since PostgreSQL 16.
+ * Since PostgreSQL 16, a Var above an outer join records which outer joins
+ * can make it null: its varnullingrels holds the join's ojrelid.
  */
 #if PG_VERSION_NUM >= 160000
 #define lemlist_outer_join_relid(sjinfo) ((sjinfo) ? (int) (sjinfo)->ojrelid : 0)
@@ -155,8 +160,9 @@ lemlist_date2timestamptz(DateADT date, bool *ok)
 #endif
 
 /*
- * A clause of an appendrel as one of its children (at any depth) reads it:
- * adjust_appendrel_attrs_multilevel() takes the RelOptInfos since 16.
+ * lemlist_translate_to_child rewrites a clause of an appendrel the way one
+ * of its children (at any depth) reads it.  Since 16,
+ * adjust_appendrel_attrs_multilevel() takes the RelOptInfos.
  */
 #if PG_VERSION_NUM >= 160000
 #define lemlist_translate_to_child(root, node, childrel, parentrel) \
@@ -175,9 +181,10 @@ lemlist_date2timestamptz(DateADT date, bool *ok)
 #endif
 
 /*
- * pgstat_report_wait_start() and WaitEventExtensionNew() are in
- * utils/wait_event.h from 14 on (which pgstat.h no longer includes from 19),
- * in pgstat.h before; named wait events of an extension's own since 17.
+ * pgstat_report_wait_start() and WaitEventExtensionNew() are declared in
+ * utils/wait_event.h from 14 on, and in pgstat.h before.  From 19 on,
+ * pgstat.h no longer includes utils/wait_event.h.  An extension can have
+ * named wait events of its own since 17.
  */
 #if PG_VERSION_NUM >= 140000
 #include "utils/wait_event.h"
@@ -188,7 +195,7 @@ lemlist_date2timestamptz(DateADT date, bool *ok)
 #define LEMLIST_HAVE_CUSTOM_WAIT_EVENTS 1
 #endif
 
-/* The OID of pg_read_all_stats: DEFAULT_ROLE_READ_ALL_STATS before 14. */
+/* The OID of pg_read_all_stats (DEFAULT_ROLE_READ_ALL_STATS before 14). */
 #if PG_VERSION_NUM >= 140000
 #define LEMLIST_ROLE_READ_ALL_STATS ROLE_PG_READ_ALL_STATS
 #else
@@ -196,8 +203,9 @@ lemlist_date2timestamptz(DateADT date, bool *ok)
 #endif
 
 /*
- * pg_encoding_verifymbstr() (the length of the longest valid prefix) came in
- * PostgreSQL 14; on 13, the same walk, character by character.
+ * pg_encoding_verifymbstr() returns the length of the longest valid prefix
+ * of a string.  It came in PostgreSQL 14.  On 13, lemlist_verifymbstr does
+ * the same walk itself, character by character.
  */
 #if PG_VERSION_NUM >= 140000
 #define lemlist_verifymbstr(encoding, mbstr, len) pg_encoding_verifymbstr((encoding), (mbstr), (len))
@@ -226,9 +234,9 @@ lemlist_verifymbstr(int encoding, const char *mbstr, int len)
 #endif
 
 /*
- * A function that never returns: lemlist_noreturn goes first in its
- * declaration (PostgreSQL 18's pg_noreturn is a C11 function specifier;
- * before, GCC's attribute, which may go first too).
+ * lemlist_noreturn marks a function that never returns.  It goes first in
+ * the function's declaration: PostgreSQL 18's pg_noreturn is a C11 function
+ * specifier, and before 18 it is GCC's attribute, which may also go first.
  */
 #if PG_VERSION_NUM >= 180000
 #define lemlist_noreturn pg_noreturn
@@ -237,11 +245,12 @@ lemlist_verifymbstr(int encoding, const char *mbstr, int len)
 #endif
 
 /*
- * The btree comparisons an operator is in: since PostgreSQL 18, a generic
- * comparison type whose values COMPARE_LT .. COMPARE_GT are the btree
- * strategy numbers 1 .. 5 (access/cmptype.h says so), over the opfamilies of
- * ordering index methods (btree among the built-in ones).  For files that
- * include utils/lsyscache.h.
+ * The btree comparisons that an operator takes part in.  Since PostgreSQL
+ * 18, they are given as a generic comparison type, over the opfamilies of
+ * ordering index methods (among the built-in methods, btree is one).  The
+ * values COMPARE_LT .. COMPARE_GT of that type are the btree strategy
+ * numbers 1 .. 5, as access/cmptype.h says.  These macros are for files
+ * that include utils/lsyscache.h.
  */
 #if PG_VERSION_NUM >= 180000
 #define LemlistOpInterpretation OpIndexInterpretation
@@ -254,8 +263,8 @@ lemlist_verifymbstr(int encoding, const char *mbstr, int len)
 #endif
 
 /*
- * SHA-256: pg_cryptohash (which may use OpenSSL, and may fail) from 14 on,
- * the built-in pg_sha256 functions before.
+ * SHA-256 digests use pg_cryptohash from 14 on (it may use OpenSSL, and it
+ * may fail), and the built-in pg_sha256 functions before.
  */
 #if PG_VERSION_NUM >= 140000
 #include "common/cryptohash.h"
@@ -321,8 +330,10 @@ typedef struct LemlistSha256
 #endif
 
 /*
- * A new LWLock tranche, and its name in this backend (for pg_stat_activity):
- * named once for the cluster from 19 on, in every backend before.
+ * lemlist_new_tranche creates a new LWLock tranche, and
+ * lemlist_register_tranche gives it its name in this backend (for
+ * pg_stat_activity).  From 19 on, a tranche is named once for the whole
+ * cluster; before 19, every backend names it.
  */
 #if PG_VERSION_NUM >= 190000
 #define lemlist_new_tranche(name) LWLockNewTrancheId(name)
@@ -332,7 +343,10 @@ typedef struct LemlistSha256
 #define lemlist_register_tranche(id, name) LWLockRegisterTranche((id), (name))
 #endif
 
-/* A segment of the DSM registry, made by init (which takes no argument). */
+/*
+ * A segment of the DSM registry, set up by the callback init, which takes
+ * no extra argument.
+ */
 #if PG_VERSION_NUM >= 170000
 #include "storage/dsm_registry.h"
 #endif

@@ -1,59 +1,66 @@
 /*-------------------------------------------------------------------------
  *
  * http.c
- *		  The requests of a scan, sent with libcurl: queue, memo, pacing,
- *		  retries, and the one map from a failure to an ERROR
+ *		  Send the requests of a scan with libcurl: queue, memo, pacing,
+ *		  retries, and the single place that maps a failure to an ERROR
  *
  * The rest of the extension submits LemlistHttpRequests to a
  * LemlistConnection and gets them back, in completion order, with a
- * palloc'd body; every outcome but a 2xx answer becomes an ERROR.  This is
- * the only file that includes curl.h: each attempt of a request is an easy
- * handle on the backend's multi handle, and its completion an outcome, an
- * HTTP status, a body and what the headers said of the rate limit.
+ * palloc'd body.  Every outcome other than a 2xx answer becomes an ERROR.
+ * This is the only file that includes curl.h.  Each attempt of a request is
+ * an easy handle on the backend's multi handle.  When the attempt
+ * completes, it yields an outcome, an HTTP status, a body, and what the
+ * headers said about the rate limit.
  *
  * Design rules:
  *
- * - A connection lives as long as the memory context it is opened in: a
+ * - A connection lives as long as the memory context it is opened in.  A
  *	 reset callback on that context gives back the curl resources and the
- *	 pacing ticket of every transfer still held, whether the scan ends well
- *	 or by an ERROR thrown elsewhere, and wipes the copy of the API key.
- *	 curl allocates with malloc; nothing of curl's goes through palloc.
+ *	 pacing ticket of every transfer still held, and wipes the copy of the
+ *	 API key.  It does so whether the scan ends normally or by an ERROR
+ *	 thrown elsewhere.  curl allocates with malloc; nothing of curl's goes
+ *	 through palloc.
  *
  * - One CURLM multi handle per backend, created lazily and kept for the life
  *	 of the backend, so that its connection cache gives keep-alive across
  *	 scans.  Easy handles live for one attempt of one request.
  *
- * - curl callbacks (body, headers) never ereport nor palloc: they set flags
- *	 in the transfer and the outcome is acted upon once curl has returned.
+ * - curl callbacks (body, headers) never call ereport or palloc.  They set
+ *	 flags in the transfer, and the outcome is acted upon once curl has
+ *	 returned.
  *
  * - Nothing blocks for more than CONN_SLICE_MS without CHECK_FOR_INTERRUPTS:
  *	 transfers are driven in slices with curl_multi_poll, and waits (pacing,
  *	 back-off, Retry-After) sleep on the latch.  A request waiting to be
  *	 retried has its own "not before" time and never holds up the others.
  *
- * - Every attempt asks pacing.c first (per API key, shared by backends when
- *	 preloaded), holds its ticket until curl completes it, tells pacing.c
- *	 when it ended by curl's clock, and hands it the rate limit headers of
- *	 the answer and the Retry-After of a 429.
+ * - Every attempt first asks pacing.c (which paces per API key, shared by
+ *	 the backends when preloaded).  The attempt holds its ticket until curl
+ *	 completes it.  Then it tells pacing.c when it ended, by curl's clock,
+ *	 and hands pacing.c the rate limit headers of the answer and the
+ *	 Retry-After of a 429.
  *
- * - Before an attempt starts, memo.c may answer it: an identical request
- *	 answered earlier in the statement (or within cache_ttl).  A request
- *	 identical to one of any scan of the backend that is in flight waits for
- *	 it, and takes a copy of its answer once curl has it.  An answer reaches
- *	 memo.c only when its scan has decoded it and made its rows
- *	 (lemlist_http_keep): an answer that turned out unusable is never
- *	 handed out again.
+ * - Before an attempt starts, memo.c may answer it, if an identical request
+ *	 was answered earlier in the statement (or within cache_ttl).  If an
+ *	 identical request of any scan of the backend is in flight, the request
+ *	 waits for it and takes a copy of its answer once curl has it.  An
+ *	 answer reaches memo.c only after its scan has decoded it and made its
+ *	 rows (lemlist_http_keep), so an answer that turned out unusable is
+ *	 never handed out again.
  *
- * - Only http and https, no redirects, no signals, explicit timeouts.  The
- *	 API key goes in basic authentication only, never in the URL.
+ * - Only http and https are used, with no redirects, no signals and explicit
+ *	 timeouts.  The API key goes in basic authentication only, never in the
+ *	 URL.
  *
- * - Connection and TLS failures are ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
- *	 401 and 403 ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, a response
- *	 beyond max_response_bytes ERRCODE_PROGRAM_LIMIT_EXCEEDED, any other
- *	 failure ERRCODE_FDW_ERROR; a cancel that aborted the transfer wins over
- *	 all of them.  Worth another attempt: 429, 5xx and network trouble (no
- *	 connection, broken exchange, timeout); nothing else, since the same
- *	 request would fail the same way.
+ * - Connection and TLS failures raise
+ *	 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION.  401 and 403 raise
+ *	 ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION.  A response larger than
+ *	 max_response_bytes raises ERRCODE_PROGRAM_LIMIT_EXCEEDED.  Any other
+ *	 failure raises ERRCODE_FDW_ERROR.  A cancel that aborted the transfer
+ *	 takes precedence over all of them.  Only 429, 5xx and network trouble
+ *	 (no connection, broken exchange, timeout) are worth another attempt.
+ *	 Nothing else is retried, since the same request would fail the same
+ *	 way.
  *
  * - The API key never appears in a message.  Text from the network (curl's
  *	 error buffer, lemlist's body) is only ever passed as a %s argument,
@@ -95,12 +102,12 @@
 #define CONN_SLICE_MS			50
 /* An attempt counts for pacing at most this long after its timeout. */
 #define CONN_DEADLINE_SLACK_MS	1000
-/* How often a connection says it still drives its claims on shared requests. */
+/* How often a connection reports that it still drives its shared claims. */
 #define CONN_BEAT_MS			250
 /* How often a request waiting for another backend looks, when not woken. */
 #define CONN_SHARED_POLL_MS		5
 
-/* How an attempt ended, as far as choosing a retry or an error goes. */
+/* How an attempt ended, as far as the choice of a retry or an error goes. */
 typedef enum HttpOutcome
 {
 	HTTP_OK,					/* 2xx */
@@ -114,7 +121,7 @@ typedef enum HttpOutcome
 	HTTP_FAILED					/* any other curl failure */
 } HttpOutcome;
 
-/* Where a transfer is; each state but the last has a list in the connection. */
+/* Where a transfer is.  Each state but the last has a list in conn->lists. */
 typedef enum ConnState
 {
 	CONN_QUEUED,				/* waiting to start, FIFO */
@@ -129,7 +136,8 @@ typedef enum ConnState
  * One submitted request, and its current attempt.  Allocated in the
  * connection's context; the curl resources of the attempt are malloc'd, and
  * given back by http_release_attempt.  What curl reports is set when the
- * attempt completes, and stays valid after the release (but the body).
+ * attempt completes, and it stays valid after the release, except for the
+ * body.
  */
 typedef struct HttpTransfer
 {
@@ -204,7 +212,7 @@ struct LemlistConnection
 	bool		shared;			/* the backends share answers */
 	bool		shared_waiting; /* a request waits for another backend's */
 	uint8		key_digest[LEMLIST_DIGEST_LEN];	/* of api_key, for the store */
-	TimestampTz last_beat;		/* when its claims were last said driven */
+	TimestampTz last_beat;		/* when its claims were last reported driven */
 
 	/* between lemlist_http_poll calls that found nothing yet */
 	bool		polling;		/* the slice below is open */
@@ -212,7 +220,7 @@ struct LemlistConnection
 	bool		slice_inflight; /* it waited for transfers */
 	bool		slice_paced;	/* it waited for pacing */
 	TimestampTz wake;			/* when to look again at the latest */
-	int			wait_fd;		/* lemlist_http_wait_fd's, or -1 */
+	int			wait_fd;		/* what lemlist_http_wait_fd returns, or -1 */
 
 	dlist_head	all;			/* every transfer not yet handed back, and
 								 * those handed back until kept */
@@ -280,7 +288,7 @@ static void conn_schedule_retry(LemlistConnection *conn, HttpTransfer *t,
 
 /*
  * lemlist_http_init_settings
- *		lemlist_fdw.max_transfers
+ *		Define the setting lemlist_fdw.max_transfers
  */
 void
 lemlist_http_init_settings(void)
@@ -302,8 +310,8 @@ lemlist_http_init_settings(void)
  *		Create a connection that lives as long as the memory context cxt
  *
  * Nothing is sent before lemlist_http_next.  The options and the key are
- * copied; the copy of the key is wiped when cxt is reset or deleted.  stats
- * receives what the transport does.
+ * copied; the copy of the key is wiped when cxt is reset or deleted.  The
+ * transport records what it does in stats.
  */
 LemlistConnection *
 lemlist_http_open(const LemlistOptions *opts, const char *api_key,
@@ -316,7 +324,7 @@ lemlist_http_open(const LemlistOptions *opts, const char *api_key,
 
 	if (api_key == NULL)
 		api_key = "";
-	lemlist_remember_key(api_key);	/* masked in whatever lemlist says */
+	lemlist_remember_key(api_key);	/* mask it in whatever lemlist says */
 
 	conn = MemoryContextAllocZero(cxt, sizeof(LemlistConnection));
 	conn->cxt = cxt;
@@ -404,9 +412,9 @@ lemlist_http_submit(LemlistConnection *conn, LemlistHttpRequest *req)
  * lemlist_http_next
  *		Drive transfers until a request succeeds, and return it
  *
- * Requests come back in completion order, those the memo answers first.
- * Returns NULL when nothing is queued or in flight.  A failure that survives
- * its retries is an ERROR.
+ * Requests come back in completion order, and those the memo answers come
+ * first.  Returns NULL when nothing is queued or in flight.  A failure that
+ * survives its retries is an ERROR.
  */
 LemlistHttpRequest *
 lemlist_http_next(LemlistConnection *conn)
@@ -416,8 +424,8 @@ lemlist_http_next(LemlistConnection *conn)
 
 /*
  * lemlist_http_poll
- *		lemlist_http_next without waiting: drive what can be driven now, and
- *		return a request that succeeded, if any
+ *		Like lemlist_http_next, but without waiting: drive what can be driven
+ *		now, and return a request that succeeded, if any
  *
  * When nothing has succeeded yet, returns NULL with *pending true; then
  * lemlist_http_wait_fd gives a descriptor that becomes readable when it is
@@ -432,7 +440,7 @@ lemlist_http_poll(LemlistConnection *conn, bool *pending)
 
 /*
  * conn_next
- *		lemlist_http_next, or with wait false, lemlist_http_poll
+ *		Implement lemlist_http_next, or lemlist_http_poll when wait is false
  */
 static LemlistHttpRequest *
 conn_next(LemlistConnection *conn, bool wait, bool *pending)
@@ -553,11 +561,12 @@ conn_next(LemlistConnection *conn, bool wait, bool *pending)
  * One descriptor to wait on, for asynchronous scans
  *
  * An Append waits on one descriptor per asynchronous child.  The backend
- * keeps one epoll set holding curl's sockets (as curl_multi_fdset gives
- * them, with the events curl waits for) and a timer: curl's own timeout, the
- * moment pacing or a retry lets a request start, and at most
- * HTTP_ASYNC_TICK_MS, so that a cancel is seen even where the Append does
- * not wait on the latch.  Each connection waits on a dup() of that set.
+ * keeps one epoll set that holds curl's sockets (as curl_multi_fdset gives
+ * them, with the events curl waits for) and a timer.  The timer fires at
+ * the earliest of curl's own timeout, the moment pacing or a retry lets a
+ * request start, and HTTP_ASYNC_TICK_MS from now, so that a cancel is seen
+ * even where the Append does not wait on the latch.  Each connection waits
+ * on a dup() of that set.
  * ---------------------------------------------------------------------
  */
 
@@ -572,7 +581,7 @@ static int	http_polled_max = -1;	/* no socket above it is in the set */
 
 /*
  * lemlist_http_wait_fd
- *		The descriptor that becomes readable when conn is worth polling
+ *		Return a descriptor that becomes readable when conn is worth polling
  *		again
  */
 int
@@ -698,9 +707,9 @@ http_timer_drain(void)
 
 /*
  * lemlist_http_keep
- *		The answer to req has been decoded and made rows: the memo may hand
- *		it out again, to identical requests of the statement (and within
- *		cache_ttl)
+ *		Note that the answer to req has been decoded and made into rows, so
+ *		that the memo may hand it out again to identical requests of the
+ *		statement (and within cache_ttl)
  *
  * An answer that turned out unusable is never kept, so it is never reused.
  */
@@ -730,7 +739,10 @@ lemlist_http_keep(LemlistConnection *conn, const LemlistHttpRequest *req)
 
 	if (t == NULL)
 		return;
-	/* a claim's answer, or one sent or shared that the cache may want */
+	/*
+	 * Keep the answer to a claim, or an answer that was sent or shared and
+	 * that the cache may want.
+	 */
 	if (conn->shared && req->response != NULL &&
 		(t->share.role == LEMLIST_SHARE_OWNER ||
 		 (conn->shared_ttl > 0 && (!req->reused || t->share_taken))))
@@ -761,7 +773,7 @@ lemlist_http_pending(LemlistConnection *conn)
 
 /*
  * conn_memo_key
- *		What identifies req for memo.c
+ *		Fill key with what identifies req for memo.c
  */
 static void
 conn_memo_key(LemlistConnection *conn, const LemlistHttpRequest *req,
@@ -836,11 +848,12 @@ conn_set_state(HttpTransfer *t, ConnState state)
  *		Answer queued requests from the memo, and start the others while a
  *		slot is free and pacing allows
  *
- * Requests start in FIFO order among those whose "not before" time has come;
- * one waiting for its retry does not hold up the others.  *wake is lowered
- * to when something now waiting could start.  Returns true if pacing kept a
- * due request from starting; conn->waiting tells whether one waits for an
- * identical request in flight (in any scan of the backend).
+ * Among the requests whose "not before" time has come, requests start in
+ * FIFO order; a request that waits for its retry does not hold up the
+ * others.  *wake is lowered to the time when something that now waits could
+ * start.  Returns true if pacing kept a due request from starting.
+ * conn->waiting tells whether a request waits for an identical request in
+ * flight (in any scan of the backend).
  */
 static bool
 conn_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
@@ -866,8 +879,9 @@ conn_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
 		}
 
 		/*
-		 * The memo needs no slot (look again only if it changed since), nor
-		 * does an identical request whose answer curl has just brought.
+		 * An answer from the memo needs no slot (look it up again only if
+		 * the memo has changed since the last lookup).  Neither does an
+		 * answer that curl has just brought to an identical request.
 		 */
 		if (memo && t->memo_looked != lemlist_memo_generation() + 1)
 		{
@@ -885,10 +899,10 @@ conn_start_due(LemlistConnection *conn, TimestampTz now, TimestampTz *wake)
 		}
 
 		/*
-		 * The backends' store: an answer kept or just brought by another
-		 * backend needs no slot; an identical request another backend
-		 * sends is waited for; otherwise this one is claimed, when it can
-		 * start.
+		 * The backends' shared store: an answer that another backend kept
+		 * or has just brought needs no slot.  If another backend sends an
+		 * identical request, this request waits for it.  Otherwise this
+		 * request is claimed, when it can start.
 		 */
 		if (conn->shared && !in_flight)
 		{
@@ -972,12 +986,14 @@ conn_answer_from_memo(LemlistConnection *conn, HttpTransfer *t)
 
 /*
  * conn_answer_from_peer
- *		Give a request a copy of the answer curl brought to an identical
- *		request of any scan of the backend, not yet handed to its scan
+ *		Give a request a copy of the answer that curl brought to an identical
+ *		request of any scan of the backend, if that answer has not yet been
+ *		handed to its scan
  *
- * Otherwise *in_flight tells whether an identical request is with curl: the
- * request then waits for it rather than being sent twice.  Counted as a memo
- * hit: the answer was shared without a request.
+ * If there is no such answer, *in_flight tells whether an identical request
+ * is with curl; the request then waits for it rather than being sent twice.
+ * A copied answer counts as a memo hit, since it was shared without a
+ * request.
  */
 static bool
 conn_answer_from_peer(LemlistConnection *conn, HttpTransfer *t, bool *in_flight)
@@ -1025,8 +1041,9 @@ conn_answer_from_peer(LemlistConnection *conn, HttpTransfer *t, bool *in_flight)
  *		Ask the backends' store about a due request (see lemlist_shared_ask)
  *
  * A request that found nothing to take and could not claim is looked at
- * again only when the store has changed; one that waits for another
- * backend, also every CONN_SLICE_MS (its sender may be gone).
+ * again only when the store has changed.  A request that waits for another
+ * backend is also looked at every CONN_SLICE_MS, because its sender may be
+ * gone.
  */
 static LemlistShareOutcome
 conn_answer_from_store(LemlistConnection *conn, HttpTransfer *t, bool may_claim,
@@ -1116,7 +1133,7 @@ conn_set_answer(HttpTransfer *t, const char *body, size_t len)
 
 /*
  * conn_start_transfer
- *		Start one attempt of a request, which pacing let start
+ *		Start one attempt of a request that pacing has allowed to start
  */
 static void
 conn_start_transfer(LemlistConnection *conn, HttpTransfer *t,
@@ -1146,8 +1163,8 @@ conn_start_transfer(LemlistConnection *conn, HttpTransfer *t,
 
 /*
  * conn_drive
- *		Let curl move every transfer on, and wait at most timeout_ms, within
- *		one slice, for more
+ *		Let curl move every transfer forward, then wait for more, at most
+ *		timeout_ms and at most one slice
  *
  * curl's multi handle is shared by all scans of the backend: a completed
  * transfer goes to its own connection's finished list, whichever scan is
@@ -1161,11 +1178,12 @@ conn_drive(long timeout_ms)
 
 /*
  * conn_attempt_ended
- *		What must happen as soon as curl completes an attempt, whichever scan
- *		is driving: the transfer is filed as finished (where identical
- *		requests that wait for it find its answer), and pacing learns what
- *		lemlist said of the rate limit.  Retry or error is for the owning
- *		scan to decide.
+ *		Do what must happen as soon as curl completes an attempt, whichever
+ *		scan is driving
+ *
+ * The transfer is filed as finished, where identical requests that wait for
+ * it find its answer, and pacing learns what lemlist said about the rate
+ * limit.  The owning scan decides between a retry and an error.
  *
  * http_completed has already told pacing when the attempt ended.
  */
@@ -1197,8 +1215,8 @@ conn_attempt_ended(HttpTransfer *t, TimestampTz now)
  * conn_sleep
  *		Wait on the latch for at most one slice, then check for interrupts
  *
- * Nothing is in flight: the requests wait for the rate limit or a retry's
- * back-off.
+ * It is called when nothing is in flight: the requests wait for the rate
+ * limit or for a retry's back-off.
  */
 static void
 conn_sleep(long ms, LemlistWait wait)
@@ -1212,11 +1230,13 @@ conn_sleep(long ms, LemlistWait wait)
 
 /*
  * lemlist_wait_event
- *		The wait_event_info of a wait, for WaitLatch and pgstat_report_wait_start
+ *		Return the wait_event_info of a wait, for WaitLatch and
+ *		pgstat_report_wait_start
  *
- * From PostgreSQL 17 on, each wait has a name of its own, registered in
- * shared memory the first time a backend waits so (the same name gives the
- * same ID in every backend; the postmaster never calls this).
+ * From PostgreSQL 17 on, each wait has a name of its own.  The name is
+ * registered in shared memory the first time a backend waits that way.
+ * (The same name gives the same ID in every backend; the postmaster never
+ * calls this function.)
  */
 uint32
 lemlist_wait_event(LemlistWait wait)
@@ -1349,7 +1369,8 @@ http_init(void)
  *		Give back the curl resources of an attempt, and its pacing ticket
  *		if curl has not completed it
  *
- * Idempotent, and never throws.  What curl reported stays, but the body.
+ * Idempotent, and never throws.  What curl reported is kept, except for the
+ * body.
  */
 static void
 http_release_attempt(HttpTransfer *t)
@@ -1526,8 +1547,8 @@ http_setup_easy(HttpTransfer *t)
 
 /*
  * http_drive_curl
- *		Let curl move every attempt on, then wait at most timeout_ms for more
- *		(not at all if timeout_ms is 0, or if an attempt has completed)
+ *		Let curl move every attempt forward, then wait at most timeout_ms for
+ *		more (not at all if timeout_ms is 0, or if an attempt has completed)
  *
  * The multi handle is shared by all scans of the backend: every attempt
  * curl has completed goes to conn_attempt_ended, whichever scan it belongs
@@ -1628,7 +1649,7 @@ http_completed(HttpTransfer *t, CURLcode result, TimestampTz now)
 	if (result != CURLE_OK && t->errbuf[0] == '\0')
 		strlcpy(t->errbuf, curl_easy_strerror(result), sizeof(t->errbuf));
 
-	/* whether the request went out, to say which timeout it was */
+	/* note whether the request went out, to tell which timeout it was */
 	if (result == CURLE_OPERATION_TIMEDOUT)
 	{
 		long		request_size = 0;
@@ -1640,8 +1661,9 @@ http_completed(HttpTransfer *t, CURLcode result, TimestampTz now)
 	if (t->ticket_open)
 	{
 		/*
-		 * When it ended, by curl's clock: a scan busy with rows may collect
-		 * it much later, and pacing would count that delay against the key.
+		 * Use the time it ended by curl's clock: a scan busy with rows may
+		 * collect it much later, and pacing would count that delay against the
+		 * key.
 		 */
 		TimestampTz ended = now;
 #if LIBCURL_VERSION_NUM >= 0x073d00
@@ -1787,14 +1809,13 @@ http_header_cb(char *data, size_t size, size_t nitems, void *arg)
 
 /*
  * http_retry_ms
- *		How long to wait before another attempt of a request whose attempt
- *		failed, retries attempts after the first; -1 if the failure is not
- *		worth another attempt
+ *		Return how long to wait before another attempt of a request whose
+ *		attempt failed, or -1 if the failure is not worth another attempt
  *
- * After a 429 the wait is Retry-After (or the window), for which the whole
- * key is held already (conn_attempt_ended); otherwise it is an exponential
- * back-off with jitter, at least as long as a Retry-After that came with the
- * answer.
+ * The attempts after the first are the retries.  After a 429, the wait is
+ * Retry-After (or the window), and conn_attempt_ended has already put the
+ * whole key on hold for that time.  Otherwise it is an exponential back-off
+ * with jitter, at least as long as a Retry-After that came with the answer.
  */
 static long
 http_retry_ms(const HttpTransfer *t)
@@ -1857,7 +1878,7 @@ http_report_failure(HttpTransfer *t)
 	bool		sent = t->sent;
 	char	   *body;
 
-	/* A cancel that aborted the transfer wins over the transfer's error. */
+	/* A cancel that aborted the transfer takes precedence over its error. */
 	CHECK_FOR_INTERRUPTS();
 
 	/* Keep what the message needs, then give the curl resources back. */

@@ -4,9 +4,9 @@
  *		  JSON layer of lemlist_fdw: request bodies
  *
  * This is the only file that includes jansson.h; it writes the body of each
- * stats request.  (Answers are read without jansson, by jsonread.c, in one
- * pass and without building a tree.)  Everything it hands
- * back is palloc'd in the caller's memory context.  The design rules:
+ * stats request.  (jsonread.c reads the answers without jansson, in one
+ * pass and without building a tree.)  Everything this file returns is
+ * palloc'd in the caller's memory context.  The design rules:
  *
  * - jansson allocates with malloc.  Every json_t tree built here has exactly
  *   one owner, the root, released in a PG_FINALLY block, so an
@@ -20,10 +20,10 @@
  *   jansson's json_object() directly (see new_object()), and never includes
  *   utils/builtins.h or utils/fmgrprotos.h, whose declaration would clash.
  *
- * - Encodings cross here: strings sent are converted from the server
- *   encoding to UTF-8, and the body is pure ASCII (\uXXXX escapes) when the
- *   database is not UTF-8, so that it is valid text in the server encoding
- *   too (EXPLAIN VERBOSE shows it).
+ * - Encodings are converted here.  Strings sent to lemlist are converted
+ *   from the server encoding to UTF-8.  When the database is not UTF-8, the
+ *   body is pure ASCII (\uXXXX escapes), so that it is also valid text in
+ *   the server encoding (EXPLAIN VERBOSE shows it).
  *
  * IDENTIFICATION
  *		  src/json.c
@@ -54,14 +54,14 @@ static char *dump_text(const json_t *value, size_t flags);
  * lemlist_json_stats_request
  *		Build the body of one POST /v2/campaigns/stats/batch request.
  *
- * campaign_ids is a List of char * in the server encoding; start_date and
- * end_date are already formatted, and a NULL one is omitted, as is every
- * NULL field of combo (or all of them when combo is NULL).  Keys come out in
- * insertion order, which jansson preserves: campaignIds, startDate, endDate,
- * sendUser, ABSelected, channels.  The result is compact JSON text, UTF-8 in
- * a UTF-8 database and pure ASCII (\uXXXX escapes) in any other, so that it
- * is both a valid request body and valid text in the server encoding (for
- * EXPLAIN VERBOSE).
+ * campaign_ids is a List of char * in the server encoding.  start_date and
+ * end_date are already formatted; when one of them is NULL, it is left out.
+ * Every NULL field of combo is left out too (all of them when combo is
+ * NULL).  Keys come out in insertion order, which jansson preserves:
+ * campaignIds, startDate, endDate, sendUser, ABSelected, channels.  The
+ * result is compact JSON text: UTF-8 in a UTF-8 database, and pure ASCII
+ * (\uXXXX escapes) in any other.  That way it is both a valid request body
+ * and valid text in the server encoding (for EXPLAIN VERBOSE).
  */
 char *
 lemlist_json_stats_request(List *campaign_ids, const char *start_date,
@@ -189,9 +189,10 @@ request_set(json_t *object, const char *key, json_t *value)
  * dump_text
  *		The compact JSON text of value, palloc'd.
  *
- * json_dumpb() is called twice, once to size the buffer, so that the text
- * never lives in malloc'd memory.  JSON_ENSURE_ASCII is added outside
- * UTF-8 databases, making the text valid in any server encoding.
+ * json_dumpb() is called twice, the first time to size the buffer, so that
+ * the text never lives in malloc'd memory.  In a database that is not UTF-8,
+ * JSON_ENSURE_ASCII is added, which makes the text valid in any server
+ * encoding.
  */
 static char *
 dump_text(const json_t *value, size_t flags)

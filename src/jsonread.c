@@ -1,38 +1,38 @@
 /*-------------------------------------------------------------------------
  *
  * jsonread.c
- *		  lemlist's answers to rows: a strict pull reader of JSON text, the
- *		  checks of each value against the documented types, and the
- *		  decoders of the stats batch and the campaigns list
+ *		  Turn lemlist's answers into rows: a strict pull reader of JSON
+ *		  text, the checks of each value against the documented types, and
+ *		  the decoders of the stats batch and the campaigns list
  *
- * Three layers, each in a section of its own.  The reader: the decoders
- * walk an answer with its functions in one pass, asking for
- * the next key of an object or the next element of an array and reading
- * values as it goes; nothing is built that the caller did not ask for.  A
- * value is handed back as a LemlistJsonValue: its kind and where its text
- * lies in the body.  Strings are decoded (escapes resolved) only when the
- * caller asks for their text, and arrays and objects the caller does not
- * walk are checked and skipped without recursion.
+ * The file has three layers, each in a section of its own.  The first is
+ * the reader.  The decoders use its functions to walk an answer in one
+ * pass: they ask for the next key of an object or the next element of an
+ * array, and read values as they go.  Nothing is built that the caller did
+ * not ask for.  The reader hands a value back as a LemlistJsonValue: its
+ * kind and where its text lies in the body.  Strings are decoded (escapes
+ * resolved) only when the caller asks for their text.  Arrays and objects
+ * that the caller does not walk are checked and skipped without recursion.
  *
  * The design rules:
  *
  * - The grammar is RFC 8259's, read the way jansson's json_loadb(...,
- *   JSON_ALLOW_NUL) reads it, which lemlist_fdw used before: the body is an
- *   object or an array; integers (no fraction, no exponent) must fit in 64
- *   bits; reals must be finite; "\u0000" may appear in a string value but
- *   not in an object key; a "\uD800"-"\uDBFF" escape must be followed by a
- *   "\uDC00"-"\uDFFF" one; values nest at most LEMLIST_JSON_MAX_DEPTH deep.
- *   test/fuzz/ checks this file against jansson on every input.
+ *   JSON_ALLOW_NUL) reads it (lemlist_fdw used jansson before): the body is
+ *   an object or an array; integers (no fraction, no exponent) must fit in
+ *   64 bits; reals must be finite; "\u0000" may appear in a string value
+ *   but not in an object key; a "\uD800"-"\uDBFF" escape must be followed
+ *   by a "\uDC00"-"\uDFFF" one; values nest at most LEMLIST_JSON_MAX_DEPTH
+ *   deep.  test/fuzz/ checks this file against jansson on every input.
  *
- * - The body was checked to be valid UTF-8 without NUL bytes before it gets
- *   here (check_body), so bytes outside strings are ASCII and strings need
- *   no UTF-8 check of their own.  The body is not NUL-terminated: every read
- *   is bounded by its end.
+ * - Before the body gets here, check_body has checked that it is valid
+ *   UTF-8 without NUL bytes.  So bytes outside strings are ASCII, and
+ *   strings need no UTF-8 check of their own.  The body is not
+ *   NUL-terminated: every read is bounded by its end.
  *
  * - Every syntax error is one ERROR, "invalid response from lemlist", whose
- *   DETAIL says what was expected where (line and column, counted in
- *   characters).  Bytes of the body are never quoted, except a printable
- *   ASCII character.
+ *   DETAIL says what was expected and where (line and column, counted in
+ *   characters).  The DETAIL never quotes bytes of the body, except a
+ *   printable ASCII character.
  *
  * - Everything returned is palloc'd in the caller's memory context; the
  *   reader itself allocates nothing, except a copy of a very long real
@@ -100,7 +100,7 @@ typedef struct LemlistJsonWhere
 	int			step;			/* in the element's "steps", or -1 */
 } LemlistJsonWhere;
 
-/* The answer being decoded, as the checks of its values need it. */
+/* The answer being decoded, as far as the checks of its values need it. */
 typedef struct LemlistAnswer
 {
 	const char *body;
@@ -109,9 +109,10 @@ typedef struct LemlistAnswer
 } LemlistAnswer;
 
 /*
- * A wrong value in an answer: one ERROR whose DETAIL (a translatable format
- * and its arguments) says what is wrong, raised only once the whole body is
- * known to be JSON, so that a body that is not JSON is always reported so.
+ * Report a wrong value in an answer: one ERROR whose DETAIL (a translatable
+ * format and its arguments) says what is wrong.  The ERROR is raised only
+ * once the whole body is known to be JSON, so that a body that is not JSON
+ * is always reported as such.
  */
 #define lemlist_invalid_answer(answer, ...) \
 	do { \
@@ -146,7 +147,7 @@ static bool key_is(const LemlistJsonValue *key, const char *name, int namelen);
 static char *string_of(const LemlistJsonValue *v, int *len);
 static const char *kind_name(LemlistJsonKind kind);
 
-/* Bytes that end the fast scan of a string: '"', '\\' and controls. */
+/* Bytes that end the fast scan of a string: '"', '\\' and control bytes. */
 static bool string_stop[256];
 static bool string_stop_ready = false;
 
@@ -216,8 +217,7 @@ reader_start(LemlistJsonReader *r)
 /*
  * reader_enter
  *		Step into the object or array at the reader's position; then walk it
- *		with reader_next_key or reader_next_element until they
- *		return false.
+ *		with reader_next_key or reader_next_element until it returns false.
  */
 static void
 reader_enter(LemlistJsonReader *r)
@@ -235,7 +235,8 @@ reader_enter(LemlistJsonReader *r)
  * reader_next_key
  *		In an object: read the next key into *key and the ':' after it, and
  *		return true; or read the closing '}' and return false.  The caller
- *		must then read the member's value (reader_read, or enter it).
+ *		must then read the member's value (with reader_read, or by entering
+ *		it with reader_enter).
  */
 static bool
 reader_next_key(LemlistJsonReader *r, LemlistJsonValue *key)
@@ -331,7 +332,7 @@ reader_finish(LemlistJsonReader *r)
 
 /*
  * check_syntax
- *		ERROR with the first syntax error of body, if there is one.
+ *		Raise an ERROR for the first syntax error in body, if there is one.
  *
  * lemlist_invalid_answer calls this before it reports a wrong value, so
  * that a body that is not JSON at all is always reported as such.
@@ -350,7 +351,8 @@ check_syntax(const char *body, size_t len)
 
 /*
  * key_is
- *		Is key (a string value) the ASCII name of namelen bytes?
+ *		Is key (a string value) equal to name, an ASCII name of namelen
+ *		bytes?
  */
 static bool
 key_is(const LemlistJsonValue *key, const char *name, int namelen)
@@ -444,7 +446,8 @@ string_of(const LemlistJsonValue *v, int *len)
 
 /*
  * kind_name
- *		What a JSON value is, as the subject of an error detail.
+ *		The name of a JSON value's kind ("an object", ...), as used in an
+ *		error detail.
  */
 static const char *
 kind_name(LemlistJsonKind kind)
@@ -514,7 +517,8 @@ syntax_error(const LemlistJsonReader *r, const char *at, const char *what)
 
 /*
  * unexpected
- *		ERROR: something else than expected at position at.
+ *		ERROR: at position at, the body holds something other than what
+ *		was expected.
  */
 static void
 unexpected(const LemlistJsonReader *r, const char *at, const char *expected)
@@ -815,9 +819,11 @@ read_scalar(LemlistJsonReader *r, LemlistJsonValue *v)
 
 /*
  * skip_container
- *		Check and step over the array or object at the reader's position,
- *		without recursion: open[] remembers, per level, whether it is an
- *		object, and "first" whether a member was read at the current level.
+ *		Check and step over the array or object at the reader's position
+ *
+ * This works without recursion: open[] remembers, for each level, whether
+ * it is an object, and "first" says whether a member was read yet at the
+ * current level.
  */
 static void
 skip_container(LemlistJsonReader *r)
@@ -901,9 +907,9 @@ append_utf8(StringInfo buf, pg_wchar c)
 /* ---------------------------------------------------------------------
  * A value of lemlist's answer to the text of a column
  *
- * The decoders walk an answer; for each value they read they ask here whether
- * the value has the documented type and for the text of the columns that
- * read it.  The design rules:
+ * The decoders walk an answer.  For each value they read, they call the
+ * functions here to check that the value has the documented type, and to
+ * get the text for the columns that read it.  The design rules:
  *
  * - Every wrong value is one ERROR, "invalid response from lemlist"
  *   (lemlist_invalid_answer, which first makes sure the whole body is JSON),
@@ -911,13 +917,14 @@ append_utf8(StringInfo buf, pg_wchar c)
  *   says what was expected.  Values are never quoted, except a number.
  *
  * - JSON null is SQL NULL, whatever the type.  Strings are converted from
- *   UTF-8 to the server encoding (an ERROR for a character it lacks, whose
- *   CONTEXT names the field); one holding U+0000 is rejected here, when it
- *   is used.  Integers keep their decimal text, booleans become
- *   true/false, string arrays a text[] literal with every element quoted,
- *   reals (in undocumented fields) their shortest exact decimal, and arrays
- *   and objects compact JSON text, escaped to ASCII when the database is not
- *   UTF-8, so that it is valid in any server encoding.
+ *   UTF-8 to the server encoding; a character that the server encoding
+ *   lacks is an ERROR whose CONTEXT names the field.  A string holding
+ *   U+0000 is rejected here, when it is used.  Integers keep their decimal
+ *   text, and booleans become true/false.  String arrays become a text[]
+ *   literal with every element quoted.  Reals (in undocumented fields)
+ *   become their shortest exact decimal.  Arrays and objects become compact
+ *   JSON text, escaped to ASCII when the database is not UTF-8, so that it
+ *   is valid in any server encoding.
  *
  * ---------------------------------------------------------------------
  */
@@ -953,7 +960,8 @@ value_where(const LemlistJsonWhere *where)
 
 /*
  * json_type_name
- *		What a documented type expects, as the end of an error detail.
+ *		What a documented type expects, as used at the end of an error
+ *		detail.
  */
 static const char *
 json_type_name(LemlistJsonType type)
@@ -978,7 +986,8 @@ json_type_name(LemlistJsonType type)
 
 /*
  * value_check
- *		ERROR unless v (field key of where) has the documented type.
+ *		Raise an ERROR unless v (the field key of where) has the documented
+ *		type.
  *
  * JSON null is always accepted: it reads as SQL NULL.  Elements of a string
  * array may be null too (NULL elements of the text[]).
@@ -1031,7 +1040,8 @@ value_check(const LemlistAnswer *a, const LemlistJsonValue *v,
 
 /*
  * value_id
- *		The non-empty string v (field key of where) in the server encoding.
+ *		Return the non-empty string v (the field key of where), converted to
+ *		the server encoding.
  */
 static char *
 value_id(const LemlistAnswer *a, const LemlistJsonValue *v,
@@ -1114,8 +1124,9 @@ string_context(void *arg)
 
 /*
  * string_array
- *		Check that every element of the array v is a string or null, and
- *		with build, return it as a text[] literal with every element quoted.
+ *		Check that every element of the array v is a string or null.  When
+ *		build is true, also return the array as a text[] literal with every
+ *		element quoted.
  */
 static char *
 string_array(const LemlistAnswer *a, const LemlistJsonValue *v,
@@ -1171,8 +1182,8 @@ string_array(const LemlistAnswer *a, const LemlistJsonValue *v,
 
 /*
  * value_text
- *		The text of v (field key of where) for a column whose documented
- *		type is type: NULL for SQL NULL.
+ *		Return the text of v (the field key of where) for a column whose
+ *		documented type is type, or NULL for SQL NULL.
  *
  * Strings in the server encoding; integers in decimal; booleans as
  * true/false; string arrays as a text[] literal; for undocumented (ANY)
@@ -1194,7 +1205,7 @@ value_text(const LemlistAnswer *a, const LemlistJsonValue *v,
 		case LEMLIST_JSON_KIND_STRING:
 			return value_string(a, v, key, -1, where);
 		case LEMLIST_JSON_KIND_INTEGER:
-			/* the token is the decimal text of its value, "-0" aside */
+			/* the token is the decimal text of its value, except for "-0" */
 			if (v->integer == 0)
 				return pstrdup("0");
 			return pnstrdup(v->start, v->len);
@@ -1314,19 +1325,19 @@ append_ascii_escaped(StringInfo buf, const char *p, int len)
 /* ---------------------------------------------------------------------
  * lemlist's answers to rows: the stats batch and the campaigns list
  *
- * An answer is read in one pass with the pull reader above: each
- * object of results[] (or of the campaigns list) is walked key by key, the
- * documented fields are checked as they come, and only the columns the scan
- * asked for are turned into text (the section above checks each value and
- * makes its text).  Nothing else is built: no tree of the body, no copy of fields
- * nobody reads.  The design rules:
+ * An answer is read in one pass with the pull reader above.  Each object of
+ * results[] (or of the campaigns list) is walked key by key, the documented
+ * fields are checked as they come, and only the columns the scan asked for
+ * are turned into text (the section above checks each value and makes its
+ * text).  Nothing else is built: no tree of the body, and no copy of fields
+ * that nobody reads.  The design rules:
  *
  * - An answer is accepted whole or not at all.  Every deviation from the
  *   documented types (taken from the resource table of resources.c) is one
  *   ERROR, ERRCODE_FDW_INVALID_DATA_TYPE "invalid response from lemlist",
- *   whose DETAIL says in our own words where and what is wrong; since the
- *   rows are handed back only at the end, an ERROR anywhere leaves nothing
- *   behind but palloc'd memory of the caller's context.  A body that is not
+ *   whose DETAIL says in our own words where and what is wrong.  The rows
+ *   are handed back only at the end, so an ERROR anywhere leaves nothing
+ *   behind but palloc'd memory in the caller's context.  A body that is not
  *   JSON at all is reported as such even when a wrong value comes first
  *   (lemlist_invalid_answer checks the whole body's syntax before it
  *   reports).  Undocumented fields are not checked; columns reading them
@@ -1335,14 +1346,14 @@ append_ascii_escaped(StringInfo buf, const char *p, int len)
  * - A field that is read or checked may appear only once in its object: a
  *   duplicate would make the answer ambiguous, and is an ERROR.
  *
- * - The raw column takes the compact text of the whole object (the step's,
- *   with rows per step): see compact_json.
+ * - The raw column takes the compact text of the whole object (the step
+ *   object, when there is one row per step): see compact_json.
  *
  * ---------------------------------------------------------------------
  */
 #define shape_error(d, ...) lemlist_invalid_answer(&(d)->answer, __VA_ARGS__)
 
-/* What a field of an object is to the decoder, beyond its columns. */
+/* The role of a field of an object for the decoder, beyond its columns. */
 typedef enum FieldRole
 {
 	FIELD_PLAIN,
@@ -1406,14 +1417,14 @@ static int	pagination_field(Decoder *d, const LemlistJsonValue *v, const char *k
 static bool object_key(Decoder *d, const LemlistJsonValue *key, const char *name,
 					   bool *seen, const char *where);
 
-/* A member of the body's object, and what reads it. */
+/* A member of the body's object, and the function that reads it. */
 typedef struct BodyMember
 {
 	const char *name;
 	char		open;			/* '[' or '{': the kind it must be */
 	bool		may_be_null;
 	void		(*read) (Decoder *d);
-	const char *missing;		/* the first member only: the DETAIL without it */
+	const char *missing;		/* first member only: the DETAIL if absent */
 } BodyMember;
 
 static void read_body(Decoder *d, const BodyMember *members, int nmembers);
@@ -1448,7 +1459,7 @@ lemlist_parse_stats(const char *body, size_t len, bool steps,
 	init_decoder(&d, body, len, columns, ncolumns, out);
 	d.steps = steps;
 
-	/* a result: its documented fields (both tables'), campaignId, steps */
+	/* a result: the documented fields of both resources, campaignId, steps */
 	add_documented(&d.object, LEMLIST_RES_CAMPAIGN_STATS, LEMLIST_SRC_RESULT);
 	add_documented(&d.object, LEMLIST_RES_CAMPAIGN_STEP_STATS, LEMLIST_SRC_RESULT);
 	add_field(&d.object, "campaignId", LEMLIST_JSON_STRING)->role = FIELD_ID;
@@ -1504,8 +1515,9 @@ lemlist_parse_campaigns(const char *body, size_t len,
 
 /*
  * read_body
- *		Walk the body, an object: each of its members is read by its reader,
- *		any other field is skipped, and the first member must be there
+ *		Walk the body, which is an object: each member listed in members is
+ *		read by its read function, any other field is skipped, and the first
+ *		member must be there
  */
 static void
 read_body(Decoder *d, const BodyMember *members, int nmembers)
@@ -1549,8 +1561,8 @@ read_body(Decoder *d, const BodyMember *members, int nmembers)
 
 /*
  * check_body
- *		What the reader relies on: a non-empty body of valid UTF-8 without
- *		NUL bytes, of a size a palloc'd copy can have.
+ *		Check what the reader relies on: the body is not empty, is valid
+ *		UTF-8 without NUL bytes, and is small enough for a palloc'd copy.
  */
 static void
 check_body(const char *body, size_t len)
@@ -1591,8 +1603,8 @@ init_decoder(Decoder *d, const char *body, size_t len,
 
 /*
  * add_field
- *		The spec of key in spec, added if new.  A documented type given
- *		later replaces -1.
+ *		Return the FieldSpec of key in spec, adding it if it is new.  A
+ *		documented type given later replaces a documented type of -1.
  */
 static FieldSpec *
 add_field(ObjectSpec *spec, const char *key, int documented)
@@ -1628,7 +1640,8 @@ add_field(ObjectSpec *spec, const char *key, int documented)
 
 /*
  * add_documented
- *		The documented fields of resource kind whose source is source.
+ *		Add to spec the documented fields of resource kind whose source is
+ *		source.
  */
 static void
 add_documented(ObjectSpec *spec, LemlistResourceKind kind,
@@ -1647,8 +1660,9 @@ add_documented(ObjectSpec *spec, LemlistResourceKind kind,
 
 /*
  * add_columns
- *		The scan's columns whose source is source read the fields of spec;
- *		RAW columns take the whole object (the step when rows are steps).
+ *		Record in spec which of the scan's columns whose source is source
+ *		read each field.  RAW columns take the whole object (the step object,
+ *		when rows are steps).
  */
 static void
 add_columns(Decoder *d, ObjectSpec *spec, LemlistColumnSource source)
@@ -1722,7 +1736,7 @@ find_field(const ObjectSpec *spec, const LemlistJsonValue *key)
  *		Walk the object at the reader's position as spec says: check its
  *		documented fields, fill row's columns (row may be NULL: nothing to
  *		fill), and return its ID, if spec has one.  A result's steps are
- *		walked in place, their rows appended to *step_rows.
+ *		walked in place, and their rows are appended to *step_rows.
  */
 static char *
 read_object(Decoder *d, ObjectSpec *spec, char **row,
@@ -1787,7 +1801,10 @@ read_object(Decoder *d, ObjectSpec *spec, char **row,
 				int			col = f->columns[c];
 				LemlistJsonType type = d->columns[col].json_type;
 
-				/* the ID's text is already made: what a string column would get */
+				/*
+				 * The ID's text is already made, and it is what a string
+				 * column would get.
+				 */
 				if (id != NULL && f->role == FIELD_ID &&
 					(type == LEMLIST_JSON_STRING || type == LEMLIST_JSON_ANY))
 					row[col] = id;
@@ -1818,8 +1835,8 @@ read_object(Decoder *d, ObjectSpec *spec, char **row,
 
 /*
  * read_steps
- *		Walk the steps[] of the result at where; with rows per step, each
- *		step's row (its STEP and RAW columns) goes to *step_rows.
+ *		Walk the steps[] of the result at where.  When there is one row per
+ *		step, each step's row (its STEP and RAW columns) goes to *step_rows.
  */
 static void
 read_steps(Decoder *d, const LemlistJsonWhere *where, List **step_rows)
@@ -1888,7 +1905,7 @@ read_results(Decoder *d)
 
 /*
  * read_errors
- *		Walk errors[]: {"campaignId": "...", "error": "..."} each.
+ *		Walk errors[]: each element is {"campaignId": "...", "error": "..."}.
  */
 static void
 read_errors(Decoder *d)
@@ -2002,7 +2019,8 @@ read_pagination(Decoder *d)
 
 /*
  * pagination_field
- *		A field of "pagination": a non-negative int, 0 when null.
+ *		Read a field of "pagination": a non-negative int, or 0 when it is
+ *		null.
  */
 static int
 pagination_field(Decoder *d, const LemlistJsonValue *v, const char *key)
@@ -2020,8 +2038,8 @@ pagination_field(Decoder *d, const LemlistJsonValue *v, const char *key)
 
 /*
  * object_key
- *		Is key the name of a field the caller handles?  Then it may not have
- *		been seen before in this object (where names it).
+ *		Is key the name of a field that the caller handles?  If so, it must
+ *		not have been seen before in this object (where names the object).
  */
 static bool
 object_key(Decoder *d, const LemlistJsonValue *key, const char *name,

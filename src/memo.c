@@ -1,30 +1,33 @@
 /*-------------------------------------------------------------------------
  *
  * memo.c
- *		  Answers of lemlist kept for reuse: within a statement (the memo) and,
+ *		  Keep lemlist's answers for reuse: within a statement (the memo) and,
  *		  with the cache_ttl option, across statements (the cache)
  *
- * One store per backend, keyed by the exact request: server, api_url, a hash
- * of the API key, method, path and body.  Within one statement an answer is
- * reused whatever the options (the memo), so that campaign_stats joined to
- * campaign_step_stats under the same filters sends each batch once, and a
- * nested loop that rescans with an ID it already fetched sends nothing.
- * Across statements an answer is reused only while younger than the reading
- * table's cache_ttl, and only if it was stored by a table with a cache_ttl.
+ * Each backend has one store.  Its entries are keyed by the exact request:
+ * server, api_url, a hash of the API key, method, path and body.  Within one
+ * statement, an answer is reused whatever the options are (this is the
+ * memo).  So when campaign_stats is joined to campaign_step_stats under the
+ * same filters, each batch is sent only once, and a nested loop that
+ * rescans with an ID it already fetched sends nothing.  Across statements,
+ * an answer is reused only if it was stored by a table with a cache_ttl, and
+ * only while it is younger than the cache_ttl of the table that reads it.
  *
  * Design rules:
  *
- * - Memory is bounded by lemlist_fdw.memo_budget (kB; 0 turns memo and
- *	 cache off).  Room for a new answer is made by forgetting answers of
- *	 earlier statements, oldest first, never those of the running statement:
- *	 beyond the budget, answers are simply not kept, so a scan's memory does
- *	 not grow with the number of campaigns.
+ * - Memory is bounded by lemlist_fdw.memo_budget (in kB; 0 turns the memo
+ *	 and the cache off).  To make room for a new answer, the store forgets
+ *	 answers of earlier statements, oldest first, but never those of the
+ *	 running statement.  When that is not enough, the new answer is simply
+ *	 not kept, so a scan's memory does not grow with the number of
+ *	 campaigns.
  *
  * - Answers of a statement that are not cached are forgotten at the end of
  *	 the transaction, and lazily when a later statement uses the store.
  *
- * - The store never holds an API key, only its hash; it holds the bodies
- *	 lemlist returned, which is what the foreign tables show anyway.
+ * - The store never holds an API key, only its hash.  It does hold the
+ *	 bodies lemlist returned, but those are what the foreign tables show
+ *	 anyway.
  *
  * IDENTIFICATION
  *		  src/memo.c
@@ -46,7 +49,7 @@
 #include "lemlist_fdw.h"
 
 #define MEMO_HASH_SEED		UINT64CONST(0x6d656d6f6c656d6c)
-/* Bytes counted for an entry beyond its strings and body. */
+/* Bytes counted for an entry in addition to its strings and body. */
 #define MEMO_ENTRY_OVERHEAD	(sizeof(MemoEntry) + sizeof(MemoSlot) + 64)
 
 /* One kept answer, and the request it answers. */
@@ -64,8 +67,8 @@ typedef struct MemoEntry
 	size_t		response_len;
 	TimestampTz statement;		/* start of the statement that stored it */
 	TimestampTz stored_at;
-	TimestampTz keep_until;		/* stored_at + the storer's cache_ttl */
-	Size		size;			/* what it counts against the budget */
+	TimestampTz keep_until;		/* stored_at + the storing table's cache_ttl */
+	Size		size;			/* bytes it counts against the budget */
 } MemoEntry;
 
 /* The hash table's entry: the request's hash, and the answer. */
@@ -82,7 +85,7 @@ static HTAB *memo_table = NULL;
 static dlist_head memo_entries = DLIST_STATIC_INIT(memo_entries);
 static Size memo_used = 0;
 static uint64 memo_generation = 0;
-static TimestampTz memo_purged_for = 0;	/* statement of the last purge */
+static TimestampTz memo_purged_for = 0;	/* statement the last purge was for */
 /* for lemlist_fdw_cache(), when the backends do not share answers */
 static int64 memo_cache_hits = 0;
 static int64 memo_cache_misses = 0;
@@ -100,7 +103,8 @@ static uint64 hash_string(const char *s, uint64 seed);
 
 /*
  * lemlist_memo_init
- *		The budget setting, and forgetting a transaction's answers at its end
+ *		Define the budget setting, and arrange for a transaction's answers to
+ *		be forgotten at its end
  *
  * Called from _PG_init.
  */
@@ -133,8 +137,8 @@ lemlist_memo_enabled(void)
 
 /*
  * lemlist_memo_generation
- *		A number that changes whenever an answer is stored, so that a caller
- *		need not look up again what it missed before
+ *		Return a number that changes whenever an answer is stored, so that a
+ *		caller need not repeat a lookup that missed until the number changes
  */
 uint64
 lemlist_memo_generation(void)
@@ -180,11 +184,12 @@ lemlist_memo_key_equal(const LemlistMemoKey *a, const LemlistMemoKey *b)
 
 /*
  * lemlist_memo_lookup
- *		A copy, in cxt, of the kept answer to a request, or NULL
+ *		Return a copy, in cxt, of the kept answer to a request, or NULL
  *
- * An answer stored by the running statement is a memo hit; one stored by an
- * earlier statement is a cache hit (*cached set) when cache_ttl_s is positive
- * and the answer is younger than that.
+ * An answer stored by the running statement is a memo hit.  An answer
+ * stored by an earlier statement is a cache hit (and *cached is set) when
+ * cache_ttl_s is positive and the answer is younger than cache_ttl_s
+ * seconds.
  */
 char *
 lemlist_memo_lookup(const LemlistMemoKey *key, int cache_ttl_s,
@@ -229,8 +234,8 @@ lemlist_memo_lookup(const LemlistMemoKey *key, int cache_ttl_s,
 
 /*
  * lemlist_memo_store
- *		Keep an answer for the rest of the statement, and for cache_ttl_s
- *		seconds if positive, budget permitting
+ *		Keep an answer for the rest of the statement, and also for cache_ttl_s
+ *		seconds if that is positive, as far as the budget allows
  */
 void
 lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
@@ -260,7 +265,7 @@ lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
 		return;
 	}
 
-	/* the same request answered again: the newer answer replaces it */
+	/* the same request was answered again: the newer answer replaces it */
 	slot = hash_search(memo_table, &key->hash, HASH_FIND, NULL);
 	if (slot != NULL)
 		memo_remove(slot->entry);
@@ -284,7 +289,7 @@ lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
 		}
 		if (memo_used + size > budget)
 		{
-			/* the statement's own answers fill it */
+			/* the running statement's own answers fill the budget */
 			if (cache_ttl_s > 0)
 				memo_not_kept++;
 			return;
@@ -320,7 +325,7 @@ lemlist_memo_store(const LemlistMemoKey *key, int cache_ttl_s,
 
 /*
  * lemlist_memo_stats
- *		What the backend's cache holds, and how it served
+ *		Report what the backend's cache holds, and how it has served requests
  */
 void
 lemlist_memo_stats(LemlistMemoStats *stats)
@@ -348,8 +353,8 @@ lemlist_memo_stats(LemlistMemoStats *stats)
 
 /*
  * lemlist_memo_forget_server
- *		Forget the cached answers of a server (not those of the running
- *		statement's memo); returns how many were still within their TTL
+ *		Forget the cached answers of a server (but not the running statement's
+ *		memo); return how many of them were still within their TTL
  */
 int64
 lemlist_memo_forget_server(Oid serverid)
@@ -396,7 +401,7 @@ memo_setup(void)
 
 /*
  * memo_xact_callback
- *		At the end of a transaction, forget what is not cached
+ *		At the end of a transaction, forget the answers that are not cached
  *
  * Must not throw: it runs during abort too.
  */
@@ -412,8 +417,11 @@ memo_xact_callback(XactEvent event, void *arg)
 
 /*
  * memo_purge
- *		Forget the answers that are neither the statement's nor cached; the
- *		whole budget if it was lowered below what is kept
+ *		Forget the answers that belong neither to the statement nor to the
+ *		cache
+ *
+ * If the budget was lowered below what is kept, answers are forgotten,
+ * oldest first, until what is kept fits the budget again.
  */
 static void
 memo_purge(TimestampTz statement, TimestampTz now)
@@ -468,7 +476,7 @@ memo_strdup(const char *s)
 	return MemoryContextStrdup(memo_cxt, s);
 }
 
-/* A string's hash chained onto seed; NULL hashes differently from "". */
+/* Hash a string, chained onto seed.  NULL hashes differently from "". */
 static uint64
 hash_string(const char *s, uint64 seed)
 {

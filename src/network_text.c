@@ -1,17 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * network_text.c
- *		  Text that came from the network, made fit for a message
+ *		  Make text that came from the network safe to put in a message
  *
- * Whatever lemlist (or a proxy or gateway in front of it) sends back can
- * end up in an ERROR, a NOTICE or a log line: an HTTP body, an errors[]
- * message, a campaign ID, curl's error buffer.  Such text may echo the API
- * key, so every piece of it goes through lemlist_network_text before it
- * reaches ereport or elog: every API key this backend has used is masked
- * (as is, as the base64 "Basic" credentials made of it, and as JSON or
- * percent-encoding would write it), control characters become spaces,
- * bytes that are not valid in the database encoding become '?', and the
- * text is cut at a size the caller gives, on a character boundary.
+ * Anything that lemlist (or a proxy or gateway in front of it) sends back
+ * can end up in an ERROR, a NOTICE or a log line: an HTTP body, an
+ * errors[] message, a campaign ID, curl's error buffer.  Such text may echo
+ * the API key, so every piece of it goes through lemlist_network_text
+ * before it reaches ereport or elog.  That function masks every API key
+ * this backend has used: the key as it is, the base64 "Basic" credentials
+ * made from it, and the key as JSON or percent-encoding would write it.
+ * It also turns control characters into spaces, turns bytes that are not
+ * valid in the database encoding into '?', and cuts the text, on a
+ * character boundary, at a size the caller gives.
  *
  * Design rules:
  *
@@ -19,8 +20,9 @@
  *	 byte may leave part of a key in view.
  * - Every occurrence is masked, inside words too: a key is a secret
  *	 whatever surrounds it.
- * - The keys live in TopMemoryContext, as the user mapping cache keeps them
- *	 anyway; at most MAX_KEYS of them, the oldest forgotten first.
+ * - The keys live in TopMemoryContext, since the user mapping cache keeps
+ *	 them anyway.  At most MAX_KEYS keys are remembered; the oldest is
+ *	 forgotten first.
  *
  * IDENTIFICATION
  *		  src/network_text.c
@@ -39,10 +41,10 @@
 
 /* How many keys a backend remembers for masking. */
 #define MAX_KEYS			32
-/* The forms of one key that are masked. */
+/* The largest number of forms of one key that are masked. */
 #define MAX_FORMS			8
 
-/* What replaces a key. */
+/* The text that replaces a key. */
 #define KEY_MASK			"<api_key>"
 
 typedef struct KeyForms
@@ -54,7 +56,7 @@ typedef struct KeyForms
 
 static KeyForms keys[MAX_KEYS];
 static int	nkeys = 0;
-static int	longest_form = 0;	/* of all the keys' forms */
+static int	longest_form = 0;	/* length of the longest form of any key */
 
 static char *base64_credentials(const char *key);
 static char *json_escaped(const char *key, bool escape_slash, const char *ascii_format);
@@ -64,7 +66,7 @@ static char *mask_keys(const char *s, size_t len, size_t *outlen);
 
 /*
  * lemlist_remember_key
- *		Mask key, from now on, in all network text this backend prints
+ *		From now on, mask key in all network text this backend prints
  */
 void
 lemlist_remember_key(const char *key)
@@ -113,7 +115,7 @@ lemlist_remember_key(const char *key)
 
 /*
  * add_form
- *		Add a form of a key, unless it is one the key has already
+ *		Add a form of a key, unless the key already has that form
  */
 static void
 add_form(KeyForms *k, char *form)
@@ -134,7 +136,8 @@ add_form(KeyForms *k, char *form)
 
 /*
  * base64_credentials
- *		What "Authorization: Basic ..." carries for key: base64 of ":key"
+ *		Return what "Authorization: Basic ..." carries for key: the base64
+ *		encoding of ":key"
  */
 static char *
 base64_credentials(const char *key)
@@ -166,9 +169,12 @@ base64_credentials(const char *key)
 
 /*
  * json_escaped
- *		key as a JSON string holds it (without the quotes), with "/" escaped
- *		or not, and with the characters beyond ASCII escaped by ascii_format
- *		(lower- or upper-case \uXXXX, surrogate pairs beyond the BMP) or not
+ *		Return key as it appears inside a JSON string (without the quotes)
+ *
+ * If escape_slash is true, "/" is escaped.  If ascii_format is not NULL,
+ * the characters beyond ASCII are escaped with it (lower- or upper-case
+ * \uXXXX, with surrogate pairs for characters beyond the BMP); otherwise
+ * they are left as they are.
  */
 static char *
 json_escaped(const char *key, bool escape_slash, const char *ascii_format)
@@ -208,7 +214,7 @@ json_escaped(const char *key, bool escape_slash, const char *ascii_format)
 
 /*
  * percent_encoded
- *		key as a URL's query string would carry it
+ *		Return key percent-encoded, as a URL's query string would carry it
  */
 static char *
 percent_encoded(const char *key)
@@ -230,8 +236,10 @@ percent_encoded(const char *key)
 
 /*
  * mask_keys
- *		A palloc'd, NUL-terminated copy of s (len bytes) with every form of
- *		every remembered key replaced by KEY_MASK; *outlen its length
+ *		Return a palloc'd, NUL-terminated copy of s (len bytes) in which every
+ *		form of every remembered key is replaced by KEY_MASK
+ *
+ * *outlen is set to the length of the copy.
  */
 static char *
 mask_keys(const char *s, size_t len, size_t *outlen)
@@ -272,13 +280,15 @@ mask_keys(const char *s, size_t len, size_t *outlen)
 
 /*
  * lemlist_network_text
- *		A palloc'd copy of network text fit for a message
+ *		Return a palloc'd copy of network text that is safe to put in a
+ *		message
  *
- * Every remembered key masked, then control characters but newline and tab
- * turned into spaces, at most max bytes kept (cut at a character boundary,
- * "..." appended), bytes that are not valid in the database encoding turned
- * into '?', trailing white space trimmed.  Only the first max bytes, and
- * enough after them to see any key that starts there, are looked at.
+ * First every remembered key is masked.  Then control characters other
+ * than newline and tab become spaces, at most max bytes are kept (the text
+ * is cut at a character boundary and "..." is appended), bytes that are not
+ * valid in the database encoding become '?', and trailing white space is
+ * trimmed.  Only the first max bytes are examined, plus enough bytes after
+ * them to recognize any key that starts within them.
  */
 char *
 lemlist_network_text(const char *s, size_t len, size_t max)
@@ -323,7 +333,7 @@ lemlist_network_text(const char *s, size_t len, size_t max)
 
 /*
  * lemlist_network_cstring
- *		lemlist_network_text of a NUL-terminated string
+ *		Like lemlist_network_text, for a NUL-terminated string
  */
 char *
 lemlist_network_cstring(const char *s, size_t max)

@@ -1,47 +1,54 @@
 /*-------------------------------------------------------------------------
  *
  * option.c
- *		  The options of lemlist_fdw: where each may be set, the validator,
- *		  their values, and the options of a scan
+ *		  The options of lemlist_fdw: where each one may be set, the
+ *		  validator, the parsing of their values, and the options of a scan
  *
- * Every option lemlist_fdw knows is one row of a static table that says
- * where it may be set, whether only a superuser may set it and what kind of
- * value it takes.  The validator checks an object's options against that
- * table at CREATE and ALTER time; check_option_value parses each value, for
- * the validator and for lemlist_get_options alike, so a value accepted by
- * CREATE or ALTER means the same thing at query time, and a value that
- * somehow reached the catalog without going through the validator still
- * cannot reach the scan unchecked.  lemlist_get_options gives a scan its
- * options: the defaults, overridden by the server's options, overridden by
- * the foreign table's; lemlist_get_api_key reads the key from the user
- * mapping on its own, and lemlist_map_columns (resources.c) the column
- * options "key" and "server_name".
+ * Every option lemlist_fdw knows is one row of a static table.  The row says
+ * where the option may be set, whether only a superuser may set it and what
+ * kind of value it takes.  The validator checks an object's options against
+ * that table at CREATE and ALTER time.  check_option_value parses each
+ * value, for the validator and for lemlist_get_options alike.  So a value
+ * accepted by CREATE or ALTER means the same thing at query time, and a
+ * value that somehow reached the catalog without going through the
+ * validator still cannot reach the scan unchecked.
+ *
+ * lemlist_get_options gives a scan its options: it starts from the
+ * defaults, the server's options override them, and the foreign table's
+ * options override both.  lemlist_get_api_key reads the key from the user
+ * mapping separately, and lemlist_map_columns (resources.c) reads the
+ * column options "key" and "server_name".
  *
  * Design rules:
  *
  * - The table is the only list of options: the validator, its hints and the
- *	 scan's lookup all read it.  Defaults of integer options are in it too;
- *	 the others are set by lemlist_get_options.
+ *	 scan's lookup all read it.  The defaults of integer options are in it
+ *	 too; the defaults of the other options are set by lemlist_get_options
+ *	 (in lemlist_server_options).
  *
- * - An unknown option gets the "Perhaps you meant" hint postgres_fdw gives,
- *	 limited to the options valid on that kind of object, or else the list of
- *	 those options; an option set on the wrong kind of object is told where
- *	 it is valid.  At query time, options this version does not know, or
- *	 knows for another kind of object, are ignored, as postgres_fdw does.
+ * - For an unknown option, the error has the "Perhaps you meant" hint that
+ *	 postgres_fdw gives, limited to the options valid on that kind of
+ *	 object; when no option is close enough, the hint lists those options
+ *	 instead.  For an option set on the wrong kind of object, the hint says
+ *	 where it is valid.  At query time, options that this version does not
+ *	 know, or knows only for another kind of object, are ignored, as
+ *	 postgres_fdw does.
  *
- * - Messages follow PostgreSQL's style guide and always name the option;
- *	 none shows a value.  The value of api_key never appears in any of them,
- *	 and neither does an api_url that carries credentials: both may hold
+ * - Messages follow PostgreSQL's style guide and always name the option.
+ *	 A message may quote the value it rejects, but never the value of
+ *	 api_key, nor an api_url that carries credentials: both may hold
  *	 secrets.
  *
- * - Stricter than PostgreSQL's own readers where looser would surprise:
- *	 integers take no units, no hexadecimal and no fraction; a timestamp
- *	 without a time zone is UTC whatever the session's TimeZone, and words
- *	 that move with the clock are refused.
+ * - Values are read more strictly than PostgreSQL's own readers read them,
+ *	 where a looser reading would surprise: integers take no units, no
+ *	 hexadecimal and no fraction; a timestamp without a time zone is read as
+ *	 UTC whatever the session's TimeZone is; and words whose meaning moves
+ *	 with the clock are refused.
  *
  * - A superuser-only option (api_url, ca_file, verify_tls) is refused to a
- *	 non-superuser who sets it, and, checked once ALTER SERVER has written
- *	 the new options, to one who drops or changes it.
+ *	 non-superuser who sets it.  It is also refused to a non-superuser who
+ *	 drops or changes it; that check runs once ALTER SERVER has written the
+ *	 new options.
  *
  * IDENTIFICATION
  *		  src/option.c
@@ -147,13 +154,14 @@ lemlist_noreturn static void report_missing_resource(void);
 static void check_option_value(const LemlistOptionDef *opt, const char *value,
 							   LemlistOptionValue *val);
 
-/* Longest name worth a "Perhaps you meant" suggestion. */
+/* Names longer than this get no "Perhaps you meant" suggestion. */
 #define MAX_SUGGEST_LEN		255
 
 /*
- * Every option, where it may be set and what it takes.  min_value,
+ * Every option: where it may be set and what value it takes.  min_value,
  * max_value and default_value only mean something for LEMLIST_VALUE_INTEGER;
- * the other defaults are set in lemlist_get_options.
+ * the defaults of the other options are set in lemlist_get_options (in
+ * lemlist_server_options).
  */
 static const LemlistOptionDef options[] = {
 	{.name = "api_url", .id = LEMLIST_OPTION_API_URL, .where = LEMLIST_OPT_SERVER, .superuser_only = true, .kind = LEMLIST_VALUE_URL},
@@ -192,9 +200,10 @@ static void check_superuser_options_kept(Oid serverid);
 static object_access_hook_type prev_object_access_hook = NULL;
 
 /*
- * The statement in which the validator checked the options of a server for
- * a non-superuser (its start and command): the server's options are about
- * to change, and option_object_access then checks what they were.
+ * The statement (its start time and command ID) in which the validator
+ * checked the options of a server for a non-superuser.  The server's options
+ * are about to change, and option_object_access then checks what they were
+ * before.
  */
 static TimestampTz server_check_statement = 0;
 static CommandId server_check_command = InvalidCommandId;
@@ -209,8 +218,9 @@ PG_FUNCTION_INFO_V1(lemlist_fdw_validator);
  * lemlist_fdw_validator
  *		Check the options of a lemlist_fdw object at CREATE and ALTER time
  *
- * options is the object's complete option list (on ALTER, the list as it
- * will be), catalog the catalog of the object being created or altered.
+ * The first argument is the object's complete option list (on ALTER, the
+ * list as it will be after the command).  The second is the OID of the
+ * catalog of the object being created or altered.
  */
 Datum
 lemlist_fdw_validator(PG_FUNCTION_ARGS)
@@ -265,8 +275,10 @@ lemlist_fdw_validator(PG_FUNCTION_ARGS)
 
 /*
  * lemlist_option_init
- *		Watch ALTER SERVER: the validator sees only the option list as it
- *		will be, which says nothing of the options a non-superuser drops
+ *		Install the hook that watches ALTER SERVER
+ *
+ * The validator sees only the option list as it will be after the command,
+ * and that list says nothing about the options a non-superuser drops.
  */
 void
 lemlist_option_init(void)
@@ -277,12 +289,16 @@ lemlist_option_init(void)
 
 /*
  * option_object_access
- *		After ALTER SERVER ... OPTIONS of a lemlist server by a
- *		non-superuser (the validator ran in this very command), check that no
- *		superuser-only option was set on it before
+ *		Check the old options of a server after a non-superuser's ALTER
+ *		SERVER ... OPTIONS
  *
- * PostgreSQL calls the hook once the new row is written but before the
- * command's end makes it visible: the catalog still shows the old options.
+ * When a non-superuser runs ALTER SERVER ... OPTIONS on a lemlist server
+ * (and the validator ran in this same command), check that no
+ * superuser-only option was set on the server before.
+ *
+ * PostgreSQL calls the hook after the new row is written, but before the
+ * end of the command makes it visible, so the catalog still shows the old
+ * options.
  */
 static void
 option_object_access(ObjectAccessType access, Oid classId, Oid objectId,
@@ -303,8 +319,11 @@ option_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 
 /*
  * check_superuser_options_kept
- *		ERROR when the server had an option only a superuser may set: a
- *		non-superuser may drop or change it no more than set it
+ *		Raise an ERROR if the server had an option that only a superuser may
+ *		set
+ *
+ * A non-superuser may not drop or change such an option, just as they may
+ * not set it.
  */
 static void
 check_superuser_options_kept(Oid serverid)
@@ -341,7 +360,8 @@ check_superuser_options_kept(Oid serverid)
 
 /*
  * option_defs
- *		Every option, for those that go through them all; *count says how many
+ *		Return the table of all options, for callers that go through every
+ *		option; *count receives the number of options
  */
 static const LemlistOptionDef *
 option_defs(int *count)
@@ -369,7 +389,7 @@ find_option(const char *name)
 
 /*
  * report_missing_resource
- *		ERROR for a foreign table without the "resource" option
+ *		Raise the ERROR for a foreign table that has no "resource" option
  */
 static void
 report_missing_resource(void)
@@ -382,9 +402,10 @@ report_missing_resource(void)
 
 /*
  * catalog_to_where
- *		The LEMLIST_OPT_* bit of the catalog the validator was called for
+ *		Return the LEMLIST_OPT_* bit of the catalog that the validator was
+ *		called for
  *
- * 0 for the foreign-data wrapper itself, which takes no option.
+ * Returns 0 for the foreign-data wrapper itself, which takes no option.
  */
 static int
 catalog_to_where(Oid catalog)
@@ -406,9 +427,10 @@ catalog_to_where(Oid catalog)
 
 /*
  * report_unknown_option
- *		ERROR for a name that is no option at all
+ *		Raise the ERROR for a name that is not an option at all
  *
- * Suggest the closest option valid here, else list the valid ones.
+ * The hint suggests the closest option that is valid on this kind of
+ * object.  If no option is close enough, the hint lists the valid ones.
  */
 static void
 report_unknown_option(const char *name, int where)
@@ -443,7 +465,7 @@ report_unknown_option(const char *name, int where)
 
 /*
  * report_misplaced_option
- *		ERROR for an option set on the wrong kind of object
+ *		Raise the ERROR for an option set on the wrong kind of object
  */
 static void
 report_misplaced_option(const LemlistOptionDef *opt)
@@ -486,10 +508,11 @@ report_misplaced_option(const LemlistOptionDef *opt)
 
 /*
  * closest_option
- *		The option valid here whose name is closest to name, if close enough
+ *		Find the option, valid on this kind of object, whose name is closest
+ *		to name, if it is close enough
  *
- * Close enough, as in PostgreSQL's own suggestions: at most 4 edits, and at
- * most half the length of what the user typed.
+ * "Close enough" means the same as in PostgreSQL's own suggestions: at most
+ * 4 edits, and at most half the length of what the user typed.
  */
 static const char *
 closest_option(const char *name, int where)
@@ -546,7 +569,8 @@ static int	parse_timestamptz(const char *value, TimestampTz *result);
 
 /*
  * check_option_value
- *		Parse an option's value into val, or raise an ERROR naming it
+ *		Parse an option's value into val, or raise an ERROR that names the
+ *		option
  */
 static void
 check_option_value(const LemlistOptionDef *opt, const char *value,
@@ -661,7 +685,8 @@ check_option_value(const LemlistOptionDef *opt, const char *value,
  * check_integer
  *		Parse a decimal integer option and check its range
  *
- * Stricter than parse_int: no units, no hexadecimal, no fraction.
+ * This is stricter than parse_int: it takes no units, no hexadecimal and no
+ * fraction.
  */
 static void
 check_integer(const LemlistOptionDef *opt, const char *value, int *result)
@@ -703,10 +728,12 @@ syntax_error:
 
 /*
  * check_url
- *		Check api_url: http or https, a host, no credentials, no fragment
+ *		Check api_url: it must use http or https, name a host, and carry no
+ *		credentials and no fragment
  *
- * Routes are appended to it, so a query string is refused as well.  A URL
- * that carries a user name or password is not echoed back.
+ * Routes are appended to the URL, so a query string is refused as well.  The
+ * error for a URL that carries a user name or password does not echo the
+ * URL back.
  */
 static void
 check_url(const LemlistOptionDef *opt, const char *value)
@@ -759,19 +786,20 @@ check_url(const LemlistOptionDef *opt, const char *value)
 
 /*
  * parse_timestamptz
- *		Read a timestamptz the way timestamptz_in does, in UTC
+ *		Read a timestamptz the way timestamptz_in does, but in UTC
  *
- * A value without a time zone means UTC whatever the session's TimeZone,
- * so that one option gives one startDate; words that move with the clock
- * ("now", "today", ...) are refused.  Returns 1 for a good value, 0 for one
- * that does not parse or is not finite, -1 for one outside the years 1 to
- * 9999 that lemlist can take.
+ * A value without a time zone is read as UTC whatever the session's
+ * TimeZone is, so that one option value always gives the same startDate.
+ * Words whose meaning moves with the clock ("now", "today", ...) are
+ * refused.  Returns 1 for a good value, 0 for a value that does not parse
+ * or is not finite, and -1 for a value outside the years 1 to 9999, which
+ * are the years lemlist can take.
  *
- * PostgreSQL 15 has no soft input errors, so timestamptz_in's own ERROR is
- * caught and the caller raises ours instead; a failure is always followed
- * by an ERROR, so the transaction never goes on after the catch.  Only data
- * exceptions (class 22) are caught: anything else (a cancel, out of memory)
- * is re-thrown as it is.
+ * PostgreSQL 15 has no soft input errors, so this function catches
+ * timestamptz_in's own ERROR, and the caller raises ours instead.  A
+ * failure is always followed by an ERROR, so the transaction never goes on
+ * after the catch.  Only data exceptions (class 22) are caught; anything
+ * else (a cancel, out of memory) is re-thrown unchanged.
  */
 static int
 parse_timestamptz(const char *value, TimestampTz *result)
@@ -843,17 +871,18 @@ static void store_option(LemlistOptions *opts, const LemlistOptionDef *opt,
 
 /*
  * lemlist_get_options
- *		The options a scan of a foreign table works with
+ *		Fill opts with the options that a scan of a foreign table works with
  *
- * Defaults, overridden by the server's options, overridden by the table's.
- * Options this version does not know are ignored, as postgres_fdw does.
+ * The scan starts from the defaults; the server's options override them,
+ * and the table's options override both.  Options that this version does
+ * not know are ignored, as postgres_fdw does.
  */
 void
 lemlist_get_options(Oid foreigntableid, LemlistOptions *opts)
 {
 	ForeignTable *table = GetForeignTable(foreigntableid);
 
-	/* api_url is a server option: the server's options trimmed it */
+	/* api_url is a server option: lemlist_server_options trimmed it */
 	lemlist_server_options(table->serverid, opts);
 	if (!apply_options(opts, table->options, LEMLIST_OPT_TABLE))
 		report_missing_resource();
@@ -861,7 +890,8 @@ lemlist_get_options(Oid foreigntableid, LemlistOptions *opts)
 
 /*
  * lemlist_server_options
- *		The options of a server: defaults, overridden by the server's own
+ *		Fill opts with the options of a server: the defaults, overridden by
+ *		the server's own options
  */
 void
 lemlist_server_options(Oid serverid, LemlistOptions *opts)
@@ -898,7 +928,7 @@ lemlist_server_options(Oid serverid, LemlistOptions *opts)
 
 	(void) apply_options(opts, server->options, LEMLIST_OPT_SERVER);
 
-	/* routes start with a slash */
+	/* routes start with a slash, so drop the URL's trailing slashes */
 	len = strlen(opts->api_url);
 	while (len > 0 && opts->api_url[len - 1] == '/')
 		opts->api_url[--len] = '\0';
@@ -906,8 +936,10 @@ lemlist_server_options(Oid serverid, LemlistOptions *opts)
 
 /*
  * lemlist_server_api_keys
- *		The api_key of every user mapping of a server (PUBLIC's included),
- *		palloc'd: the caller wipes them
+ *		Return the api_key of every user mapping of a server, PUBLIC's
+ *		included
+ *
+ * The keys are palloc'd, and the caller wipes them.
  */
 List *
 lemlist_server_api_keys(Oid serverid)
@@ -982,7 +1014,8 @@ lemlist_get_api_key(Oid serverid, Oid userid)
 
 /*
  * mapping_role
- *		The role a user mapping is for, as ALTER USER MAPPING FOR spells it
+ *		Return the role that a user mapping is for, spelled the way ALTER
+ *		USER MAPPING FOR takes it
  *
  * GetUserMapping reports the user it was asked about, even when the mapping
  * it found is the PUBLIC one, so look at the mapping itself.

@@ -1,75 +1,78 @@
 /*-------------------------------------------------------------------------
  *
  * pacing.c
- *		  Client-side pacing of lemlist_fdw: at most rate_limit requests per
- *		  rate_window_ms per API key, corrected by what lemlist's rate limit
- *		  headers say; how long to wait before a retry
+ *		  Client-side pacing for lemlist_fdw: at most rate_limit requests per
+ *		  rate_window_ms per API key, corrected by lemlist's rate limit
+ *		  headers; also how long to wait before a retry
  *
- * lemlist counts requests per API key in windows of 2 seconds and answers
- * 429 beyond 20.  This file decides when a request may start so that it
- * never comes to that, whatever the window's alignment and however the
- * network delays a request: a request may start at time s only if fewer
- * than rate_limit requests of the key ended after s - rate_window_ms, a
- * request still in flight counting as not ended.  Since the API counts a
- * request at some moment between its start and its end, any rate_limit + 1
- * requests are then counted at least a whole window apart, so no window,
- * fixed or sliding, can see more than rate_limit of them.  The margin this
- * buys costs one response time per window, and nothing else.
+ * lemlist counts requests per API key in windows of 2 seconds, and answers
+ * 429 to any request beyond 20 in a window.  This file decides when a
+ * request may start so that this never happens, whatever the alignment of
+ * the window and however long the network delays a request.  The rule is:
+ * a request may start at time s only if fewer than rate_limit requests of
+ * the key ended after s - rate_window_ms.  A request that is still in
+ * flight counts as not ended.  The API counts each request at some moment
+ * between its start and its end.  So under this rule, any rate_limit + 1
+ * requests are counted over a span of at least a whole window, and no
+ * window, fixed or sliding, can see more than rate_limit of them.  This
+ * safety margin costs one response time per window, and nothing else.
  *
- * The model is corrected with what lemlist says: X-RateLimit-Limit lowers
- * the limit, and Retry-After after a 429 holds the key.  Others may use the
- * key too (another cluster, a backend without shared memory), so lemlist's
- * own window bounds what the key starts as well.  Each answer says how many
- * requests lemlist counted in its window (X-RateLimit-Limit less
- * X-RateLimit-Remaining); beyond the requests we started in that window,
- * they are others'.  The window ends at X-RateLimit-Reset (a JavaScript Date
- * string in whole seconds, rounded up) or a window after our first answer
- * counted in it, whichever is sooner.
+ * The model is corrected with what lemlist says.  X-RateLimit-Limit lowers
+ * the limit, and a Retry-After that comes with a 429 puts the key on hold.
+ * Other clients may use the key too (another cluster, or a backend without
+ * shared memory), so lemlist's own window also bounds how many requests of
+ * the key we start.  Each answer says how many requests lemlist counted in
+ * its window (X-RateLimit-Limit minus X-RateLimit-Remaining).  The requests
+ * counted beyond those we started in that window are other clients'.  The
+ * window ends at X-RateLimit-Reset (a JavaScript Date string in whole
+ * seconds, rounded up) or one window length after our first answer counted
+ * in it, whichever comes sooner.
  *
- * Clients of a key that all start their requests at the start of a window
- * see each other only partly: the answers of the first to be counted come
- * back before the others are counted.  So each window goes in two steps.
- * First our share of the window, all but one request, at once.  The last
- * request of the share (the observer) starts a quarter of a window (at most
- * half a second) after our first answer of the window, so that lemlist counts it after the first
- * requests of anyone who started the window about when we did: its answer
- * shows what others use.  Then the
- * share is settled: we take half of what nobody uses of the window, and half
- * of the rest again at each answer while we are alone in it.  What others
- * were seen to use of a window is left to them in the next, and a client
- * that takes more than half of a window others use too gives back half of
- * the excess.  So two clients of a key end up with half each, and when the
- * observer of one was counted after the other's and missed it, the one more
- * request it takes is what it gives back.
- * A key whose share is not known (new, or idle for a while) starts with half
- * the limit.
+ * Suppose several clients of a key all start their requests at the start
+ * of a window.  Each of them sees the others only partly, because the
+ * answers to the requests counted first come back before the other
+ * requests are counted.  So each window goes in two steps.  First we send
+ * our share of the window, all but one request, at once.  The last request
+ * of the share (the observer) starts a quarter of a window (at most half a
+ * second) after our first answer of the window.  lemlist then counts it
+ * after the first requests of anyone who started the window at about the
+ * same time as we did, so its answer shows what others use.  Then the
+ * share is settled: we take half of what nobody uses of the window, and
+ * then half of the rest again at each answer, as long as we are alone in
+ * the window.  What others were seen to use of a window is left to them in
+ * the next window.  A client that takes more than half of a window that
+ * others use too gives back half of the excess.  So two clients of a key
+ * end up with half each.  When the observer of one client was counted after
+ * the other client's observer and missed it, the one extra request that
+ * client takes is what it gives back.  A key whose share is not known (a
+ * new key, or one that was idle for a while) starts with half the limit.
  *
  * Where the state lives: when lemlist_fdw is in shared_preload_libraries,
- * a table of lemlist_fdw.max_shared_keys entries in shared memory, under one
- * LWLock, that every backend paces against; a key in use (a request in
- * flight or in its window, or a hold) keeps its entry, and a key that finds
- * none free is paced by its backend alone (with a WARNING, once per
- * backend).  Otherwise, or beyond, a backend's own small table
- * (PACING_LOCAL_KEYS), where the least recently used key is forgotten.
- * lemlist_fdw_pacing() shows both.
+ * it is a table of lemlist_fdw.max_shared_keys entries in shared memory,
+ * under one LWLock, and every backend paces against it.  A key in use (one
+ * with a request in flight or in its window, or with a hold) keeps its
+ * entry.  A key that finds no free entry is paced by its backend alone, and
+ * the backend says so with a WARNING, once.  Without shared_preload_libraries,
+ * and for keys beyond the shared table, each backend has its own small table
+ * (PACING_LOCAL_KEYS entries), where the least recently used key is
+ * forgotten.  lemlist_fdw_pacing() shows both tables.
  *
  * Design rules:
  *
  * - Keys are told apart by a 64-bit hash (lemlist_key_hash); neither this
  *	 file nor shared memory ever holds a key.
  *
- * - Each key has a ring of its last LEMLIST_PACING_SLOTS requests: an entry
- *	 is only read or written between lock_key and
- *	 unlock_keys, and nothing waits or throws in between (the lock
- *	 is held for microseconds).
+ * - Each key has a ring of its last LEMLIST_PACING_SLOTS requests.  An entry
+ *	 is only read or written between lock_key and unlock_keys, and nothing
+ *	 waits or throws in between (the lock is held for microseconds).
  *
- * - Nothing here sleeps: callers (http.c) get the time a request may
+ * - Nothing here sleeps.  Callers (http.c) get the time a request may
  *	 start, or the back-off before a retry, and wait on their latch,
- *	 interruptibly.
- *	 Nothing here includes curl.h either: http.c hands each header line of an
- *	 answer to lemlist_rate_header, from curl's header callback, which never
- *	 throws and never allocates.  A header value that does not read is as if
- *	 it had not been sent; counts are capped, Retry-After at an hour.
+ *	 interruptibly.  Nothing here includes curl.h either.  From curl's
+ *	 header callback, http.c hands each header line of an answer to
+ *	 lemlist_rate_header, which never throws and never allocates.  A header
+ *	 value that cannot be parsed is treated as if it had not been sent.
+ *	 Counts are capped, and Retry-After is capped at an hour.
  *
  * - A request in flight counts until it ends or until its deadline (its
  *	 timeout), so that a backend that dies with requests in flight cannot
@@ -106,7 +109,7 @@
 /* Requests remembered per key: the largest useful rate_limit. */
 #define LEMLIST_PACING_SLOTS	1024
 
-/* One request of a key: when it started, and when it ended (or will have). */
+/* One request of a key: when it started, and when it ended (or will end). */
 typedef struct LemlistPacingSlot
 {
 	TimestampTz start;
@@ -114,14 +117,15 @@ typedef struct LemlistPacingSlot
 } LemlistPacingSlot;
 
 /*
- * What pacing knows of one API key: its last LEMLIST_PACING_SLOTS requests,
- * and lemlist's current window of the key.
+ * What pacing knows about one API key: its last LEMLIST_PACING_SLOTS
+ * requests, and lemlist's current window for the key.
  *
- * A window is "unheard" from when we begin to count our requests in it
- * (win_start) until an answer counted in it comes (win_heard and win_end are
- * then set): all but the last of win_cap may start, for at most a window.
- * Once heard, the rest of win_cap may start, and what others used of it
- * (win_theirs) bounds it too, until win_end.
+ * A window is "unheard" from the moment we begin to count our requests in
+ * it (win_start) until an answer counted in it arrives (win_heard and
+ * win_end are then set).  While the window is unheard, all but the last of
+ * win_cap requests may start, for at most one window length.  Once it is
+ * heard, the rest of win_cap may start until win_end, and what others used
+ * of the window (win_theirs) bounds them too.
  */
 typedef struct LemlistPacingKey
 {
@@ -130,14 +134,14 @@ typedef struct LemlistPacingKey
 	TimestampTz last_used;
 	TimestampTz hold_until;		/* start nothing before */
 	int			server_limit;	/* last X-RateLimit-Limit, 0 if none */
-	/* lemlist's window, as its headers tell it */
+	/* lemlist's window, as its headers describe it */
 	TimestampTz win_reset;		/* its X-RateLimit-Reset, 0 if none */
 	TimestampTz win_start;		/* when we began to count in it, 0 if never */
-	TimestampTz win_heard;		/* our first answer counted in it; 0: unheard */
-	TimestampTz win_observe;	/* requests started from then see the others */
+	TimestampTz win_heard;		/* our first answer in it; 0 if unheard */
+	TimestampTz win_observe;	/* requests started from then on see others */
 	TimestampTz win_end;		/* when it ends at the latest, once heard */
 	int			win_cap;		/* at most this many of ours in it */
-	int			win_sent;		/* ours started since win_start */
+	int			win_sent;		/* our requests started since win_start */
 	int			win_ours;		/* our answers counted in it */
 	int			win_theirs;		/* the most requests of others seen in it */
 	bool		win_observer;	/* our observer of it has started */
@@ -166,7 +170,7 @@ static TimestampTz parse_rate_reset(const char *value, TimestampTz now);
 /* The observer starts a quarter of a window after our first answer, at most 500 ms. */
 #define PACING_OBSERVE_FRACTION	4
 #define PACING_OBSERVE_MAX_MS	500
-/* Windows after which what others used is forgotten. */
+/* After this many windows, what others used is forgotten. */
 #define PACING_SHARE_WINDOWS	5
 /* Exponential back-off: base * 2^retry, capped, then randomized +-50%. */
 #define PACING_BACKOFF_BASE_MS	200
@@ -194,8 +198,8 @@ static int	pacing_uncounted(const LemlistPacingKey *key, TimestampTz now,
 static int	pacing_share(int limit, int theirs);
 
 /*
- * The attempt this backend last told lemlist_pacing_release about: http.c
- * releases an attempt just before it hands its answer's headers to
+ * The attempt this backend last passed to lemlist_pacing_release.  http.c
+ * releases an attempt just before it hands the headers of its answer to
  * lemlist_pacing_observe, which needs to know when that request started.
  */
 static uint64 released_key_hash = 0;
@@ -204,7 +208,8 @@ static TimestampTz released_start = 0;
 
 /*
  * lemlist_key_hash
- *		What pacing, the memo and the transport know of an API key
+ *		Return the hash by which pacing, the memo and the transport know an
+ *		API key
  */
 uint64
 lemlist_key_hash(const char *api_key)
@@ -217,11 +222,12 @@ lemlist_key_hash(const char *api_key)
  * lemlist_pacing_acquire
  *		Start a request of a key now, if pacing allows
  *
- * more says the caller has more requests of the key to send after this one.
- * On success the request is recorded as in flight until deadline, *ticket
- * says which it is (for lemlist_pacing_release), and the result is true.
- * Otherwise *ready is when to ask again: the answer can only get better
- * earlier if a request of the key ends (or another backend's does).
+ * more says whether the caller has more requests of the key to send after
+ * this one.  On success, the request is recorded as in flight until
+ * deadline, *ticket identifies it (for lemlist_pacing_release), and the
+ * result is true.  Otherwise *ready is when to ask again.  The answer can
+ * only get better before then if a request of the key ends (in this backend
+ * or in another).
  */
 bool
 lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
@@ -238,7 +244,7 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 	n = pacing_recent_ends(key, now - window, ends);
 	if (n >= limit)
 	{
-		/* the limit-th latest end must be a window ago */
+		/* the limit-th latest end must be at least a window ago */
 		qsort(ends, n, sizeof(TimestampTz), cmp_timestamp_desc);
 		at = Max(at, ends[limit - 1] + window);
 	}
@@ -252,8 +258,9 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 	}
 
 	/*
-	 * lemlist's window: our share of it, and once heard, what others used of
-	 * it.  Until the share is settled, an answer may yet raise it.
+	 * lemlist's window limits us too: our share of it, and, once the window
+	 * is heard, what others used of it.  Until the share is settled, an
+	 * answer may still raise the share.
 	 */
 	pacing_roll_window(key, limit, now, window);
 	at = Max(at, pacing_window_wait(key, limit, now, window, more));
@@ -280,8 +287,8 @@ lemlist_pacing_acquire(uint64 key_hash, int rate_limit, int window_ms,
 
 /*
  * lemlist_pacing_release
- *		A request has ended (answered or failed): it counts from now on
- *		only for a window
+ *		Record that a request has ended (answered or failed): from now on it
+ *		counts only for one more window
  *
  * Never throws, so that cleanup after an ERROR may call it.
  */
@@ -308,12 +315,13 @@ lemlist_pacing_release(const LemlistPacingTicket *ticket, TimestampTz now)
  * lemlist_pacing_observe
  *		Correct the model with the rate limit headers of an answer
  *
- * The answer tells the window it was counted in (its reset) and how many
- * requests lemlist counted in it: those beyond all the requests we started
- * in the window are others'.  An answer of the current window can only
- * raise that count, one of a later window starts it anew, one of an earlier
- * window is too late to matter.  A 429 was not counted: its request leaves
- * the window's count of ours.
+ * The answer tells which window it was counted in (its reset) and how many
+ * requests lemlist counted in that window.  Those beyond all the requests
+ * we started in the window are other clients'.  An answer from the current
+ * window can only raise that count.  An answer from a later window starts
+ * the count anew.  An answer from an earlier window comes too late to
+ * matter.  A 429 was not counted, so its request is taken out of our count
+ * for the window.
  */
 void
 lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
@@ -334,8 +342,9 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 		return;
 
 	/*
-	 * A reset further than a window (and the second it is rounded up to) is
-	 * not believed; one in the past says the answer's window is over.
+	 * A reset further away than one window (plus the second it is rounded up
+	 * to) is not believed.  A reset in the past says that the answer's window
+	 * is over.
 	 */
 	if (headers->reset[0] != '\0')
 		reset_at = parse_rate_reset(headers->reset, now);
@@ -353,7 +362,7 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 	lim = pacing_limit(key, rate_limit);
 	if (remaining < 0)
 	{
-		/* no budget to go by: nor any reason to hold back */
+		/* no remaining count to go by, and so no reason to hold back */
 		key->theirs = 0;
 		key->theirs_at = now;
 		key->win_cap = Max(key->win_cap, lim);
@@ -382,7 +391,7 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 		/* the first answer of a window */
 		if (key->win_heard != 0)
 		{
-			/* a later window than the one we thought current: leave that */
+			/* a later window than the one we thought current: close it */
 			pacing_close_window(key, lim, now);
 			pacing_open_window(key, lim, now, window);
 			key->win_sent = pacing_uncounted(key, now, since) + 1;
@@ -398,7 +407,10 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 		key->win_ours++;
 	else if (key->win_sent > 0)
 		key->win_sent--;
-	/* any of ours started in the window may have been counted before it */
+	/*
+	 * Any request of ours started in the window may have been counted before
+	 * this answer.
+	 */
 	theirs = (int) Max(Min(used - Max(key->win_sent, key->win_ours), (long) lim), 0L);
 	key->win_theirs = Max(key->win_theirs, theirs);
 
@@ -417,7 +429,8 @@ lemlist_pacing_observe(uint64 key_hash, int rate_limit, int window_ms,
 
 /*
  * lemlist_pacing_hold
- *		After a 429: start no request of the key before until (Retry-After)
+ *		After a 429, hold the key: start no request of it before the time
+ *		until (Retry-After)
  */
 void
 lemlist_pacing_hold(uint64 key_hash, TimestampTz now, TimestampTz until)
@@ -431,8 +444,9 @@ lemlist_pacing_hold(uint64 key_hash, TimestampTz now, TimestampTz until)
 
 /*
  * lemlist_backoff_ms
- *		Back-off before retry number retry (from 0): 200 ms * 2^retry, at most
- *		5 s, randomized by +-50% so that parallel requests spread out
+ *		Return the back-off before retry number retry (counting from 0):
+ *		200 ms * 2^retry, at most 5 s, randomized by +-50% so that parallel
+ *		requests spread out
  */
 long
 lemlist_backoff_ms(int retry)
@@ -463,8 +477,8 @@ pacing_limit(const LemlistPacingKey *key, int rate_limit)
 
 /*
  * pacing_recent_ends
- *		The ends of the key's requests that end after since (in flight
- *		included), into ends; returns how many
+ *		Store in ends the end times of the key's requests that end after since
+ *		(requests in flight included); return how many there are
  */
 static int
 pacing_recent_ends(const LemlistPacingKey *key, TimestampTz since, TimestampTz *ends)
@@ -494,8 +508,8 @@ pacing_record(LemlistPacingKey *key, TimestampTz start, TimestampTz end)
 
 /*
  * pacing_roll_window
- *		Begin a new window of lemlist's when the current one is over: once
- *		past its end if heard, a window after its start if not
+ *		Begin a new lemlist window when the current one is over: a heard
+ *		window is over at its end, an unheard one a window after its start
  */
 static void
 pacing_roll_window(LemlistPacingKey *key, int limit, TimestampTz now,
@@ -507,17 +521,20 @@ pacing_roll_window(LemlistPacingKey *key, int limit, TimestampTz now,
 
 	pacing_close_window(key, limit, now);
 	pacing_open_window(key, limit, now, window);
-	/* our requests in flight may yet be counted in the new window */
+	/* our requests in flight may still be counted in the new window */
 	key->win_sent = pacing_uncounted(key, now, 0);
 }
 
 /*
  * pacing_close_window
- *		What others used of the window that ends is theirs in the next
+ *		Close the current window: what others used of it is left to them in
+ *		the next window
  *
- * An answer sent once the window was heard saw the others' first requests.
- * A window without such an answer tells less than the one before it did: it
- * may raise what others use, and leaves that to be forgotten in time.
+ * An answer to a request sent after the window was heard saw the others'
+ * first requests.  A window without such an answer tells less than the
+ * window before it did.  So such a window may raise what others are known
+ * to use, but it does not update theirs_at, so that this value is still
+ * forgotten in time.
  */
 static void
 pacing_close_window(LemlistPacingKey *key, int limit, TimestampTz now)
@@ -537,9 +554,11 @@ pacing_close_window(LemlistPacingKey *key, int limit, TimestampTz now)
 
 /*
  * pacing_open_window
- *		Start counting our requests in a new window: our share of it is what
- *		others left of the last (a share learned too long ago is forgotten,
- *		and a key without one starts with half the limit)
+ *		Start counting our requests in a new window
+ *
+ * Our share of the new window is what others left of the last one.  A share
+ * learned too long ago is forgotten, and a key without a share starts with
+ * half the limit.
  */
 static void
 pacing_open_window(LemlistPacingKey *key, int limit, TimestampTz now,
@@ -561,16 +580,17 @@ pacing_open_window(LemlistPacingKey *key, int limit, TimestampTz now,
 
 /*
  * pacing_window_wait
- *		When one more of our requests may start in the current window, as far
- *		as is known now (at once: 0)
+ *		Return when one more of our requests may start in the current window,
+ *		as far as is known now (0 means at once)
  *
- * Until the window is heard, all but the last of our share may start (all
- * of it, when the caller has no more requests: there is nothing to settle).
- * The last, the observer, starts a while after our first answer (a share
- * of one request still sends one, when the window has room for it): lemlist
- * counts it after the first requests of whoever started the window about
- * when we did, and its answer settles the share.  Until then, an answer may
- * yet raise the share.
+ * Until the window is heard, all but the last request of our share may
+ * start.  When the caller has no more requests, all of the share may
+ * start, since there is nothing to settle.  The last request, the observer,
+ * starts a while after our first answer.  (With a share of one request, one
+ * observer is still sent when the window has room for it.)  lemlist counts
+ * the observer after the first requests of anyone who started the window
+ * at about the same time as we did, and its answer settles the share.
+ * Until then, an answer may still raise the share.
  */
 static TimestampTz
 pacing_window_wait(const LemlistPacingKey *key, int limit, TimestampTz now,
@@ -594,12 +614,13 @@ pacing_window_wait(const LemlistPacingKey *key, int limit, TimestampTz now,
 
 /*
  * pacing_observe_delay
- *		How long after our first answer of a window the observer starts
+ *		Return how long after our first answer of a window the observer starts
  *
- * Long enough that lemlist counts it after the first requests of those who
- * started the window a little after us: a quarter of the window (at most
- * PACING_OBSERVE_MAX_MS) when others used the key lately, twice our round
- * trip when we do not know, nothing when we were alone in the last window.
+ * The delay is long enough that lemlist counts the observer after the first
+ * requests of those who started the window a little after us.  It is a
+ * quarter of the window (at most PACING_OBSERVE_MAX_MS) when others used
+ * the key lately, twice our round trip when we do not know, and nothing
+ * when we were alone in the last window.
  */
 static TimestampTz
 pacing_observe_delay(const LemlistPacingKey *key, TimestampTz now, TimestampTz window)
@@ -614,10 +635,13 @@ pacing_observe_delay(const LemlistPacingKey *key, TimestampTz now, TimestampTz w
 
 /*
  * pacing_settle_share
- *		An answer that saw the others' first requests: alone, take what
- *		nobody has used of the window; with others, half of it, less their
- *		observer (which may not be counted yet), and no more when our share
- *		was only a guess
+ *		Settle our share of the window, after an answer that saw the others'
+ *		first requests
+ *
+ * When we are alone, we take what nobody has used of the window.  With
+ * others, we take half of it, minus their observer (which may not be
+ * counted yet); and when our share was only a guess, we take no more than
+ * that.
  */
 static void
 pacing_settle_share(LemlistPacingKey *key, int limit, long used, TimestampTz now)
@@ -640,9 +664,12 @@ pacing_settle_share(LemlistPacingKey *key, int limit, long used, TimestampTz now
 
 /*
  * pacing_share
- *		Our requests in a window, when others used theirs of the last: the
- *		rest, but never more than half and half of the excess, so that a
- *		client that came second gets its half
+ *		Return how many requests of a window are ours, given what others used
+ *		of the last window
+ *
+ * We take the rest.  But when others used some and the rest is more than
+ * half, we give back half of the excess over half, so that a client that
+ * came second gets its half.
  */
 static int
 pacing_share(int limit, int theirs)
@@ -657,10 +684,11 @@ pacing_share(int limit, int theirs)
 
 /*
  * pacing_uncounted
- *		Our requests of the key that started at or after since and have not
- *		ended by now: lemlist may count them later than anything it answered
+ *		Count our requests of the key that started at or after since and have
+ *		not ended by now: lemlist may count them later than anything it has
+ *		answered
  *
- * The request just released, ended, is not one of them.
+ * The request just released has ended, so it is not one of them.
  */
 static int
 pacing_uncounted(const LemlistPacingKey *key, TimestampTz now, TimestampTz since)
@@ -689,7 +717,7 @@ cmp_timestamp_desc(const void *a, const void *b)
 
 /*
  * lemlist_pacing_waited
- *		Requests of the key waited ms for the rate limit
+ *		Record that requests of the key waited ms for the rate limit
  */
 void
 lemlist_pacing_waited(uint64 key_hash, TimestampTz now, double ms)
@@ -703,8 +731,8 @@ lemlist_pacing_waited(uint64 key_hash, TimestampTz now, double ms)
 
 /*
  * requests_in_window
- *		The requests of a key that count in its current window (in flight,
- *		or ended less than a window ago), for lemlist_fdw_pacing()
+ *		Return how many requests of a key count in its current window (in
+ *		flight, or ended less than a window ago), for lemlist_fdw_pacing()
  */
 static int
 requests_in_window(const LemlistPacingKey *key, TimestampTz now)
@@ -731,12 +759,12 @@ typedef struct PacingTable
 	LemlistPacingKey keys[FLEXIBLE_ARRAY_MEMBER];
 } PacingTable;
 
-/* lemlist_fdw.max_shared_keys: entries of the shared table */
+/* lemlist_fdw.max_shared_keys: the number of entries in the shared table */
 static int	max_shared_keys = 256;
 
 static PacingTable *pacing_shared = NULL;
 static PacingTable *pacing_local = NULL;
-static bool locked_shared = false;	/* between lock_key and _unlock */
+static bool locked_shared = false;	/* between lock_key and unlock_keys */
 static bool warned_full = false;	/* this backend said the shared table is full */
 
 #ifdef LEMLIST_HAVE_SHMEM_REQUEST_HOOK
@@ -755,10 +783,11 @@ static LemlistPacingKey *pacing_key(PacingTable *table, uint64 key_hash,
 
 /*
  * lemlist_pacing_init
- *		The size of the shared table, and the table itself when loaded by
- *		shared_preload_libraries
+ *		Define the size of the shared table, and request the table itself
+ *		when loaded by shared_preload_libraries
  *
- * Called from _PG_init.  Loaded any other way, backends pace on their own.
+ * Called from _PG_init.  When lemlist_fdw is loaded any other way, each
+ * backend paces on its own.
  */
 void
 lemlist_pacing_init(void)
@@ -791,7 +820,7 @@ lemlist_pacing_init(void)
 
 /*
  * pacing_table_size
- *		Bytes of a table of nkeys entries
+ *		The size in bytes of a table of nkeys entries
  */
 static Size
 pacing_table_size(int nkeys)
@@ -843,12 +872,12 @@ pacing_shmem_startup(void)
  * lock_key
  *		Lock the table and find the entry of a key
  *
- * If the key has no entry, one is made if create, else the result is NULL.
- * In the shared table an entry is made from a free one, or from one whose
- * key is no longer in use (nothing in flight, in its window or held);
- * never from a key in use.  When there
- * is none, the key is paced by this backend alone, in its own table, and the
- * backend says so once with a WARNING.  Either way the table stays locked
+ * If the key has no entry, one is made when create is true; otherwise the
+ * result is NULL.  In the shared table, a new entry is made from a free
+ * entry, or from one whose key is no longer in use (nothing in flight, in
+ * its window or held), never from a key in use.  When there is no such
+ * entry, the key is paced by this backend alone, in its own table, and the
+ * backend says so once with a WARNING.  Either way, the table stays locked
  * until unlock_keys.
  */
 static LemlistPacingKey *
@@ -883,7 +912,7 @@ lock_key(uint64 key_hash, TimestampTz now, bool create)
 
 /*
  * unlock_keys
- *		Let go of the table lock_key locked
+ *		Release the lock that lock_key took on the table
  */
 static void
 unlock_keys(void)
@@ -913,15 +942,15 @@ pacing_local_table(void)
 
 /*
  * pacing_in_use
- *		Does the entry's key still hold something pacing must know: a
- *		request in flight or in its window, or a hold?
+ *		Whether the entry's key still has something pacing must know about: a
+ *		request in flight or in its window, or a hold
  */
 static bool
 pacing_in_use(const LemlistPacingKey *key, TimestampTz now)
 {
 	if (key->hold_until > now || key->win_end > now)
 		return true;
-	/* cheap first: used less than a window ago */
+	/* the cheap test first: used less than a window ago */
 	if (key->last_used > TimestampTzPlusMilliseconds(now, -(key->window_ms + 100)))
 		return true;
 	return requests_in_window(key, now) > 0;
@@ -929,9 +958,12 @@ pacing_in_use(const LemlistPacingKey *key, TimestampTz now)
 
 /*
  * pacing_key
- *		The entry of a key; if it has none and create, one made from a free
- *		entry, or else from the least recently used one: in the shared table
- *		only from one whose key is no longer in use (NULL when there is none)
+ *		Return the entry of a key
+ *
+ * If the key has none and create is true, an entry is made from a free
+ * entry, or else from the least recently used one.  In the shared table,
+ * only an entry whose key is no longer in use may be taken; when there is
+ * none, the result is NULL.
  */
 static LemlistPacingKey *
 pacing_key(PacingTable *table, uint64 key_hash, TimestampTz now, bool create)
@@ -992,11 +1024,11 @@ PG_FUNCTION_INFO_V1(lemlist_fdw_pacing);
 
 /*
  * lemlist_fdw_pacing
- *		One row per API key that pacing knows: the shared table's (when
- *		lemlist_fdw is preloaded), then this backend's own
+ *		Return one row per API key that pacing knows: first those of the
+ *		shared table (when lemlist_fdw is preloaded), then this backend's own
  *
- * For a superuser or a member of pg_read_all_stats.  A key is shown by the
- * first 12 hex digits of its hash, never itself.
+ * Only a superuser or a member of pg_read_all_stats may call it.  A key is
+ * shown as the first 12 hex digits of its hash, never as the key itself.
  */
 Datum
 lemlist_fdw_pacing(PG_FUNCTION_ARGS)
@@ -1024,7 +1056,7 @@ lemlist_fdw_pacing(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	/* copies first: nothing allocates while the shared table is locked */
+	/* allocate first: nothing may allocate while the shared table is locked */
 	rows = palloc(sizeof(PacingRow) * (nshared + PACING_LOCAL_KEYS));
 	if (pacing_shared != NULL)
 	{
@@ -1099,13 +1131,13 @@ pacing_copy_rows(PacingTable *table, bool shared, TimestampTz now, PacingRow *ro
 }
 
 /* ---------------------------------------------------------------------
- * What lemlist's answers say of its rate limit
+ * What lemlist's answers say about its rate limit
  * ---------------------------------------------------------------------
  */
 
 /* Longest Retry-After we accept, in seconds. */
 #define RATE_MAX_RETRY_AFTER_S 3600
-/* Unix seconds of 10000-01-01: a larger X-RateLimit-Reset is no time. */
+/* 10000-01-01 in Unix seconds: a larger X-RateLimit-Reset is not a time. */
 #define RATE_MAX_UNIX_S		253402300800L
 
 static bool header_value(const char *line, size_t len, const char *name,
@@ -1117,7 +1149,7 @@ static int	month_number(const char *s);
 
 /*
  * lemlist_rate_headers_clear
- *		Nothing said yet
+ *		Reset headers to "nothing said yet"
  */
 void
 lemlist_rate_headers_clear(LemlistRateHeaders *headers)
@@ -1154,8 +1186,8 @@ lemlist_rate_header(const char *line, size_t len, LemlistRateHeaders *headers)
 
 /*
  * lemlist_retry_after_ms
- *		The wait lemlist asked for after a 429: Retry-After, or else the
- *		whole window
+ *		Return the wait lemlist asked for after a 429: Retry-After, or else
+ *		the whole window
  */
 long
 lemlist_retry_after_ms(const LemlistRateHeaders *headers, int window_ms)
@@ -1165,7 +1197,7 @@ lemlist_retry_after_ms(const LemlistRateHeaders *headers, int window_ms)
 
 /*
  * parse_rate_reset
- *		The time an X-RateLimit-Reset value names, or 0 if it names none
+ *		Return the time an X-RateLimit-Reset value names, or 0 if it names none
  *
  * lemlist sends JavaScript's Date.toString(), "Tue Feb 16 2021 09:02:42
  * GMT+0100 (Central European Standard Time)".  An HTTP date ("Tue, 16 Feb
@@ -1204,7 +1236,8 @@ parse_rate_reset(const char *value, TimestampTz now)
 
 /*
  * header_value
- *		If line is header "name: value", copy its trimmed value and say so
+ *		If line is the header "name: value", copy its trimmed value into value
+ *		and return true
  */
 static bool
 header_value(const char *line, size_t len, const char *name,
@@ -1252,7 +1285,8 @@ parse_count(const char *s, long max)
 
 /*
  * make_timestamp_utc
- *		A TimestampTz from a broken-down UTC time minus an offset in seconds
+ *		Build a TimestampTz from a broken-down UTC time minus an offset in
+ *		seconds
  */
 static bool
 make_timestamp_utc(int year, int mon, int mday, int hour, int min, int sec,
@@ -1271,10 +1305,12 @@ make_timestamp_utc(int year, int mon, int mday, int hour, int min, int sec,
 
 /*
  * parse_date_text
- *		A date as lemlist writes X-RateLimit-Reset: RFC 9110's IMF-fixdate
- *		"Tue, 16 Feb 2021 08:02:42 GMT", or JavaScript's Date.toString()
- *		"Tue Feb 16 2021 09:02:42 GMT+0100 (Central European Standard Time)",
- *		whose zone name in parentheses is optional and ignored
+ *		Parse a date in a form lemlist may use for X-RateLimit-Reset
+ *
+ * The forms are RFC 9110's IMF-fixdate "Tue, 16 Feb 2021 08:02:42 GMT", and
+ * JavaScript's Date.toString() "Tue Feb 16 2021 09:02:42 GMT+0100 (Central
+ * European Standard Time)", whose zone name in parentheses is optional and
+ * ignored.
  */
 static bool
 parse_date_text(const char *s, TimestampTz *result)

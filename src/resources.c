@@ -5,19 +5,20 @@
  *		  columns map to them, and IMPORT FOREIGN SCHEMA
  *
  * A resource is what a foreign table's "resource" option names: a lemlist
- * route seen as a table.  Each one is described here, once, by a static
- * table of columns saying which JSON field a column reads, what JSON type
- * the API documents for it, whether it comes from the result object, from a
- * step of it or from the request's own filters, and which filter a WHERE
- * clause on it may be pushed into.  The planner, the executor, the JSON
- * layer and IMPORT FOREIGN SCHEMA all read these tables; nothing else in the
- * extension spells a column name or a JSON key.
+ * route seen as a table.  Each resource is described here, once, by a
+ * static table of columns.  For each column, the table says which JSON
+ * field it reads, what JSON type the API documents for that field, whether
+ * the value comes from the result object, from a step of it or from the
+ * request's own filters, and which filter a WHERE clause on the column may
+ * be pushed into.  The planner, the executor, the JSON layer and IMPORT
+ * FOREIGN SCHEMA all read these tables; nothing else in the extension
+ * spells a column name or a JSON key.
  *
  * The tables list exactly the columns of the user-facing contract, in its
  * order, because IMPORT FOREIGN SCHEMA declares them in that order.  A
  * hand-written foreign table may use any subset of them; a column that is
- * not listed reads the camelCase of its name (default_json_key).
- * How a table's own columns map onto a resource is the second section.
+ * not listed reads the camelCase of its name (default_json_key).  The
+ * second section describes how a table's own columns map onto a resource.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,8 +54,9 @@
 	STEP_COLUMN((name), "integer", (key), LEMLIST_JSON_COUNTER)
 
 /*
- * The filter columns shared by both stats resources: the campaign, read back
- * from the result's campaignId, and the echoes of the request's filters.
+ * The filter columns that both stats resources share: the campaign, read
+ * back from the result's campaignId, and the columns that echo the
+ * request's filters.
  */
 #define STATS_FILTER_COLUMNS \
 	RESULT_COLUMN("campaign_id", "text", "campaignId", LEMLIST_JSON_STRING, \
@@ -185,7 +187,7 @@ lemlist_resource_by_kind(LemlistResourceKind kind)
 
 /*
  * lemlist_resource_by_name
- *		The resource a "resource" option value names, or NULL
+ *		Return the resource named by a "resource" option value, or NULL
  */
 const LemlistResourceDef *
 lemlist_resource_by_name(const char *name)
@@ -253,7 +255,8 @@ resource_column(const LemlistResourceDef *res, const char *colname)
 
 /*
  * default_json_key
- *		The JSON key a column reads when nothing else says: its camelCase
+ *		Return the JSON key that a column reads when nothing else names one:
+ *		the camelCase of the column's name
  *
  * "nb_leads_launched" becomes "nbLeadsLaunched".  Leading and trailing
  * underscores are kept ("_id" stays "_id"), a run of inner underscores
@@ -307,7 +310,7 @@ default_json_key(const char *colname)
 
 /*
  * lemlist_import_schema
- *		The CREATE FOREIGN TABLE commands of IMPORT FOREIGN SCHEMA
+ *		Return the CREATE FOREIGN TABLE commands for IMPORT FOREIGN SCHEMA
  *
  * lemlist has one remote schema, "lemlist", holding one table per resource.
  * No IMPORT option is accepted.  LIMIT TO and EXCEPT are applied here, and
@@ -384,7 +387,8 @@ table_is_wanted(ImportForeignSchemaStmt *stmt, const char *name)
 
 /*
  * create_table_command
- *		CREATE FOREIGN TABLE for one resource, every identifier quoted
+ *		Build the CREATE FOREIGN TABLE command for one resource, with every
+ *		identifier quoted
  */
 static char *
 create_table_command(const LemlistResourceDef *res, const char *local_schema,
@@ -416,29 +420,35 @@ create_table_command(const LemlistResourceDef *res, const char *local_schema,
  * How the columns of one foreign table map to JSON fields and filters
  *
  * A foreign table may hold any subset of a resource's columns, in any order,
- * with any type whose input function accepts the JSON value's text, plus
- * columns the resource table does not know.  The rules, in order:
+ * with any type whose input function accepts the JSON value's text.  It may
+ * also hold columns that the resource table does not know.  The rules, in
+ * the order lemlist_map_columns applies them:
  *
+ * - a column with the option server_name 'true' holds the name of the
+ *	 table's foreign server;
  * - a json or jsonb column named "raw" receives the whole JSON object;
+ * - a column whose "key" option names a filter's field (such as
+ *	 "campaignId" or "sendUser") takes that filter's role, whatever its
+ *	 name;
  * - a column named like one of the resource's columns takes that column's
  *	 role: a filter echo (start_date, send_user, ...) or a JSON field, whose
  *	 key the column option "key" may override;
- * - a column with the option server_name 'true' holds the name of the
- *	 table's foreign server;
- * - a column the resource does not know, without a "key" option, of a table
- *	 that is a partition for one value of that column (FOR VALUES IN ('acme'),
- *	 at any level of the partitioning) holds that value;
+ * - when the table is a partition for one value of a column (FOR VALUES IN
+ *	 ('acme'), at any level of the partitioning), and the resource does not
+ *	 know that column and it has no "key" option, the column holds that
+ *	 value;
  * - any other column reads the JSON field named by its "key" option, or the
  *	 camelCase of its name, from the result object (the step object for
  *	 campaign_step_stats).
  *
- * A JSON array reaches an array column (labels text[]) as an array literal,
- * any other column (json, jsonb, text) as its JSON text.
+ * An array column (labels text[]) receives a JSON array as an array
+ * literal; any other column (json, jsonb, text) receives it as JSON text.
  *
- * Only a column of the type the contract gives it (text, or varchar, for
- * the text filters; timestamptz for the dates) has its WHERE clauses pushed
- * down: for any other type the comparison semantics could differ from what
- * lemlist does with the value.
+ * WHERE clauses on a column are pushed down only when the column has a
+ * type whose comparisons mean what lemlist does with the value (text,
+ * varchar, char(n) or name for the text filters; timestamptz, timestamp or
+ * date for the dates, column_can_push).  For any other type, the
+ * comparison semantics could differ.
  *
  * ---------------------------------------------------------------------
  */
@@ -483,8 +493,8 @@ filter_applies(LemlistFilterKind filter, LemlistResourceKind kind)
 
 /*
  * filter_column_by_key
- *		The filter column of res whose JSON field (or, for an echo column,
- *		request field) key names, or NULL
+ *		Return the filter column of res whose JSON field is named key (for
+ *		an echo column, whose request field is named key), or NULL
  */
 static const LemlistColumnDef *
 filter_column_by_key(const LemlistResourceDef *res, const char *key)
@@ -540,10 +550,12 @@ column_option(List *options, const char *name)
 
 /*
  * partition_values
- *		The columns a partition's constraint holds to one value: a LIST
- *		partition for one value makes "column = value", ANDed with its
- *		ancestors' conditions.  found[i] and values[i] (its text, NULL for
- *		SQL NULL) for attribute i + 1.
+ *		Find the columns that a partition's constraint holds to one value
+ *
+ * A LIST partition for one value has the constraint "column = value", ANDed
+ * with the conditions of its ancestors.  For each such attribute i + 1,
+ * found[i] is set, and values[i] receives the value's text (NULL for SQL
+ * NULL).
  */
 static void
 partition_values(List *quals, int natts, bool *found, char **values)
@@ -649,9 +661,10 @@ lemlist_map_columns(Oid foreigntableid, LemlistResourceKind kind, int *natts)
 		}
 
 		/*
-		 * A key naming a filter's field gives its role to any column:
-		 * "campaignId" (the campaigns list's "_id"), or the field of a
-		 * request filter whose echo the column shows.
+		 * When the "key" option names a filter's field, the column takes
+		 * that filter's role, whatever its name.  The field is either
+		 * "campaignId" (the campaigns list's "_id") or the field of a
+		 * request filter, whose echo the column then shows.
 		 */
 		def = keyopt ? filter_column_by_key(res, keyopt) : NULL;
 		if (def != NULL)

@@ -1,63 +1,70 @@
 /*-------------------------------------------------------------------------
  *
  * shared_answers.c
- *		  Answers of lemlist shared by every backend of the cluster: the
- *		  cache (cache_ttl), and identical requests sent once (single flight)
+ *		  lemlist's answers, shared by every backend of the cluster: the
+ *		  cache (cache_ttl), and identical requests sent only once (single
+ *		  flight)
  *
  * A dashboard's tiles, a BI tool's pooled connections and a scheduled
  * refresh ask lemlist the same questions with the same API key.  This file
- * keeps one store in shared memory through which a backend:
+ * keeps one store in shared memory, through which a backend:
  *
- * - finds an answer another backend kept within the reading table's
- *	 cache_ttl (a cache hit);
+ * - finds an answer that another backend kept, if it is within the
+ *	 cache_ttl of the table being read (a cache hit);
  * - finds that another backend is already sending the identical request
- *	 (or waits under pacing to send it), and waits for that answer instead
- *	 of sending the request again (single flight, always on);
- * - otherwise claims the request, sends it, publishes the answer for those
- *	 waiting as soon as curl has it, and keeps it for cache_ttl once its scan
- *	 has decoded it.
+ *	 (or is waiting under pacing to send it), and waits for that answer
+ *	 instead of sending the request again (single flight, always on);
+ * - otherwise claims the request and sends it, publishes the answer for
+ *	 the waiting backends as soon as curl has it, and keeps the answer for
+ *	 cache_ttl once its scan has decoded it.
  *
  * A request's identity is a SHA-256 digest of the API key's own SHA-256
- * digest, the API URL, the method, the path and the body: the key is never
- * in shared memory, and a session whose key differs (or was rejected) finds
- * nothing, whether an answer exists or not.  A body whose end date is the
- * default (the statement's start) is identified with its end date masked,
- * and carries that end date apart: a request with a default end is served
- * by an answer whose default end is within the reader's cache_ttl of its
- * own (that is what the TTL means), and shares a request in flight only
- * when the two ends are equal (without a cache_ttl, "now" is each
+ * digest, the API URL, the method, the path and the body.  So the key is
+ * never in shared memory, and a session whose key differs (or was
+ * rejected) finds nothing, whether an answer exists or not.
+ *
+ * When a body's end date is the default (the statement's start), the
+ * identity is computed with the end date masked, and the end date is kept
+ * separately.  A request with a default end can then be served by an
+ * answer whose default end is within the reader's cache_ttl of its own
+ * (that is what the TTL means).  Such a request shares a request in flight
+ * only when the two end dates are equal (without a cache_ttl, "now" is each
  * statement's own).
  *
- * Where the memory comes from: with shared_preload_libraries, the main
- * shared memory segment, sized by lemlist_fdw.shared_cache_size at server
- * start.  Without it, from PostgreSQL 17 on, a DSM segment made by the
- * first backend that needs it (sized by the setting then), found by the
- * others through the DSM registry.  Otherwise there is no store, and the
- * backends keep their own cache (memo.c): lemlist_fdw_cache() and EXPLAIN
- * ANALYZE say which.
+ * Where the memory comes from: with shared_preload_libraries, the store is
+ * in the main shared memory segment, sized by lemlist_fdw.shared_cache_size
+ * at server start.  Without shared_preload_libraries, from PostgreSQL 17
+ * on, the store is a DSM segment made by the first backend that needs it
+ * (sized by the setting at that time); the other backends find it through
+ * the DSM registry.  Otherwise there is no store, and each backend keeps
+ * its own cache (memo.c).  lemlist_fdw_cache() and EXPLAIN ANALYZE say
+ * which case applies.
  *
  * Design rules:
  *
- * - Bounded: a fixed number of chunks of STORE_CHUNK_SIZE bytes hold the
- *	 answers, and as many entries as chunks describe them.  An answer is a
- *	 chain of chunks; room is made by evicting the answers no one can use
- *	 (expired, or left after their waiters) and then the least recently
- *	 used; an answer larger than a quarter of the store is not kept.
+ * - The store is bounded.  A fixed number of chunks of STORE_CHUNK_SIZE
+ *	 bytes hold the answers, and as many entries as chunks describe them.
+ *	 An answer is a chain of chunks.  To make room, the store first evicts
+ *	 the answers no one can use (expired ones, or ones left behind for
+ *	 their waiters), then the least recently used ones.  An answer larger
+ *	 than a quarter of the store is not kept.
  *
- * - One LWLock, held for a lookup, a state change or a copy, never across a
- *	 wait, never while calling anything that throws.  Copies out are made
- *	 into memory allocated without throwing.
+ * - One LWLock protects the store.  It is held for a lookup, a state change
+ *	 or a copy, but never across a wait, and never while calling anything
+ *	 that throws.  Copies out of the store go into memory that is allocated
+ *	 without throwing.
  *
- * - No backend inherits another's failure: only a 2xx answer is published;
- *	 a claim whose owner fails, is cancelled or exits is dropped (by its
- *	 connection's cleanup, or at backend exit), and an owner that died
- *	 without either, or that stopped driving its requests for
- *	 STORE_CLAIM_STALE_MS, is replaced by the first waiter that notices:
- *	 that waiter sends the request itself.
+ * - No backend inherits another's failure.  Only a 2xx answer is
+ *	 published.  When the owner of a claim fails, is cancelled or exits, the
+ *	 claim is dropped (by its connection's cleanup, or at backend exit).
+ *	 When an owner died without either, or stopped driving its requests for
+ *	 STORE_CLAIM_STALE_MS, the first waiter that notices replaces it and
+ *	 sends the request itself.
  *
- * - Waiters sleep on their latch, which an owner sets when its answer is
- *	 published or its claim dropped (for up to STORE_WAKE_SLOTS waiting
- *	 backends; any beyond look again every few milliseconds).
+ * - Waiters sleep on their latch.  An owner sets the latches when its
+ *	 answer is published or its claim is dropped.  This works for up to
+ *	 STORE_WAKE_SLOTS waiting backends; any others look again every few
+ *	 milliseconds.
  *
  * IDENTIFICATION
  *		  src/shared_answers.c
@@ -93,24 +100,27 @@
 
 /* Bytes of answer per chunk. */
 #define STORE_CHUNK_SIZE		4096
-/* Backends whose latch an owner sets when an answer is published. */
+/* How many waiting backends an owner can wake by setting their latch. */
 #define STORE_WAKE_SLOTS		64
 /* A claim whose owner has not driven it for this long is taken over. */
 #define STORE_CLAIM_STALE_MS	2000
-/* How long a request found too large to share is sent by each backend. */
+/*
+ * Once a request's answer is found too large to share, each backend sends
+ * that request itself for this long.
+ */
 #define STORE_NOSHARE_MS		10000
-/* A request's identity, and an API key's digest: SHA-256. */
+/* A request's identity and an API key's digest are SHA-256 digests. */
 #define STORE_DIGEST_SEED		"lemlist_fdw answers 1"
 #define STORE_NAME				"lemlist_fdw answers"
 
-/* What an entry holds. */
+/* The state of an entry. */
 typedef enum EntryState
 {
 	ENTRY_FREE,					/* in the free list */
 	ENTRY_INFLIGHT,				/* claimed: its owner is sending it */
 	ENTRY_ANSWERED,				/* answered, being decoded by its owner */
-	ENTRY_KEPT,					/* decoded: the cache, until keep_until */
-	ENTRY_DRAINING,				/* for the backends that waited on it only */
+	ENTRY_KEPT,					/* decoded: in the cache until keep_until */
+	ENTRY_DRAINING,				/* kept only for its waiters */
 	ENTRY_NOSHARE				/* answered, too large to share */
 } EntryState;
 
@@ -121,13 +131,13 @@ typedef struct AnswerEntry
 	EntryState	state;
 	uint64		generation;		/* changes when the entry is freed */
 	uint64		claim;			/* changes when another owner claims it */
-	int			next;			/* in its bucket, or in the free list */
+	int			next;			/* next entry in its bucket or the free list */
 	int			first_chunk;	/* -1: no answer */
 	int			nchunks;
 	Size		len;
 	TimestampTz default_end;	/* 0: the body gives its end date */
-	uint64		key_tag;		/* of the API key's digest, to drop answers */
-	uint64		url_tag;		/* of the API URL, to drop answers */
+	uint64		key_tag;		/* from the key's digest, to drop answers */
+	uint64		url_tag;		/* hash of the API URL, to drop answers */
 	Oid			dbid;			/* the database and server that kept it */
 	Oid			serverid;
 	int			owner_procno;	/* while INFLIGHT or ANSWERED */
@@ -139,7 +149,7 @@ typedef struct AnswerEntry
 	int			waiters;		/* backends waiting for the answer */
 } AnswerEntry;
 
-/* A backend that waits for answers, to wake. */
+/* A backend that waits for answers, to be woken when they come. */
 typedef struct WakeSlot
 {
 	int			procno;
@@ -147,8 +157,8 @@ typedef struct WakeSlot
 } WakeSlot;
 
 /*
- * The store.  The arrays follow it, at the offsets it records, so that a
- * backend finds them whatever its own setting says.
+ * The store.  Its arrays follow it in memory, at the offsets it records, so
+ * that a backend finds them whatever its own size setting says.
  */
 typedef struct AnswerStore
 {
@@ -184,12 +194,12 @@ typedef enum StoreOrigin
 	STORE_DSM_REGISTRY			/* the DSM registry (17+) */
 } StoreOrigin;
 
-/* In DSM mode: what the DSM registry keeps, the handle of the store. */
+/* In DSM mode, the DSM registry keeps this: the handle of the store. */
 typedef struct StoreDirectory
 {
 	LWLock		lock;
 	int			tranche_id;
-	dsm_handle	handle;			/* DSM_HANDLE_INVALID until made */
+	dsm_handle	handle;			/* DSM_HANDLE_INVALID: no store yet */
 } StoreDirectory;
 
 #define STORE_BUCKETS(s)	((int *) ((char *) (s) + (s)->buckets_off))
@@ -205,9 +215,9 @@ static StoreOrigin store_origin = STORE_NONE;
 static bool preloaded = false;
 static bool attach_tried = false;
 static bool exit_callback_set = false;
-static int	my_wake_slot = -1;	/* in store->wake, or -1 */
+static int	my_wake_slot = -1;	/* index in store->wake, or -1 */
 static int	my_waits = 0;		/* references this backend holds as a waiter */
-static uint64 my_claims = 0;	/* claims this backend made, for their numbers */
+static uint64 my_claims = 0;	/* claims this backend made, to number them */
 
 #ifdef LEMLIST_HAVE_SHMEM_REQUEST_HOOK
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -248,12 +258,13 @@ static uint64 url_tag(const char *api_url);
 
 /*
  * lemlist_shared_init
- *		The size setting, and the store in the main shared memory segment
- *		when loaded by shared_preload_libraries
+ *		Define the size setting, and ask for the store in the main shared
+ *		memory segment when loaded by shared_preload_libraries
  *
- * Called from _PG_init.  A setting only read at server start is a postmaster
- * setting, and those may only be made while preloading; loaded otherwise,
- * the size is read when the first backend makes the store.
+ * Called from _PG_init.  A setting that is only read at server start is a
+ * postmaster setting, and such settings may only be made while preloading.
+ * When the library is loaded otherwise, the size is read when the first
+ * backend makes the store.
  */
 void
 lemlist_shared_init(void)
@@ -297,8 +308,10 @@ store_shmem_request(void)
 
 /*
  * store_shmem_startup
- *		Make the store in the main segment (the postmaster, and again after
- *		a crash); backends inherit the pointer
+ *		Make the store in the main shared memory segment
+ *
+ * The postmaster runs this, and runs it again after a crash.  Backends
+ * inherit the pointer.
  */
 static void
 store_shmem_startup(void)
@@ -339,10 +352,10 @@ directory_init(LEMLIST_DSM_INIT_ARGS(ptr))
  * attach_dsm
  *		Find the store through the DSM registry, or make it
  *
- * The registry keeps a small directory; the store itself is a segment of
- * its own, so that its size is the setting of the backend that makes it
- * (the registry wants every backend to ask for the same size).  Both stay
- * for the life of the cluster.
+ * The registry keeps a small directory, and the store itself is a segment
+ * of its own.  That way, the store's size is the setting of the backend
+ * that makes it (the registry wants every backend to ask for the same
+ * size).  Both segments stay for the life of the cluster.
  */
 static AnswerStore *
 attach_dsm(void)
@@ -388,8 +401,8 @@ attach_dsm(void)
 
 /*
  * lemlist_shared_attach
- *		Whether the cluster's backends share answers: attach to the store on
- *		first use
+ *		Attach to the store on first use, and return whether the cluster's
+ *		backends share answers
  */
 bool
 lemlist_shared_attach(void)
@@ -415,8 +428,8 @@ lemlist_shared_attach(void)
 
 /*
  * store_size
- *		Bytes of a store of size_mb megabytes: its chunks, and as many
- *		entries as chunks
+ *		The size in bytes of a store of size_mb megabytes: its chunks, and
+ *		as many entries as chunks
  */
 static Size
 store_size(int size_mb)
@@ -437,7 +450,7 @@ store_size(int size_mb)
 
 /*
  * store_init
- *		Lay out a new store of size bytes (its lock is the caller's)
+ *		Lay out a new store of size bytes (the caller initializes its lock)
  */
 static void
 store_init(AnswerStore *s, Size size)
@@ -501,7 +514,8 @@ store_init(AnswerStore *s, Size size)
 
 /*
  * lemlist_api_key_digest
- *		What the store knows of an API key: its SHA-256 digest
+ *		Compute an API key's SHA-256 digest, which is all the store knows of
+ *		the key
  */
 void
 lemlist_api_key_digest(const char *api_key, uint8 *digest)
@@ -514,14 +528,20 @@ lemlist_api_key_digest(const char *api_key, uint8 *digest)
 	lemlist_sha256_final(&h, digest);
 }
 
-/* What the store knows of an API URL, to drop a server's answers. */
+/*
+ * A hash of an API URL.  It is all the store knows of the URL, and it is
+ * used to drop a server's answers.
+ */
 static uint64
 url_tag(const char *api_url)
 {
 	return hash_bytes_extended((const unsigned char *) api_url, strlen(api_url), 0);
 }
 
-/* One part of an identity, with its length, so that parts cannot run together. */
+/*
+ * Add one part of an identity to the digest, with its length, so that parts
+ * cannot run together.
+ */
 static void
 digest_part(LemlistSha256 *h, const char *s)
 {
@@ -534,8 +554,10 @@ digest_part(LemlistSha256 *h, const char *s)
 
 /*
  * lemlist_share_key_init
- *		The identity of a request sent with the key of key_digest; body is
- *		the body with its end date masked when default_end is not 0
+ *		Compute the identity of a request sent with the API key whose digest
+ *		is key_digest
+ *
+ * When default_end is not 0, body is the body with its end date masked.
  */
 void
 lemlist_share_key_init(LemlistShareKey *key, const uint8 *key_digest,
@@ -568,17 +590,17 @@ lemlist_share_key_init(LemlistShareKey *key, const uint8 *key_digest,
 
 /*
  * lemlist_shared_ask
- *		What to do with a request that is due: take an answer, wait for
- *		another backend's, or send it
+ *		Decide what to do with a request that is due: take an answer, wait
+ *		for another backend's answer, or send the request
  *
- * ref says what the request already holds (nothing, a claim, a place among
- * the waiters); it is updated.  Returns:
+ * ref says what the request already holds (nothing, a claim, or a place
+ * among the waiters), and this function updates it.  Returns:
  *	- LEMLIST_SHARE_CACHED or LEMLIST_SHARE_SHARED: *body (in cxt) and *len
- *	  are an answer kept within ttl_s, or another backend's fresh answer;
- *	- LEMLIST_SHARE_WAIT: another backend is sending it; ask again;
- *	- LEMLIST_SHARE_SEND: send it (ref holds the claim, or nothing when the
- *	  store cannot take one);
- *	- LEMLIST_SHARE_LATER: nothing to take, and may_claim was false.
+ *	  hold an answer kept within ttl_s, or another backend's fresh answer;
+ *	- LEMLIST_SHARE_WAIT: another backend is sending the request; ask again;
+ *	- LEMLIST_SHARE_SEND: send the request (ref holds the claim, or nothing
+ *	  when the store cannot take one);
+ *	- LEMLIST_SHARE_LATER: there is nothing to take, and may_claim was false.
  * An answer longer than max_bytes is not taken.
  */
 LemlistShareOutcome
@@ -603,12 +625,12 @@ lemlist_shared_ask(const LemlistShareKey *key, int ttl_s, int64 max_bytes,
 	buckets = STORE_BUCKETS(store);
 	entries = STORE_ENTRIES(store);
 
-	/* a waiter: has the answer come, or its owner gone? */
+	/* a waiter: has the answer come, or has its owner gone? */
 	if (ref->role == LEMLIST_SHARE_WAITER)
 	{
 		e = entry_of(ref);
 		if (e == NULL)
-			leave_locked(ref);	/* dropped: ask afresh below */
+			leave_locked(ref);	/* entry dropped: ask afresh below */
 		else if (e->state == ENTRY_INFLIGHT && owner_alive(e, now))
 		{
 			LWLockRelease(&store->lock);
@@ -709,7 +731,7 @@ lemlist_shared_ask(const LemlistShareKey *key, int ttl_s, int64 max_bytes,
 	{
 		if (owner_alive(wait_on, now))
 		{
-			/* another backend sends it: wait for its answer */
+			/* another backend is sending it: wait for its answer */
 			wait_on->waiters++;
 			wait_register();
 			ref->role = LEMLIST_SHARE_WAITER;
@@ -747,9 +769,11 @@ lemlist_shared_ask(const LemlistShareKey *key, int ttl_s, int64 max_bytes,
 
 /*
  * lemlist_shared_changes
- *		A number that changes whenever an answer is published or a claim
- *		dropped, so that a request that found nothing to take need not look
- *		again before
+ *		Return a number that changes whenever an answer is published or a
+ *		claim is dropped
+ *
+ * A request that found nothing to take need not look again until this
+ * number changes.
  */
 uint64
 lemlist_shared_changes(void)
@@ -761,7 +785,7 @@ lemlist_shared_changes(void)
 
 /*
  * lemlist_shared_heartbeat
- *		The owner of these claims is driving them
+ *		Record that the owner of these claims is still driving them
  */
 void
 lemlist_shared_heartbeat(LemlistShareRef *const *refs, int nrefs)
@@ -783,11 +807,12 @@ lemlist_shared_heartbeat(LemlistShareRef *const *refs, int nrefs)
 
 /*
  * lemlist_shared_publish
- *		A claimed request got a 2xx answer: hand it to the backends waiting
- *		for it (and to those that ask while its scan decodes it)
+ *		Hand the 2xx answer of a claimed request to the backends waiting for
+ *		it (and to those that ask while its scan decodes it)
  *
- * Never throws: it runs wherever curl completes the request.  An answer
- * that does not fit is not shared: the waiters send the request themselves.
+ * This function never throws, because it runs wherever curl completes the
+ * request.  An answer that does not fit is not shared; the waiters then
+ * send the request themselves.
  */
 void
 lemlist_shared_publish(LemlistShareRef *ref, const char *body, size_t len)
@@ -820,11 +845,12 @@ lemlist_shared_publish(LemlistShareRef *ref, const char *body, size_t len)
 
 /*
  * lemlist_shared_keep
- *		An answer has been decoded and made rows: keep it for ttl_s seconds
- *		(none: only for the backends that waited for it)
+ *		Keep an answer that has been decoded into rows for ttl_s seconds
+ *		(with no TTL, keep it only for the backends that waited for it)
  *
- * The claimed entry becomes the cache's; an answer that came another way
- * (a waiter's, a request sent unclaimed) is added, if not there already.
+ * A claimed entry becomes part of the cache.  An answer that came another
+ * way (as a waiter's answer, or for a request sent unclaimed) is added, if
+ * it is not there already.
  */
 void
 lemlist_shared_keep(LemlistShareRef *ref, const LemlistShareKey *key, int ttl_s,
@@ -886,7 +912,10 @@ lemlist_shared_keep(LemlistShareRef *ref, const LemlistShareKey *key, int ttl_s,
 	LWLockRelease(&store->lock);
 }
 
-/* An answered entry becomes the cache's, for ttl_s seconds, as serverid's. */
+/*
+ * Make an answered entry part of the cache for ttl_s seconds, recorded as
+ * kept for serverid.
+ */
 static void
 entry_keep(AnswerEntry *e, int ttl_s, Oid serverid, TimestampTz now)
 {
@@ -901,7 +930,7 @@ entry_keep(AnswerEntry *e, int ttl_s, Oid serverid, TimestampTz now)
  *		Let go of what ref holds: a claim (the request failed, or its scan
  *		ends) or a place among the waiters
  *
- * Never throws: cleanup after an ERROR calls it.
+ * This function never throws, because cleanup after an ERROR calls it.
  */
 void
 lemlist_shared_leave(LemlistShareRef *ref)
@@ -937,9 +966,11 @@ leave_locked(LemlistShareRef *ref)
 
 /*
  * drop_claim
- *		Its owner gives up an entry: one in flight is dropped (its waiters
- *		send the request themselves, the first claims it), an answered one
- *		is left to its waiters
+ *		The owner gives up an entry
+ *
+ * An entry in flight is dropped: its waiters send the request themselves,
+ * and the first of them claims it.  An answered entry is left to its
+ * waiters.
  */
 static void
 drop_claim(AnswerEntry *e)
@@ -961,8 +992,8 @@ drop_claim(AnswerEntry *e)
 
 /*
  * store_exit_callback
- *		A backend that exits gives up its claims and its wake slot, whatever
- *		its scans' cleanup did or did not do
+ *		Give up the claims and the wake slot of this exiting backend,
+ *		whatever its scans' cleanup did or did not do
  */
 static void
 store_exit_callback(int code, Datum arg)
@@ -990,7 +1021,7 @@ store_exit_callback(int code, Datum arg)
 
 
 /* ---------------------------------------------------------------------
- * Entries, chunks and waiters (the store's lock held)
+ * Entries, chunks and waiters (called with the store's lock held)
  * ---------------------------------------------------------------------
  */
 
@@ -1004,7 +1035,7 @@ bucket_of(const uint8 *digest)
 	return (int) (h & (uint32) (store->nbuckets - 1));
 }
 
-/* This backend sends the request of an entry: ref holds the claim. */
+/* Claim an entry: this backend sends its request, and ref holds the claim. */
 static void
 claim_entry(AnswerEntry *e, LemlistShareRef *ref, TimestampTz now)
 {
@@ -1018,7 +1049,7 @@ claim_entry(AnswerEntry *e, LemlistShareRef *ref, TimestampTz now)
 	ref->claim = e->claim;
 }
 
-/* The entry ref names, if it is still the same request. */
+/* Return the entry that ref names, if it still holds the same request. */
 static AnswerEntry *
 entry_of(const LemlistShareRef *ref)
 {
@@ -1036,10 +1067,13 @@ entry_of(const LemlistShareRef *ref)
 
 /*
  * entry_matches
- *		Whether an entry with the request's digest answers it, as to the
- *		default end date: a kept answer whose default end is within the
- *		reader's TTL of the request's; otherwise (in flight or just
- *		answered) the same end, or any within the TTL when the reader has one
+ *		Whether an entry with the request's digest answers the request, as
+ *		far as the default end date goes
+ *
+ * A kept answer matches when its default end is within the reader's TTL of
+ * the request's.  Any other entry (in flight or just answered) matches when
+ * its end is the same, or when the reader has a TTL and the end is within
+ * it.
  */
 static bool
 entry_matches(const AnswerEntry *e, const LemlistShareKey *key, bool cached,
@@ -1070,7 +1104,8 @@ owner_alive(const AnswerEntry *e, TimestampTz now)
 
 /*
  * entry_new
- *		A new entry for a request, in its bucket; NULL if none can be had
+ *		Take a new entry for a request and put it in its bucket; return
+ *		NULL if no entry can be had
  */
 static AnswerEntry *
 entry_new(const LemlistShareKey *key, EntryState state, TimestampTz now)
@@ -1187,8 +1222,10 @@ entry_store_answer(AnswerEntry *e, const char *body, size_t len, TimestampTz now
 
 /*
  * entry_copy_answer
- *		A NUL-terminated copy of an entry's answer in cxt; NULL if memory
- *		cannot be had (nothing throws under the lock)
+ *		Return a NUL-terminated copy of an entry's answer, allocated in cxt
+ *
+ * Returns NULL if the memory cannot be allocated, because nothing may throw
+ * while the lock is held.
  */
 static char *
 entry_copy_answer(const AnswerEntry *e, MemoryContext cxt)
@@ -1214,11 +1251,14 @@ entry_copy_answer(const AnswerEntry *e, MemoryContext cxt)
 
 /*
  * make_room
- *		Free chunks until nchunks are free (or an entry, when nchunks is 0),
- *		evicting first the answers no one can use any more (expired, or
- *		left after their waiters for a minute), then the least recently
- *		used answers kept, then those waiting for their waiters; never
- *		keep, nor a request in flight or being decoded
+ *		Evict entries until nchunks chunks are free (or, when nchunks is 0,
+ *		until an entry is free)
+ *
+ * The answers that no one can use any more go first: expired ones, and ones
+ * left for their waiters for over a minute.  Then go the least recently
+ * used kept answers, and then the answers still left for their waiters.
+ * The entry passed as keep is never evicted, and neither is a request in
+ * flight or one being decoded.
  */
 static bool
 make_room(int nchunks, const AnswerEntry *keep, TimestampTz now)
@@ -1282,7 +1322,7 @@ wake_waiters(void)
 	}
 }
 
-/* This backend waits for one more answer: have its latch set. */
+/* This backend waits for one more answer: ask for its latch to be set. */
 static void
 wait_register(void)
 {
@@ -1303,7 +1343,7 @@ wait_register(void)
 	/* no slot: this backend looks again every few milliseconds */
 }
 
-/* This backend waits for one answer less. */
+/* This backend waits for one fewer answer. */
 static void
 wait_unregister(void)
 {
@@ -1318,8 +1358,8 @@ wait_unregister(void)
 
 /*
  * lemlist_shared_woken
- *		Whether this backend's latch is set when an answer it waits for
- *		comes (else it must look again soon)
+ *		Whether this backend's latch will be set when an answer it waits for
+ *		comes (if not, it must look again soon)
  */
 bool
 lemlist_shared_woken(void)
@@ -1338,10 +1378,11 @@ PG_FUNCTION_INFO_V1(lemlist_fdw_cache_drop);
 
 /*
  * lemlist_fdw_cache
- *		One row: where answers are kept and what the store holds
+ *		Return one row that says where answers are kept and what the store
+ *		holds
  *
- * For a superuser or a member of pg_read_all_stats, like
- * lemlist_fdw_pacing().  Without a store (13 to 16 without
+ * Like lemlist_fdw_pacing(), this is for a superuser or a member of
+ * pg_read_all_stats.  Without a store (13 to 16 without
  * shared_preload_libraries), the row says so and shows this backend's own
  * cache.
  */
@@ -1422,12 +1463,12 @@ lemlist_fdw_cache(PG_FUNCTION_ARGS)
 
 /*
  * lemlist_fdw_cache_drop
- *		Drop the answers a server's queries could be served: those it kept,
- *		and those of its API URL with the key of any of its user mappings.
- *		Returns how many were dropped.
+ *		Drop the answers that could serve a server's queries: those kept
+ *		for the server, and those for its API URL with the key of any of its
+ *		user mappings.  Returns how many were dropped.
  *
- * For the server's owner or a superuser.  This backend's own cache drops
- * the server's answers too.
+ * Only the server's owner or a superuser may call this.  This backend's own
+ * cache drops the server's answers too.
  */
 Datum
 lemlist_fdw_cache_drop(PG_FUNCTION_ARGS)
