@@ -8,8 +8,9 @@
 # random API keys, the cluster logging every statement and every message down
 # to DEBUG5; then the README's cookbook and recipes, a hot standby, and the
 # drivers BI tools use (pgjdbc, psycopg 3, node-postgres: test/drivers); then
-# searches the server log, the results and the mocks' logs for the keys.  Ends with one line "N passed, M failed"; exits 0 only when
-# everything passed.
+# searches the server log, the results and the mocks' logs for the keys.
+# Ends with one line "N passed, M failed"; exits 0 only when everything
+# passed.
 #
 #   test/run.sh                          everything
 #   REGRESS="scan pushdown" test/run.sh  only these pg_regress tests
@@ -26,7 +27,7 @@ set -euo pipefail
 
 case "${1:-}" in
     -h | --help)
-        sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+        sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     "") ;;
