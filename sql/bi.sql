@@ -209,6 +209,21 @@ SELECT * FROM pg_temp.cost_of($$
 -- without a LIMIT, everything, as before
 SELECT * FROM pg_temp.cost_of($$SELECT * FROM lemlist.campaign_stats$$);
 
+-- a cursor (what psycopg's or SQLAlchemy's server-side cursors declare):
+-- its first rows cost a page and a batch, and it asks for more as it is
+-- fetched, to the whole team
+SELECT * FROM mock('reset');
+SELECT * FROM mock('config campaigns=2000');
+EXPLAIN (COSTS OFF) DECLARE stats_cursor CURSOR FOR SELECT * FROM lemlist.campaign_stats;
+BEGIN;
+SET LOCAL client_min_messages = warning;
+DECLARE stats_cursor CURSOR FOR SELECT campaign_id, replied FROM lemlist.campaign_stats;
+MOVE 20 IN stats_cursor;
+SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+MOVE ALL IN stats_cursor;
+SELECT method, split_part(path, '?', 1) AS route, count(*) AS requests FROM sent GROUP BY 1, 2 ORDER BY 1;
+COMMIT;
+
 -- semi-joins on the finite filters ask for the values the other side
 -- holds: a channel IN (SELECT ...) next to a campaign, from a table without
 -- statistics, is one request set, not the domain's four

@@ -23,7 +23,10 @@
  *	 rows first.  It asks for no more pages or batches than those rows
  *	 need, and it asks for more only when the executor pulls more (a
  *	 condition evaluated locally may reject rows).  WITH TIES wants an
- *	 unknown number of rows, so it gets no budget.
+ *	 unknown number of rows, so it gets no budget.  A query planned for a
+ *	 fraction of its rows (a cursor, or a LIMIT given as a parameter of a
+ *	 generic plan) wants a page of rows first, and more as the executor
+ *	 pulls more.
  * - Page size and offset.  If, in addition, every condition on the
  *	 campaigns table is sent (status, created_by, one combination), each
  *	 listed campaign is a row of the answer.  The first page then asks for
@@ -230,8 +233,21 @@ list_wants(PlannerInfo *root, RelOptInfo *baserel, const LemlistRelInfo *info,
 {
 	*page_size = LEMLIST_PAGE_SIZE;
 	*budget = -1;
-	if (root->limit_tuples < 0 || !nothing_above_but_limit(root, baserel))
+	if (!nothing_above_but_limit(root, baserel))
 		return;
+	if (root->limit_tuples < 0)
+	{
+		/*
+		 * The planner plans for a fraction of the rows: for a cursor
+		 * (DECLARE, cursor_tuple_fraction), whose client often fetches a
+		 * few, or for a LIMIT or OFFSET it cannot estimate (a parameter of
+		 * a generic plan).  The scan then wants a page of rows first, and
+		 * asks for more as the executor pulls more.
+		 */
+		if (root->tuple_fraction > 0 && root->tuple_fraction < 1)
+			*budget = LEMLIST_PAGE_SIZE;
+		return;
+	}
 	*budget = (int) Min(root->limit_tuples - offset, (double) PG_INT32_MAX);
 	if (every_listed_is_a_row(root, baserel, info))
 		*page_size = Max(Min(*budget, LEMLIST_PAGE_SIZE), 1);

@@ -166,7 +166,7 @@ if [ -n "$run_drivers" ]; then
 elif [ -z "${REGRESS:-}" ]; then
     skipped=$((skipped + 1))
     printf 'test %-28s ... skipped: %s\n' drivers \
-        "LEMLIST_DRIVERS=0 (test/matrix.sh sets it: the drivers' tests run with the test command on the host)"
+        "LEMLIST_DRIVERS=0, as test/matrix.sh sets it: the drivers' tests run with the test command on the host"
 fi
 
 # the README's recipes are the files that the suites examples, matview and

@@ -5,10 +5,11 @@
 // binds every value as text of unknown type, and the server infers it),
 // JavaScript Dates and arrays as parameters, named prepared statements run
 // past PostgreSQL's five custom plans (then a generic plan, whose
-// parameters lemlist_fdw evaluates at run time).  Each case runs the
-// driver's form, then the same query with its values written as literals
-// (sent as a simple query, like psql), and checks that both return the same
-// rows and send the same requests to the mock, and how many.
+// parameters lemlist_fdw evaluates at run time), a LIMIT as a parameter.
+// Each case runs the driver's form, then the same query with its values
+// written as literals (sent as a simple query, like psql), and checks that
+// both return the same rows and send the same requests to the mock, and how
+// many.
 //
 // Run by test/drivers/drivers.sh (PGHOST, PGPORT, PGDATABASE, PGUSER and
 // LEMLIST_MOCK_URL from the environment); prints one "ok N - what" or
@@ -148,13 +149,32 @@ async function limitParameter(client) {
   await client.query('RESET plan_cache_mode');
 }
 
+async function statsPreviewParameter(client) {
+  // a GUI's preview with the LIMIT a parameter: a page and a batch, in the
+  // custom plans and in the generic plan (planned for a fraction of the rows)
+  const text = 'SELECT campaign_id, nb_leads, replied FROM lemlist.campaign_stats LIMIT $1';
+  for (let i = 1; i <= 7; i++) {
+    if (i === 6) await client.query('SET plan_cache_mode = force_generic_plan');
+    freshMock();
+    const r = await client.query({ name: 'preview', text, values: [10], rowMode: 'array' });
+    const requests = mockRequests();
+    freshMock();
+    const lit = await client.query({ text: text.replace('$1', '10'), rowMode: 'array' });
+    ok(JSON.stringify(r.rows) === JSON.stringify(lit.rows) && r.rows.length === 10 &&
+       requests.length === 2,
+    `execution ${i} of a preview with LIMIT $1 (${i < 6 ? 'custom' : 'generic'} plan): 10 rows, a page and a batch`,
+    `rows ${JSON.stringify(r.rows)}\nliteral ${JSON.stringify(lit.rows)}\nrequests ${requests.join('\n')}`);
+  }
+  await client.query('RESET plan_cache_mode');
+}
+
 async function main() {
   const client = new Client();
   await client.connect();
   try {
     await client.query("SET TimeZone = 'UTC'");
     for (const c of [untypedParameters, dateAndArrayParameters, namedPreparedStatements,
-      limitParameter])
+      limitParameter, statsPreviewParameter])
       await c(client);
   } catch (e) {
     ok(false, 'no error', e.stack);
