@@ -673,6 +673,19 @@ evaluate_conds(List *conds, List *exprstates, ExprContext *econtext, int *tested
 }
 
 /*
+ * close_group
+ *		Take the values of one group (the arms of an OR) into a filter's
+ *		set: the intersection with the groups before it, if any
+ */
+static void
+close_group(List **set, bool *constrained, List *group_values)
+{
+	*set = *constrained ? lemlist_intersect_values(*set, unique_values(group_values)) :
+		unique_values(group_values);
+	*constrained = true;
+}
+
+/*
  * text_filter_sets
  *		Compute the values of each text filter f into sets[f], and set
  *		constrained[f] when a clause gives the filter values.  The arms of an
@@ -700,11 +713,7 @@ text_filter_sets(List *evaluated, List **sets, bool *constrained)
 		if (ec->cond->group != groups[f])
 		{
 			if (groups[f] >= 0)
-			{
-				sets[f] = constrained[f] ? lemlist_intersect_values(sets[f], unique_values(pending[f])) :
-					unique_values(pending[f]);
-				constrained[f] = true;
-			}
+				close_group(&sets[f], &constrained[f], pending[f]);
 			pending[f] = NIL;
 			groups[f] = ec->cond->group;
 		}
@@ -712,11 +721,8 @@ text_filter_sets(List *evaluated, List **sets, bool *constrained)
 	}
 	for (int f = 0; f < LEMLIST_NUM_FILTERS; f++)
 	{
-		if (groups[f] < 0)
-			continue;
-		sets[f] = constrained[f] ? lemlist_intersect_values(sets[f], unique_values(pending[f])) :
-			unique_values(pending[f]);
-		constrained[f] = true;
+		if (groups[f] >= 0)
+			close_group(&sets[f], &constrained[f], pending[f]);
 	}
 }
 
