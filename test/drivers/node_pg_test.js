@@ -99,26 +99,40 @@ async function dateAndArrayParameters(client) {
   process.env.TZ = 'UTC';
 }
 
+// seven executions of a named statement: five custom plans, then (with
+// plan_cache_mode, as a server may set it) two under PostgreSQL's generic
+// plan; run(i, plan) makes and checks one
+async function eachPlan(client, run) {
+  for (let i = 1; i <= 7; i++) {
+    if (i === 6) await client.query('SET plan_cache_mode = force_generic_plan');
+    await run(i, i < 6 ? 'custom' : 'generic');
+  }
+  await client.query('RESET plan_cache_mode');
+}
+
+// the rows and requests of query, then of the literal query, each on a
+// fresh mock
+async function withLiteral(client, query, literal) {
+  freshMock();
+  const rows = rowsOf(await client.query(query));
+  const requests = mockRequests();
+  freshMock();
+  const litRows = rowsOf(await client.query(literal));
+  return { rows, requests, litRows, litRequests: mockRequests() };
+}
+
 async function namedPreparedStatements(client) {
-  // seven executions: custom plans, then (plan_cache_mode, as a server
-  // may set it) PostgreSQL's generic plan
   const text = 'SELECT campaign_id, step_index, sent, opened FROM lemlist.campaign_step_stats' +
     ' WHERE campaign_id = $1 AND start_date >= $2 ORDER BY step_index';
-  for (let i = 1; i <= 7; i++) {
+  await eachPlan(client, async (i, plan) => {
     const id = `cam_${String(40 + i).padStart(5, '0')}`;
-    if (i === 6) await client.query('SET plan_cache_mode = force_generic_plan');
-    freshMock();
-    const r = await client.query({ name: 'steps_of', text, values: [id, '2025-02-01'] });
-    const rows = rowsOf(r);
-    const requests = mockRequests();
-    freshMock();
-    const lit = rowsOf(await client.query(text.replace('$1', `'${id}'`).replace('$2', "'2025-02-01'")));
-    const litRequests = mockRequests();
-    ok(rows.length >= 2 && JSON.stringify(rows) === JSON.stringify(lit) &&
-       requests.length === 1 && JSON.stringify(requests) === JSON.stringify(litRequests),
-    `execution ${i} of a named prepared statement (${i < 6 ? 'custom' : 'generic'} plan): its campaign's steps, one request`,
-    `rows ${rows.join(' ')}\nliteral ${lit.join(' ')}\nrequests ${requests.join('\n')}`);
-  }
+    const r = await withLiteral(client, { name: 'steps_of', text, values: [id, '2025-02-01'] },
+      text.replace('$1', `'${id}'`).replace('$2', "'2025-02-01'"));
+    ok(r.rows.length >= 2 && JSON.stringify(r.rows) === JSON.stringify(r.litRows) &&
+       r.requests.length === 1 && JSON.stringify(r.requests) === JSON.stringify(r.litRequests),
+    `execution ${i} of a named prepared statement (${plan} plan): its campaign's steps, one request`,
+    `rows ${r.rows.join(' ')}\nliteral ${r.litRows.join(' ')}\nrequests ${r.requests.join('\n')}`);
+  });
   const p = await client.query(
     "SELECT count(*)::int AS n, max(to_jsonb(s) ->> 'generic_plans') AS generic" +
     " FROM pg_prepared_statements AS s WHERE name = 'steps_of'");
@@ -126,7 +140,6 @@ async function namedPreparedStatements(client) {
   // (generic_plans is counted from PostgreSQL 14 on)
   ok(p.rows[0].generic === null || Number(p.rows[0].generic) === 2,
     'its last two executions ran a generic plan', `generic_plans ${p.rows[0].generic}`);
-  await client.query('RESET plan_cache_mode');
 }
 
 async function limitParameter(client) {
@@ -134,38 +147,28 @@ async function limitParameter(client) {
   // page of that size; the generic plan, for a page (of 100)
   const text = 'SELECT campaign_id, name, created_at FROM lemlist.campaigns' +
     ' ORDER BY created_at DESC LIMIT $1';
-  for (let i = 1; i <= 7; i++) {
-    if (i === 6) await client.query('SET plan_cache_mode = force_generic_plan');
-    freshMock();
-    const r = await client.query({ name: 'newest', text, values: ['5'], rowMode: 'array' });
-    const requests = mockRequests();
-    freshMock();
-    const lit = await client.query({ text: text.replace('$1', '5'), rowMode: 'array' });
-    ok(JSON.stringify(r.rows) === JSON.stringify(lit.rows) && r.rows.length === 5 &&
-       requests.length === 1 && /sortBy=createdAt&sortOrder=desc/.test(requests[0]),
-    `execution ${i} of LIMIT $1 newest first (${i < 6 ? 'custom' : 'generic'} plan): the 5 newest, one page`,
-    `rows ${JSON.stringify(r.rows)}\nliteral ${JSON.stringify(lit.rows)}\nrequests ${requests.join('\n')}`);
-  }
-  await client.query('RESET plan_cache_mode');
+  await eachPlan(client, async (i, plan) => {
+    const r = await withLiteral(client, { name: 'newest', text, values: ['5'], rowMode: 'array' },
+      { text: text.replace('$1', '5'), rowMode: 'array' });
+    ok(JSON.stringify(r.rows) === JSON.stringify(r.litRows) && r.rows.length === 5 &&
+       r.requests.length === 1 && /sortBy=createdAt&sortOrder=desc/.test(r.requests[0]),
+    `execution ${i} of LIMIT $1 newest first (${plan} plan): the 5 newest, one page`,
+    `rows ${r.rows.join(' ')}\nliteral ${r.litRows.join(' ')}\nrequests ${r.requests.join('\n')}`);
+  });
 }
 
 async function statsPreviewParameter(client) {
   // a GUI's preview with the LIMIT a parameter: a page and a batch, in the
   // custom plans and in the generic plan (planned for a fraction of the rows)
   const text = 'SELECT campaign_id, nb_leads, replied FROM lemlist.campaign_stats LIMIT $1';
-  for (let i = 1; i <= 7; i++) {
-    if (i === 6) await client.query('SET plan_cache_mode = force_generic_plan');
-    freshMock();
-    const r = await client.query({ name: 'preview', text, values: [10], rowMode: 'array' });
-    const requests = mockRequests();
-    freshMock();
-    const lit = await client.query({ text: text.replace('$1', '10'), rowMode: 'array' });
-    ok(JSON.stringify(r.rows) === JSON.stringify(lit.rows) && r.rows.length === 10 &&
-       requests.length === 2,
-    `execution ${i} of a preview with LIMIT $1 (${i < 6 ? 'custom' : 'generic'} plan): 10 rows, a page and a batch`,
-    `rows ${JSON.stringify(r.rows)}\nliteral ${JSON.stringify(lit.rows)}\nrequests ${requests.join('\n')}`);
-  }
-  await client.query('RESET plan_cache_mode');
+  await eachPlan(client, async (i, plan) => {
+    const r = await withLiteral(client, { name: 'preview', text, values: [10], rowMode: 'array' },
+      { text: text.replace('$1', '10'), rowMode: 'array' });
+    ok(JSON.stringify(r.rows) === JSON.stringify(r.litRows) && r.rows.length === 10 &&
+       r.requests.length === 2,
+    `execution ${i} of a preview with LIMIT $1 (${plan} plan): 10 rows, a page and a batch`,
+    `rows ${r.rows.join(' ')}\nliteral ${r.litRows.join(' ')}\nrequests ${r.requests.join('\n')}`);
+  });
 }
 
 async function main() {

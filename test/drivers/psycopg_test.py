@@ -50,22 +50,30 @@ def compare(what, conn, rows, requests, literal_sql, want_rows, want_requests):
               "driver:\n%s\nliteral:\n%s" % ("\n".join(requests), "\n".join(lit_requests)))
 
 
-def server_side_cursor(conn):
-    """A named cursor read 10 rows at a time: the first rows cost one page."""
-    sql = ("SELECT campaign_id, name, created_at FROM lemlist.campaigns"
-           " ORDER BY created_at DESC")
+def read_cursor(conn, name, sql, first_n, first_requests, what):
+    """Fetch first_n rows of a named cursor on sql, checking that they cost
+    first_requests requests, then the rest: every row, and the requests."""
     fresh_mock()
     with conn.transaction():
-        with conn.cursor(name="newest_first") as cur:
-            cur.itersize = 10
+        with conn.cursor(name=name) as cur:
+            cur.itersize = first_n
             cur.execute(sql)
-            first = cur.fetchmany(10)
-            checks.ok(len(first) == 10 and len(mock_requests()) == 1,
-                      "server-side cursor: the first 10 rows cost one page",
+            first = cur.fetchmany(first_n)
+            checks.ok(len(first) == first_n and len(mock_requests()) == first_requests, what,
                       "%d rows, requests:\n%s" % (len(first), "\n".join(mock_requests())))
             rows = [tuple(r) for r in first] + rows_of(cur)
+    return rows, mock_requests()
+
+
+def server_side_cursor(conn):
+    """A named cursor read a few rows at a time: the first rows cost one page
+    (and a batch, for statistics)."""
+    sql = ("SELECT campaign_id, name, created_at FROM lemlist.campaigns"
+           " ORDER BY created_at DESC")
+    rows, requests = read_cursor(conn, "newest_first", sql, 10, 1,
+                                 "server-side cursor: the first 10 rows cost one page")
     # the list's pages, and the empty one that ends it
-    compare("server-side cursor read to the end", conn, rows, mock_requests(), sql,
+    compare("server-side cursor read to the end", conn, rows, requests, sql,
             TEAM, TEAM // 100 + 1)
 
     # campaign statistics through a cursor: the first rows cost a page and a
@@ -73,18 +81,10 @@ def server_side_cursor(conn):
     # which has none
     sql = ("SELECT campaign_id, nb_leads, opened FROM lemlist.campaign_stats"
            " WHERE start_date >= '2025-02-01'")
-    fresh_mock()
-    with conn.transaction():
-        with conn.cursor(name="all_stats") as cur:
-            cur.itersize = 20
-            cur.execute(sql)
-            first = cur.fetchmany(20)
-            checks.ok(len(first) == 20 and len(mock_requests()) == 2,
-                      "server-side cursor on campaign_stats: the first 20 rows cost a page"
-                      " and a batch", "%d rows, requests:\n%s"
-                      % (len(first), "\n".join(mock_requests())))
-            rows = sorted([tuple(r) for r in first] + rows_of(cur))
-    compare("server-side cursor on campaign_stats", conn, rows, mock_requests(),
+    rows, requests = read_cursor(conn, "all_stats", sql, 20, 2,
+                                 "server-side cursor on campaign_stats: the first 20 rows"
+                                 " cost a page and a batch")
+    compare("server-side cursor on campaign_stats", conn, sorted(rows), requests,
             sql + " ORDER BY campaign_id", TEAM - 1, 2 * (TEAM // 100) + 1)
 
 
